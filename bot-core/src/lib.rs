@@ -1,0 +1,37 @@
+//! Platform-neutral core of Hearth.
+//!
+//! Adapters (Telegram, Discord, the terminal) translate platform events into an
+//! [`InboundMessage`] and hand it to [`ChatService::handle`]; they get back a
+//! [`ReplyStream`] of [`ReplyEvent`]s to render in their own idiom. Nothing in
+//! this crate knows about teloxide or serenity.
+//!
+//! The parts:
+//! - [`types`]: the inbound message, the reply stream and the keys that scope
+//!   conversations and settings.
+//! - [`service`]: the chat service: commands, per-chat ordering, the global
+//!   limit on concurrent model requests, and the reply pipeline.
+//! - [`prompt`]: pure prompt assembly within the model's context window.
+//! - [`model`]: the [`LanguageModel`](model::LanguageModel) port, the Ollama
+//!   client and a scripted model for tests.
+//! - [`store`]: the [`HistoryStore`](store::HistoryStore) and
+//!   [`SettingsStore`](store::SettingsStore) ports, backed by sled or memory.
+//! - [`think`]: removes `<think>...</think>` reasoning from a text stream.
+//! - [`access`]: who may talk to the bot.
+//! - [`commands`]: the chat commands every adapter offers.
+
+pub mod access;
+pub mod commands;
+pub mod error;
+pub mod model;
+pub mod prompt;
+pub mod service;
+pub mod store;
+pub mod think;
+pub mod types;
+
+pub use error::CoreError;
+pub use service::{ChatService, ServiceConfig};
+pub use types::{
+    Attachment, ChatRef, InboundMessage, Platform, ReplyEvent, ReplyStream, ScopeKey, TurnRef,
+    UserKey,
+};

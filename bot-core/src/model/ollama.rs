@@ -1,0 +1,349 @@
+//! The Ollama client.
+//!
+//! Model list and model info go through `ollama-rs`. Streaming chat reuses
+//! `ollama-rs`'s request and response types but reads the NDJSON stream itself:
+//! ollama-rs 0.3.6 decodes each network chunk as UTF-8 on its own and silently
+//! drops chunks that split a multi-byte character, which loses Korean, emoji
+//! and accented text. Here bytes are buffered and split on `\n` first.
+
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures::{Stream, StreamExt};
+use ollama_rs::Ollama;
+use ollama_rs::generation::chat::{ChatMessage, ChatMessageResponse, request::ChatMessageRequest};
+use ollama_rs::models::ModelOptions;
+use url::Url;
+
+use super::{ChatRequest, LanguageModel, ModelError, ModelInfo, Role, TextStream};
+
+/// Settings for [`OllamaModel`].
+#[derive(Clone, Debug)]
+pub struct OllamaConfig {
+    /// Base URL, e.g. `http://127.0.0.1:11434`.
+    pub host: Url,
+    /// How long the server keeps the model loaded after a request, e.g. `30m`.
+    pub keep_alive: Option<String>,
+    /// How long to wait for a TCP connection.
+    pub connect_timeout: Duration,
+}
+
+impl OllamaConfig {
+    /// Defaults for `host`.
+    pub fn new(host: Url) -> Self {
+        Self {
+            host,
+            keep_alive: None,
+            connect_timeout: Duration::from_secs(5),
+        }
+    }
+}
+
+/// A [`LanguageModel`] served by Ollama.
+#[derive(Clone, Debug)]
+pub struct OllamaModel {
+    config: OllamaConfig,
+    client: Ollama,
+    http: reqwest::Client,
+}
+
+impl OllamaModel {
+    /// A client for the server in `config`. Makes no request yet.
+    pub fn new(config: OllamaConfig) -> Self {
+        let http = reqwest::Client::builder()
+            .connect_timeout(config.connect_timeout)
+            .build()
+            .unwrap_or_default();
+        let client = Ollama::builder()
+            .url(config.host.clone())
+            .reqwest_client(http.clone())
+            .build();
+        Self {
+            config,
+            client,
+            http,
+        }
+    }
+
+    fn host(&self) -> String {
+        self.config.host.as_str().trim_end_matches('/').to_owned()
+    }
+
+    fn endpoint(&self, path: &str) -> Url {
+        let mut url = self.config.host.clone();
+        let base = url.path().trim_end_matches('/').to_owned();
+        url.set_path(&format!("{base}/{path}"));
+        url
+    }
+
+    fn map_ollama_error(
+        &self,
+        err: ollama_rs::error::OllamaError,
+        model: Option<&str>,
+    ) -> ModelError {
+        use ollama_rs::error::OllamaError;
+        match err {
+            OllamaError::ReqwestError(e) => self.map_http_error(e),
+            OllamaError::Other(body)
+            | OllamaError::InternalError(ollama_rs::error::InternalOllamaError { message: body }) => {
+                classify_error_body(0, &body, model)
+            }
+            other => ModelError::Protocol(other.to_string()),
+        }
+    }
+
+    fn map_http_error(&self, err: reqwest::Error) -> ModelError {
+        if err.is_timeout() {
+            return ModelError::Timeout(self.config.connect_timeout);
+        }
+        ModelError::Unreachable {
+            host: self.host(),
+            source: Box::new(err.without_url()),
+        }
+    }
+}
+
+/// Turns an Ollama error body such as `{"error":"model 'x' not found"}` into a [`ModelError`].
+fn classify_error_body(status: u16, body: &str, model: Option<&str>) -> ModelError {
+    let message = serde_json::from_str::<serde_json::Value>(body)
+        .ok()
+        .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
+        .unwrap_or_else(|| body.trim().to_owned());
+    if status == 404 || (message.contains("not found") && message.contains("model")) {
+        if let Some(model) = model {
+            return ModelError::ModelNotFound {
+                model: model.to_owned(),
+            };
+        }
+    }
+    ModelError::Server { status, message }
+}
+
+fn to_ollama_message(message: &super::PromptMessage) -> ChatMessage {
+    let content = message.content.clone();
+    match message.role {
+        Role::System => ChatMessage::system(content),
+        Role::User => ChatMessage::user(content),
+        Role::Assistant => ChatMessage::assistant(content),
+    }
+}
+
+#[async_trait::async_trait]
+impl LanguageModel for OllamaModel {
+    #[tracing::instrument(skip_all, fields(model = %request.model, messages = request.messages.len()))]
+    async fn chat(&self, request: ChatRequest) -> Result<TextStream, ModelError> {
+        let mut body = ChatMessageRequest::new(
+            request.model.clone(),
+            request.messages.iter().map(to_ollama_message).collect(),
+        );
+        if let Some(num_ctx) = request.num_ctx {
+            body = body.options(ModelOptions::default().num_ctx(num_ctx));
+        }
+        let mut body =
+            serde_json::to_value(&body).map_err(|e| ModelError::Protocol(e.to_string()))?;
+        body["stream"] = true.into();
+        if let Some(keep_alive) = &self.config.keep_alive {
+            body["keep_alive"] = keep_alive.clone().into();
+        }
+        if let Some(format) = request.format {
+            body["format"] = format;
+        }
+        let response = self
+            .http
+            .post(self.endpoint("api/chat"))
+            .json(&body)
+            .send()
+            .await
+            .map_err(|e| self.map_http_error(e))?;
+        let status = response.status();
+        if !status.is_success() {
+            let text = response.text().await.unwrap_or_default();
+            return Err(classify_error_body(
+                status.as_u16(),
+                &text,
+                Some(&request.model),
+            ));
+        }
+        let host = self.host();
+        let bytes = response.bytes_stream().map(move |r| {
+            r.map_err(|e| ModelError::Unreachable {
+                host: host.clone(),
+                source: Box::new(e.without_url()),
+            })
+        });
+        Ok(chat_text_stream(bytes).boxed())
+    }
+
+    async fn list_models(&self) -> Result<Vec<String>, ModelError> {
+        let models = self
+            .client
+            .list_local_models()
+            .await
+            .map_err(|e| self.map_ollama_error(e, None))?;
+        Ok(models.into_iter().map(|m| m.name).collect())
+    }
+
+    async fn model_info(&self, model: &str) -> Result<ModelInfo, ModelError> {
+        let info = self
+            .client
+            .show_model_info(model.to_owned())
+            .await
+            .map_err(|e| self.map_ollama_error(e, Some(model)))?;
+        let context_length = info
+            .model_info
+            .iter()
+            .find(|(key, _)| key.ends_with(".context_length"))
+            .and_then(|(_, value)| value.as_u64());
+        Ok(ModelInfo { context_length })
+    }
+
+    fn describe(&self) -> String {
+        self.host()
+    }
+}
+
+/// Splits a byte stream into lines and decodes each complete line as one
+/// `ChatMessageResponse`, yielding the content pieces until `done`.
+pub fn chat_text_stream(
+    bytes: impl Stream<Item = Result<Bytes, ModelError>> + Send + 'static,
+) -> impl Stream<Item = Result<String, ModelError>> + Send + 'static {
+    let lines = ndjson_lines(bytes);
+    futures::stream::unfold((Box::pin(lines), false), |(mut lines, done)| async move {
+        if done {
+            return None;
+        }
+        match lines.next().await {
+            None => Some((
+                Err(ModelError::Protocol("the answer stream ended early".into())),
+                (lines, true),
+            )),
+            Some(Err(e)) => Some((Err(e), (lines, true))),
+            Some(Ok(line)) => {
+                let parsed = parse_chat_line(&line);
+                let finished = matches!(parsed, Err(_) | Ok((_, true)));
+                Some((parsed.map(|(text, _)| text), (lines, finished)))
+            }
+        }
+    })
+    .filter(|item| futures::future::ready(!matches!(item, Ok(text) if text.is_empty())))
+}
+
+/// Parses one NDJSON line: the content piece and whether it is the last line.
+fn parse_chat_line(line: &[u8]) -> Result<(String, bool), ModelError> {
+    let value: serde_json::Value = serde_json::from_slice(line)
+        .map_err(|e| ModelError::Protocol(format!("bad stream line: {e}")))?;
+    if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
+        return Err(ModelError::Server {
+            status: 0,
+            message: error.to_owned(),
+        });
+    }
+    let response: ChatMessageResponse = serde_json::from_value(value)
+        .map_err(|e| ModelError::Protocol(format!("bad stream line: {e}")))?;
+    Ok((response.message.content, response.done))
+}
+
+/// Splits a byte stream on `\n` without decoding, so a character split across
+/// network chunks is whole again before it is decoded.
+fn ndjson_lines(
+    bytes: impl Stream<Item = Result<Bytes, ModelError>> + Send + 'static,
+) -> impl Stream<Item = Result<Vec<u8>, ModelError>> + Send + 'static {
+    futures::stream::unfold(
+        (Box::pin(bytes), BytesMut::new(), false),
+        |(mut bytes, mut buffer, mut ended)| async move {
+            loop {
+                if let Some(pos) = buffer.iter().position(|&b| b == b'\n') {
+                    let line = buffer.split_to(pos + 1);
+                    let line = line[..pos].trim_ascii().to_vec();
+                    if line.is_empty() {
+                        continue;
+                    }
+                    return Some((Ok(line), (bytes, buffer, ended)));
+                }
+                if ended {
+                    let rest = buffer.split().trim_ascii().to_vec();
+                    return (!rest.is_empty()).then_some((Ok(rest), (bytes, buffer, ended)));
+                }
+                match bytes.next().await {
+                    Some(Ok(chunk)) => buffer.extend_from_slice(&chunk),
+                    Some(Err(e)) => return Some((Err(e), (bytes, buffer, true))),
+                    None => ended = true,
+                }
+            }
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(content: &str, done: bool) -> String {
+        let mut v = serde_json::json!({
+            "model": "m", "created_at": "2024-01-01T00:00:00Z",
+            "message": {"role": "assistant", "content": content}, "done": done
+        });
+        if done {
+            for key in [
+                "total_duration",
+                "load_duration",
+                "prompt_eval_count",
+                "prompt_eval_duration",
+                "eval_count",
+                "eval_duration",
+            ] {
+                v[key] = 1.into();
+            }
+            v["done_reason"] = "stop".into();
+        }
+        format!("{v}\n")
+    }
+
+    async fn collect(body: Vec<u8>, chunk: usize) -> Vec<Result<String, String>> {
+        let chunks: Vec<Result<Bytes, ModelError>> = body
+            .chunks(chunk)
+            .map(|c| Ok(Bytes::copy_from_slice(c)))
+            .collect();
+        chat_text_stream(futures::stream::iter(chunks))
+            .map(|r| r.map_err(|e| e.to_string()))
+            .collect()
+            .await
+    }
+
+    #[tokio::test]
+    async fn multibyte_text_survives_any_chunking() {
+        let body = format!(
+            "{}{}{}",
+            line("안녕하세요 ", false),
+            line("😀 café", false),
+            line("", true)
+        );
+        for chunk in 1..=7 {
+            let got = collect(body.clone().into_bytes(), chunk).await;
+            let text: String = got.iter().map(|r| r.clone().unwrap()).collect();
+            assert_eq!(text, "안녕하세요 😀 café", "chunk size {chunk}");
+        }
+    }
+
+    #[tokio::test]
+    async fn stream_without_done_is_an_error() {
+        let got = collect(line("partial", false).into_bytes(), 1000).await;
+        assert_eq!(got[0], Ok("partial".into()));
+        assert!(got[1].as_ref().unwrap_err().contains("ended early"));
+    }
+
+    #[tokio::test]
+    async fn error_line_inside_the_stream_is_reported() {
+        let body = format!("{}{{\"error\":\"out of memory\"}}\n", line("a", false));
+        let got = collect(body.into_bytes(), 1000).await;
+        assert!(got[1].as_ref().unwrap_err().contains("out of memory"));
+        assert_eq!(got.len(), 2);
+    }
+
+    #[test]
+    fn missing_model_is_recognised() {
+        let err = classify_error_body(404, r#"{"error":"model 'x' not found"}"#, Some("x"));
+        assert!(matches!(err, ModelError::ModelNotFound { .. }));
+        assert!(err.user_message().contains("ollama pull x"));
+    }
+}

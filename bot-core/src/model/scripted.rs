@@ -1,0 +1,121 @@
+//! A language model that answers from a script, for tests of the core and adapters.
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+use std::time::Duration;
+
+use futures::StreamExt;
+
+use super::{ChatRequest, LanguageModel, ModelError, ModelInfo, Role, TextStream};
+
+/// One scripted answer.
+#[derive(Debug)]
+pub enum ScriptedReply {
+    /// Stream these pieces, waiting `delay` before each.
+    Text {
+        /// Answer pieces.
+        pieces: Vec<String>,
+        /// Pause before each piece.
+        delay: Duration,
+    },
+    /// Fail the request.
+    Error(ModelError),
+}
+
+/// Answers from a queue of [`ScriptedReply`]s; when the queue is empty it
+/// echoes the last user message as `echo: TEXT`. Records every request.
+#[derive(Debug, Default)]
+pub struct ScriptedModel {
+    models: Vec<String>,
+    context_length: Option<u64>,
+    script: Mutex<VecDeque<ScriptedReply>>,
+    requests: Mutex<Vec<ChatRequest>>,
+}
+
+impl ScriptedModel {
+    /// A model server that has `models`, each with `context_length` tokens.
+    pub fn new(models: &[&str], context_length: u64) -> Self {
+        Self {
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+            context_length: Some(context_length),
+            ..Self::default()
+        }
+    }
+
+    /// Queues an answer streamed in `pieces`.
+    pub fn push_text(&self, pieces: &[&str], delay: Duration) {
+        let pieces = pieces.iter().map(|p| (*p).to_owned()).collect();
+        self.lock_script()
+            .push_back(ScriptedReply::Text { pieces, delay });
+    }
+
+    /// Queues a failure.
+    pub fn push_error(&self, error: ModelError) {
+        self.lock_script().push_back(ScriptedReply::Error(error));
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<ChatRequest> {
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    fn lock_script(&self) -> std::sync::MutexGuard<'_, VecDeque<ScriptedReply>> {
+        self.script.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl LanguageModel for ScriptedModel {
+    async fn chat(&self, request: ChatRequest) -> Result<TextStream, ModelError> {
+        if !self.models.contains(&request.model) {
+            return Err(ModelError::ModelNotFound {
+                model: request.model,
+            });
+        }
+        let echo = request
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == Role::User)
+            .map(|m| format!("echo: {}", m.content))
+            .unwrap_or_default();
+        self.requests
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(request);
+        let next = self.lock_script().pop_front();
+        let (pieces, delay) = match next {
+            Some(ScriptedReply::Error(e)) => return Err(e),
+            Some(ScriptedReply::Text { pieces, delay }) => (pieces, delay),
+            None => (vec![echo], Duration::ZERO),
+        };
+        Ok(futures::stream::iter(pieces)
+            .then(move |piece| async move {
+                tokio::time::sleep(delay).await;
+                Ok(piece)
+            })
+            .boxed())
+    }
+
+    async fn list_models(&self) -> Result<Vec<String>, ModelError> {
+        Ok(self.models.clone())
+    }
+
+    async fn model_info(&self, model: &str) -> Result<ModelInfo, ModelError> {
+        if !self.models.iter().any(|m| m == model) {
+            return Err(ModelError::ModelNotFound {
+                model: model.to_owned(),
+            });
+        }
+        Ok(ModelInfo {
+            context_length: self.context_length,
+        })
+    }
+
+    fn describe(&self) -> String {
+        "scripted".into()
+    }
+}

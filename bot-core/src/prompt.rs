@@ -1,0 +1,183 @@
+//! Prompt assembly: a pure function from settings, history and the clock to
+//! the messages sent to the model. No I/O.
+//!
+//! The system prompt comes first, then as much recent history as fits the
+//! context window, newest kept. Token counts are estimated without the
+//! model's tokenizer, erring on the high side so the real prompt fits.
+
+use chrono::{DateTime, Utc};
+
+use crate::model::{PromptMessage, Role};
+use crate::store::StoredTurn;
+
+/// Fixed cost of one chat message (role markers, separators) in tokens.
+const MESSAGE_OVERHEAD: u64 = 4;
+
+/// A conservative token estimate: about three ASCII characters per token and
+/// two tokens per other character (CJK, emoji), plus per-message overhead.
+pub fn estimate_tokens(text: &str) -> u64 {
+    let (ascii, other) = text.chars().fold((0u64, 0u64), |(a, o), c| {
+        if c.is_ascii() { (a + 1, o) } else { (a, o + 1) }
+    });
+    ascii.div_ceil(3) + other * 2 + MESSAGE_OVERHEAD
+}
+
+/// The tokens available to the prompt in a window of `context_tokens`, leaving
+/// room for the answer: a quarter of the window, at most 2048 tokens.
+pub fn prompt_budget(context_tokens: u64) -> u64 {
+    let reserve = (context_tokens / 4).min(2048);
+    context_tokens.saturating_sub(reserve)
+}
+
+/// Everything a prompt is made of.
+#[derive(Clone, Debug)]
+pub struct PromptInput<'a> {
+    /// The operator's system prompt.
+    pub system_prompt: &'a str,
+    /// The person's display name, so the model can address them.
+    pub display_name: &'a str,
+    /// The conversation, oldest first; the last turn is the new message.
+    pub history: &'a [StoredTurn],
+    /// The current time, given to the model so "today" means something.
+    pub now: DateTime<Utc>,
+    /// Tokens the prompt may use.
+    pub budget_tokens: u64,
+}
+
+/// The new message alone does not fit the model's context window.
+#[derive(Debug, PartialEq, Eq, thiserror::Error)]
+#[error("the message needs about {needed} tokens but the model's window leaves {available}")]
+pub struct TooLong {
+    /// Estimated tokens of the system prompt plus the message.
+    pub needed: u64,
+    /// Tokens available.
+    pub available: u64,
+}
+
+/// Builds the system message.
+fn system_message(input: &PromptInput<'_>) -> String {
+    format!(
+        "{}\n\nYou are talking with {}. The current date and time is {} (UTC).",
+        input.system_prompt.trim(),
+        input.display_name,
+        input.now.format("%A, %Y-%m-%d %H:%M")
+    )
+}
+
+/// Assembles the prompt: system message, then the newest turns that fit.
+pub fn assemble(input: &PromptInput<'_>) -> Result<Vec<PromptMessage>, TooLong> {
+    let system = system_message(input);
+    let mut used = estimate_tokens(&system);
+    let mut kept = Vec::new();
+    for (i, stored) in input.history.iter().enumerate().rev() {
+        let cost = estimate_tokens(&stored.turn.text);
+        if used + cost > input.budget_tokens {
+            if i == input.history.len() - 1 {
+                return Err(TooLong {
+                    needed: used + cost,
+                    available: input.budget_tokens,
+                });
+            }
+            break;
+        }
+        used += cost;
+        kept.push(PromptMessage {
+            role: stored.turn.role,
+            content: stored.turn.text.clone(),
+        });
+    }
+    // A conversation should not open with an orphaned answer.
+    while kept.last().is_some_and(|m| m.role == Role::Assistant) {
+        kept.pop();
+    }
+    kept.push(PromptMessage {
+        role: Role::System,
+        content: system,
+    });
+    kept.reverse();
+    Ok(kept)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Turn;
+
+    fn history(texts: &[(Role, &str)]) -> Vec<StoredTurn> {
+        texts
+            .iter()
+            .enumerate()
+            .map(|(i, (role, text))| StoredTurn {
+                seq: i as u64,
+                turn: Turn {
+                    role: *role,
+                    text: (*text).into(),
+                    at: Utc::now(),
+                    conversation: 0,
+                    message_ids: vec![],
+                },
+            })
+            .collect()
+    }
+
+    fn input<'a>(history: &'a [StoredTurn], budget: u64) -> PromptInput<'a> {
+        PromptInput {
+            system_prompt: "Be brief.",
+            display_name: "Alice",
+            history,
+            now: Utc::now(),
+            budget_tokens: budget,
+        }
+    }
+
+    #[test]
+    fn keeps_everything_when_it_fits() {
+        let h = history(&[
+            (Role::User, "hi"),
+            (Role::Assistant, "hello"),
+            (Role::User, "how are you"),
+        ]);
+        let prompt = assemble(&input(&h, 10_000)).unwrap();
+        assert_eq!(prompt.len(), 4);
+        assert_eq!(prompt[0].role, Role::System);
+        assert!(prompt[0].content.contains("Be brief.") && prompt[0].content.contains("Alice"));
+        assert_eq!(prompt[3].content, "how are you");
+    }
+
+    #[test]
+    fn drops_oldest_turns_first_and_never_starts_with_an_answer() {
+        let long = "x".repeat(300); // 100 tokens + overhead
+        let h = history(&[
+            (Role::User, &long),
+            (Role::Assistant, &long),
+            (Role::User, &long),
+            (Role::Assistant, "ok"),
+            (Role::User, "last"),
+        ]);
+        let system = estimate_tokens(&system_message(&input(&h, 0)));
+        // Room for the system message, "last", "ok" and one long turn.
+        let budget =
+            system + estimate_tokens("last") + estimate_tokens("ok") + estimate_tokens(&long);
+        let prompt = assemble(&input(&h, budget)).unwrap();
+        let contents: Vec<_> = prompt.iter().skip(1).map(|m| m.content.as_str()).collect();
+        assert_eq!(contents, [long.as_str(), "ok", "last"]);
+        assert_eq!(prompt[1].role, Role::User);
+        let total: u64 = prompt.iter().map(|m| estimate_tokens(&m.content)).sum();
+        assert!(total <= budget);
+    }
+
+    #[test]
+    fn a_message_larger_than_the_window_is_refused() {
+        let h = history(&[(Role::User, &"y".repeat(9000))]);
+        let err = assemble(&input(&h, 1000)).unwrap_err();
+        assert_eq!(err.available, 1000);
+        assert!(err.needed > 3000);
+    }
+
+    #[test]
+    fn estimates_are_conservative_for_non_latin_text() {
+        assert!(estimate_tokens("안녕하세요") >= 10);
+        assert_eq!(prompt_budget(8192), 6144);
+        assert_eq!(prompt_budget(32768), 30720);
+    }
+}

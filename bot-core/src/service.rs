@@ -1,0 +1,399 @@
+//! The chat service: turns an [`InboundMessage`] into a [`ReplyStream`].
+//!
+//! - Messages of one conversation are answered in arrival order: each job
+//!   waits for the previous job of its scope ([`Chains`]).
+//! - Different conversations run concurrently, but at most
+//!   `max_concurrent_requests` model requests run at once; the rest wait in a
+//!   queue and their users see their place in it.
+//! - Writes a user was told about are flushed before the final event.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::Utc;
+use tokio::sync::{Semaphore, mpsc, oneshot};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use crate::access::AccessPolicy;
+use crate::commands::{self, Command};
+use crate::model::{LanguageModel, Role};
+use crate::store::{HistoryStore, SettingsStore, StoreError, Turn};
+use crate::types::{InboundMessage, ReplyEvent, ReplyStream, ScopeKey, TurnRef};
+
+mod answer;
+
+/// How many stored turns are read back to build a prompt.
+const HISTORY_WINDOW: usize = 400;
+
+/// Settings of the chat service, validated by the binary at start.
+#[derive(Clone, Debug)]
+pub struct ServiceConfig {
+    /// Model used when the user has not picked one.
+    pub default_model: String,
+    /// The operator's system prompt.
+    pub system_prompt: String,
+    /// Model requests allowed at once; the rest queue.
+    pub max_concurrent_requests: usize,
+    /// Largest context window to ask the server for, in tokens.
+    pub max_context_tokens: u64,
+    /// Context window assumed when the server does not report one.
+    pub fallback_context_tokens: u64,
+    /// Show `<think>` reasoning instead of removing it.
+    pub show_thinking: bool,
+    /// Longest message accepted, in characters.
+    pub max_input_chars: usize,
+    /// After this long without a first token, tell the user the model is loading.
+    pub loading_notice_after: Duration,
+    /// Give up when the first token takes longer than this.
+    pub first_token_timeout: Duration,
+    /// Give up when the stream stalls for longer than this.
+    pub idle_timeout: Duration,
+}
+
+impl ServiceConfig {
+    /// Sensible defaults for `default_model`.
+    pub fn new(default_model: impl Into<String>) -> Self {
+        Self {
+            default_model: default_model.into(),
+            system_prompt: "You are Hearth, a helpful personal assistant. Answer concisely. \
+                            Use Markdown for formatting when it helps."
+                .into(),
+            max_concurrent_requests: 1,
+            max_context_tokens: 8192,
+            fallback_context_tokens: 2048,
+            show_thinking: false,
+            max_input_chars: 16_000,
+            loading_notice_after: Duration::from_secs(8),
+            first_token_timeout: Duration::from_secs(300),
+            idle_timeout: Duration::from_secs(120),
+        }
+    }
+}
+
+/// The ports and policy the service works with.
+#[derive(Clone)]
+pub struct Deps {
+    /// The model server.
+    pub model: Arc<dyn LanguageModel>,
+    /// Conversation storage.
+    pub history: Arc<dyn HistoryStore>,
+    /// Settings storage.
+    pub settings: Arc<dyn SettingsStore>,
+    /// Who may use the bot.
+    pub access: AccessPolicy,
+}
+
+/// Per-scope job chains: each new job waits until the previous one is done.
+#[derive(Default)]
+struct Chains {
+    next_id: u64,
+    tails: HashMap<ScopeKey, (u64, oneshot::Receiver<()>)>,
+}
+
+struct Inner {
+    config: ServiceConfig,
+    deps: Deps,
+    slots: Semaphore,
+    waiting: AtomicUsize,
+    chains: Mutex<Chains>,
+    context_sizes: Mutex<HashMap<String, u64>>,
+    tracker: TaskTracker,
+    cancel: CancellationToken,
+}
+
+/// The platform-neutral chat service. Cheap to clone.
+#[derive(Clone)]
+pub struct ChatService {
+    inner: Arc<Inner>,
+}
+
+impl ChatService {
+    /// A service over `deps`.
+    pub fn new(config: ServiceConfig, deps: Deps) -> Self {
+        let slots = Semaphore::new(config.max_concurrent_requests.max(1));
+        Self {
+            inner: Arc::new(Inner {
+                config,
+                deps,
+                slots,
+                waiting: AtomicUsize::new(0),
+                chains: Mutex::default(),
+                context_sizes: Mutex::default(),
+                tracker: TaskTracker::new(),
+                cancel: CancellationToken::new(),
+            }),
+        }
+    }
+
+    /// The service's configuration.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    /// The model port, for adapters that list models (autocomplete) and for `doctor`.
+    pub fn model(&self) -> &Arc<dyn LanguageModel> {
+        &self.inner.deps.model
+    }
+
+    /// Whether `user_id` on `platform` may use the bot. Adapters call this before
+    /// downloading anything a stranger sent.
+    pub fn is_allowed(&self, platform: crate::Platform, user_id: &str) -> bool {
+        self.inner.deps.access.is_allowed(platform, user_id)
+    }
+
+    /// Answers `message`. Returns at once; events arrive on the stream.
+    ///
+    /// Call it in arrival order: jobs of one conversation run in the order of
+    /// these calls.
+    pub fn handle(&self, message: InboundMessage) -> ReplyStream {
+        let (tx, rx) = mpsc::channel(256);
+        let inner = Arc::clone(&self.inner);
+        if !inner
+            .deps
+            .access
+            .is_allowed(message.platform, &message.user_id)
+        {
+            tracing::info!(platform = %message.platform, user = %message.user_id, "refused a user who is not on the allow-list");
+            let text = AccessPolicy::refusal(message.platform, &message.user_id);
+            let _ = tx.try_send(ReplyEvent::Finished { text, turn: None });
+            return rx;
+        }
+        let scope = message.scope();
+        let (done_tx, done_rx) = oneshot::channel::<()>();
+        let (job_id, previous) = {
+            let mut chains = inner.chains.lock().unwrap_or_else(|e| e.into_inner());
+            chains.next_id += 1;
+            let id = chains.next_id;
+            (id, chains.tails.insert(scope.clone(), (id, done_rx)))
+        };
+        inner.tracker.clone().spawn(async move {
+            if let Some((_, previous)) = previous {
+                let _ = previous.await;
+            }
+            let reply = Reply { tx };
+            inner.run_job(message, &reply).await;
+            let mut chains = inner.chains.lock().unwrap_or_else(|e| e.into_inner());
+            if chains
+                .tails
+                .get(&scope)
+                .is_some_and(|(id, _)| *id == job_id)
+            {
+                chains.tails.remove(&scope);
+            }
+            drop(done_tx);
+        });
+        rx
+    }
+
+    /// Records the platform ids of the messages that carried a stored turn.
+    pub fn note_delivered(&self, turn: &TurnRef, message_ids: Vec<String>) {
+        if let Err(e) = self
+            .inner
+            .deps
+            .history
+            .set_message_ids(&turn.scope, turn.seq, message_ids)
+        {
+            tracing::warn!(error = %e, scope = %turn.scope, "could not record delivered message ids");
+        }
+    }
+
+    /// Stops taking part in replies: waits up to `grace` for in-flight replies,
+    /// then cancels the rest (their partial answers are saved) and flushes storage.
+    pub async fn shutdown(&self, grace: Duration) {
+        let inner = &self.inner;
+        inner.tracker.close();
+        if tokio::time::timeout(grace, inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            tracing::info!("cancelling replies still in flight");
+            inner.cancel.cancel();
+            let _ = tokio::time::timeout(Duration::from_secs(5), inner.tracker.wait()).await;
+        }
+        if let Err(e) = inner.flush().await {
+            tracing::error!(error = %e, "could not flush storage at shutdown");
+        }
+    }
+}
+
+/// The sending half of a reply; a closed receiver (adapter gone) is not an error.
+struct Reply {
+    tx: mpsc::Sender<ReplyEvent>,
+}
+
+impl Reply {
+    async fn send(&self, event: ReplyEvent) {
+        let _ = self.tx.send(event).await;
+    }
+
+    async fn finish(&self, text: impl Into<String>) {
+        self.send(ReplyEvent::Finished {
+            text: text.into(),
+            turn: None,
+        })
+        .await;
+    }
+
+    async fn fail(&self, message: impl Into<String>) {
+        self.send(ReplyEvent::Failed {
+            message: message.into(),
+        })
+        .await;
+    }
+}
+
+const STORAGE_TROUBLE: &str =
+    "Sorry, I could not save that. The problem is logged; please try again.";
+
+impl Inner {
+    async fn run_job(&self, message: InboundMessage, reply: &Reply) {
+        let result = match commands::parse(&message.text) {
+            Some(command) => self.run_command(command, &message, reply).await,
+            None => self.answer(&message, reply).await,
+        };
+        if let Err(e) = result {
+            tracing::error!(error = %e, scope = %message.scope(), "storage failed while handling a message");
+            reply.fail(STORAGE_TROUBLE).await;
+        }
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        let history = Arc::clone(&self.deps.history);
+        let settings = Arc::clone(&self.deps.settings);
+        tokio::task::spawn_blocking(move || {
+            history.flush()?;
+            settings.flush()
+        })
+        .await
+        .unwrap_or_else(|e| Err(StoreError::Corrupt(format!("flush task failed: {e}"))))
+    }
+
+    async fn run_command(
+        &self,
+        command: Command,
+        message: &InboundMessage,
+        reply: &Reply,
+    ) -> Result<(), StoreError> {
+        match command {
+            Command::Start => {
+                let text = format!("Hello {}! {}", message.display_name, commands::help_text());
+                reply.finish(text).await;
+            }
+            Command::Help => reply.finish(commands::help_text()).await,
+            Command::Reset => {
+                self.deps.history.reset(&message.scope())?;
+                self.flush().await?;
+                reply
+                    .finish("Started a new conversation. Earlier messages no longer count.")
+                    .await;
+            }
+            Command::Model(choice) => self.model_command(choice, message, reply).await?,
+            Command::Unknown(name) => {
+                tracing::info!(command = %name, "unknown command");
+                reply
+                    .finish(format!(
+                        "I don't know the command /{name}. Send /help to see what I can do."
+                    ))
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn model_command(
+        &self,
+        choice: Option<String>,
+        message: &InboundMessage,
+        reply: &Reply,
+    ) -> Result<(), StoreError> {
+        let user = message.user_key();
+        let mut settings = self.deps.settings.settings(&user)?;
+        let current = settings
+            .model
+            .clone()
+            .unwrap_or_else(|| self.config.default_model.clone());
+        let available = match self.deps.model.list_models().await {
+            Ok(models) => models,
+            Err(e) => {
+                tracing::warn!(error = %e, "could not list models");
+                reply.fail(e.user_message()).await;
+                return Ok(());
+            }
+        };
+        let Some(wanted) = choice else {
+            let mut text = format!("Your model: `{current}`\n\nAvailable on the server:\n");
+            for name in &available {
+                let mark = if *name == current { " (current)" } else { "" };
+                text.push_str(&format!("- `{name}`{mark}\n"));
+            }
+            if available.is_empty() {
+                text.push_str("(none: install one with `ollama pull NAME`)\n");
+            }
+            text.push_str("\nPick one with /model NAME, or /model default.");
+            reply.finish(text).await;
+            return Ok(());
+        };
+        if wanted.eq_ignore_ascii_case("default") {
+            settings.model = None;
+        } else {
+            let latest = format!("{wanted}:latest");
+            let Some(found) = available.iter().find(|m| **m == wanted || **m == latest) else {
+                let names: Vec<String> = available.iter().map(|m| format!("`{m}`")).collect();
+                reply
+                    .finish(format!(
+                        "There is no model `{wanted}` on the server. Available: {}.",
+                        names.join(", ")
+                    ))
+                    .await;
+                return Ok(());
+            };
+            settings.model = Some(found.clone());
+        }
+        self.deps.settings.set_settings(&user, &settings)?;
+        self.flush().await?;
+        let now = settings
+            .model
+            .unwrap_or_else(|| self.config.default_model.clone());
+        reply
+            .finish(format!("Done: I will answer you with `{now}`."))
+            .await;
+        Ok(())
+    }
+
+    /// Records a user or assistant turn.
+    fn record(
+        &self,
+        scope: &ScopeKey,
+        role: Role,
+        text: &str,
+        message_ids: Vec<String>,
+    ) -> Result<u64, StoreError> {
+        let turn = Turn {
+            role,
+            text: text.to_owned(),
+            at: Utc::now(),
+            conversation: 0,
+            message_ids,
+        };
+        self.deps.history.append(scope, turn)
+    }
+
+    /// Waits for a model slot, telling the user their place while they wait.
+    async fn acquire_slot(&self, reply: &Reply) -> tokio::sync::SemaphorePermit<'_> {
+        if let Ok(permit) = self.slots.try_acquire() {
+            return permit;
+        }
+        let position = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
+        reply.send(ReplyEvent::Queued { position }).await;
+        let permit = self
+            .slots
+            .acquire()
+            .await
+            .expect("the semaphore is never closed");
+        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        permit
+    }
+}

@@ -1,0 +1,232 @@
+//! Answering ordinary text: store it, build the prompt, stream the model's answer.
+
+use futures::StreamExt;
+use tokio::time::Instant;
+
+use super::{HISTORY_WINDOW, Inner, Reply};
+use crate::model::{ChatRequest, ModelError, Role};
+use crate::prompt::{self, PromptInput};
+use crate::store::StoreError;
+use crate::think::ThinkFilter;
+use crate::types::{InboundMessage, ReplyEvent, TurnRef};
+
+/// How a model stream ended.
+enum Ending {
+    Complete,
+    Failed(ModelError),
+    Cancelled,
+}
+
+impl Inner {
+    pub(super) async fn answer(
+        &self,
+        message: &InboundMessage,
+        reply: &Reply,
+    ) -> Result<(), StoreError> {
+        let text = message.text.trim();
+        if text.is_empty() {
+            let note = if message.attachments.is_empty() {
+                "Send me some text and I will answer."
+            } else {
+                "I can only read text messages so far. Please write your question."
+            };
+            reply.finish(note).await;
+            return Ok(());
+        }
+        let chars = text.chars().count();
+        if chars > self.config.max_input_chars {
+            tracing::info!(
+                chars,
+                limit = self.config.max_input_chars,
+                "refused an oversized message"
+            );
+            reply
+                .finish(format!(
+                    "That message is too long ({chars} characters; the limit is {}). \
+                     Please shorten it or send it in parts.",
+                    self.config.max_input_chars
+                ))
+                .await;
+            return Ok(());
+        }
+
+        let scope = message.scope();
+        let settings = self.deps.settings.settings(&message.user_key())?;
+        let model = settings
+            .model
+            .unwrap_or_else(|| self.config.default_model.clone());
+        let user_ids = message.message_id.iter().cloned().collect();
+        self.record(&scope, Role::User, text, user_ids)?;
+
+        let context_tokens = match self.context_tokens(&model).await {
+            Ok(tokens) => tokens,
+            Err(e) => {
+                tracing::warn!(error = %e, model = %model, "model server unavailable");
+                reply.fail(e.user_message()).await;
+                return Ok(());
+            }
+        };
+        let history = self.deps.history.recent(&scope, HISTORY_WINDOW)?;
+        let input = PromptInput {
+            system_prompt: &self.config.system_prompt,
+            display_name: &message.display_name,
+            history: &history,
+            now: chrono::Utc::now(),
+            budget_tokens: prompt::prompt_budget(context_tokens),
+        };
+        let messages = match prompt::assemble(&input) {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::info!(error = %e, "message does not fit the context window");
+                reply
+                    .finish(format!(
+                        "That message is too long for the model's context window (about {} tokens, {} available). \
+                         Please shorten it.",
+                        e.needed, e.available
+                    ))
+                    .await;
+                return Ok(());
+            }
+        };
+        let request = ChatRequest {
+            model: model.clone(),
+            messages,
+            num_ctx: Some(context_tokens),
+            format: None,
+        };
+
+        let _slot = self.acquire_slot(reply).await;
+        reply.send(ReplyEvent::Started).await;
+        let started = Instant::now();
+        let (answer, ending) = self.stream_answer(request, reply).await;
+        tracing::info!(model = %model, elapsed_ms = started.elapsed().as_millis() as u64, chars = answer.len(), "answered");
+
+        let visible = match &ending {
+            Ending::Complete if answer.trim().is_empty() => {
+                "(The model returned an empty answer.)".to_owned()
+            }
+            Ending::Complete => answer.clone(),
+            Ending::Cancelled => format!("{answer}\n\n_(stopped: the bot is shutting down)_"),
+            Ending::Failed(e) if answer.is_empty() => {
+                tracing::warn!(error = %e, model = %model, "model request failed");
+                reply.fail(e.user_message()).await;
+                return Ok(());
+            }
+            Ending::Failed(e) => {
+                tracing::warn!(error = %e, model = %model, "model stream broke off");
+                format!("{answer}\n\n⚠️ {}", e.user_message())
+            }
+        };
+        let seq = self.record(&scope, Role::Assistant, &answer, Vec::new())?;
+        self.flush().await?;
+        let turn = TurnRef { scope, seq };
+        reply
+            .send(ReplyEvent::Finished {
+                text: visible,
+                turn: Some(turn),
+            })
+            .await;
+        Ok(())
+    }
+
+    /// The context window to ask for: the model's own, capped by configuration.
+    async fn context_tokens(&self, model: &str) -> Result<u64, ModelError> {
+        if let Some(&tokens) = self
+            .context_sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(model)
+        {
+            return Ok(tokens);
+        }
+        let info = self.deps.model.model_info(model).await?;
+        let tokens = info
+            .context_length
+            .unwrap_or(self.config.fallback_context_tokens)
+            .min(self.config.max_context_tokens);
+        self.context_sizes
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(model.to_owned(), tokens);
+        Ok(tokens)
+    }
+
+    /// Streams the answer to `reply`; returns the visible text and how it ended.
+    async fn stream_answer(&self, request: ChatRequest, reply: &Reply) -> (String, Ending) {
+        let mut filter = (!self.config.show_thinking).then(ThinkFilter::new);
+        let mut answer = String::new();
+        let deadline = Instant::now() + self.config.first_token_timeout;
+        let mut stream = match self
+            .first_wait(self.deps.model.chat(request), deadline, reply)
+            .await
+        {
+            Ok(Ok(stream)) => stream,
+            Ok(Err(e)) => return (answer, Ending::Failed(e)),
+            Err(ending) => return (answer, ending),
+        };
+        let mut first = true;
+        loop {
+            let next = if first {
+                self.first_wait(stream.next(), deadline, reply).await
+            } else {
+                tokio::select! {
+                    _ = self.cancel.cancelled() => Err(Ending::Cancelled),
+                    next = tokio::time::timeout(self.config.idle_timeout, stream.next()) => {
+                        next.map_err(|_| Ending::Failed(ModelError::Timeout(self.config.idle_timeout)))
+                    }
+                }
+            };
+            let piece = match next {
+                Ok(Some(Ok(piece))) => piece,
+                Ok(Some(Err(e))) => return (answer, Ending::Failed(e)),
+                Ok(None) => break,
+                Err(ending) => return (answer, ending),
+            };
+            first = false;
+            let visible = match filter.as_mut() {
+                Some(f) => f.push(&piece),
+                None => piece,
+            };
+            if !visible.is_empty() {
+                answer.push_str(&visible);
+                reply.send(ReplyEvent::Delta(visible)).await;
+            }
+        }
+        if let Some(rest) = filter
+            .as_mut()
+            .map(ThinkFilter::finish)
+            .filter(|r| !r.is_empty())
+        {
+            answer.push_str(&rest);
+            reply.send(ReplyEvent::Delta(rest)).await;
+        }
+        (answer, Ending::Complete)
+    }
+
+    /// Waits for `fut` until `deadline`, telling the user when the model seems to be loading.
+    async fn first_wait<T>(
+        &self,
+        fut: impl Future<Output = T>,
+        deadline: Instant,
+        reply: &Reply,
+    ) -> Result<T, Ending> {
+        tokio::pin!(fut);
+        let notice = tokio::time::sleep(self.config.loading_notice_after);
+        tokio::pin!(notice);
+        let mut noticed = false;
+        loop {
+            tokio::select! {
+                out = &mut fut => return Ok(out),
+                _ = self.cancel.cancelled() => return Err(Ending::Cancelled),
+                _ = tokio::time::sleep_until(deadline) => {
+                    let limit = self.config.first_token_timeout;
+                    return Err(Ending::Failed(ModelError::Timeout(limit)));
+                }
+                _ = &mut notice, if !noticed => {
+                    noticed = true;
+                    reply.send(ReplyEvent::Status("Loading the model, this can take a minute…".into())).await;
+                }
+            }
+        }
+    }
+}

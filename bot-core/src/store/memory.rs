@@ -1,0 +1,110 @@
+//! In-memory backend, for tests and for `hearth chat --ephemeral`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+
+use super::{HistoryStore, SettingsStore, StoreError, StoredTurn, Turn, UserSettings};
+use crate::types::{ScopeKey, UserKey};
+
+#[derive(Default)]
+struct Inner {
+    turns: HashMap<ScopeKey, BTreeMap<u64, Turn>>,
+    conversation: HashMap<ScopeKey, u32>,
+    settings: HashMap<UserKey, UserSettings>,
+    next_seq: u64,
+}
+
+/// Keeps everything in memory; nothing survives the process.
+#[derive(Default)]
+pub struct MemoryStore {
+    inner: Mutex<Inner>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        Self::default()
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        // A panic while holding the lock leaves plain data behind; keep going.
+        self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+impl HistoryStore for MemoryStore {
+    fn append(&self, scope: &ScopeKey, mut turn: Turn) -> Result<u64, StoreError> {
+        let mut inner = self.lock();
+        turn.conversation = inner.conversation.get(scope).copied().unwrap_or(0);
+        inner.next_seq += 1;
+        let seq = inner.next_seq;
+        inner
+            .turns
+            .entry(scope.clone())
+            .or_default()
+            .insert(seq, turn);
+        Ok(seq)
+    }
+
+    fn recent(&self, scope: &ScopeKey, limit: usize) -> Result<Vec<StoredTurn>, StoreError> {
+        let inner = self.lock();
+        let current = inner.conversation.get(scope).copied().unwrap_or(0);
+        let mut out: Vec<StoredTurn> = inner
+            .turns
+            .get(scope)
+            .into_iter()
+            .flat_map(|turns| turns.iter().rev())
+            .take_while(|(_, t)| t.conversation == current)
+            .take(limit)
+            .map(|(&seq, turn)| StoredTurn {
+                seq,
+                turn: turn.clone(),
+            })
+            .collect();
+        out.reverse();
+        Ok(out)
+    }
+
+    fn reset(&self, scope: &ScopeKey) -> Result<(), StoreError> {
+        *self.lock().conversation.entry(scope.clone()).or_insert(0) += 1;
+        Ok(())
+    }
+
+    fn set_message_ids(
+        &self,
+        scope: &ScopeKey,
+        seq: u64,
+        ids: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let turn = inner
+            .turns
+            .get_mut(scope)
+            .and_then(|t| t.get_mut(&seq))
+            .ok_or_else(|| StoreError::NoSuchTurn {
+                scope: scope.to_string(),
+                seq,
+            })?;
+        turn.message_ids = ids;
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl SettingsStore for MemoryStore {
+    fn settings(&self, user: &UserKey) -> Result<UserSettings, StoreError> {
+        Ok(self.lock().settings.get(user).cloned().unwrap_or_default())
+    }
+
+    fn set_settings(&self, user: &UserKey, settings: &UserSettings) -> Result<(), StoreError> {
+        self.lock().settings.insert(user.clone(), settings.clone());
+        Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}

@@ -1,0 +1,122 @@
+//! Storage ports and their backends.
+//!
+//! - [`HistoryStore`]: conversation turns per [`ScopeKey`], with `/reset`
+//!   starting a new conversation while the old ones stay for export.
+//! - [`SettingsStore`]: per-user settings such as the chosen model.
+//! - [`sled_store::SledStore`] implements both on disk; [`memory::MemoryStore`]
+//!   in memory. Both pass the same conformance suite.
+
+pub mod memory;
+pub mod sled_store;
+
+#[cfg(test)]
+mod conformance;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::model::Role;
+use crate::types::{ScopeKey, UserKey};
+
+/// One stored message of a conversation.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Turn {
+    /// Who said it.
+    pub role: Role,
+    /// What was said (for the assistant: the visible answer, reasoning removed).
+    pub text: String,
+    /// When it was said.
+    pub at: DateTime<Utc>,
+    /// Which conversation of the scope it belongs to; `/reset` starts the next.
+    #[serde(default)]
+    pub conversation: u32,
+    /// The platform's ids of the message(s) that carried it.
+    #[serde(default)]
+    pub message_ids: Vec<String>,
+}
+
+/// A turn with its place in the store.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct StoredTurn {
+    /// Sequence number, increasing within a scope.
+    pub seq: u64,
+    /// The turn.
+    pub turn: Turn,
+}
+
+/// Settings a user chose.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UserSettings {
+    /// The model to answer with, if not the default.
+    pub model: Option<String>,
+}
+
+/// Storage errors.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum StoreError {
+    /// The sled database failed.
+    #[error("database error: {0}")]
+    Sled(#[from] sled::Error),
+    /// Another process holds the database.
+    #[error("the data directory {0} is in use by another process (is Hearth already running?)")]
+    Locked(String),
+    /// A stored value could not be read back.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The data directory was written by a newer version of Hearth.
+    #[error(
+        "the data directory has schema version {found}, this Hearth understands up to {supported}"
+    )]
+    NewerSchema {
+        /// Version found on disk.
+        found: u32,
+        /// Newest version this build can read.
+        supported: u32,
+    },
+    /// Turn not found.
+    #[error("no turn {seq} in {scope}")]
+    NoSuchTurn {
+        /// The scope searched.
+        scope: String,
+        /// The missing sequence number.
+        seq: u64,
+    },
+}
+
+/// Conversation history, per scope.
+pub trait HistoryStore: Send + Sync {
+    /// Appends a turn to the scope's current conversation; returns its sequence number.
+    /// The turn's `conversation` field is set by the store.
+    fn append(&self, scope: &ScopeKey, turn: Turn) -> Result<u64, StoreError>;
+
+    /// Up to `limit` most recent turns of the current conversation, oldest first.
+    fn recent(&self, scope: &ScopeKey, limit: usize) -> Result<Vec<StoredTurn>, StoreError>;
+
+    /// Starts a new conversation in the scope; older turns are kept but no longer recent.
+    fn reset(&self, scope: &ScopeKey) -> Result<(), StoreError>;
+
+    /// Records the platform message ids that carried a turn.
+    fn set_message_ids(
+        &self,
+        scope: &ScopeKey,
+        seq: u64,
+        ids: Vec<String>,
+    ) -> Result<(), StoreError>;
+
+    /// Makes every write so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}
+
+/// Per-user settings.
+pub trait SettingsStore: Send + Sync {
+    /// The user's settings, default when none are stored.
+    fn settings(&self, user: &UserKey) -> Result<UserSettings, StoreError>;
+
+    /// Replaces the user's settings.
+    fn set_settings(&self, user: &UserKey, settings: &UserSettings) -> Result<(), StoreError>;
+
+    /// Makes every write so far durable.
+    fn flush(&self) -> Result<(), StoreError>;
+}

@@ -1,0 +1,1 @@
+//! Discord adapter for Hearth. Empty until the Discord issue lands.
