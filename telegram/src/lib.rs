@@ -1,1 +1,172 @@
+//! Telegram adapter for Hearth, on teloxide.
+//!
+//! It translates Telegram updates into core [`InboundMessage`]s and core
+//! [`ReplyEvent`](bot_core::ReplyEvent)s back into Telegram messages. No
+//! business logic lives here.
+//!
+//! - [`run`]: start-up checks, command registration, long polling until shutdown.
+//! - [`translate`]: Telegram message -> [`InboundMessage`] (private chats; groups
+//!   only when enabled and the bot is mentioned or replied to).
+//! - [`reply`]: streams one reply into one edited message, split at 4096
+//!   characters, paced per chat, honouring 429 `retry_after`.
+//! - [`format`]: Markdown -> Telegram HTML and splitting.
 
+pub mod format;
+pub mod reply;
+pub mod translate;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bot_core::ChatService;
+use teloxide::dispatching::{Dispatcher, UpdateFilterExt};
+use teloxide::error_handlers::LoggingErrorHandler;
+use teloxide::prelude::*;
+use teloxide::types::{BotCommand, Me};
+use tokio_util::sync::CancellationToken;
+use url::Url;
+
+pub use reply::Pacer;
+
+/// Settings of the Telegram adapter.
+#[derive(Clone)]
+pub struct TelegramConfig {
+    /// The bot token from @BotFather. Never logged.
+    pub token: String,
+    /// Bot API base URL: the official API, a self-hosted Bot API server, or a test fake.
+    pub api_url: Url,
+    /// Answer in group chats (only when mentioned or replied to).
+    pub allow_groups: bool,
+    /// Shortest time between two edits or sends in one chat.
+    pub edit_interval: Duration,
+}
+
+impl std::fmt::Debug for TelegramConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TelegramConfig")
+            .field("token", &"<redacted>")
+            .field("api_url", &self.api_url.as_str())
+            .field("allow_groups", &self.allow_groups)
+            .field("edit_interval", &self.edit_interval)
+            .finish()
+    }
+}
+
+/// What can stop the Telegram adapter from starting.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum TelegramError {
+    /// Telegram refused the token.
+    #[error("Telegram refused the bot token (check TELEGRAM_BOT_TOKEN): {0}")]
+    InvalidToken(String),
+    /// The Bot API server could not be reached.
+    #[error("the Telegram Bot API at {url} is not reachable: {cause}")]
+    Unreachable {
+        /// The API base URL (never contains the token).
+        url: String,
+        /// What went wrong.
+        cause: String,
+    },
+}
+
+/// Builds a teloxide bot for `config`.
+pub fn bot(config: &TelegramConfig) -> Bot {
+    Bot::new(&config.token).set_api_url(config.api_url.clone())
+}
+
+/// Checks the token with `getMe`; returns the bot's own user.
+pub async fn check_token(config: &TelegramConfig) -> Result<Me, TelegramError> {
+    bot(config).get_me().await.map_err(|e| classify(config, e))
+}
+
+fn classify(config: &TelegramConfig, error: teloxide::RequestError) -> TelegramError {
+    use teloxide::{ApiError, RequestError};
+    match error {
+        RequestError::Api(ApiError::InvalidToken) => {
+            TelegramError::InvalidToken("getMe was refused".into())
+        }
+        RequestError::Api(other) => TelegramError::InvalidToken(other.to_string()),
+        // teloxide removes the token from network errors; the API URL never contains it.
+        other => TelegramError::Unreachable {
+            url: config.api_url.to_string(),
+            cause: other.to_string(),
+        },
+    }
+}
+
+/// Everything a message handler needs.
+#[derive(Clone)]
+struct Context {
+    service: ChatService,
+    me: Arc<Me>,
+    allow_groups: bool,
+    pacer: Pacer,
+}
+
+/// Runs the adapter until `shutdown` is cancelled; then stops polling and
+/// waits for the replies in flight (the service decides how long).
+pub async fn run(
+    config: TelegramConfig,
+    service: ChatService,
+    shutdown: CancellationToken,
+) -> Result<(), TelegramError> {
+    let bot = bot(&config);
+    let me = bot.get_me().await.map_err(|e| classify(&config, e))?;
+    tracing::info!(username = %me.username(), "connected to Telegram");
+    let commands: Vec<BotCommand> = bot_core::commands::COMMANDS
+        .iter()
+        .map(|(name, description)| BotCommand::new(*name, *description))
+        .collect();
+    if let Err(e) = bot.set_my_commands(commands).await {
+        tracing::warn!(error = %e, "could not register the command menu");
+    }
+    let context = Context {
+        service,
+        me: Arc::new(me),
+        allow_groups: config.allow_groups,
+        pacer: Pacer::new(config.edit_interval),
+    };
+    let handler = Update::filter_message().endpoint(handle_message);
+    let mut dispatcher = Dispatcher::builder(bot, handler)
+        .dependencies(dptree::deps![context])
+        .default_handler(|_| async {})
+        .error_handler(LoggingErrorHandler::with_custom_text(
+            "error in the Telegram handler",
+        ))
+        .build();
+    let token = dispatcher.shutdown_token();
+    tokio::spawn(async move {
+        shutdown.cancelled().await;
+        // The dispatcher refuses to shut down before it has started; retry until it runs.
+        loop {
+            match token.shutdown() {
+                Ok(done) => {
+                    done.await;
+                    break;
+                }
+                Err(_) => tokio::time::sleep(Duration::from_millis(50)).await,
+            }
+        }
+    });
+    tracing::info!("polling Telegram for updates");
+    dispatcher.dispatch().await;
+    tracing::info!("Telegram adapter stopped");
+    Ok(())
+}
+
+async fn handle_message(bot: Bot, message: Message, context: Context) -> ResponseResult<()> {
+    let Some(inbound) = translate::to_inbound(&message, &context.me, context.allow_groups) else {
+        return Ok(());
+    };
+    tracing::debug!(chat = %inbound.chat.id, user = %inbound.user_id, "message received");
+    let events = context.service.handle(inbound);
+    let target = reply::Target {
+        chat: message.chat.id,
+        reply_to: (!message.chat.is_private()).then_some(message.id),
+    };
+    let delivered = reply::deliver(&bot, &context.pacer, target, events).await;
+    if let Some((turn, ids)) = delivered {
+        context.service.note_delivered(&turn, ids);
+    }
+    Ok(())
+}

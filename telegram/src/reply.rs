@@ -1,0 +1,346 @@
+//! Streams one core reply into Telegram messages.
+//!
+//! The answer is shown in one message that is edited as text arrives; past
+//! 4096 characters it continues in further messages. Every call to a chat goes
+//! through the [`Pacer`], which allows one edit or send per interval per chat
+//! and pushes the next slot back when Telegram answers 429 with `retry_after`.
+//! Intermediate edits are skipped when the chat is busy; the final text is
+//! always delivered, retrying as Telegram asks.
+//!
+//! Pacing is written here rather than taken from a rate-limit crate because
+//! the limit is steered by the server: the next slot moves to whatever
+//! `retry_after` says, and a pending edit must be flushed exactly then.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use bot_core::{ReplyEvent, ReplyStream, TurnRef};
+use teloxide::prelude::*;
+use teloxide::types::{ChatAction, MessageId, ParseMode, ReplyParameters};
+use teloxide::{ApiError, RequestError};
+use tokio::time::Instant;
+
+use crate::format::{Chunk, TELEGRAM_LIMIT, render_chunks};
+
+/// Where a reply goes.
+#[derive(Clone, Copy, Debug)]
+pub struct Target {
+    /// The chat.
+    pub chat: ChatId,
+    /// The message to reply to (used in groups, so it is clear whom the bot answers).
+    pub reply_to: Option<MessageId>,
+}
+
+/// One edit or send per interval per chat, pushed back by 429s.
+#[derive(Clone, Debug)]
+pub struct Pacer {
+    interval: Duration,
+    next: Arc<Mutex<HashMap<ChatId, Instant>>>,
+}
+
+impl Pacer {
+    /// A pacer allowing one call per `interval` in each chat.
+    pub fn new(interval: Duration) -> Self {
+        Self {
+            interval,
+            next: Arc::default(),
+        }
+    }
+
+    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<ChatId, Instant>> {
+        self.next.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// When the next call to `chat` is allowed.
+    pub fn ready_at(&self, chat: ChatId) -> Instant {
+        self.slots()
+            .get(&chat)
+            .copied()
+            .unwrap_or_else(Instant::now)
+    }
+
+    /// Takes the slot if it is free now.
+    pub fn try_take(&self, chat: ChatId) -> bool {
+        let now = Instant::now();
+        let mut slots = self.slots();
+        let next = slots.entry(chat).or_insert(now);
+        if *next > now {
+            return false;
+        }
+        *next = now + self.interval;
+        true
+    }
+
+    /// Waits for the slot and takes it.
+    pub async fn take(&self, chat: ChatId) {
+        loop {
+            let at = self.ready_at(chat);
+            tokio::time::sleep_until(at).await;
+            if self.try_take(chat) {
+                return;
+            }
+        }
+    }
+
+    /// Telegram asked to wait `delay` before the next call to `chat`.
+    pub fn back_off(&self, chat: ChatId, delay: Duration) {
+        let until = Instant::now() + delay;
+        let mut slots = self.slots();
+        let next = slots.entry(chat).or_insert(until);
+        *next = (*next).max(until);
+    }
+}
+
+struct Sent {
+    id: MessageId,
+    html: String,
+}
+
+/// The messages of one reply and the text they should show.
+struct Live<'a> {
+    bot: &'a Bot,
+    pacer: &'a Pacer,
+    target: Target,
+    sent: Vec<Sent>,
+    text: String,
+}
+
+/// Whether an operation was done, is still needed, or failed for good.
+enum Step {
+    Done,
+    Idle,
+}
+
+impl Live<'_> {
+    fn chunks(&self) -> Vec<Chunk> {
+        let mut chunks = render_chunks(&self.text, TELEGRAM_LIMIT);
+        if chunks.is_empty() {
+            chunks.push(Chunk {
+                html: "…".into(),
+                plain: "…".into(),
+            });
+        }
+        chunks
+    }
+
+    /// The next message that needs a send or an edit, if any.
+    fn next_change(&self) -> Option<(usize, Chunk)> {
+        self.chunks()
+            .into_iter()
+            .enumerate()
+            .find(|(i, chunk)| self.sent.get(*i).is_none_or(|s| s.html != chunk.html))
+    }
+
+    /// Performs the next needed send or edit. Returns `Idle` when nothing was needed.
+    async fn step(&mut self) -> Result<Step, RequestError> {
+        let Some((index, chunk)) = self.next_change() else {
+            return Ok(Step::Idle);
+        };
+        let chat = self.target.chat;
+        let result = match self.sent.get(index) {
+            Some(sent) => {
+                self.bot
+                    .edit_message_text(chat, sent.id, &chunk.html)
+                    .parse_mode(ParseMode::Html)
+                    .await
+            }
+            None => {
+                let mut request = self
+                    .bot
+                    .send_message(chat, &chunk.html)
+                    .parse_mode(ParseMode::Html);
+                if let (0, Some(reply_to)) = (index, self.target.reply_to) {
+                    request = request.reply_parameters(
+                        ReplyParameters::new(reply_to).allow_sending_without_reply(),
+                    );
+                }
+                request.await
+            }
+        };
+        let result = match result {
+            Err(RequestError::Api(ApiError::CantParseEntities(reason))) => {
+                tracing::warn!(reason = %reason, "Telegram refused the formatting; sending plain text");
+                match self.sent.get(index) {
+                    Some(sent) => {
+                        self.bot
+                            .edit_message_text(chat, sent.id, &chunk.plain)
+                            .await
+                    }
+                    None => self.bot.send_message(chat, &chunk.plain).await,
+                }
+            }
+            other => other,
+        };
+        match result {
+            Ok(message) => self.record(index, message.id, chunk.html),
+            Err(RequestError::Api(ApiError::MessageNotModified)) => {
+                let id = self.sent[index].id;
+                self.record(index, id, chunk.html);
+            }
+            Err(e) => return Err(e),
+        }
+        Ok(Step::Done)
+    }
+
+    fn record(&mut self, index: usize, id: MessageId, html: String) {
+        match self.sent.get_mut(index) {
+            Some(sent) => sent.html = html,
+            None => self.sent.push(Sent { id, html }),
+        }
+    }
+
+    /// An intermediate update: one call at most, only if the chat's slot is free.
+    async fn update(&mut self) -> bool {
+        if !self.pacer.try_take(self.target.chat) {
+            return false;
+        }
+        match self.step().await {
+            Ok(_) => true,
+            Err(RequestError::RetryAfter(delay)) => {
+                tracing::info!(
+                    retry_after_s = delay.seconds(),
+                    "Telegram asked to slow down"
+                );
+                self.pacer.back_off(self.target.chat, delay.duration());
+                false
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, "could not update the reply in progress");
+                false
+            }
+        }
+    }
+
+    /// Delivers the current text completely, retrying as Telegram asks.
+    async fn settle(&mut self) {
+        let mut failures = 0;
+        loop {
+            if self.next_change().is_none() {
+                break;
+            }
+            self.pacer.take(self.target.chat).await;
+            match self.step().await {
+                Ok(_) => failures = 0,
+                Err(RequestError::RetryAfter(delay)) => {
+                    tracing::info!(
+                        retry_after_s = delay.seconds(),
+                        "Telegram asked to slow down; waiting"
+                    );
+                    self.pacer.back_off(self.target.chat, delay.duration());
+                }
+                Err(e) => {
+                    failures += 1;
+                    tracing::warn!(error = %e, failures, "could not deliver a reply message");
+                    if failures >= 5 {
+                        tracing::error!("giving up on delivering a reply");
+                        break;
+                    }
+                    tokio::time::sleep(Duration::from_millis(500 * failures)).await;
+                }
+            }
+        }
+        // The text can only have shrunk in an unusual edge case; remove leftovers.
+        let wanted = self.chunks().len();
+        for extra in self.sent.drain(wanted.min(self.sent.len())..) {
+            let _ = self.bot.delete_message(self.target.chat, extra.id).await;
+        }
+    }
+
+    fn message_ids(&self) -> Vec<String> {
+        self.sent.iter().map(|s| s.id.0.to_string()).collect()
+    }
+}
+
+/// Keeps "typing…" visible until it is aborted (Telegram shows it for 5 s).
+fn start_typing(bot: &Bot, chat: ChatId) -> tokio::task::JoinHandle<()> {
+    let bot = bot.clone();
+    tokio::spawn(async move {
+        loop {
+            if let Err(e) = bot.send_chat_action(chat, ChatAction::Typing).await {
+                tracing::debug!(error = %e, "typing indicator failed");
+            }
+            tokio::time::sleep(Duration::from_millis(4500)).await;
+        }
+    })
+}
+
+/// Renders `events` into the chat. Returns the stored turn and the ids of the
+/// messages that carry it, when the reply was a model answer.
+pub async fn deliver(
+    bot: &Bot,
+    pacer: &Pacer,
+    target: Target,
+    mut events: ReplyStream,
+) -> Option<(TurnRef, Vec<String>)> {
+    let mut live = Live {
+        bot,
+        pacer,
+        target,
+        sent: Vec::new(),
+        text: String::new(),
+    };
+    let mut typing: Option<tokio::task::JoinHandle<()>> = None;
+    let mut answering = false;
+    let mut dirty = false;
+    let stop_typing = |typing: &mut Option<tokio::task::JoinHandle<()>>| {
+        if let Some(handle) = typing.take() {
+            handle.abort();
+        }
+    };
+    loop {
+        let flush_at = pacer.ready_at(target.chat);
+        let event = tokio::select! {
+            event = events.recv() => event,
+            _ = tokio::time::sleep_until(flush_at), if dirty => {
+                dirty = !live.update().await;
+                continue;
+            }
+        };
+        match event {
+            Some(ReplyEvent::Started) => typing = Some(start_typing(bot, target.chat)),
+            Some(ReplyEvent::Queued { position }) => {
+                live.text =
+                    format!("⏳ Waiting for the model: you are number {position} in the queue.");
+                live.settle().await;
+            }
+            Some(ReplyEvent::Status(status)) => {
+                if !answering {
+                    live.text = format!("⏳ {status}");
+                    dirty = !live.update().await;
+                }
+            }
+            Some(ReplyEvent::Delta(delta)) => {
+                if !answering {
+                    answering = true;
+                    live.text.clear();
+                }
+                live.text.push_str(&delta);
+                dirty = !live.update().await;
+                if dirty && live.sent.is_empty() {
+                    continue;
+                }
+                stop_typing(&mut typing);
+            }
+            Some(ReplyEvent::Finished { text, turn }) => {
+                stop_typing(&mut typing);
+                live.text = text;
+                live.settle().await;
+                return turn.map(|turn| (turn, live.message_ids()));
+            }
+            Some(ReplyEvent::Failed { message }) => {
+                stop_typing(&mut typing);
+                live.text = format!("⚠️ {message}");
+                live.settle().await;
+                return None;
+            }
+            None => {
+                stop_typing(&mut typing);
+                if dirty {
+                    live.settle().await;
+                }
+                return None;
+            }
+        }
+    }
+}

@@ -1,0 +1,178 @@
+//! Telegram message -> core [`InboundMessage`].
+
+use bot_core::{Attachment, ChatRef, InboundMessage, Platform};
+use teloxide::types::{Me, Message};
+
+/// Translates `message`, or `None` when the bot should not answer it:
+/// channel posts, messages from bots, group messages when groups are off, and
+/// group messages that neither mention the bot nor reply to it.
+pub fn to_inbound(message: &Message, me: &Me, allow_groups: bool) -> Option<InboundMessage> {
+    let from = message.from.as_ref()?;
+    if from.is_bot || message.chat.is_channel() {
+        return None;
+    }
+    let raw = message
+        .text()
+        .or_else(|| message.caption())
+        .unwrap_or_default();
+    let shared = !message.chat.is_private();
+    let text = if shared {
+        if !allow_groups {
+            return None;
+        }
+        let replied_to_me = message
+            .reply_to_message()
+            .and_then(|m| m.from.as_ref())
+            .is_some_and(|u| u.id == me.id);
+        let (text, mentioned) = strip_mention(raw, me.username());
+        let command_for_me = text
+            .split_whitespace()
+            .next()
+            .and_then(|word| word.strip_prefix('/'))
+            .and_then(|word| word.split_once('@'))
+            .is_some_and(|(_, target)| target.eq_ignore_ascii_case(me.username()));
+        if !(mentioned || replied_to_me || command_for_me) {
+            return None;
+        }
+        text
+    } else {
+        strip_mention(raw, me.username()).0
+    };
+    let text = match strip_command_suffix(&text, me.username()) {
+        Some(text) => text,
+        // A command addressed to another bot in the same group.
+        None => return None,
+    };
+    Some(InboundMessage {
+        platform: Platform::Telegram,
+        chat: ChatRef {
+            id: message.chat.id.0.to_string(),
+            is_shared: shared,
+        },
+        user_id: from.id.0.to_string(),
+        display_name: from.full_name(),
+        message_id: Some(message.id.0.to_string()),
+        text,
+        attachments: attachments(message),
+        reply_to: message.reply_to_message().map(|m| m.id.0.to_string()),
+    })
+}
+
+/// Removes `@username` mentions of the bot; says whether there was one.
+pub fn strip_mention(text: &str, username: &str) -> (String, bool) {
+    let mention = format!("@{username}");
+    let lower = text.to_lowercase();
+    let needle = mention.to_lowercase();
+    let mut out = String::with_capacity(text.len());
+    let mut found = false;
+    let mut rest = 0;
+    for (at, _) in lower.match_indices(&needle) {
+        // Only a whole word counts: "@my_bot" but not "@my_bot2", and not the "/cmd@my_bot" suffix.
+        let after = lower[at + needle.len()..].chars().next();
+        let before = lower[..at].chars().next_back();
+        if after.is_some_and(|c| c.is_alphanumeric() || c == '_')
+            || before.is_some_and(|c| !c.is_whitespace())
+        {
+            continue;
+        }
+        out.push_str(&text[rest..at]);
+        rest = at + needle.len();
+        found = true;
+    }
+    out.push_str(&text[rest..]);
+    let cleaned = out.split_whitespace().collect::<Vec<_>>().join(" ");
+    (
+        if found {
+            cleaned
+        } else {
+            text.trim().to_owned()
+        },
+        found,
+    )
+}
+
+/// Turns `/cmd@my_bot args` into `/cmd args`; `None` when the command names another bot.
+pub fn strip_command_suffix(text: &str, username: &str) -> Option<String> {
+    let Some(rest) = text.strip_prefix('/') else {
+        return Some(text.to_owned());
+    };
+    let (word, args) = rest.split_once(char::is_whitespace).unwrap_or((rest, ""));
+    match word.split_once('@') {
+        Some((command, target)) if target.eq_ignore_ascii_case(username) => {
+            Some(format!("/{command} {args}").trim_end().to_owned())
+        }
+        Some(_) => None,
+        None => Some(text.to_owned()),
+    }
+}
+
+fn attachments(message: &Message) -> Vec<Attachment> {
+    let mut out = Vec::new();
+    if let Some(voice) = message.voice() {
+        out.push(Attachment {
+            id: voice.file.id.to_string(),
+            mime_type: voice.mime_type.as_ref().map(ToString::to_string),
+            size: Some(u64::from(voice.file.size)),
+            duration_secs: Some(f64::from(voice.duration.seconds())),
+        });
+    }
+    if let Some(audio) = message.audio() {
+        out.push(Attachment {
+            id: audio.file.id.to_string(),
+            mime_type: audio.mime_type.as_ref().map(ToString::to_string),
+            size: Some(u64::from(audio.file.size)),
+            duration_secs: Some(f64::from(audio.duration.seconds())),
+        });
+    }
+    if let Some(document) = message.document() {
+        out.push(Attachment {
+            id: document.file.id.to_string(),
+            mime_type: document.mime_type.as_ref().map(ToString::to_string),
+            size: Some(u64::from(document.file.size)),
+            duration_secs: None,
+        });
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn mentions_are_removed_only_when_whole() {
+        assert_eq!(
+            strip_mention("@hearth_bot what time is it?", "hearth_bot"),
+            ("what time is it?".into(), true)
+        );
+        assert_eq!(
+            strip_mention("hey @Hearth_Bot, hi", "hearth_bot"),
+            ("hey , hi".into(), true)
+        );
+        assert_eq!(
+            strip_mention("@hearth_bot2 hi", "hearth_bot"),
+            ("@hearth_bot2 hi".into(), false)
+        );
+        assert_eq!(
+            strip_mention("no mention", "hearth_bot"),
+            ("no mention".into(), false)
+        );
+    }
+
+    #[test]
+    fn command_suffixes() {
+        assert_eq!(
+            strip_command_suffix("/reset@hearth_bot", "hearth_bot"),
+            Some("/reset".into())
+        );
+        assert_eq!(
+            strip_command_suffix("/model@hearth_bot llama3", "hearth_bot"),
+            Some("/model llama3".into())
+        );
+        assert_eq!(strip_command_suffix("/reset@other_bot", "hearth_bot"), None);
+        assert_eq!(
+            strip_command_suffix("hello", "hearth_bot"),
+            Some("hello".into())
+        );
+    }
+}
