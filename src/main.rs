@@ -1,1 +1,159 @@
-fn main() {}
+//! `hearth`: the binary. It wires configuration, tracing, storage, the model
+//! and the adapters together, and shuts them down cleanly. Everything else
+//! lives in the library crates.
+
+mod config;
+mod doctor;
+mod terminal;
+
+use std::collections::HashMap;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context as _;
+use bot_core::access::AccessPolicy;
+use bot_core::model::ollama::{OllamaConfig, OllamaModel};
+use bot_core::service::Deps;
+use bot_core::store::sled_store::SledStore;
+use bot_core::{ChatService, Platform};
+use clap::{Parser, Subcommand};
+use tokio_util::sync::CancellationToken;
+
+/// Hearth: your own AI assistant on Telegram, answered by your own Ollama.
+#[derive(Parser)]
+#[command(version, about)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the bot on every platform whose token is set (the default).
+    Run,
+    /// Check the configuration, Ollama, the model, the Telegram token and the data directory.
+    Doctor,
+    /// Chat in the terminal with the same core, no platform token needed.
+    Chat,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let env_file = dotenvy::dotenv();
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    if let Err(e) = &env_file {
+        if !e.not_found() {
+            tracing::error!(error = %e, "could not read .env");
+            return ExitCode::FAILURE;
+        }
+    }
+    let vars: HashMap<String, String> = std::env::vars().collect();
+    let config = match config::from_vars(&vars) {
+        Ok(config) => config,
+        Err(e) => {
+            eprintln!("Configuration error: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match cli.command.unwrap_or(Command::Run) {
+        Command::Run => run(config).await,
+        Command::Doctor => return doctor::run(&config).await,
+        Command::Chat => terminal::run(config).await,
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            tracing::error!("{e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// Storage, model and service, shared by `run` and `chat`.
+fn build_service(config: &config::Config) -> anyhow::Result<(ChatService, SledStore)> {
+    std::fs::create_dir_all(&config.data_dir).with_context(|| {
+        format!(
+            "cannot create the data directory {}",
+            config.data_dir.display()
+        )
+    })?;
+    let store = SledStore::open(&config.data_dir.join("db"))
+        .with_context(|| format!("cannot open the database in {}", config.data_dir.display()))?;
+    let mut ollama = OllamaConfig::new(config.ollama_host.clone());
+    ollama.keep_alive = config.keep_alive.clone();
+    let access = AccessPolicy::deny_all()
+        .allow_all(Platform::Telegram, config.telegram_allowed.iter().cloned());
+    let deps = Deps {
+        model: Arc::new(OllamaModel::new(ollama)),
+        history: Arc::new(store.clone()),
+        settings: Arc::new(store.clone()),
+        access,
+    };
+    Ok((ChatService::new(config.service.clone(), deps), store))
+}
+
+async fn run(config: config::Config) -> anyhow::Result<()> {
+    let Some(telegram) = config.telegram.clone() else {
+        anyhow::bail!(
+            "no chat platform is configured: set TELEGRAM_BOT_TOKEN (see .env.example), \
+             or talk to the model in the terminal with `hearth chat`"
+        );
+    };
+    if config.telegram_allowed.is_empty() {
+        tracing::warn!(
+            "HEARTH_TELEGRAM_ALLOWED_USERS is empty: nobody may use the bot; strangers are told their id"
+        );
+    }
+    let (service, store) = build_service(&config)?;
+    tracing::info!(ollama = %config.ollama_host, model = %config.service.default_model, data_dir = %config.data_dir.display(), "starting Hearth");
+    let shutdown = CancellationToken::new();
+    tokio::spawn(cancel_on_signal(shutdown.clone()));
+
+    let adapter = tokio::spawn(hearth_telegram::run(
+        telegram,
+        service.clone(),
+        shutdown.clone(),
+    ));
+    tokio::pin!(adapter);
+    let early = tokio::select! {
+        _ = shutdown.cancelled() => None,
+        done = &mut adapter => Some(done),
+    };
+    tracing::info!("shutting down");
+    shutdown.cancel();
+    let (_, adapter_result) = tokio::join!(service.shutdown(config.shutdown_grace), async {
+        match early {
+            Some(done) => done,
+            None => adapter.await,
+        }
+    });
+    store.flush_all().context("flushing the database")?;
+    adapter_result.context("the Telegram adapter panicked")??;
+    tracing::info!("stopped");
+    Ok(())
+}
+
+/// Cancels `token` on SIGINT or SIGTERM.
+async fn cancel_on_signal(token: CancellationToken) {
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(e) => {
+                tracing::error!(error = %e, "cannot listen for SIGTERM");
+                let _ = tokio::signal::ctrl_c().await;
+                token.cancel();
+                return;
+            }
+        };
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => tracing::info!("received SIGINT"),
+        _ = terminate.recv() => tracing::info!("received SIGTERM"),
+    }
+    token.cancel();
+}

@@ -76,6 +76,12 @@ impl SledStore {
         })
     }
 
+    /// Makes every write so far durable.
+    pub fn flush_all(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+
     /// Bytes the database occupies on disk.
     pub fn size_on_disk(&self) -> Result<u64, StoreError> {
         Ok(self.db.size_on_disk()?)

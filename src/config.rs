@@ -1,0 +1,298 @@
+//! Configuration: read the environment once, validate into typed settings.
+//!
+//! Libraries never read the environment; this module does, at start, and an
+//! error names the variable and what is wrong with it. Token values never
+//! appear in errors.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use bot_core::ServiceConfig;
+use hearth_telegram::TelegramConfig;
+use url::Url;
+
+/// A variable with a bad value.
+#[derive(Debug, thiserror::Error)]
+#[error("{var}: {problem}")]
+pub struct ConfigError {
+    /// The variable's name.
+    pub var: &'static str,
+    /// What is wrong, in words a user can act on.
+    pub problem: String,
+}
+
+fn bad(var: &'static str, problem: impl Into<String>) -> ConfigError {
+    ConfigError {
+        var,
+        problem: problem.into(),
+    }
+}
+
+/// Everything `hearth` needs, validated.
+#[derive(Debug)]
+pub struct Config {
+    /// Where the database lives.
+    pub data_dir: PathBuf,
+    /// The Ollama server.
+    pub ollama_host: Url,
+    /// How long Ollama keeps the model loaded after a request.
+    pub keep_alive: Option<String>,
+    /// The chat service settings.
+    pub service: ServiceConfig,
+    /// Telegram, when a token is set.
+    pub telegram: Option<TelegramConfig>,
+    /// Telegram user ids allowed to use the bot.
+    pub telegram_allowed: Vec<String>,
+    /// How long in-flight replies may take to finish at shutdown.
+    pub shutdown_grace: Duration,
+}
+
+/// Reads and validates the configuration from `vars` (the environment after `.env`).
+pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
+    let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
+
+    let ollama_host = parse_ollama_host(get("OLLAMA_HOST").unwrap_or("http://127.0.0.1:11434"))?;
+    let model = get("OLLAMA_MODEL").unwrap_or("llama3.2").to_owned();
+    if model.chars().any(char::is_whitespace) {
+        return Err(bad(
+            "OLLAMA_MODEL",
+            format!("'{model}' is not a model name (no spaces allowed)"),
+        ));
+    }
+    let mut service = ServiceConfig::new(model);
+    if let Some(prompt) = get("HEARTH_SYSTEM_PROMPT") {
+        service.system_prompt = prompt.to_owned();
+    }
+    service.max_concurrent_requests = number(
+        get("HEARTH_MAX_CONCURRENT_REQUESTS"),
+        "HEARTH_MAX_CONCURRENT_REQUESTS",
+        1,
+        1..=64,
+    )? as usize;
+    service.max_context_tokens = number(
+        get("HEARTH_CONTEXT_TOKENS"),
+        "HEARTH_CONTEXT_TOKENS",
+        8192,
+        512..=1_048_576,
+    )?;
+    service.max_input_chars = number(
+        get("HEARTH_MAX_INPUT_CHARS"),
+        "HEARTH_MAX_INPUT_CHARS",
+        16_000,
+        1..=1_000_000,
+    )? as usize;
+    service.show_thinking = flag(get("HEARTH_SHOW_THINKING"), "HEARTH_SHOW_THINKING")?;
+
+    let telegram = match get("TELEGRAM_BOT_TOKEN") {
+        None => None,
+        Some(token) => {
+            if !looks_like_token(token) {
+                return Err(bad(
+                    "TELEGRAM_BOT_TOKEN",
+                    "does not look like a bot token (expected digits, a colon, then letters; get one from @BotFather)",
+                ));
+            }
+            let api_url = get("TELEGRAM_API_URL").unwrap_or("https://api.telegram.org");
+            let api_url = Url::parse(api_url)
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or_else(|| {
+                    bad(
+                        "TELEGRAM_API_URL",
+                        format!("'{api_url}' is not an http(s) URL"),
+                    )
+                })?;
+            let interval = number(
+                get("HEARTH_TELEGRAM_EDIT_INTERVAL_MS"),
+                "HEARTH_TELEGRAM_EDIT_INTERVAL_MS",
+                1500,
+                50..=60_000,
+            )?;
+            Some(TelegramConfig {
+                token: token.to_owned(),
+                api_url,
+                allow_groups: flag(get("HEARTH_TELEGRAM_GROUPS"), "HEARTH_TELEGRAM_GROUPS")?,
+                edit_interval: Duration::from_millis(interval),
+            })
+        }
+    };
+    let telegram_allowed = id_list(
+        get("HEARTH_TELEGRAM_ALLOWED_USERS"),
+        "HEARTH_TELEGRAM_ALLOWED_USERS",
+    )?;
+
+    Ok(Config {
+        data_dir: PathBuf::from(get("HEARTH_DATA_DIR").unwrap_or("data")),
+        ollama_host,
+        keep_alive: Some(get("HEARTH_KEEP_ALIVE").unwrap_or("30m").to_owned()),
+        service,
+        telegram,
+        telegram_allowed,
+        shutdown_grace: Duration::from_secs(number(
+            get("HEARTH_SHUTDOWN_GRACE_SECS"),
+            "HEARTH_SHUTDOWN_GRACE_SECS",
+            10,
+            0..=600,
+        )?),
+    })
+}
+
+/// Accepts what Ollama itself accepts: `http://host:port`, `host:port` or `host`.
+fn parse_ollama_host(raw: &str) -> Result<Url, ConfigError> {
+    let with_scheme = if raw.contains("://") {
+        raw.to_owned()
+    } else {
+        format!("http://{raw}")
+    };
+    let mut url = Url::parse(&with_scheme)
+        .ok()
+        .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+        .ok_or_else(|| {
+            bad(
+                "OLLAMA_HOST",
+                format!("'{raw}' is not an address like http://127.0.0.1:11434"),
+            )
+        })?;
+    if !raw.contains("://") && url.port().is_none() {
+        let _ = url.set_port(Some(11434));
+    }
+    if !url.path().ends_with('/') {
+        let path = format!("{}/", url.path());
+        url.set_path(&path);
+    }
+    Ok(url)
+}
+
+fn looks_like_token(token: &str) -> bool {
+    match token.split_once(':') {
+        Some((id, secret)) => {
+            !id.is_empty()
+                && id.chars().all(|c| c.is_ascii_digit())
+                && secret.len() >= 10
+                && secret
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+        }
+        None => false,
+    }
+}
+
+fn number(
+    raw: Option<&str>,
+    var: &'static str,
+    default: u64,
+    range: std::ops::RangeInclusive<u64>,
+) -> Result<u64, ConfigError> {
+    let Some(raw) = raw else { return Ok(default) };
+    let value: u64 = raw
+        .parse()
+        .map_err(|_| bad(var, format!("'{raw}' is not a whole number")))?;
+    if !range.contains(&value) {
+        return Err(bad(
+            var,
+            format!(
+                "{value} is out of range ({}..={})",
+                range.start(),
+                range.end()
+            ),
+        ));
+    }
+    Ok(value)
+}
+
+fn flag(raw: Option<&str>, var: &'static str) -> Result<bool, ConfigError> {
+    match raw.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("0" | "false" | "no" | "off") => Ok(false),
+        Some("1" | "true" | "yes" | "on") => Ok(true),
+        Some(other) => Err(bad(var, format!("'{other}' is not true or false"))),
+    }
+}
+
+fn id_list(raw: Option<&str>, var: &'static str) -> Result<Vec<String>, ConfigError> {
+    let Some(raw) = raw else {
+        return Ok(Vec::new());
+    };
+    raw.split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(|id| {
+            if id.parse::<i64>().is_ok() {
+                Ok(id.to_owned())
+            } else {
+                Err(bad(
+                    var,
+                    format!("'{id}' is not a numeric user id (the bot tells strangers their id)"),
+                ))
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn vars(pairs: &[(&str, &str)]) -> HashMap<String, String> {
+        pairs
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect()
+    }
+
+    #[test]
+    fn defaults_are_usable() {
+        let config = from_vars(&vars(&[])).unwrap();
+        assert_eq!(config.ollama_host.as_str(), "http://127.0.0.1:11434/");
+        assert!(config.telegram.is_none());
+        assert_eq!(config.service.max_concurrent_requests, 1);
+    }
+
+    #[test]
+    fn errors_name_the_variable_and_never_show_the_token() {
+        let err = from_vars(&vars(&[("TELEGRAM_BOT_TOKEN", "secret-value-123")])).unwrap_err();
+        assert_eq!(err.var, "TELEGRAM_BOT_TOKEN");
+        assert!(!err.to_string().contains("secret-value-123"));
+        let err = from_vars(&vars(&[("HEARTH_TELEGRAM_ALLOWED_USERS", "12, bob")])).unwrap_err();
+        assert!(
+            err.to_string()
+                .starts_with("HEARTH_TELEGRAM_ALLOWED_USERS:")
+                && err.to_string().contains("bob")
+        );
+        let err = from_vars(&vars(&[("HEARTH_MAX_CONCURRENT_REQUESTS", "0")])).unwrap_err();
+        assert_eq!(err.var, "HEARTH_MAX_CONCURRENT_REQUESTS");
+    }
+
+    #[test]
+    fn ollama_host_like_ollama_reads_it() {
+        let host = |raw| {
+            from_vars(&vars(&[("OLLAMA_HOST", raw)]))
+                .unwrap()
+                .ollama_host
+                .to_string()
+        };
+        assert_eq!(host("gpu-box"), "http://gpu-box:11434/");
+        assert_eq!(host("10.0.0.2:8080"), "http://10.0.0.2:8080/");
+        assert_eq!(
+            host("https://ollama.example.org/base"),
+            "https://ollama.example.org/base/"
+        );
+        assert!(from_vars(&vars(&[("OLLAMA_HOST", "ftp://x")])).is_err());
+    }
+
+    #[test]
+    fn telegram_settings() {
+        let config = from_vars(&vars(&[
+            ("TELEGRAM_BOT_TOKEN", "123456:ABCdefGHIjklMNO"),
+            ("TELEGRAM_API_URL", "http://127.0.0.1:9/tg"),
+            ("HEARTH_TELEGRAM_ALLOWED_USERS", "1001, 1002"),
+            ("HEARTH_TELEGRAM_GROUPS", "yes"),
+        ]))
+        .unwrap();
+        let telegram = config.telegram.unwrap();
+        assert!(telegram.allow_groups);
+        assert_eq!(telegram.api_url.as_str(), "http://127.0.0.1:9/tg");
+        assert_eq!(config.telegram_allowed, ["1001", "1002"]);
+        assert!(!format!("{telegram:?}").contains("ABCdef"));
+    }
+}

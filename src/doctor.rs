@@ -1,0 +1,98 @@
+//! `hearth doctor`: one pass/fail line per check, with a hint to fix each failure.
+
+use std::process::ExitCode;
+
+use bot_core::model::LanguageModel;
+use bot_core::model::ollama::{OllamaConfig, OllamaModel};
+
+use crate::config::Config;
+
+struct Report {
+    failures: usize,
+}
+
+impl Report {
+    fn pass(&self, what: &str) {
+        println!("PASS  {what}");
+    }
+
+    fn fail(&mut self, what: &str, fix: &str) {
+        self.failures += 1;
+        println!("FAIL  {what}\n      fix: {fix}");
+    }
+
+    fn skip(&self, what: &str) {
+        println!("SKIP  {what}");
+    }
+}
+
+/// Runs every check; exit code 1 when any fails.
+pub async fn run(config: &Config) -> ExitCode {
+    let mut report = Report { failures: 0 };
+    check_data_dir(config, &mut report);
+
+    let model = OllamaModel::new(OllamaConfig::new(config.ollama_host.clone()));
+    let wanted = &config.service.default_model;
+    match model.list_models().await {
+        Ok(models) => {
+            report.pass(&format!(
+                "Ollama at {} is reachable ({} models)",
+                model.describe(),
+                models.len()
+            ));
+            let latest = format!("{wanted}:latest");
+            if models.iter().any(|m| m == wanted || *m == latest) {
+                report.pass(&format!("model '{wanted}' is installed"));
+            } else {
+                report.fail(
+                    &format!("model '{wanted}' is not installed (have: {})", models.join(", ")),
+                    &format!("run `ollama pull {wanted}` on the Ollama machine, or set OLLAMA_MODEL to one of the installed models"),
+                );
+            }
+        }
+        Err(e) => {
+            report.fail(
+                &format!("Ollama at {} is not reachable: {e}", model.describe()),
+                "start Ollama (`ollama serve`) or point OLLAMA_HOST at it",
+            );
+            report.skip(&format!("model '{wanted}' (Ollama not reachable)"));
+        }
+    }
+
+    match &config.telegram {
+        None => report.skip("Telegram: TELEGRAM_BOT_TOKEN is not set"),
+        Some(telegram) => match hearth_telegram::check_token(telegram).await {
+            Ok(me) => report.pass(&format!("Telegram token is valid (@{})", me.username())),
+            Err(e) => report.fail(
+                &format!("Telegram: {e}"),
+                "check TELEGRAM_BOT_TOKEN (from @BotFather) and TELEGRAM_API_URL",
+            ),
+        },
+    }
+    if config.telegram.is_some() && config.telegram_allowed.is_empty() {
+        println!("NOTE  HEARTH_TELEGRAM_ALLOWED_USERS is empty: nobody can use the bot yet");
+    }
+
+    if report.failures == 0 {
+        println!("\nAll checks passed.");
+        ExitCode::SUCCESS
+    } else {
+        println!("\n{} check(s) failed.", report.failures);
+        ExitCode::FAILURE
+    }
+}
+
+fn check_data_dir(config: &Config, report: &mut Report) {
+    let dir = &config.data_dir;
+    let probe = dir.join(".hearth-doctor-probe");
+    let result = std::fs::create_dir_all(dir)
+        .and_then(|()| std::fs::write(&probe, b"ok"))
+        .and_then(|()| std::fs::remove_file(&probe));
+    match result {
+        Ok(()) => report.pass(&format!("data directory {} is writable", dir.display())),
+        Err(e) => report.fail(
+            &format!("data directory {} is not writable: {e}", dir.display()),
+            "set HEARTH_DATA_DIR to a directory the bot's user can write",
+        ),
+    }
+}

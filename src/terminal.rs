@@ -1,0 +1,77 @@
+//! `hearth chat`: a conversation in the terminal with the same core.
+
+use std::io::Write as _;
+
+use bot_core::{ChatRef, InboundMessage, Platform, ReplyEvent};
+use tokio::io::{AsyncBufReadExt, BufReader};
+
+use crate::config::Config;
+
+/// Reads lines from stdin until EOF or `/quit`, printing answers as they stream.
+pub async fn run(config: Config) -> anyhow::Result<()> {
+    let (service, store) = crate::build_service(&config)?;
+    let user = whoami();
+    println!(
+        "Chatting with {} at {}. /help for commands, /quit or Ctrl-D to leave.",
+        config.service.default_model, config.ollama_host
+    );
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        print!("> ");
+        std::io::stdout().flush()?;
+        let Some(line) = lines.next_line().await? else {
+            break;
+        };
+        let line = line.trim();
+        if line.is_empty() {
+            continue;
+        }
+        if line == "/quit" || line == "/exit" {
+            break;
+        }
+        let mut events = service.handle(InboundMessage {
+            platform: Platform::Terminal,
+            chat: ChatRef {
+                id: "terminal".into(),
+                is_shared: false,
+            },
+            user_id: user.clone(),
+            display_name: user.clone(),
+            message_id: None,
+            text: line.to_owned(),
+            attachments: Vec::new(),
+            reply_to: None,
+        });
+        let mut streamed = false;
+        while let Some(event) = events.recv().await {
+            match event {
+                ReplyEvent::Started => {}
+                ReplyEvent::Queued { position } => println!("(queued, number {position})"),
+                ReplyEvent::Status(status) => println!("({status})"),
+                ReplyEvent::Delta(text) => {
+                    streamed = true;
+                    print!("{text}");
+                    std::io::stdout().flush()?;
+                }
+                ReplyEvent::Finished { text, .. } => {
+                    if streamed {
+                        println!();
+                    } else {
+                        println!("{text}");
+                    }
+                }
+                ReplyEvent::Failed { message } => println!("! {message}"),
+            }
+        }
+    }
+    service.shutdown(config.shutdown_grace).await;
+    store.flush_all()?;
+    Ok(())
+}
+
+fn whoami() -> String {
+    std::env::var("USER")
+        .ok()
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| "owner".into())
+}
