@@ -1,1 +1,16 @@
-fn main() {}
+//! Whole-bot tests: the real `hearth` binary against local fakes of Telegram
+//! and Ollama, through the real teloxide and ollama-rs clients.
+//!
+//! Modules:
+//! - `chat`: streaming replies, per-chat order, the queue, reasoning removal, Unicode.
+//! - `commands`: /start, /help, /reset, /model, unknown commands, setMyCommands.
+//! - `durability`: history across restarts, graceful shutdown.
+//! - `failures`: strangers, Ollama down, 429, oversized input, long answers, secrets.
+//! - `cli`: `hearth doctor` and configuration errors.
+
+mod chat;
+mod cli;
+mod commands;
+mod durability;
+mod failures;
+mod util;

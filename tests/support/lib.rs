@@ -1,1 +1,31 @@
+//! Test support for Hearth's whole-bot tests: local fakes of the Telegram Bot
+//! API and of Ollama, faithful enough to drive the real teloxide and ollama-rs
+//! clients, and a helper that runs the real `hearth` binary against them.
+//!
+//! - [`telegram::FakeTelegram`]: Bot API on 127.0.0.1:0; enforces the 4096
+//!   limit and Telegram's HTML rules, can answer 429.
+//! - [`ollama::FakeOllama`]: Ollama's API with exact NDJSON shapes; can split
+//!   UTF-8 characters across HTTP chunks, go down and come back on the same port.
+//! - [`html`]: Telegram's HTML entity parser, as the fake applies it.
+//! - [`bot::BotProcess`]: the `hearth` binary with its log captured.
 
+pub mod bot;
+pub mod html;
+pub mod ollama;
+pub mod telegram;
+
+use std::time::Duration;
+
+/// Polls `check` every 20 ms until it returns `Some` or `timeout` passes.
+pub async fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        if let Some(value) = check() {
+            return Some(value);
+        }
+        if tokio::time::Instant::now() >= deadline {
+            return None;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}

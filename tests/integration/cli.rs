@@ -1,0 +1,99 @@
+use crate::util::*;
+
+#[tokio::test]
+async fn doctor_passes_against_working_services() {
+    let h = Harness::new().await;
+    let mut doctor = h.spawn(&["doctor"]);
+    assert_eq!(doctor.wait(WAIT).await, Some(0), "{}", doctor.log());
+    let log = doctor.log();
+    for check in [
+        "Ollama at",
+        "model 'llama3.2' is installed",
+        "Telegram token is valid (@hearth_test_bot)",
+        "data directory",
+    ] {
+        assert!(
+            log.lines()
+                .any(|l| l.starts_with("PASS") && l.contains(check)),
+            "{check}:\n{log}"
+        );
+    }
+}
+
+#[tokio::test]
+async fn doctor_fails_with_hints() {
+    let h = Harness::new()
+        .await
+        .set("OLLAMA_MODEL", "mistral")
+        .set("TELEGRAM_BOT_TOKEN", "1:TEST-secret-token-value");
+    let mut doctor = h.spawn(&["doctor"]);
+    assert_eq!(doctor.wait(WAIT).await, Some(1));
+    let log = doctor.log();
+    assert!(
+        log.contains("FAIL  model 'mistral' is not installed"),
+        "{log}"
+    );
+    assert!(log.contains("ollama pull mistral"));
+    assert!(log.contains("FAIL  Telegram"));
+}
+
+#[tokio::test]
+async fn configuration_errors_name_the_variable() {
+    let h = Harness::new()
+        .await
+        .set("HEARTH_TELEGRAM_ALLOWED_USERS", "1001,alice");
+    let mut bot = h.spawn(&["run"]);
+    assert_eq!(bot.wait(WAIT).await, Some(1));
+    assert!(
+        bot.log()
+            .contains("HEARTH_TELEGRAM_ALLOWED_USERS: 'alice' is not a numeric user id"),
+        "{}",
+        bot.log()
+    );
+}
+
+#[tokio::test]
+async fn run_without_any_platform_says_what_to_set() {
+    let h = Harness::new().await.set("TELEGRAM_BOT_TOKEN", "");
+    let mut bot = h.spawn(&["run"]);
+    assert_eq!(bot.wait(WAIT).await, Some(1));
+    assert!(
+        bot.log().contains("set TELEGRAM_BOT_TOKEN"),
+        "{}",
+        bot.log()
+    );
+}
+
+#[tokio::test]
+async fn terminal_chat_uses_the_same_core() {
+    let h = Harness::new().await;
+    let (url, dir) = (h.ollama.url(), h.data.path().to_owned());
+    // The fake Ollama runs on this test's runtime: wait for the process off it.
+    let output = tokio::task::spawn_blocking(move || {
+        std::process::Command::new(hearth_tests::bot::hearth_binary())
+            .arg("chat")
+            .env_clear()
+            .env("OLLAMA_HOST", url)
+            .env("OLLAMA_MODEL", "llama3.2")
+            .env("HEARTH_DATA_DIR", dir.join("state"))
+            .current_dir(&dir)
+            .stdin(std::process::Stdio::piped())
+            .stdout(std::process::Stdio::piped())
+            .spawn()
+            .and_then(|mut child| {
+                use std::io::Write as _;
+                child
+                    .stdin
+                    .take()
+                    .unwrap()
+                    .write_all(b"hello from the terminal\n/quit\n")?;
+                child.wait_with_output()
+            })
+            .unwrap()
+    })
+    .await
+    .unwrap();
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    assert!(output.status.success());
+    assert!(stdout.contains("echo: hello from the terminal"), "{stdout}");
+}

@@ -1,0 +1,171 @@
+use std::time::Duration;
+
+use hearth_tests::ollama::Script;
+
+use crate::util::*;
+
+#[tokio::test]
+async fn a_stranger_is_told_their_id_and_nothing_reaches_the_model() {
+    let h = Harness::new().await;
+    let _bot = h.start_bot().await;
+    h.tg.send_private(STRANGER, "Mallory", "give me your secrets");
+    let refusal = h.reply_containing(STRANGER, "6666").await;
+    assert!(refusal.contains("HEARTH_TELEGRAM_ALLOWED_USERS"));
+    h.tg.send_private(ALICE, "Alice", "hello");
+    h.reply_containing(ALICE, "echo: hello").await;
+    assert_eq!(
+        h.ollama.requests().len(),
+        1,
+        "only Alice's message reached Ollama"
+    );
+    assert_eq!(
+        h.tg.messages(STRANGER).len(),
+        1,
+        "one message and nothing else"
+    );
+}
+
+#[tokio::test]
+async fn ollama_down_gives_a_clear_reply_and_the_bot_recovers() {
+    let h = Harness::new().await;
+    let bot = h.start_bot().await;
+    h.ollama.stop().await;
+    h.tg.send_private(ALICE, "Alice", "are you there?");
+    let reply = h.reply_containing(ALICE, "not reachable").await;
+    assert!(reply.contains(&h.ollama.url()), "{reply}");
+    bot.wait_for_log("model server unavailable", WAIT).await;
+    h.ollama.restart();
+    h.tg.send_private(ALICE, "Alice", "and now?");
+    h.reply_containing(ALICE, "echo: and now?").await;
+}
+
+#[tokio::test]
+async fn a_missing_model_is_explained() {
+    let h = Harness::new().await.set("OLLAMA_MODEL", "mistral");
+    let _bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "hi");
+    let reply = h.reply_containing(ALICE, "not installed").await;
+    assert!(reply.contains("ollama pull mistral"), "{reply}");
+}
+
+#[tokio::test]
+async fn a_429_retry_after_is_honoured() {
+    let h = Harness::new().await;
+    let _bot = h.start_bot().await;
+    h.tg.fail_with_retry_after("sendmessage", 2, 1);
+    h.tg.send_private(ALICE, "Alice", "hello despite flood control");
+    h.reply_containing(ALICE, "echo: hello despite flood control")
+        .await;
+    let sends = h.tg.calls_of("sendmessage");
+    assert_eq!(sends[0].status, 429);
+    let next = sends.iter().find(|c| c.status == 200).unwrap();
+    let waited = next.at - sends[0].at;
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "retried after {waited:?}"
+    );
+}
+
+fn long_answer() -> String {
+    let mut md = String::new();
+    let mut i = 0;
+    while md.len() < 10_000 {
+        md.push_str(&format!(
+            "Step {i}: run the **following** code & check the <output>.\n\n```python\n"
+        ));
+        for line in 0..25 {
+            md.push_str(&format!("print('step {i} line {line}')  # x < y\n"));
+        }
+        md.push_str("```\n\n");
+        i += 1;
+    }
+    md
+}
+
+#[tokio::test]
+async fn a_10000_character_answer_arrives_complete_and_well_formed() {
+    let h = Harness::new().await;
+    let answer = long_answer();
+    let pieces: Vec<&str> = answer.split_inclusive('\n').collect();
+    h.ollama.push(Script::pieces(&pieces));
+    let _bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "write a lot of code");
+    let last_line = answer
+        .lines()
+        .rev()
+        .find(|l| l.starts_with("print"))
+        .unwrap()
+        .to_owned();
+    h.tg.wait_for_message(ALICE, WAIT, |m| m.text.contains(&last_line))
+        .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let messages = h.tg.messages(ALICE);
+    assert!(messages.len() >= 3, "{} messages", messages.len());
+    let rejected: Vec<_> =
+        h.tg.calls()
+            .into_iter()
+            .filter(|c| c.status == 400)
+            .collect();
+    assert!(rejected.is_empty(), "Telegram rejected: {rejected:?}");
+    // Every code line arrives exactly once, inside a code block.
+    for line in answer.lines().filter(|l| l.starts_with("print")) {
+        let holders: Vec<_> = messages
+            .iter()
+            .filter(|m| m.text.lines().any(|l| l == line))
+            .collect();
+        assert_eq!(holders.len(), 1, "{line}");
+        let message = holders[0];
+        let at = message.text.find(line).unwrap();
+        let start = message.text[..at].chars().count();
+        assert!(
+            message
+                .entities
+                .iter()
+                .any(|e| e.tag == "pre" && e.start <= start && start < e.end),
+            "{line} is outside a code block"
+        );
+    }
+    for step in 0..20 {
+        let heading = format!("Step {step}: run the following code & check the <output>.");
+        if answer.contains(&format!("Step {step}:")) {
+            assert_eq!(
+                messages
+                    .iter()
+                    .filter(|m| m.text.contains(&heading))
+                    .count(),
+                1,
+                "{heading}"
+            );
+        }
+    }
+}
+
+#[tokio::test]
+async fn an_oversized_message_is_refused_politely() {
+    let h = Harness::new().await;
+    let _bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", &"a".repeat(20_000));
+    h.reply_containing(ALICE, "too long").await;
+    assert!(h.ollama.requests().is_empty());
+}
+
+#[tokio::test]
+async fn an_unreachable_telegram_is_a_clear_error_without_the_token() {
+    let h = Harness::new()
+        .await
+        .set("TELEGRAM_API_URL", "http://127.0.0.1:9/");
+    let mut bot = h.spawn(&["run"]);
+    let code = bot.wait(WAIT).await;
+    assert_eq!(code, Some(1));
+    assert!(bot.log().contains("not reachable"), "{}", bot.log());
+}
+
+#[tokio::test]
+async fn a_rejected_token_is_reported_without_the_token() {
+    let h = Harness::new()
+        .await
+        .set("TELEGRAM_BOT_TOKEN", "999:TEST-secret-token-value");
+    let mut bot = h.spawn(&["run"]);
+    assert_eq!(bot.wait(WAIT).await, Some(1));
+    assert!(bot.log().contains("refused the bot token"), "{}", bot.log());
+}

@@ -1,0 +1,93 @@
+//! Shared set-up: fakes, environment, and a running bot.
+
+use std::time::Duration;
+
+use hearth_tests::bot::BotProcess;
+use hearth_tests::ollama::FakeOllama;
+use hearth_tests::telegram::FakeTelegram;
+
+pub const TOKEN: &str = "123456:TEST-secret-token-value";
+pub const ALICE: i64 = 1001;
+pub const BOB: i64 = 1002;
+pub const STRANGER: i64 = 6666;
+pub const WAIT: Duration = Duration::from_secs(20);
+
+pub struct Harness {
+    pub tg: FakeTelegram,
+    pub ollama: FakeOllama,
+    pub data: tempfile::TempDir,
+    pub extra: Vec<(String, String)>,
+}
+
+impl Harness {
+    pub async fn new() -> Self {
+        Self {
+            tg: FakeTelegram::start(TOKEN).await,
+            ollama: FakeOllama::start(&["llama3.2", "qwen3:4b"]).await,
+            data: tempfile::tempdir().unwrap(),
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn set(mut self, key: &str, value: &str) -> Self {
+        self.extra.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
+            ("TELEGRAM_API_URL", self.tg.url.clone()),
+            ("OLLAMA_HOST", self.ollama.url()),
+            ("OLLAMA_MODEL", "llama3.2".to_owned()),
+            (
+                "HEARTH_DATA_DIR",
+                self.data.path().join("state").display().to_string(),
+            ),
+            ("HEARTH_TELEGRAM_ALLOWED_USERS", format!("{ALICE},{BOB}")),
+            ("HEARTH_TELEGRAM_EDIT_INTERVAL_MS", "200".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        // Later settings override earlier ones.
+        for (key, value) in &self.extra {
+            env.retain(|(k, _)| k != key);
+            env.push((key.clone(), value.clone()));
+        }
+        env
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> BotProcess {
+        BotProcess::spawn(
+            args,
+            &self.env(),
+            self.data.path(),
+            &[TOKEN, "TEST-secret-token-value"],
+        )
+    }
+
+    /// Starts `hearth run` and waits until it polls Telegram.
+    pub async fn start_bot(&self) -> BotProcess {
+        let polls_before = self.tg.calls_of("getupdates").len();
+        let bot = self.spawn(&["run"]);
+        let polling = hearth_tests::eventually(WAIT, || {
+            (self.tg.calls_of("getupdates").len() > polls_before).then_some(())
+        })
+        .await;
+        assert!(
+            polling.is_some(),
+            "the bot never polled; log:\n{}",
+            bot.log()
+        );
+        bot
+    }
+
+    /// The final text of the bot's last message in `chat` once it contains `needle`.
+    pub async fn reply_containing(&self, chat: i64, needle: &str) -> String {
+        self.tg
+            .wait_for_message(chat, WAIT, |m| m.text.contains(needle))
+            .await
+            .text
+    }
+}

@@ -1,0 +1,313 @@
+//! A fake Ollama server with the exact shapes ollama-rs 0.3.6 expects.
+//!
+//! Chat answers come from a queue of scripted replies; with the queue empty it
+//! answers `echo: <last user message>`. It can split every NDJSON line into
+//! small HTTP chunks that cut through multi-byte characters, and it can go down
+//! and come back on the same port.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::body::Body;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use bytes::Bytes;
+use serde_json::{Value, json};
+
+/// One scripted answer.
+#[derive(Clone, Debug)]
+pub struct Script {
+    /// Content pieces, one NDJSON line each.
+    pub pieces: Vec<String>,
+    /// Pause before each piece.
+    pub delay: Duration,
+    /// Cut the body into chunks of this many bytes (splitting characters).
+    pub chunk_bytes: Option<usize>,
+}
+
+impl Script {
+    /// An answer in `pieces` with no pause.
+    pub fn pieces(pieces: &[&str]) -> Self {
+        Self {
+            pieces: pieces.iter().map(|p| (*p).to_owned()).collect(),
+            delay: Duration::ZERO,
+            chunk_bytes: None,
+        }
+    }
+
+    /// The same with a pause before each piece.
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
+    }
+
+    /// The same, cut into `n`-byte HTTP chunks.
+    pub fn split_every(mut self, n: usize) -> Self {
+        self.chunk_bytes = Some(n);
+        self
+    }
+}
+
+/// A chat request the fake received.
+#[derive(Clone, Debug)]
+pub struct Received {
+    /// The JSON body.
+    pub body: Value,
+    /// When it arrived.
+    pub at: Instant,
+}
+
+impl Received {
+    /// The model asked for.
+    pub fn model(&self) -> &str {
+        self.body["model"].as_str().unwrap_or_default()
+    }
+
+    /// All message contents, joined by newlines.
+    pub fn all_text(&self) -> String {
+        self.body["messages"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|m| m["content"].as_str())
+                    .collect::<Vec<_>>()
+                    .join("\n")
+            })
+            .unwrap_or_default()
+    }
+
+    /// The last user message.
+    pub fn last_user(&self) -> String {
+        self.body["messages"]
+            .as_array()
+            .and_then(|m| m.iter().rev().find(|m| m["role"] == "user"))
+            .and_then(|m| m["content"].as_str())
+            .unwrap_or_default()
+            .to_owned()
+    }
+}
+
+struct OllamaState {
+    models: Vec<String>,
+    context_length: u64,
+    scripts: Mutex<VecDeque<Script>>,
+    requests: Mutex<Vec<Received>>,
+}
+
+/// The fake server.
+pub struct FakeOllama {
+    /// Its address.
+    pub addr: SocketAddr,
+    state: Arc<OllamaState>,
+    task: Mutex<Option<tokio::task::JoinHandle<()>>>,
+}
+
+impl Drop for FakeOllama {
+    fn drop(&mut self) {
+        if let Some(task) = self.task.lock().unwrap().take() {
+            task.abort();
+        }
+    }
+}
+
+impl FakeOllama {
+    /// Starts the fake on 127.0.0.1:0 with `models`.
+    pub async fn start(models: &[&str]) -> Self {
+        let state = Arc::new(OllamaState {
+            models: models.iter().map(|m| (*m).to_owned()).collect(),
+            context_length: 8192,
+            scripts: Mutex::default(),
+            requests: Mutex::default(),
+        });
+        let listener = bind("127.0.0.1:0".parse().unwrap());
+        let addr = listener.local_addr().unwrap();
+        let fake = Self {
+            addr,
+            state,
+            task: Mutex::new(None),
+        };
+        fake.serve(listener);
+        fake
+    }
+
+    /// Base URL for `OLLAMA_HOST`.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    fn serve(&self, listener: tokio::net::TcpListener) {
+        let app = Router::new()
+            .route("/api/tags", get(tags))
+            .route(
+                "/api/version",
+                get(|| async { axum::Json(json!({"version": "0.12.6"})) }),
+            )
+            .route("/api/show", post(show))
+            .route("/api/chat", post(chat))
+            .with_state(Arc::clone(&self.state));
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        *self.task.lock().unwrap() = Some(task);
+    }
+
+    /// Stops answering: connections to the port are refused.
+    pub async fn stop(&self) {
+        if let Some(task) = self.task.lock().unwrap().take() {
+            task.abort();
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+
+    /// Serves again on the same port.
+    pub fn restart(&self) {
+        self.serve(bind(self.addr));
+    }
+
+    /// Queues a scripted answer.
+    pub fn push(&self, script: Script) {
+        self.state.scripts.lock().unwrap().push_back(script);
+    }
+
+    /// Chat requests received so far.
+    pub fn requests(&self) -> Vec<Received> {
+        self.state.requests.lock().unwrap().clone()
+    }
+}
+
+fn bind(addr: SocketAddr) -> tokio::net::TcpListener {
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_reuseaddr(true).unwrap();
+    socket.bind(addr).unwrap();
+    socket.listen(128).unwrap()
+}
+
+fn now() -> String {
+    "2026-11-27T12:00:00.000000000Z".to_owned()
+}
+
+async fn tags(State(state): State<Arc<OllamaState>>) -> impl IntoResponse {
+    let models: Vec<Value> = state
+        .models
+        .iter()
+        .map(|name| {
+            json!({
+                "name": name, "model": name, "modified_at": now(), "size": 1_000_000u64,
+                "digest": "0123456789abcdef",
+                "details": {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
+                            "parameter_size": "1B", "quantization_level": "Q4_0"},
+            })
+        })
+        .collect();
+    axum::Json(json!({"models": models}))
+}
+
+fn not_found(model: &str) -> Response {
+    (
+        StatusCode::NOT_FOUND,
+        axum::Json(json!({"error": format!("model '{model}' not found")})),
+    )
+        .into_response()
+}
+
+async fn show(
+    State(state): State<Arc<OllamaState>>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let model = body["model"]
+        .as_str()
+        .or(body["name"].as_str())
+        .unwrap_or_default();
+    if !state.models.iter().any(|m| m == model) {
+        return not_found(model);
+    }
+    axum::Json(json!({
+        "license": "", "modelfile": "", "parameters": "", "template": "{{ .Prompt }}",
+        "details": {"format": "gguf", "family": "llama"},
+        "model_info": {"general.architecture": "llama", "llama.context_length": state.context_length},
+        "capabilities": ["completion"],
+    }))
+    .into_response()
+}
+
+fn line(model: &str, content: &str) -> String {
+    let v = json!({"model": model, "created_at": now(), "message": {"role": "assistant", "content": content}, "done": false});
+    format!("{v}\n")
+}
+
+fn final_line(model: &str, pieces: usize) -> String {
+    let v = json!({
+        "model": model, "created_at": now(), "message": {"role": "assistant", "content": ""},
+        "done": true, "done_reason": "stop", "total_duration": 1_000_000u64, "load_duration": 1000u64,
+        "prompt_eval_count": 10, "prompt_eval_duration": 1000u64, "eval_count": pieces, "eval_duration": 1000u64,
+    });
+    format!("{v}\n")
+}
+
+async fn chat(
+    State(state): State<Arc<OllamaState>>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let received = Received {
+        body: body.clone(),
+        at: Instant::now(),
+    };
+    state.requests.lock().unwrap().push(received.clone());
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    if !state.models.contains(&model) {
+        return not_found(&model);
+    }
+    let script = state
+        .scripts
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| Script::pieces(&[&format!("echo: {}", received.last_user())]));
+    let mut lines: Vec<(Duration, String)> = script
+        .pieces
+        .iter()
+        .map(|p| (script.delay, line(&model, p)))
+        .collect();
+    lines.push((Duration::ZERO, final_line(&model, script.pieces.len())));
+    if body["stream"] == json!(false) {
+        let content: String = script.pieces.concat();
+        let mut v: Value = serde_json::from_str(&final_line(&model, script.pieces.len())).unwrap();
+        v["message"]["content"] = content.into();
+        return axum::Json(v).into_response();
+    }
+    let chunk_bytes = script.chunk_bytes;
+    let stream = async_stream(lines, chunk_bytes);
+    Response::builder()
+        .header("content-type", "application/x-ndjson")
+        .body(Body::from_stream(stream))
+        .unwrap()
+}
+
+/// The body as a stream of chunks, paced as scripted.
+fn async_stream(
+    lines: Vec<(Duration, String)>,
+    chunk_bytes: Option<usize>,
+) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
+    let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
+    tokio::spawn(async move {
+        for (delay, line) in lines {
+            tokio::time::sleep(delay).await;
+            let bytes = line.into_bytes();
+            let size = chunk_bytes.unwrap_or(bytes.len()).max(1);
+            for chunk in bytes.chunks(size) {
+                if tx.send(Ok(Bytes::copy_from_slice(chunk))).await.is_err() {
+                    return;
+                }
+                if chunk_bytes.is_some() {
+                    tokio::time::sleep(Duration::from_millis(2)).await;
+                }
+            }
+        }
+    });
+    tokio_stream::wrappers::ReceiverStream::new(rx)
+}

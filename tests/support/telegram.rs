@@ -1,0 +1,412 @@
+//! A fake Telegram Bot API server, faithful to what teloxide 0.17 sends and expects.
+//!
+//! Methods are matched case-insensitively (teloxide sends `SendMessage`).
+//! Texts longer than 4096 UTF-16 units and malformed HTML get Telegram's own
+//! 400 errors; queued faults answer 429 with `retry_after`.
+
+use std::collections::{BTreeMap, VecDeque};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::Router;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::routing::post;
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use crate::html;
+
+/// The fake bot's id and username.
+pub const BOT_ID: i64 = 4242;
+/// The fake bot's username.
+pub const BOT_USERNAME: &str = "hearth_test_bot";
+
+/// One API call the bot made.
+#[derive(Clone, Debug)]
+pub struct Call {
+    /// Method name, lowercase.
+    pub method: String,
+    /// The JSON body.
+    pub body: Value,
+    /// When it arrived.
+    pub at: Instant,
+    /// The HTTP status the fake answered with.
+    pub status: u16,
+}
+
+/// A message the bot sent, as it stands now.
+#[derive(Clone, Debug)]
+pub struct BotMessage {
+    /// Chat id.
+    pub chat_id: i64,
+    /// Message id.
+    pub message_id: i64,
+    /// The visible text.
+    pub text: String,
+    /// The HTML as sent (None for plain text).
+    pub html: Option<String>,
+    /// Formatted ranges.
+    pub entities: Vec<html::Entity>,
+    /// Every visible text the message has had, first to last.
+    pub versions: Vec<String>,
+    /// The message this one replies to.
+    pub reply_to: Option<i64>,
+}
+
+#[derive(Default)]
+struct TgState {
+    token: String,
+    updates: Mutex<Vec<Value>>,
+    handed_over: Mutex<BTreeMap<i64, Instant>>,
+    new_update: Notify,
+    next_update_id: AtomicI64,
+    next_message_id: AtomicI64,
+    messages: Mutex<BTreeMap<(i64, i64), BotMessage>>,
+    calls: Mutex<Vec<Call>>,
+    faults: Mutex<VecDeque<(String, u64)>>,
+    commands: Mutex<Option<Value>>,
+}
+
+/// The fake server. Dropping it stops it.
+pub struct FakeTelegram {
+    /// Base URL for `TELEGRAM_API_URL`.
+    pub url: String,
+    state: Arc<TgState>,
+    task: tokio::task::JoinHandle<()>,
+}
+
+impl Drop for FakeTelegram {
+    fn drop(&mut self) {
+        self.task.abort();
+    }
+}
+
+fn ok(result: Value) -> Response {
+    axum::Json(json!({"ok": true, "result": result})).into_response()
+}
+
+fn error(code: u16, description: &str, retry_after: Option<u64>) -> Response {
+    let mut body = json!({"ok": false, "error_code": code, "description": description});
+    if let Some(secs) = retry_after {
+        body["parameters"] = json!({"retry_after": secs});
+    }
+    (StatusCode::from_u16(code).unwrap(), axum::Json(body)).into_response()
+}
+
+fn user(id: i64, name: &str) -> Value {
+    json!({"id": id, "is_bot": false, "first_name": name})
+}
+
+fn bot_user() -> Value {
+    json!({"id": BOT_ID, "is_bot": true, "first_name": "Hearth", "username": BOT_USERNAME})
+}
+
+impl FakeTelegram {
+    /// Starts the fake on 127.0.0.1:0 for bot `token`.
+    pub async fn start(token: &str) -> Self {
+        let state = Arc::new(TgState {
+            token: token.to_owned(),
+            ..TgState::default()
+        });
+        state.next_update_id.store(100, Ordering::SeqCst);
+        state.next_message_id.store(5000, Ordering::SeqCst);
+        let app = Router::new()
+            .route("/{bot}/{method}", post(handle))
+            .with_state(Arc::clone(&state));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let task = tokio::spawn(async move {
+            axum::serve(listener, app).await.unwrap();
+        });
+        Self { url, state, task }
+    }
+
+    fn push_update(&self, message: Value) -> i64 {
+        let update_id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);
+        self.state
+            .updates
+            .lock()
+            .unwrap()
+            .push(json!({"update_id": update_id, "message": message}));
+        self.state.new_update.notify_waiters();
+        update_id
+    }
+
+    fn next_message_id(&self) -> i64 {
+        self.state.next_message_id.fetch_add(1, Ordering::SeqCst)
+    }
+
+    /// A private-chat text from user `user_id` (chat id = user id). Returns the update id.
+    pub fn send_private(&self, user_id: i64, name: &str, text: &str) -> i64 {
+        let message = json!({
+            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "chat": {"id": user_id, "type": "private", "first_name": name},
+            "from": user(user_id, name), "text": text,
+        });
+        self.push_update(message)
+    }
+
+    /// A group message; `reply_to_bot` makes it a reply to that bot message.
+    pub fn send_group(
+        &self,
+        chat_id: i64,
+        user_id: i64,
+        name: &str,
+        text: &str,
+        reply_to_bot: Option<i64>,
+    ) -> i64 {
+        let mut message = json!({
+            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "chat": {"id": chat_id, "type": "supergroup", "title": "Family"},
+            "from": user(user_id, name), "text": text,
+        });
+        if let Some(id) = reply_to_bot {
+            message["reply_to_message"] = json!({
+                "message_id": id, "date": 1_700_000_000,
+                "chat": {"id": chat_id, "type": "supergroup", "title": "Family"},
+                "from": bot_user(), "text": "earlier answer",
+            });
+        }
+        self.push_update(message)
+    }
+
+    /// The next `count` calls of `method` answer 429 with `retry_after` seconds.
+    pub fn fail_with_retry_after(&self, method: &str, retry_after: u64, count: usize) {
+        let mut faults = self.state.faults.lock().unwrap();
+        for _ in 0..count {
+            faults.push_back((method.to_lowercase(), retry_after));
+        }
+    }
+
+    /// All calls so far.
+    pub fn calls(&self) -> Vec<Call> {
+        self.state.calls.lock().unwrap().clone()
+    }
+
+    /// Calls of one method (lowercase name).
+    pub fn calls_of(&self, method: &str) -> Vec<Call> {
+        self.calls()
+            .into_iter()
+            .filter(|c| c.method == method.to_lowercase())
+            .collect()
+    }
+
+    /// The bot's messages in `chat_id`, oldest first.
+    pub fn messages(&self, chat_id: i64) -> Vec<BotMessage> {
+        self.state
+            .messages
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|m| m.chat_id == chat_id)
+            .cloned()
+            .collect()
+    }
+
+    /// The commands registered with setMyCommands.
+    pub fn registered_commands(&self) -> Option<Value> {
+        self.state.commands.lock().unwrap().clone()
+    }
+
+    /// When each update was first handed to the bot.
+    pub fn handed_over(&self, update_id: i64) -> Option<Instant> {
+        self.state
+            .handed_over
+            .lock()
+            .unwrap()
+            .get(&update_id)
+            .copied()
+    }
+
+    /// Whether every update so far has been fetched by the bot.
+    pub fn all_updates_fetched(&self) -> bool {
+        let handed = self.state.handed_over.lock().unwrap().len();
+        handed == self.state.updates.lock().unwrap().len()
+    }
+
+    /// Waits until a bot message in `chat_id` satisfies `check`; returns it.
+    pub async fn wait_for_message(
+        &self,
+        chat_id: i64,
+        timeout: Duration,
+        check: impl Fn(&BotMessage) -> bool,
+    ) -> BotMessage {
+        crate::eventually(timeout, || {
+            self.messages(chat_id).into_iter().find(|m| check(m))
+        })
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "no matching message in chat {chat_id}; messages: {:#?}",
+                self.messages(chat_id)
+            )
+        })
+    }
+}
+
+async fn handle(
+    State(state): State<Arc<TgState>>,
+    Path((bot, method)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    let method = method.to_lowercase();
+    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let response = respond(&state, &bot, &method, &body).await;
+    state.calls.lock().unwrap().push(Call {
+        method,
+        body,
+        at: Instant::now(),
+        status: response.status().as_u16(),
+    });
+    response
+}
+
+async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Response {
+    if bot != format!("bot{}", state.token) {
+        return error(401, "Unauthorized", None);
+    }
+    {
+        let mut faults = state.faults.lock().unwrap();
+        if faults.front().is_some_and(|(m, _)| m == method) {
+            let (_, secs) = faults.pop_front().unwrap();
+            return error(
+                429,
+                &format!("Too Many Requests: retry after {secs}"),
+                Some(secs),
+            );
+        }
+    }
+    match method {
+        "getwebhookinfo" => {
+            ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
+        }
+        "deletewebhook" | "sendchataction" | "deletemessage" => ok(json!(true)),
+        "getme" => ok(json!({
+            "id": BOT_ID, "is_bot": true, "first_name": "Hearth", "username": BOT_USERNAME,
+            "can_join_groups": true, "can_read_all_group_messages": false,
+            "supports_inline_queries": false, "has_main_web_app": false,
+        })),
+        "setmycommands" => {
+            *state.commands.lock().unwrap() = body.get("commands").cloned();
+            ok(json!(true))
+        }
+        "getupdates" => ok(get_updates(state, body).await),
+        "sendmessage" => send_message(state, body),
+        "editmessagetext" => edit_message(state, body),
+        _ => error(404, "Not Found: method not found", None),
+    }
+}
+
+async fn get_updates(state: &TgState, body: &Value) -> Value {
+    let offset = body.get("offset").and_then(Value::as_i64).unwrap_or(0);
+    let limit = body.get("limit").and_then(Value::as_u64).unwrap_or(100) as usize;
+    let timeout = body.get("timeout").and_then(Value::as_u64).unwrap_or(0);
+    // Hold an empty poll up to a second (teloxide's client gives up after 17 s).
+    let deadline = tokio::time::Instant::now() + Duration::from_millis((timeout * 1000).min(1000));
+    loop {
+        let notified = state.new_update.notified();
+        let pending: Vec<Value> = state
+            .updates
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|u| u["update_id"].as_i64().unwrap() >= offset)
+            .take(limit)
+            .cloned()
+            .collect();
+        if !pending.is_empty() || tokio::time::Instant::now() >= deadline {
+            let now = Instant::now();
+            let mut handed = state.handed_over.lock().unwrap();
+            for update in &pending {
+                handed
+                    .entry(update["update_id"].as_i64().unwrap())
+                    .or_insert(now);
+            }
+            return Value::Array(pending);
+        }
+        let _ = tokio::time::timeout_at(deadline, notified).await;
+    }
+}
+
+/// Applies Telegram's rules to an outgoing text: (visible text, html, entities) or the 400 to send.
+fn check_text(body: &Value) -> Result<(String, Option<String>, Vec<html::Entity>), Response> {
+    let raw = body.get("text").and_then(Value::as_str).unwrap_or_default();
+    let is_html = body
+        .get("parse_mode")
+        .and_then(Value::as_str)
+        .is_some_and(|m| m.eq_ignore_ascii_case("html"));
+    let (text, entities) = if is_html {
+        html::parse(raw).map_err(|description| error(400, &description, None))?
+    } else {
+        (raw.to_owned(), Vec::new())
+    };
+    if text.trim().is_empty() {
+        return Err(error(400, "Bad Request: message text is empty", None));
+    }
+    if html::telegram_len(&text) > 4096 {
+        return Err(error(400, "Bad Request: message is too long", None));
+    }
+    Ok((text, is_html.then(|| raw.to_owned()), entities))
+}
+
+fn message_json(message: &BotMessage) -> Value {
+    json!({
+        "message_id": message.message_id, "date": 1_700_000_000,
+        "chat": {"id": message.chat_id, "type": "private", "first_name": "User"},
+        "from": bot_user(), "text": message.text,
+    })
+}
+
+fn send_message(state: &TgState, body: &Value) -> Response {
+    let (text, html, entities) = match check_text(body) {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    let chat_id = body["chat_id"].as_i64().unwrap_or_default();
+    let message = BotMessage {
+        chat_id,
+        message_id: state.next_message_id.fetch_add(1, Ordering::SeqCst),
+        versions: vec![text.clone()],
+        text,
+        html,
+        entities,
+        reply_to: body
+            .pointer("/reply_parameters/message_id")
+            .and_then(Value::as_i64),
+    };
+    let json = message_json(&message);
+    state
+        .messages
+        .lock()
+        .unwrap()
+        .insert((chat_id, message.message_id), message);
+    ok(json)
+}
+
+fn edit_message(state: &TgState, body: &Value) -> Response {
+    let (text, html, entities) = match check_text(body) {
+        Ok(checked) => checked,
+        Err(response) => return response,
+    };
+    let chat_id = body["chat_id"].as_i64().unwrap_or_default();
+    let message_id = body["message_id"].as_i64().unwrap_or_default();
+    let mut messages = state.messages.lock().unwrap();
+    let Some(message) = messages.get_mut(&(chat_id, message_id)) else {
+        return error(400, "Bad Request: message to edit not found", None);
+    };
+    if message.text == text && message.html == html {
+        return error(
+            400,
+            "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
+            None,
+        );
+    }
+    message.versions.push(text.clone());
+    message.text = text;
+    message.html = html;
+    message.entities = entities;
+    ok(message_json(message))
+}
