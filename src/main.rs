@@ -47,11 +47,12 @@ async fn main() -> ExitCode {
         )
         .with_writer(std::io::stderr)
         .init();
-    if let Err(e) = &env_file {
-        if !e.not_found() {
-            tracing::error!(error = %e, "could not read .env");
-            return ExitCode::FAILURE;
-        }
+    // A missing .env is fine; a broken one is not.
+    if let Err(e) = &env_file
+        && !e.not_found()
+    {
+        tracing::error!(error = %e, "could not read .env");
+        return ExitCode::FAILURE;
     }
     let vars: HashMap<String, String> = std::env::vars().collect();
     let config = match config::from_vars(&vars) {

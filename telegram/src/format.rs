@@ -253,6 +253,17 @@ fn to_pieces(markdown: &str) -> Vec<Piece> {
     renderer.pieces
 }
 
+/// Open tags: the opening HTML and the matching closing tag.
+type TagStack = Vec<(String, &'static str)>;
+
+/// A place where the current message could end: lengths so far and the open tags there.
+struct BreakPoint {
+    html: usize,
+    plain: usize,
+    visible: usize,
+    stack: TagStack,
+}
+
 /// Builds chunks from pieces; see the module docs.
 struct Splitter {
     limit: usize,
@@ -260,9 +271,9 @@ struct Splitter {
     html: String,
     plain: String,
     len: usize,
-    stack: Vec<(String, &'static str)>,
-    /// Where the last block break was: (html length, plain length, visible length, open tags).
-    last_break: Option<(usize, usize, usize, Vec<(String, &'static str)>)>,
+    stack: TagStack,
+    /// Where the last block break was.
+    last_break: Option<BreakPoint>,
 }
 
 impl Splitter {
@@ -291,7 +302,13 @@ impl Splitter {
 
     /// Ends the current message at the last block break, carrying the rest over.
     fn flush_at_break(&mut self) -> bool {
-        let Some((html_at, plain_at, len_at, stack_at)) = self.last_break.take() else {
+        let Some(BreakPoint {
+            html: html_at,
+            plain: plain_at,
+            visible: len_at,
+            stack: stack_at,
+        }) = self.last_break.take()
+        else {
             return false;
         };
         if len_at < self.limit / 2 {
@@ -393,7 +410,12 @@ fn split(pieces: &[Piece], limit: usize) -> Vec<Chunk> {
             Piece::Text(text) => s.push_text(text),
             Piece::Break => {
                 if s.len > 0 {
-                    s.last_break = Some((s.html.len(), s.plain.len(), s.len, s.stack.clone()));
+                    s.last_break = Some(BreakPoint {
+                        html: s.html.len(),
+                        plain: s.plain.len(),
+                        visible: s.len,
+                        stack: s.stack.clone(),
+                    });
                 }
             }
         }

@@ -38,11 +38,8 @@ pub fn to_inbound(message: &Message, me: &Me, allow_groups: bool) -> Option<Inbo
     } else {
         strip_mention(raw, me.username()).0
     };
-    let text = match strip_command_suffix(&text, me.username()) {
-        Some(text) => text,
-        // A command addressed to another bot in the same group.
-        None => return None,
-    };
+    // `None`: a command addressed to another bot in the same group.
+    let text = strip_command_suffix(&text, me.username())?;
     Some(InboundMessage {
         platform: Platform::Telegram,
         chat: ChatRef {

@@ -197,9 +197,9 @@ async fn in_groups_the_bot_answers_only_when_addressed() {
 async fn groups_are_ignored_unless_enabled() {
     let h = Harness::new().await;
     let _bot = h.start_bot().await;
-    h.tg.send_group(-100_5, ALICE, "Alice", "@hearth_test_bot hello?", None);
+    h.tg.send_group(-1005, ALICE, "Alice", "@hearth_test_bot hello?", None);
     h.tg.send_private(ALICE, "Alice", "private hello");
     h.reply_containing(ALICE, "echo: private hello").await;
-    assert!(h.tg.messages(-100_5).is_empty());
+    assert!(h.tg.messages(-1005).is_empty());
     assert_eq!(h.ollama.requests().len(), 1);
 }

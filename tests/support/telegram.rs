@@ -332,22 +332,22 @@ async fn get_updates(state: &TgState, body: &Value) -> Value {
 }
 
 /// Applies Telegram's rules to an outgoing text: (visible text, html, entities) or the 400 to send.
-fn check_text(body: &Value) -> Result<(String, Option<String>, Vec<html::Entity>), Response> {
+fn check_text(body: &Value) -> Result<(String, Option<String>, Vec<html::Entity>), String> {
     let raw = body.get("text").and_then(Value::as_str).unwrap_or_default();
     let is_html = body
         .get("parse_mode")
         .and_then(Value::as_str)
         .is_some_and(|m| m.eq_ignore_ascii_case("html"));
     let (text, entities) = if is_html {
-        html::parse(raw).map_err(|description| error(400, &description, None))?
+        html::parse(raw)?
     } else {
         (raw.to_owned(), Vec::new())
     };
     if text.trim().is_empty() {
-        return Err(error(400, "Bad Request: message text is empty", None));
+        return Err("Bad Request: message text is empty".into());
     }
     if html::telegram_len(&text) > 4096 {
-        return Err(error(400, "Bad Request: message is too long", None));
+        return Err("Bad Request: message is too long".into());
     }
     Ok((text, is_html.then(|| raw.to_owned()), entities))
 }
@@ -363,7 +363,7 @@ fn message_json(message: &BotMessage) -> Value {
 fn send_message(state: &TgState, body: &Value) -> Response {
     let (text, html, entities) = match check_text(body) {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err(description) => return error(400, &description, None),
     };
     let chat_id = body["chat_id"].as_i64().unwrap_or_default();
     let message = BotMessage {
@@ -389,7 +389,7 @@ fn send_message(state: &TgState, body: &Value) -> Response {
 fn edit_message(state: &TgState, body: &Value) -> Response {
     let (text, html, entities) = match check_text(body) {
         Ok(checked) => checked,
-        Err(response) => return response,
+        Err(description) => return error(400, &description, None),
     };
     let chat_id = body["chat_id"].as_i64().unwrap_or_default();
     let message_id = body["message_id"].as_i64().unwrap_or_default();

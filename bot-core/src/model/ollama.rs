@@ -109,12 +109,11 @@ fn classify_error_body(status: u16, body: &str, model: Option<&str>) -> ModelErr
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
         .unwrap_or_else(|| body.trim().to_owned());
-    if status == 404 || (message.contains("not found") && message.contains("model")) {
-        if let Some(model) = model {
-            return ModelError::ModelNotFound {
-                model: model.to_owned(),
-            };
-        }
+    let missing = status == 404 || (message.contains("not found") && message.contains("model"));
+    if let (true, Some(model)) = (missing, model) {
+        return ModelError::ModelNotFound {
+            model: model.to_owned(),
+        };
     }
     ModelError::Server { status, message }
 }
