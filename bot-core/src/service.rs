@@ -397,3 +397,6 @@ impl Inner {
         permit
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,11 +6,13 @@
 //! - `commands`: /start, /help, /reset, /model, unknown commands, setMyCommands.
 //! - `durability`: history across restarts, graceful shutdown.
 //! - `failures`: strangers, Ollama down, 429, oversized input, long answers, secrets.
-//! - `cli`: `hearth doctor` and configuration errors.
+//! - `cli`: `hearth doctor`, `hearth chat` and configuration errors.
+//! - `deploy`: the compose files, the systemd unit and the Dockerfile.
 
 mod chat;
 mod cli;
 mod commands;
+mod deploy;
 mod durability;
 mod failures;
 mod util;

@@ -94,6 +94,11 @@ impl BotProcess {
         }
     }
 
+    /// The process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Everything the process printed so far.
     pub fn log(&self) -> String {
         self.log.lock().unwrap().clone()

@@ -31,9 +31,9 @@ pub struct Call {
     pub method: String,
     /// The JSON body.
     pub body: Value,
-    /// When it arrived.
+    /// When it arrived (before a long poll was held).
     pub at: Instant,
-    /// The HTTP status the fake answered with.
+    /// The HTTP status the fake answered with (0 while the call is still held).
     pub status: u16,
 }
 
@@ -254,13 +254,19 @@ async fn handle(
 ) -> Response {
     let method = method.to_lowercase();
     let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    // Recorded on arrival (a long poll is visible while it is held); the status follows.
+    let index = {
+        let mut calls = state.calls.lock().unwrap();
+        calls.push(Call {
+            method: method.clone(),
+            body: body.clone(),
+            at: Instant::now(),
+            status: 0,
+        });
+        calls.len() - 1
+    };
     let response = respond(&state, &bot, &method, &body).await;
-    state.calls.lock().unwrap().push(Call {
-        method,
-        body,
-        at: Instant::now(),
-        status: response.status().as_u16(),
-    });
+    state.calls.lock().unwrap()[index].status = response.status().as_u16();
     response
 }
 

@@ -1,0 +1,154 @@
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::*;
+use crate::model::ModelError;
+use crate::model::scripted::ScriptedModel;
+use crate::store::memory::MemoryStore;
+use crate::types::{ChatRef, Platform};
+
+fn service(model: Arc<ScriptedModel>, slots: usize) -> (ChatService, Arc<MemoryStore>) {
+    let store = Arc::new(MemoryStore::new());
+    let mut config = ServiceConfig::new("m");
+    config.max_concurrent_requests = slots;
+    let deps = Deps {
+        model,
+        history: store.clone(),
+        settings: store.clone(),
+        access: AccessPolicy::deny_all().allow_all(Platform::Telegram, ["1", "2"]),
+    };
+    (ChatService::new(config, deps), store)
+}
+
+fn message(user: &str, text: &str) -> InboundMessage {
+    InboundMessage {
+        platform: Platform::Telegram,
+        chat: ChatRef {
+            id: user.into(),
+            is_shared: false,
+        },
+        user_id: user.into(),
+        display_name: format!("user {user}"),
+        message_id: None,
+        text: text.into(),
+        attachments: vec![],
+        reply_to: None,
+    }
+}
+
+async fn collect(mut stream: ReplyStream) -> Vec<ReplyEvent> {
+    let mut events = Vec::new();
+    while let Some(event) = stream.recv().await {
+        events.push(event);
+    }
+    events
+}
+
+fn final_text(events: &[ReplyEvent]) -> String {
+    match events.last() {
+        Some(ReplyEvent::Finished { text, .. }) => text.clone(),
+        Some(ReplyEvent::Failed { message }) => format!("FAILED: {message}"),
+        other => panic!("no final event: {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn messages_of_one_chat_are_answered_in_order() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    model.push_text(&["slow ", "first"], Duration::from_millis(100));
+    model.push_text(&["second"], Duration::ZERO);
+    let (service, _) = service(model.clone(), 4);
+    let first = service.handle(message("1", "one"));
+    let second = service.handle(message("1", "two"));
+    let (first, second) = tokio::join!(collect(first), collect(second));
+    assert_eq!(final_text(&first), "slow first");
+    assert_eq!(final_text(&second), "second");
+    let requests = model.requests();
+    assert_eq!(requests[0].messages.last().unwrap().content, "one");
+    // The second request saw the whole first exchange.
+    let contents: Vec<&str> = requests[1]
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect();
+    assert_eq!(&contents[1..], ["one", "slow first", "two"]);
+}
+
+#[tokio::test]
+async fn a_busy_model_queues_other_chats_and_says_so() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    model.push_text(&["a", "b"], Duration::from_millis(100));
+    let (service, _) = service(model, 1);
+    let first = service.handle(message("1", "one"));
+    tokio::time::sleep(Duration::from_millis(30)).await;
+    let second = collect(service.handle(message("2", "two"))).await;
+    assert_eq!(second[0], ReplyEvent::Queued { position: 1 });
+    assert_eq!(final_text(&second), "echo: two");
+    assert_eq!(final_text(&collect(first).await), "ab");
+}
+
+#[tokio::test]
+async fn reasoning_is_removed_from_deltas_and_history() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    model.push_text(&["<think>hidden", "</think>shown"], Duration::ZERO);
+    let (service, store) = service(model, 1);
+    let events = collect(service.handle(message("1", "q"))).await;
+    assert!(
+        events
+            .iter()
+            .all(|e| !matches!(e, ReplyEvent::Delta(d) if d.contains("hidden")))
+    );
+    assert_eq!(final_text(&events), "shown");
+    let scope = message("1", "").scope();
+    let stored = crate::store::HistoryStore::recent(&*store, &scope, 10).unwrap();
+    assert_eq!(stored[1].turn.text, "shown");
+}
+
+#[tokio::test]
+async fn model_errors_become_short_messages() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    model.push_error(ModelError::Unreachable {
+        host: "http://gpu:11434".into(),
+        source: "refused".into(),
+    });
+    let (service, _) = service(model, 1);
+    let events = collect(service.handle(message("1", "q"))).await;
+    assert_eq!(
+        final_text(&events),
+        "FAILED: The model server at http://gpu:11434 is not reachable. Is Ollama running? I will try again with your next message."
+    );
+}
+
+#[tokio::test]
+async fn strangers_are_refused_without_reaching_the_model() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let (service, _) = service(model.clone(), 1);
+    let events = collect(service.handle(message("99", "hello"))).await;
+    assert!(final_text(&events).contains("99"));
+    assert!(model.requests().is_empty());
+}
+
+#[tokio::test]
+async fn a_message_too_big_for_the_window_is_refused() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 1024));
+    let (service, _) = service(model.clone(), 1);
+    let events = collect(service.handle(message("1", &"word ".repeat(2000)))).await;
+    assert!(final_text(&events).contains("too long for the model's context window"));
+    assert!(model.requests().is_empty());
+}
+
+#[tokio::test]
+async fn shutdown_cancels_after_the_grace_period_and_keeps_the_partial_answer() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    model.push_text(&["partial ", "never"], Duration::from_millis(300));
+    let (service, store) = service(model, 1);
+    let stream = service.handle(message("1", "q"));
+    tokio::time::sleep(Duration::from_millis(400)).await;
+    service.shutdown(Duration::ZERO).await;
+    let events = collect(stream).await;
+    assert!(final_text(&events).starts_with("partial"));
+    assert!(final_text(&events).contains("shutting down"));
+    let stored =
+        crate::store::HistoryStore::recent(&*store, &message("1", "").scope(), 10).unwrap();
+    assert_eq!(stored[1].turn.text, "partial ");
+}

@@ -1,0 +1,11 @@
+#!/usr/bin/env bash
+# Builds and runs the bot with the settings in .env.
+# Usage: scripts/run.sh [run|doctor|chat]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+if [ ! -f .env ]; then
+  echo "No .env yet: cp .env.example .env and fill in TELEGRAM_BOT_TOKEN and HEARTH_TELEGRAM_ALLOWED_USERS." >&2
+  exit 1
+fi
+cargo build --release --locked --bin hearth
+exec target/release/hearth "${@:-run}"

@@ -1,0 +1,175 @@
+//! Core overhead of the bot, measured on the real release binary against the fakes.
+//!
+//! - Per message: from the fake Telegram handing an update to the bot (the
+//!   getUpdates response) to the chat request reaching the fake Ollama (its
+//!   handler entry), over 1,000 messages from 100 users, twice:
+//!   - one at a time: each message is sent once the previous one reached Ollama;
+//!   - in bursts: 10 rounds in which all 100 users write at once.
+//!
+//!   The fake model answers at once and model slots are not the bottleneck, so
+//!   this is the bot's own share. The fakes run in this process on the same
+//!   two cores, so contention is included.
+//! - Start-up: from spawning `hearth run` to its first getUpdates call.
+//! - Idle RSS of `hearth run` connected to the fakes.
+//!
+//! Run: `cargo bench -p hearth-tests --bench core_overhead`.
+
+use std::collections::HashMap;
+use std::time::{Duration, Instant};
+
+use hearth_tests::bot::BotProcess;
+use hearth_tests::ollama::FakeOllama;
+use hearth_tests::telegram::FakeTelegram;
+
+const TOKEN: &str = "123456:BENCH-token-value";
+const USERS: i64 = 100;
+const ROUNDS: usize = 10;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn rss_kib(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .and_then(|v| v.split_whitespace().next())
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0)
+}
+
+#[tokio::main]
+async fn main() {
+    let tg = FakeTelegram::start(TOKEN).await;
+    let ollama = FakeOllama::start(&["bench-model"]).await;
+    let data = tempfile::tempdir().unwrap();
+    let allowed: Vec<String> = (1..=USERS).map(|u| (10_000 + u).to_string()).collect();
+    let env: Vec<(String, String)> = [
+        ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
+        ("TELEGRAM_API_URL", tg.url.clone()),
+        ("OLLAMA_HOST", ollama.url()),
+        ("OLLAMA_MODEL", "bench-model".to_owned()),
+        (
+            "HEARTH_DATA_DIR",
+            data.path().join("state").display().to_string(),
+        ),
+        ("HEARTH_TELEGRAM_ALLOWED_USERS", allowed.join(",")),
+        ("HEARTH_MAX_CONCURRENT_REQUESTS", "64".to_owned()),
+        ("HEARTH_TELEGRAM_EDIT_INTERVAL_MS", "50".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+
+    hearth_tests::bot::hearth_binary();
+    let spawned = Instant::now();
+    let bot = BotProcess::spawn(&["run"], &env, data.path(), &[TOKEN]);
+    let first_poll = hearth_tests::eventually(Duration::from_secs(30), || {
+        tg.calls_of("getupdates").first().map(|c| c.at)
+    })
+    .await
+    .expect("the bot never polled");
+    let startup = first_poll - spawned;
+
+    // Idle: connected, polling, nothing to do.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let pid = bot_pid(&bot);
+    let idle_rss = rss_kib(pid);
+
+    let mut handed: HashMap<String, i64> = HashMap::new();
+    for n in 0..(USERS as usize * ROUNDS) {
+        let user = n as i64 % USERS + 1;
+        let text = format!("single {n} from user {user}");
+        let update = tg.send_private(10_000 + user, "Bench", &text);
+        handed.insert(text, update);
+        hearth_tests::eventually(Duration::from_secs(30), || {
+            (ollama.requests().len() > n).then_some(())
+        })
+        .await
+        .expect("request reached Ollama");
+    }
+    let single = latencies_of(&ollama.requests(), &handed, &tg);
+    hearth_tests::eventually(Duration::from_secs(60), || {
+        let replies: usize = (1..=USERS).map(|u| tg.messages(10_000 + u).len()).sum();
+        (replies >= USERS as usize * ROUNDS).then_some(())
+    })
+    .await
+    .expect("all replies delivered");
+    let burst_start = ollama.requests().len();
+    for round in 0..ROUNDS {
+        let before = ollama.requests().len();
+        for user in 1..=USERS {
+            let text = format!("burst {round} from user {user}");
+            let id = tg.send_private(10_000 + user, "Bench", &text);
+            handed.insert(text, id);
+        }
+        let expected = before + USERS as usize;
+        hearth_tests::eventually(Duration::from_secs(60), || {
+            (ollama.requests().len() >= expected).then_some(())
+        })
+        .await
+        .expect("all requests reach Ollama");
+        // Let the replies finish before the next round.
+        hearth_tests::eventually(Duration::from_secs(60), || {
+            let replies: usize = (1..=USERS).map(|u| tg.messages(10_000 + u).len()).sum();
+            (replies >= (ROUNDS + round + 1) * USERS as usize).then_some(())
+        })
+        .await
+        .expect("all replies delivered");
+    }
+    let busy_rss = rss_kib(pid);
+    let burst = latencies_of(&ollama.requests()[burst_start..], &handed, &tg);
+    drop(bot);
+
+    println!(
+        "core overhead (update handed over -> request at Ollama), 1,000 messages from {USERS} users each way:"
+    );
+    for (name, latencies) in [("one at a time", &single), ("100 at once", &burst)] {
+        println!(
+            "  {name:>14}: p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms   (n = {})",
+            ms(percentile(latencies, 0.50)),
+            ms(percentile(latencies, 0.99)),
+            ms(*latencies.last().unwrap()),
+            latencies.len()
+        );
+    }
+    println!(
+        "start-up (spawn -> first getUpdates): {:.0} ms",
+        ms(startup)
+    );
+    println!(
+        "RSS idle (connected, polling): {:.1} MiB",
+        idle_rss as f64 / 1024.0
+    );
+    println!(
+        "RSS after the 1,000 messages: {:.1} MiB",
+        busy_rss as f64 / 1024.0
+    );
+}
+
+/// Sorted latencies from hand-over to arrival at Ollama of `requests`.
+fn latencies_of(
+    requests: &[hearth_tests::ollama::Received],
+    handed: &HashMap<String, i64>,
+    tg: &FakeTelegram,
+) -> Vec<Duration> {
+    let mut latencies: Vec<Duration> = requests
+        .iter()
+        .map(|request| {
+            let update = handed[&request.last_user()];
+            request.at - tg.handed_over(update).expect("update was handed over")
+        })
+        .collect();
+    latencies.sort();
+    latencies
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn bot_pid(bot: &BotProcess) -> u32 {
+    bot.pid()
+}
