@@ -141,6 +141,22 @@ async fn a_10000_character_answer_arrives_complete_and_well_formed() {
 }
 
 #[tokio::test]
+async fn formatting_telegram_refuses_is_resent_as_plain_text() {
+    let h = Harness::new().await;
+    let _bot = h.start_bot().await;
+    h.tg.reject_html(1);
+    h.ollama.push(Script::pieces(&["**Bold** claim"]));
+    h.tg.send_private(ALICE, "Alice", "format this");
+    let reply =
+        h.tg.wait_for_message(ALICE, WAIT, |m| m.text.contains("claim"))
+            .await;
+    assert_eq!(reply.text, "Bold claim");
+    assert_eq!(reply.html, None, "sent without parse mode");
+    let refused = h.tg.calls().into_iter().filter(|c| c.status == 400).count();
+    assert_eq!(refused, 1);
+}
+
+#[tokio::test]
 async fn an_oversized_message_is_refused_politely() {
     let h = Harness::new().await;
     let _bot = h.start_bot().await;

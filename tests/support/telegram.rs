@@ -68,6 +68,7 @@ struct TgState {
     calls: Mutex<Vec<Call>>,
     faults: Mutex<VecDeque<(String, u64)>>,
     commands: Mutex<Option<Value>>,
+    reject_html: AtomicI64,
 }
 
 /// The fake server. Dropping it stops it.
@@ -179,6 +180,12 @@ impl FakeTelegram {
         for _ in 0..count {
             faults.push_back((method.to_lowercase(), retry_after));
         }
+    }
+
+    /// The next `count` texts sent with HTML formatting are refused with
+    /// "can't parse entities", as Telegram does for markup it dislikes.
+    pub fn reject_html(&self, count: i64) {
+        self.state.reject_html.store(count, Ordering::SeqCst);
     }
 
     /// All calls so far.
@@ -300,6 +307,21 @@ async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Resp
             ok(json!(true))
         }
         "getupdates" => ok(get_updates(state, body).await),
+        "sendmessage" | "editmessagetext"
+            if body.get("parse_mode").is_some()
+                && state
+                    .reject_html
+                    .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |n| {
+                        (n > 0).then(|| n - 1)
+                    })
+                    .is_ok() =>
+        {
+            error(
+                400,
+                "Bad Request: can't parse entities: Unsupported start tag \"x\" at byte offset 0",
+                None,
+            )
+        }
         "sendmessage" => send_message(state, body),
         "editmessagetext" => edit_message(state, body),
         _ => error(404, "Not Found: method not found", None),
