@@ -10,6 +10,9 @@ step "toolchain"
 cargo --version
 rustc --version
 
+step "offline models (embeddings)"
+scripts/install-models.sh
+
 step "formatting"
 cargo fmt --all -- --check
 

@@ -9,6 +9,8 @@ use std::path::PathBuf;
 use std::time::Duration;
 
 use bot_core::ServiceConfig;
+use bot_core::memory::MemoryConfig;
+use bot_core::memory::embed::{EmbedModelSource, FastEmbedConfig};
 use hearth_telegram::TelegramConfig;
 use url::Url;
 
@@ -46,6 +48,10 @@ pub struct Config {
     pub telegram_allowed: Vec<String>,
     /// How long in-flight replies may take to finish at shutdown.
     pub shutdown_grace: Duration,
+    /// Memory settings.
+    pub memory: MemoryConfig,
+    /// The embedding model; `None` means keyword retrieval only.
+    pub embed: Option<FastEmbedConfig>,
 }
 
 /// Reads and validates the configuration from `vars` (the environment after `.env`).
@@ -121,9 +127,70 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         get("HEARTH_TELEGRAM_ALLOWED_USERS"),
         "HEARTH_TELEGRAM_ALLOWED_USERS",
     )?;
+    let data_dir = PathBuf::from(get("HEARTH_DATA_DIR").unwrap_or("data"));
+
+    let memory = MemoryConfig {
+        auto_capture: match get("HEARTH_MEMORY_AUTO") {
+            None => true,
+            raw => flag(raw, "HEARTH_MEMORY_AUTO")?,
+        },
+        ..MemoryConfig::default()
+    };
+    let model = match (get("HEARTH_EMBED_MODEL_DIR"), get("HEARTH_EMBED_MODEL")) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "HEARTH_EMBED_MODEL",
+                "set either HEARTH_EMBED_MODEL_DIR or HEARTH_EMBED_MODEL, not both",
+            ));
+        }
+        (Some(dir), None) => {
+            let dir = PathBuf::from(dir);
+            if !dir.join("model.onnx").is_file() {
+                return Err(bad(
+                    "HEARTH_EMBED_MODEL_DIR",
+                    format!(
+                        "{} has no model.onnx (scripts/install-models.sh puts one in models/minilm)",
+                        dir.display()
+                    ),
+                ));
+            }
+            Some(EmbedModelSource::Dir(dir))
+        }
+        (None, Some(name)) => Some(EmbedModelSource::Builtin(name.to_owned())),
+        (None, None) => None,
+    };
+    let embed = match model {
+        None => None,
+        Some(model) => {
+            let library = get("ORT_DYLIB_PATH").ok_or_else(|| {
+                bad(
+                    "ORT_DYLIB_PATH",
+                    "is needed with an embedding model: the path of libonnxruntime.so \
+                     (scripts/install-models.sh puts one in models/onnxruntime)",
+                )
+            })?;
+            if !std::path::Path::new(library).is_file() {
+                return Err(bad("ORT_DYLIB_PATH", format!("{library} does not exist")));
+            }
+            Some(FastEmbedConfig {
+                ort_library: PathBuf::from(library),
+                model,
+                threads: number(
+                    get("HEARTH_EMBED_THREADS"),
+                    "HEARTH_EMBED_THREADS",
+                    1,
+                    1..=64,
+                )? as usize,
+                max_length: 256,
+                cache_dir: data_dir.join("embedding-models"),
+            })
+        }
+    };
 
     Ok(Config {
-        data_dir: PathBuf::from(get("HEARTH_DATA_DIR").unwrap_or("data")),
+        data_dir,
+        memory,
+        embed,
         ollama_host,
         keep_alive: Some(get("HEARTH_KEEP_ALIVE").unwrap_or("30m").to_owned()),
         service,

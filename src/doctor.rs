@@ -2,6 +2,7 @@
 
 use std::process::ExitCode;
 
+use bot_core::memory::embed::{Embedder, FastEmbedder};
 use bot_core::model::LanguageModel;
 use bot_core::model::ollama::{OllamaConfig, OllamaModel};
 
@@ -59,6 +60,8 @@ pub async fn run(config: &Config) -> ExitCode {
         }
     }
 
+    check_embedder(config, &mut report).await;
+
     match &config.telegram {
         None => report.skip("Telegram: TELEGRAM_BOT_TOKEN is not set"),
         Some(telegram) => match hearth_telegram::check_token(telegram).await {
@@ -93,6 +96,36 @@ fn check_data_dir(config: &Config, report: &mut Report) {
         Err(e) => report.fail(
             &format!("data directory {} is not writable: {e}", dir.display()),
             "set HEARTH_DATA_DIR to a directory the bot's user can write",
+        ),
+    }
+}
+
+async fn check_embedder(config: &Config, report: &mut Report) {
+    let Some(embed) = config.embed.clone() else {
+        println!(
+            "NOTE  no embedding model configured (HEARTH_EMBED_MODEL_DIR): memory search uses keywords only"
+        );
+        return;
+    };
+    let started = std::time::Instant::now();
+    let result = tokio::task::spawn_blocking(move || {
+        let embedder = FastEmbedder::load(&embed)?;
+        let vectors = embedder.embed(&["Hearth checks its embedding model.".to_owned()])?;
+        Ok::<_, bot_core::memory::embed::EmbedError>((embedder.describe(), vectors[0].len()))
+    })
+    .await;
+    match result {
+        Ok(Ok((name, dim))) => report.pass(&format!(
+            "embedding model {name} loads and embeds ({dim} dimensions, {} ms)",
+            started.elapsed().as_millis()
+        )),
+        Ok(Err(e)) => report.fail(
+            &format!("embedding model: {e}"),
+            "run scripts/install-models.sh, or fix HEARTH_EMBED_MODEL_DIR and ORT_DYLIB_PATH",
+        ),
+        Err(e) => report.fail(
+            &format!("embedding model crashed: {e}"),
+            "check ORT_DYLIB_PATH points at onnxruntime >= 1.24",
         ),
     }
 }

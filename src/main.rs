@@ -4,6 +4,7 @@
 
 mod config;
 mod doctor;
+mod memory_cli;
 mod terminal;
 
 use std::collections::HashMap;
@@ -12,6 +13,8 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use bot_core::access::AccessPolicy;
+use bot_core::memory::Memories;
+use bot_core::memory::embed::{Embedder, FastEmbedder};
 use bot_core::model::ollama::{OllamaConfig, OllamaModel};
 use bot_core::service::Deps;
 use bot_core::store::sled_store::SledStore;
@@ -35,6 +38,11 @@ enum Command {
     Doctor,
     /// Chat in the terminal with the same core, no platform token needed.
     Chat,
+    /// Look at or remove what Hearth remembers about a user (stop the bot first).
+    Memory {
+        #[command(subcommand)]
+        action: memory_cli::Action,
+    },
 }
 
 #[tokio::main]
@@ -66,6 +74,7 @@ async fn main() -> ExitCode {
         Command::Run => run(config).await,
         Command::Doctor => return doctor::run(&config).await,
         Command::Chat => terminal::run(config).await,
+        Command::Memory { action } => memory_cli::run(config, action).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -76,8 +85,22 @@ async fn main() -> ExitCode {
     }
 }
 
-/// Storage, model and service, shared by `run` and `chat`.
-fn build_service(config: &config::Config) -> anyhow::Result<(ChatService, SledStore)> {
+/// Loads the embedding model, if one is configured. Blocking work runs off the runtime.
+async fn load_embedder(config: &config::Config) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+    let Some(embed) = config.embed.clone() else {
+        tracing::info!(
+            "no embedding model configured (HEARTH_EMBED_MODEL_DIR): memory search uses keywords only"
+        );
+        return Ok(None);
+    };
+    let started = std::time::Instant::now();
+    let embedder = tokio::task::spawn_blocking(move || FastEmbedder::load(&embed)).await??;
+    tracing::info!(model = %embedder.describe(), load_ms = started.elapsed().as_millis() as u64, "embedding model loaded");
+    Ok(Some(Arc::new(embedder)))
+}
+
+/// Storage, model and service, shared by `run`, `chat` and `memory`.
+async fn build_service(config: &config::Config) -> anyhow::Result<(ChatService, SledStore)> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -90,11 +113,14 @@ fn build_service(config: &config::Config) -> anyhow::Result<(ChatService, SledSt
     ollama.keep_alive = config.keep_alive.clone();
     let access = AccessPolicy::deny_all()
         .allow_all(Platform::Telegram, config.telegram_allowed.iter().cloned());
+    let embedder = load_embedder(config).await?;
+    let memories = Memories::new(Arc::new(store.clone()), embedder, config.memory.clone());
     let deps = Deps {
         model: Arc::new(OllamaModel::new(ollama)),
         history: Arc::new(store.clone()),
         settings: Arc::new(store.clone()),
         access,
+        memories: Arc::new(memories),
     };
     Ok((ChatService::new(config.service.clone(), deps), store))
 }
@@ -111,7 +137,7 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
             "HEARTH_TELEGRAM_ALLOWED_USERS is empty: nobody may use the bot; strangers are told their id"
         );
     }
-    let (service, store) = build_service(&config)?;
+    let (service, store) = build_service(&config).await?;
     tracing::info!(ollama = %config.ollama_host, model = %config.service.default_model, data_dir = %config.data_dir.display(), "starting Hearth");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));

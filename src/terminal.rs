@@ -9,7 +9,7 @@ use crate::config::Config;
 
 /// Reads lines from stdin until EOF or `/quit`, printing answers as they stream.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let (service, store) = crate::build_service(&config)?;
+    let (service, store) = crate::build_service(&config).await?;
     let user = whoami();
     println!(
         "Chatting with {} at {}. /help for commands, /quit or Ctrl-D to leave.",
@@ -61,6 +61,10 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                     }
                 }
                 ReplyEvent::Failed { message } => println!("! {message}"),
+                ReplyEvent::File { name, bytes, .. } => {
+                    std::fs::write(&name, bytes)?;
+                    println!("(saved {name})");
+                }
             }
         }
     }

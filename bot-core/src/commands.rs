@@ -11,6 +11,14 @@ pub enum Command {
     Reset,
     /// `/model` lists models; `/model NAME` picks one for this user.
     Model(Option<String>),
+    /// `/remember TEXT`: store a memory.
+    Remember(Option<String>),
+    /// `/memory` lists memories; `/memory QUERY` searches; `/memory on|off|shared on|shared off|page N`.
+    Memory(Option<String>),
+    /// `/forget ID`, `/forget all`, `/forget all confirm`.
+    Forget(Option<String>),
+    /// `/export`: everything stored about the user, as a JSON file.
+    Export,
     /// Any other `/word`.
     Unknown(String),
 }
@@ -21,6 +29,10 @@ pub const COMMANDS: &[(&str, &str)] = &[
     ("help", "Show help"),
     ("reset", "Start a new conversation"),
     ("model", "List models, or /model NAME to pick one"),
+    ("remember", "Remember something: /remember TEXT"),
+    ("memory", "List what I remember, or /memory QUERY to search"),
+    ("forget", "Forget a memory: /forget ID, or /forget all"),
+    ("export", "Get everything stored about you as a file"),
 ];
 
 /// Parses `text` as a command, or `None` when it is ordinary text.
@@ -43,6 +55,10 @@ pub fn parse(text: &str) -> Option<Command> {
         "help" => Command::Help,
         "reset" | "new" => Command::Reset,
         "model" => Command::Model(arg),
+        "remember" => Command::Remember(arg),
+        "memory" | "memories" => Command::Memory(arg),
+        "forget" => Command::Forget(arg),
+        "export" => Command::Export,
         other => Command::Unknown(other.to_owned()),
     })
 }
@@ -56,6 +72,10 @@ pub fn help_text() -> String {
     for (name, description) in COMMANDS {
         text.push_str(&format!("- /{name}: {description}\n"));
     }
+    text.push_str(
+        "\nI also pick up lasting facts from our chats (turn that off with /memory off). \
+         In group chats I use your memories only if you allow it with /memory shared on.",
+    );
     text
 }
 

@@ -22,6 +22,7 @@
 pub mod access;
 pub mod commands;
 pub mod error;
+pub mod memory;
 pub mod model;
 pub mod prompt;
 pub mod service;

@@ -38,10 +38,21 @@ pub struct PromptInput<'a> {
     pub display_name: &'a str,
     /// The conversation, oldest first; the last turn is the new message.
     pub history: &'a [StoredTurn],
+    /// Memories about the person, most relevant first.
+    pub memories: &'a [RecalledMemory],
     /// The current time, given to the model so "today" means something.
     pub now: DateTime<Utc>,
     /// Tokens the prompt may use.
     pub budget_tokens: u64,
+}
+
+/// A memory chosen for the prompt.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RecalledMemory {
+    /// When it was last confirmed.
+    pub date: DateTime<Utc>,
+    /// The fact.
+    pub text: String,
 }
 
 /// The new message alone does not fit the model's context window.
@@ -54,19 +65,40 @@ pub struct TooLong {
     pub available: u64,
 }
 
-/// Builds the system message.
-fn system_message(input: &PromptInput<'_>) -> String {
-    format!(
+/// Builds the system message, with as many memories as fit `memory_budget` tokens.
+fn system_message(input: &PromptInput<'_>, memory_budget: u64) -> String {
+    let mut text = format!(
         "{}\n\nYou are talking with {}. The current date and time is {} (UTC).",
         input.system_prompt.trim(),
         input.display_name,
         input.now.format("%A, %Y-%m-%d %H:%M")
-    )
+    );
+    let mut used = 0;
+    let mut lines = Vec::new();
+    for memory in input.memories {
+        let line = format!("- [{}] {}", memory.date.format("%Y-%m-%d"), memory.text);
+        let cost = estimate_tokens(&line);
+        if used + cost > memory_budget {
+            break;
+        }
+        used += cost;
+        lines.push(line);
+    }
+    if !lines.is_empty() {
+        text.push_str(&format!(
+            "\n\nWhat you remember about {} from earlier conversations (use it only when relevant):\n{}",
+            input.display_name,
+            lines.join("\n")
+        ));
+    }
+    text
 }
 
-/// Assembles the prompt: system message, then the newest turns that fit.
+/// Assembles the prompt: system message (with memories, which may use at most
+/// a quarter of the budget so the conversation keeps priority), then the
+/// newest turns that fit.
 pub fn assemble(input: &PromptInput<'_>) -> Result<Vec<PromptMessage>, TooLong> {
-    let system = system_message(input);
+    let system = system_message(input, input.budget_tokens / 4);
     let mut used = estimate_tokens(&system);
     let mut kept = Vec::new();
     for (i, stored) in input.history.iter().enumerate().rev() {
@@ -125,6 +157,7 @@ mod tests {
             system_prompt: "Be brief.",
             display_name: "Alice",
             history,
+            memories: &[],
             now: Utc::now(),
             budget_tokens: budget,
         }
@@ -154,7 +187,7 @@ mod tests {
             (Role::Assistant, "ok"),
             (Role::User, "last"),
         ]);
-        let system = estimate_tokens(&system_message(&input(&h, 0)));
+        let system = estimate_tokens(&system_message(&input(&h, 0), 0));
         // Room for the system message, "last", "ok" and one long turn.
         let budget =
             system + estimate_tokens("last") + estimate_tokens("ok") + estimate_tokens(&long);
@@ -172,6 +205,28 @@ mod tests {
         let err = assemble(&input(&h, 1000)).unwrap_err();
         assert_eq!(err.available, 1000);
         assert!(err.needed > 3000);
+    }
+
+    #[test]
+    fn memories_go_into_the_system_message_within_their_budget() {
+        let h = history(&[(Role::User, "what do I like?")]);
+        let memories: Vec<RecalledMemory> = (0..50)
+            .map(|i| RecalledMemory {
+                date: "2026-03-04T00:00:00Z".parse().unwrap(),
+                text: format!("likes thing number {i} a lot"),
+            })
+            .collect();
+        let input = PromptInput {
+            memories: &memories,
+            ..input(&h, 800)
+        };
+        let prompt = assemble(&input).unwrap();
+        let system = &prompt[0].content;
+        assert!(system.contains("- [2026-03-04] likes thing number 0 a lot"));
+        let shown = system.matches("likes thing").count();
+        assert!(shown > 2 && shown < 50, "{shown} memories shown");
+        assert!(estimate_tokens(system) <= 800 / 4 + estimate_tokens(&system_message(&input, 0)));
+        assert_eq!(prompt.last().unwrap().content, "what do I like?");
     }
 
     #[test]

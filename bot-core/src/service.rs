@@ -24,6 +24,8 @@ use crate::store::{HistoryStore, SettingsStore, StoreError, Turn};
 use crate::types::{InboundMessage, ReplyEvent, ReplyStream, ScopeKey, TurnRef};
 
 mod answer;
+mod extraction;
+mod memory_commands;
 
 /// How many stored turns are read back to build a prompt.
 const HISTORY_WINDOW: usize = 400;
@@ -84,6 +86,8 @@ pub struct Deps {
     pub settings: Arc<dyn SettingsStore>,
     /// Who may use the bot.
     pub access: AccessPolicy,
+    /// Long-term memory.
+    pub memories: Arc<crate::memory::Memories>,
 }
 
 /// Per-scope job chains: each new job waits until the previous one is done.
@@ -174,7 +178,14 @@ impl ChatService {
                 let _ = previous.await;
             }
             let reply = Reply { tx };
-            inner.run_job(message, &reply).await;
+            let exchange = inner.run_job(message, &reply).await;
+            drop(reply);
+            if let Some(exchange) = exchange {
+                let worker = Arc::clone(&inner);
+                inner
+                    .tracker
+                    .spawn(async move { worker.capture(exchange).await });
+            }
             let mut chains = inner.chains.lock().unwrap_or_else(|e| e.into_inner());
             if chains
                 .tails
@@ -186,6 +197,17 @@ impl ChatService {
             drop(done_tx);
         });
         rx
+    }
+
+    /// The memory service.
+    pub fn memories(&self) -> &Arc<crate::memory::Memories> {
+        &self.inner.deps.memories
+    }
+
+    /// Everything stored about `user` (memories, conversations, settings) as JSON,
+    /// for `/export` and `hearth memory export`.
+    pub fn export(&self, user: &crate::UserKey) -> Result<serde_json::Value, StoreError> {
+        self.inner.export_json(user).map(|(json, _, _)| json)
     }
 
     /// Records the platform ids of the messages that carried a stored turn.
@@ -249,14 +271,22 @@ const STORAGE_TROUBLE: &str =
     "Sorry, I could not save that. The problem is logged; please try again.";
 
 impl Inner {
-    async fn run_job(&self, message: InboundMessage, reply: &Reply) {
+    /// Handles one message; returns the exchange to learn from, if it was a model answer.
+    async fn run_job(&self, message: InboundMessage, reply: &Reply) -> Option<answer::Exchange> {
         let result = match commands::parse(&message.text) {
-            Some(command) => self.run_command(command, &message, reply).await,
+            Some(command) => self
+                .run_command(command, &message, reply)
+                .await
+                .map(|()| None),
             None => self.answer(&message, reply).await,
         };
-        if let Err(e) = result {
-            tracing::error!(error = %e, scope = %message.scope(), "storage failed while handling a message");
-            reply.fail(STORAGE_TROUBLE).await;
+        match result {
+            Ok(exchange) => exchange,
+            Err(e) => {
+                tracing::error!(error = %e, scope = %message.scope(), "storage failed while handling a message");
+                reply.fail(STORAGE_TROUBLE).await;
+                None
+            }
         }
     }
 
@@ -291,6 +321,10 @@ impl Inner {
                     .await;
             }
             Command::Model(choice) => self.model_command(choice, message, reply).await?,
+            Command::Remember(text) => self.remember_command(text, message, reply).await?,
+            Command::Memory(arg) => self.memory_command(arg, message, reply).await?,
+            Command::Forget(arg) => self.forget_command(arg, message, reply).await?,
+            Command::Export => self.export_command(message, reply).await?,
             Command::Unknown(name) => {
                 tracing::info!(command = %name, "unknown command");
                 reply

@@ -43,7 +43,10 @@ pub struct ChatRef {
 }
 
 /// Identifies one person on one platform. Settings (and later memories) hang off it.
-#[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+#[derive(
+    Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord, serde::Serialize, serde::Deserialize,
+)]
+#[serde(transparent)]
 pub struct UserKey(String);
 
 impl UserKey {
@@ -55,6 +58,29 @@ impl UserKey {
     /// The key as stored.
     pub fn as_str(&self) -> &str {
         &self.0
+    }
+
+    /// The platform and the platform's user id.
+    pub fn parts(&self) -> (Platform, &str) {
+        let (platform, id) = self.0.split_once(':').unwrap_or(("terminal", &self.0));
+        let platform = match platform {
+            "telegram" => Platform::Telegram,
+            "discord" => Platform::Discord,
+            _ => Platform::Terminal,
+        };
+        (platform, id)
+    }
+
+    /// Parses `platform:id` as typed by the owner on the command line.
+    pub fn parse(raw: &str) -> Option<Self> {
+        let (platform, id) = raw.split_once(':')?;
+        let platform = match platform {
+            "telegram" => Platform::Telegram,
+            "discord" => Platform::Discord,
+            "terminal" => Platform::Terminal,
+            _ => return None,
+        };
+        (!id.is_empty() && !id.contains(char::is_whitespace)).then(|| UserKey::new(platform, id))
     }
 }
 
@@ -76,6 +102,11 @@ impl ScopeKey {
     /// The scope of `user_id` in `chat_id` on `platform`.
     pub fn new(platform: Platform, chat_id: &str, user_id: &str) -> Self {
         ScopeKey(format!("{}:{chat_id}:{user_id}", platform.as_str()))
+    }
+
+    /// A key read back from storage.
+    pub(crate) fn from_stored(raw: String) -> Self {
+        ScopeKey(raw)
     }
 
     /// The key as stored.
@@ -165,6 +196,15 @@ pub enum ReplyEvent {
         text: String,
         /// The stored assistant turn, when the reply was a model answer.
         turn: Option<TurnRef>,
+    },
+    /// A file for the user (e.g. `/export`), sent after the text.
+    File {
+        /// File name, e.g. `hearth-export.json`.
+        name: String,
+        /// Contents.
+        bytes: Vec<u8>,
+        /// A short caption.
+        caption: String,
     },
     /// The reply failed; `message` is a short sentence for the user (the cause is logged).
     Failed {

@@ -17,7 +17,7 @@ use std::time::Duration;
 
 use bot_core::{ReplyEvent, ReplyStream, TurnRef};
 use teloxide::prelude::*;
-use teloxide::types::{ChatAction, MessageId, ParseMode, ReplyParameters};
+use teloxide::types::{ChatAction, InputFile, MessageId, ParseMode, ReplyParameters};
 use teloxide::{ApiError, RequestError};
 use tokio::time::Instant;
 
@@ -327,6 +327,23 @@ pub async fn deliver(
                 live.text = text;
                 live.settle().await;
                 return turn.map(|turn| (turn, live.message_ids()));
+            }
+            Some(ReplyEvent::File {
+                name,
+                bytes,
+                caption,
+            }) => {
+                pacer.take(target.chat).await;
+                let document = InputFile::memory(bytes).file_name(name);
+                if let Err(e) = bot
+                    .send_document(target.chat, document)
+                    .caption(caption)
+                    .await
+                {
+                    tracing::warn!(error = %e, "could not send a file");
+                    live.text = "⚠️ I could not send the file. Please try again.".into();
+                    live.settle().await;
+                }
             }
             Some(ReplyEvent::Failed { message }) => {
                 stop_typing(&mut typing);

@@ -16,7 +16,12 @@ async fn commands_are_registered_and_help_answers() {
         .iter()
         .map(|c| c["command"].as_str().unwrap())
         .collect();
-    assert_eq!(names, ["start", "help", "reset", "model"]);
+    assert_eq!(
+        names,
+        [
+            "start", "help", "reset", "model", "remember", "memory", "forget", "export"
+        ]
+    );
     h.tg.send_private(ALICE, "Alice", "/frobnicate now");
     h.reply_containing(ALICE, "I don't know the command /frobnicate")
         .await;

@@ -6,6 +6,7 @@
 //! - `commands`: /start, /help, /reset, /model, unknown commands, setMyCommands.
 //! - `durability`: history across restarts, graceful shutdown.
 //! - `failures`: strangers, Ollama down, 429, oversized input, long answers, secrets.
+//! - `memory`: /remember, /memory, /forget, /export, capture, privacy, durability.
 //! - `cli`: `hearth doctor`, `hearth chat` and configuration errors.
 //! - `deploy`: the compose files, the systemd unit and the Dockerfile.
 
@@ -15,4 +16,5 @@ mod commands;
 mod deploy;
 mod durability;
 mod failures;
+mod memory;
 mod util;

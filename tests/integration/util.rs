@@ -34,6 +34,13 @@ impl Harness {
         self
     }
 
+    /// Uses the offline embedding model installed by scripts/install-models.sh.
+    pub fn with_embeddings(self) -> Self {
+        let (model, runtime) = hearth_tests::models();
+        self.set("HEARTH_EMBED_MODEL_DIR", &model.display().to_string())
+            .set("ORT_DYLIB_PATH", &runtime.display().to_string())
+    }
+
     pub fn env(&self) -> Vec<(String, String)> {
         let mut env: Vec<(String, String)> = [
             ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
@@ -46,6 +53,9 @@ impl Harness {
             ),
             ("HEARTH_TELEGRAM_ALLOWED_USERS", format!("{ALICE},{BOB}")),
             ("HEARTH_TELEGRAM_EDIT_INTERVAL_MS", "200".to_owned()),
+            // Capture asks the model a second question after each answer; tests that
+            // count requests leave it off, the memory tests turn it on.
+            ("HEARTH_MEMORY_AUTO", "false".to_owned()),
         ]
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))

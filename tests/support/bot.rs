@@ -114,6 +114,12 @@ impl BotProcess {
         );
     }
 
+    /// Kills the process with SIGKILL: no shutdown, no flush.
+    pub fn kill(mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+
     /// Sends SIGTERM and waits for the exit; returns the exit code.
     pub async fn terminate(mut self) -> Option<i32> {
         let pid = self.child.id().to_string();

@@ -14,7 +14,22 @@ pub mod html;
 pub mod ollama;
 pub mod telegram;
 
+use std::path::PathBuf;
 use std::time::Duration;
+
+/// The offline embedding model folder and ONNX Runtime library that
+/// `scripts/install-models.sh` installs into `models/`.
+pub fn models() -> (PathBuf, PathBuf) {
+    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
+    let model = root.join("minilm");
+    let runtime = root.join("onnxruntime/libonnxruntime.so");
+    assert!(
+        model.join("model.onnx").is_file() && runtime.is_file(),
+        "the offline models are missing in {}: run scripts/install-models.sh (scripts/test.sh does)",
+        root.display()
+    );
+    (model, runtime)
+}
 
 /// Polls `check` every 20 ms until it returns `Some` or `timeout` passes.
 pub async fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {

@@ -69,6 +69,7 @@ struct TgState {
     faults: Mutex<VecDeque<(String, u64)>>,
     commands: Mutex<Option<Value>>,
     reject_html: AtomicI64,
+    documents: Mutex<Vec<(String, Vec<u8>)>>,
 }
 
 /// The fake server. Dropping it stops it.
@@ -188,6 +189,11 @@ impl FakeTelegram {
         self.state.reject_html.store(count, Ordering::SeqCst);
     }
 
+    /// Files the bot uploaded: (file name, contents).
+    pub fn documents(&self) -> Vec<(String, Vec<u8>)> {
+        self.state.documents.lock().unwrap().clone()
+    }
+
     /// All calls so far.
     pub fn calls(&self) -> Vec<Call> {
         self.state.calls.lock().unwrap().clone()
@@ -257,10 +263,22 @@ impl FakeTelegram {
 async fn handle(
     State(state): State<Arc<TgState>>,
     Path((bot, method)): Path<(String, String)>,
-    body: axum::body::Bytes,
+    request: axum::extract::Request,
 ) -> Response {
     let method = method.to_lowercase();
-    let body: Value = serde_json::from_slice(&body).unwrap_or(Value::Null);
+    let is_multipart = request
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("multipart/form-data"));
+    let body: Value = if is_multipart {
+        multipart_body(&state, request).await
+    } else {
+        let bytes = axum::body::to_bytes(request.into_body(), 64 << 20)
+            .await
+            .unwrap_or_default();
+        serde_json::from_slice(&bytes).unwrap_or(Value::Null)
+    };
     // Recorded on arrival (a long poll is visible while it is held); the status follows.
     let index = {
         let mut calls = state.calls.lock().unwrap();
@@ -323,6 +341,28 @@ async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Resp
             )
         }
         "sendmessage" => send_message(state, body),
+        "senddocument" => {
+            let chat_id = body["chat_id"]
+                .as_str()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or_default();
+            let message = BotMessage {
+                chat_id,
+                message_id: state.next_message_id.fetch_add(1, Ordering::SeqCst),
+                text: body["caption"].as_str().unwrap_or_default().to_owned(),
+                html: None,
+                entities: Vec::new(),
+                versions: Vec::new(),
+                reply_to: None,
+            };
+            let json = message_json(&message);
+            state
+                .messages
+                .lock()
+                .unwrap()
+                .insert((chat_id, message.message_id), message);
+            ok(json)
+        }
         "editmessagetext" => edit_message(state, body),
         _ => error(404, "Not Found: method not found", None),
     }
@@ -357,6 +397,31 @@ async fn get_updates(state: &TgState, body: &Value) -> Value {
         }
         let _ = tokio::time::timeout_at(deadline, notified).await;
     }
+}
+
+/// Reads a multipart upload: text fields into JSON, files kept in `documents`.
+async fn multipart_body(state: &TgState, request: axum::extract::Request) -> Value {
+    use axum::extract::FromRequest;
+    let mut form = match axum::extract::Multipart::from_request(request, &()).await {
+        Ok(form) => form,
+        Err(_) => return Value::Null,
+    };
+    let mut fields = serde_json::Map::new();
+    while let Ok(Some(field)) = form.next_field().await {
+        let name = field.name().unwrap_or_default().to_owned();
+        match field.file_name().map(str::to_owned) {
+            Some(file_name) => {
+                let bytes = field.bytes().await.unwrap_or_default().to_vec();
+                fields.insert(name, json!({"file_name": file_name}));
+                state.documents.lock().unwrap().push((file_name, bytes));
+            }
+            None => {
+                let text = field.text().await.unwrap_or_default();
+                fields.insert(name, Value::String(text));
+            }
+        }
+    }
+    Value::Object(fields)
 }
 
 /// Applies Telegram's rules to an outgoing text: (visible text, html, entities) or the 400 to send.

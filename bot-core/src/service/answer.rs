@@ -5,10 +5,16 @@ use tokio::time::Instant;
 
 use super::{HISTORY_WINDOW, Inner, Reply};
 use crate::model::{ChatRequest, ModelError, Role};
-use crate::prompt::{self, PromptInput};
+use crate::prompt::{self, PromptInput, RecalledMemory};
 use crate::store::StoreError;
 use crate::think::ThinkFilter;
 use crate::types::{InboundMessage, ReplyEvent, TurnRef};
+
+/// A finished exchange, for automatic memory capture.
+pub(super) struct Exchange {
+    pub(super) message: InboundMessage,
+    pub(super) answer: String,
+}
 
 /// How a model stream ended.
 enum Ending {
@@ -22,7 +28,7 @@ impl Inner {
         &self,
         message: &InboundMessage,
         reply: &Reply,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Option<Exchange>, StoreError> {
         let text = message.text.trim();
         if text.is_empty() {
             let note = if message.attachments.is_empty() {
@@ -31,7 +37,7 @@ impl Inner {
                 "I can only read text messages so far. Please write your question."
             };
             reply.finish(note).await;
-            return Ok(());
+            return Ok(None);
         }
         let chars = text.chars().count();
         if chars > self.config.max_input_chars {
@@ -47,11 +53,12 @@ impl Inner {
                     self.config.max_input_chars
                 ))
                 .await;
-            return Ok(());
+            return Ok(None);
         }
 
         let scope = message.scope();
         let settings = self.deps.settings.settings(&message.user_key())?;
+        let settings_memory = settings.clone();
         let model = settings
             .model
             .unwrap_or_else(|| self.config.default_model.clone());
@@ -63,14 +70,16 @@ impl Inner {
             Err(e) => {
                 tracing::warn!(error = %e, model = %model, "model server unavailable");
                 reply.fail(e.user_message()).await;
-                return Ok(());
+                return Ok(None);
             }
         };
+        let remembered = self.recall(message, &settings_memory, text).await;
         let history = self.deps.history.recent(&scope, HISTORY_WINDOW)?;
         let input = PromptInput {
             system_prompt: &self.config.system_prompt,
             display_name: &message.display_name,
             history: &history,
+            memories: &remembered,
             now: chrono::Utc::now(),
             budget_tokens: prompt::prompt_budget(context_tokens),
         };
@@ -85,7 +94,7 @@ impl Inner {
                         e.needed, e.available
                     ))
                     .await;
-                return Ok(());
+                return Ok(None);
             }
         };
         let request = ChatRequest {
@@ -110,7 +119,7 @@ impl Inner {
             Ending::Failed(e) if answer.is_empty() => {
                 tracing::warn!(error = %e, model = %model, "model request failed");
                 reply.fail(e.user_message()).await;
-                return Ok(());
+                return Ok(None);
             }
             Ending::Failed(e) => {
                 tracing::warn!(error = %e, model = %model, "model stream broke off");
@@ -126,7 +135,43 @@ impl Inner {
                 turn: Some(turn),
             })
             .await;
-        Ok(())
+        let learn = matches!(ending, Ending::Complete) && !answer.trim().is_empty();
+        Ok(learn.then(|| Exchange {
+            message: message.clone(),
+            answer,
+        }))
+    }
+
+    /// The memories to put in the prompt: none in a chat others can read,
+    /// unless the user allowed it.
+    async fn recall(
+        &self,
+        message: &InboundMessage,
+        settings: &crate::store::UserSettings,
+        text: &str,
+    ) -> Vec<RecalledMemory> {
+        if message.chat.is_shared && !settings.memory_in_shared {
+            return Vec::new();
+        }
+        let k = self.deps.memories.config().prompt_memories;
+        match self
+            .deps
+            .memories
+            .search(&message.user_key(), text, k)
+            .await
+        {
+            Ok(hits) => hits
+                .into_iter()
+                .map(|hit| RecalledMemory {
+                    date: hit.memory.updated,
+                    text: hit.memory.text,
+                })
+                .collect(),
+            Err(e) => {
+                tracing::warn!(error = %e, "memory search failed; answering without memories");
+                Vec::new()
+            }
+        }
     }
 
     /// The context window to ask for: the model's own, capped by configuration.

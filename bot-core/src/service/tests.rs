@@ -2,13 +2,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::*;
+use crate::memory::{Memories, MemoryConfig};
 use crate::model::ModelError;
 use crate::model::scripted::ScriptedModel;
-use crate::store::memory::MemoryStore;
+use crate::store::memory::InMemoryStore;
 use crate::types::{ChatRef, Platform};
 
-fn service(model: Arc<ScriptedModel>, slots: usize) -> (ChatService, Arc<MemoryStore>) {
-    let store = Arc::new(MemoryStore::new());
+fn service(model: Arc<ScriptedModel>, slots: usize) -> (ChatService, Arc<InMemoryStore>) {
+    let store = Arc::new(InMemoryStore::new());
     let mut config = ServiceConfig::new("m");
     config.max_concurrent_requests = slots;
     let deps = Deps {
@@ -16,6 +17,14 @@ fn service(model: Arc<ScriptedModel>, slots: usize) -> (ChatService, Arc<MemoryS
         history: store.clone(),
         settings: store.clone(),
         access: AccessPolicy::deny_all().allow_all(Platform::Telegram, ["1", "2"]),
+        memories: Arc::new(Memories::new(
+            store.clone(),
+            None,
+            MemoryConfig {
+                auto_capture: false,
+                ..MemoryConfig::default()
+            },
+        )),
     };
     (ChatService::new(config, deps), store)
 }
@@ -151,4 +160,74 @@ async fn shutdown_cancels_after_the_grace_period_and_keeps_the_partial_answer() 
     let stored =
         crate::store::HistoryStore::recent(&*store, &message("1", "").scope(), 10).unwrap();
     assert_eq!(stored[1].turn.text, "partial ");
+}
+
+#[tokio::test]
+async fn remembered_facts_reach_the_prompt_of_their_owner_only() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let (service, _) = service(model.clone(), 1);
+    let ack = collect(service.handle(message("1", "/remember my dog is called Rex"))).await;
+    assert!(final_text(&ack).contains("I will remember that"));
+    collect(service.handle(message("1", "what is my dog called?"))).await;
+    collect(service.handle(message("2", "what is my dog called?"))).await;
+    let requests = model.requests();
+    assert!(
+        requests[0].messages[0]
+            .content
+            .contains("my dog is called Rex")
+    );
+    assert!(!requests[1].messages[0].content.contains("Rex"));
+}
+
+#[tokio::test]
+async fn memory_commands_handle_bad_input_without_changes() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let (service, store) = service(model, 1);
+    let reply = |text: &str| {
+        let service = service.clone();
+        let text = text.to_owned();
+        async move { final_text(&collect(service.handle(message("1", &text))).await) }
+    };
+    assert!(
+        reply("/remember")
+            .await
+            .contains("Tell me what to remember")
+    );
+    assert!(
+        reply(&format!("/remember {}", "x".repeat(600)))
+            .await
+            .contains("too long")
+    );
+    assert!(
+        reply("/forget m999")
+            .await
+            .contains("I have no memory `m999`")
+    );
+    assert!(
+        reply("/forget the cat please")
+            .await
+            .contains("not a memory id")
+    );
+    assert!(reply("/memory page zero").await.contains("whole numbers"));
+    let owner = message("1", "").user_key();
+    assert!(
+        crate::memory::MemoryStore::memories(&*store, &owner)
+            .unwrap()
+            .is_empty()
+    );
+    assert!(reply("/remember I like tea").await.contains("remember"));
+    assert!(reply("/forget all").await.contains("/forget all confirm"));
+    assert_eq!(
+        crate::memory::MemoryStore::memories(&*store, &owner)
+            .unwrap()
+            .len(),
+        1,
+        "not yet"
+    );
+    assert!(reply("/forget all confirm").await.contains("forgot all 1"));
+    assert!(
+        crate::memory::MemoryStore::memories(&*store, &owner)
+            .unwrap()
+            .is_empty()
+    );
 }

@@ -2,9 +2,10 @@
 
 use chrono::Utc;
 
-use super::memory::MemoryStore;
+use super::memory::InMemoryStore;
 use super::sled_store::SledStore;
 use super::{HistoryStore, SettingsStore, Turn, UserSettings};
+use crate::memory::MemoryStore;
 use crate::model::Role;
 use crate::types::{Platform, ScopeKey, UserKey};
 
@@ -79,6 +80,7 @@ fn settings_default_and_replace(store: &dyn SettingsStore) {
     assert_eq!(store.settings(&user).unwrap(), UserSettings::default());
     let chosen = UserSettings {
         model: Some("qwen3:4b".into()),
+        ..UserSettings::default()
     };
     store.set_settings(&user, &chosen).unwrap();
     assert_eq!(store.settings(&user).unwrap(), chosen);
@@ -90,7 +92,78 @@ fn settings_default_and_replace(store: &dyn SettingsStore) {
     );
 }
 
-fn run_all<S: HistoryStore + SettingsStore>(make: impl Fn() -> S) {
+fn memory(
+    owner: &UserKey,
+    id: &str,
+    text: &str,
+    embedding: Option<Vec<f32>>,
+) -> crate::memory::Memory {
+    let now = Utc::now();
+    crate::memory::Memory {
+        id: id.into(),
+        owner: owner.clone(),
+        text: text.into(),
+        source: crate::memory::MemorySource::Extracted {
+            chat: "c".into(),
+            message_id: Some("7".into()),
+        },
+        created: now,
+        updated: now,
+        embedding,
+    }
+}
+
+fn memories_round_trip_per_owner(store: &dyn MemoryStore) {
+    let alice = UserKey::new(Platform::Telegram, "1");
+    let alice_too = UserKey::new(Platform::Telegram, "10");
+    let id = store.next_id().unwrap();
+    assert_ne!(id, store.next_id().unwrap(), "ids are never reused");
+    let kept = memory(&alice, &id, "likes tea", Some(vec![0.5, -0.25]));
+    store.put_memory(&kept).unwrap();
+    store
+        .put_memory(&memory(&alice_too, "m2", "likes coffee", None))
+        .unwrap();
+    assert_eq!(store.memory(&alice, &id).unwrap(), Some(kept.clone()));
+    assert_eq!(
+        store.memory(&alice_too, &id).unwrap(),
+        None,
+        "another owner's id space"
+    );
+    assert_eq!(store.memories(&alice).unwrap(), vec![kept.clone()]);
+    let mut changed = kept.clone();
+    changed.text = "likes green tea".into();
+    store.put_memory(&changed).unwrap();
+    assert_eq!(store.memories(&alice).unwrap()[0].text, "likes green tea");
+    assert!(
+        !store.remove_memory(&alice, "m2").unwrap(),
+        "cannot remove another owner's memory"
+    );
+    assert!(store.remove_memory(&alice, &id).unwrap());
+    assert!(store.memories(&alice).unwrap().is_empty());
+    assert_eq!(store.remove_all_memories(&alice_too).unwrap(), 1);
+    store.flush().unwrap();
+}
+
+fn user_turns_are_found_across_chats(store: &dyn HistoryStore) {
+    let in_group = ScopeKey::new(Platform::Telegram, "-100", "7");
+    let private = ScopeKey::new(Platform::Telegram, "7", "7");
+    let other = ScopeKey::new(Platform::Telegram, "-100", "77");
+    store.append(&in_group, turn(Role::User, "group")).unwrap();
+    store.append(&private, turn(Role::User, "private")).unwrap();
+    store.append(&other, turn(Role::User, "not mine")).unwrap();
+    let mine: Vec<String> = store
+        .user_turns(Platform::Telegram, "7")
+        .unwrap()
+        .into_iter()
+        .map(|(_, t)| t.turn.text)
+        .collect();
+    assert_eq!(mine.len(), 2);
+    assert!(mine.contains(&"group".to_owned()) && mine.contains(&"private".to_owned()));
+}
+
+fn run_all<S: HistoryStore + SettingsStore + MemoryStore>(make: impl Fn() -> S) {
+    memories_round_trip_per_owner(&make());
+    user_turns_are_found_across_chats(&make());
     history_keeps_order_and_limit(&make());
     scopes_are_isolated_even_with_shared_prefixes(&make());
     reset_starts_a_new_conversation(&make());
@@ -100,7 +173,7 @@ fn run_all<S: HistoryStore + SettingsStore>(make: impl Fn() -> S) {
 
 #[test]
 fn memory_store_conforms() {
-    run_all(MemoryStore::new);
+    run_all(InMemoryStore::new);
 }
 
 #[test]

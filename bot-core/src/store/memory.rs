@@ -4,6 +4,7 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 
 use super::{HistoryStore, SettingsStore, StoreError, StoredTurn, Turn, UserSettings};
+use crate::memory::{Memory, short_id};
 use crate::types::{ScopeKey, UserKey};
 
 #[derive(Default)]
@@ -11,16 +12,17 @@ struct Inner {
     turns: HashMap<ScopeKey, BTreeMap<u64, Turn>>,
     conversation: HashMap<ScopeKey, u32>,
     settings: HashMap<UserKey, UserSettings>,
+    memories: HashMap<UserKey, BTreeMap<String, Memory>>,
     next_seq: u64,
 }
 
 /// Keeps everything in memory; nothing survives the process.
 #[derive(Default)]
-pub struct MemoryStore {
+pub struct InMemoryStore {
     inner: Mutex<Inner>,
 }
 
-impl MemoryStore {
+impl InMemoryStore {
     /// An empty store.
     pub fn new() -> Self {
         Self::default()
@@ -32,7 +34,7 @@ impl MemoryStore {
     }
 }
 
-impl HistoryStore for MemoryStore {
+impl HistoryStore for InMemoryStore {
     fn append(&self, scope: &ScopeKey, mut turn: Turn) -> Result<u64, StoreError> {
         let mut inner = self.lock();
         turn.conversation = inner.conversation.get(scope).copied().unwrap_or(0);
@@ -92,9 +94,33 @@ impl HistoryStore for MemoryStore {
     fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
+
+    fn user_turns(
+        &self,
+        platform: crate::Platform,
+        user_id: &str,
+    ) -> Result<Vec<(ScopeKey, StoredTurn)>, StoreError> {
+        let inner = self.lock();
+        let mut out = Vec::new();
+        for (scope, turns) in &inner.turns {
+            if super::sled_store::scope_belongs_to(scope.as_str(), platform, user_id) {
+                out.extend(turns.iter().map(|(&seq, turn)| {
+                    (
+                        scope.clone(),
+                        StoredTurn {
+                            seq,
+                            turn: turn.clone(),
+                        },
+                    )
+                }));
+            }
+        }
+        out.sort_by(|a, b| a.0.cmp(&b.0).then(a.1.seq.cmp(&b.1.seq)));
+        Ok(out)
+    }
 }
 
-impl SettingsStore for MemoryStore {
+impl SettingsStore for InMemoryStore {
     fn settings(&self, user: &UserKey) -> Result<UserSettings, StoreError> {
         Ok(self.lock().settings.get(user).cloned().unwrap_or_default())
     }
@@ -102,6 +128,66 @@ impl SettingsStore for MemoryStore {
     fn set_settings(&self, user: &UserKey, settings: &UserSettings) -> Result<(), StoreError> {
         self.lock().settings.insert(user.clone(), settings.clone());
         Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        Ok(())
+    }
+}
+
+impl crate::memory::MemoryStore for InMemoryStore {
+    fn next_id(&self) -> Result<String, StoreError> {
+        let mut inner = self.lock();
+        inner.next_seq += 1;
+        Ok(short_id(inner.next_seq))
+    }
+
+    fn put_memory(&self, memory: &Memory) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        inner
+            .memories
+            .entry(memory.owner.clone())
+            .or_default()
+            .insert(memory.id.clone(), memory.clone());
+        Ok(())
+    }
+
+    fn memory(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, StoreError> {
+        Ok(self
+            .lock()
+            .memories
+            .get(owner)
+            .and_then(|m| m.get(id))
+            .cloned())
+    }
+
+    fn memories(&self, owner: &UserKey) -> Result<Vec<Memory>, StoreError> {
+        let mut out: Vec<Memory> = self
+            .lock()
+            .memories
+            .get(owner)
+            .map(|m| m.values().cloned().collect())
+            .unwrap_or_default();
+        out.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    fn remove_memory(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError> {
+        Ok(self
+            .lock()
+            .memories
+            .get_mut(owner)
+            .and_then(|m| m.remove(id))
+            .is_some())
+    }
+
+    fn remove_all_memories(&self, owner: &UserKey) -> Result<usize, StoreError> {
+        Ok(self
+            .lock()
+            .memories
+            .remove(owner)
+            .map(|m| m.len())
+            .unwrap_or(0))
     }
 
     fn flush(&self) -> Result<(), StoreError> {

@@ -3,7 +3,7 @@
 //! - [`HistoryStore`]: conversation turns per [`ScopeKey`], with `/reset`
 //!   starting a new conversation while the old ones stay for export.
 //! - [`SettingsStore`]: per-user settings such as the chosen model.
-//! - [`sled_store::SledStore`] implements both on disk; [`memory::MemoryStore`]
+//! - [`sled_store::SledStore`] implements both on disk; [`memory::InMemoryStore`]
 //!   in memory. Both pass the same conformance suite.
 
 pub mod memory;
@@ -50,6 +50,10 @@ pub struct StoredTurn {
 pub struct UserSettings {
     /// The model to answer with, if not the default.
     pub model: Option<String>,
+    /// The user turned automatic memory capture off (`/memory off`).
+    pub memory_capture_off: bool,
+    /// The user allows their memories in chats others can read (`/memory shared on`).
+    pub memory_in_shared: bool,
 }
 
 /// Storage errors.
@@ -107,6 +111,13 @@ pub trait HistoryStore: Send + Sync {
 
     /// Makes every write so far durable.
     fn flush(&self) -> Result<(), StoreError>;
+
+    /// Every turn of every conversation `user_id` had on `platform`, for export.
+    fn user_turns(
+        &self,
+        platform: crate::Platform,
+        user_id: &str,
+    ) -> Result<Vec<(ScopeKey, StoredTurn)>, StoreError>;
 }
 
 /// Per-user settings.

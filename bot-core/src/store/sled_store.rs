@@ -5,10 +5,13 @@
 //! - `turns`: `scope \0 seq(u64 BE)` -> JSON [`Turn`]. Keys sort by scope, then time.
 //! - `conversations`: `scope` -> current conversation number (u32 BE).
 //! - `settings`: `user` -> JSON [`UserSettings`].
+//! - `memories`: `user \0 id` -> JSON [`Memory`] (without the embedding).
+//! - `memory_vectors`: `user \0 id` -> the embedding, f32 little-endian.
 
 use std::path::Path;
 
 use super::{HistoryStore, SettingsStore, StoreError, StoredTurn, Turn, UserSettings};
+use crate::memory::{Memory, MemoryStore, short_id};
 use crate::types::{ScopeKey, UserKey};
 
 /// Newest schema this build writes and reads.
@@ -21,6 +24,8 @@ pub struct SledStore {
     turns: sled::Tree,
     conversations: sled::Tree,
     settings: sled::Tree,
+    memories: sled::Tree,
+    vectors: sled::Tree,
 }
 
 impl SledStore {
@@ -72,6 +77,8 @@ impl SledStore {
             turns: db.open_tree("turns")?,
             conversations: db.open_tree("conversations")?,
             settings: db.open_tree("settings")?,
+            memories: db.open_tree("memories")?,
+            vectors: db.open_tree("memory_vectors")?,
             db,
         })
     }
@@ -184,6 +191,36 @@ impl HistoryStore for SledStore {
         self.db.flush()?;
         Ok(())
     }
+
+    fn user_turns(
+        &self,
+        platform: crate::Platform,
+        user_id: &str,
+    ) -> Result<Vec<(ScopeKey, StoredTurn)>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.turns.iter() {
+            let (key, value) = entry?;
+            let Some(split) = key.iter().position(|&b| b == 0) else {
+                continue;
+            };
+            let scope = String::from_utf8_lossy(&key[..split]).into_owned();
+            if scope_belongs_to(&scope, platform, user_id) {
+                out.push((ScopeKey::from_stored(scope), decode_turn(&key, &value)?));
+            }
+        }
+        Ok(out)
+    }
+}
+
+/// Whether a stored scope key (`platform:chat:user`) belongs to `user_id` on `platform`.
+pub(crate) fn scope_belongs_to(scope: &str, platform: crate::Platform, user_id: &str) -> bool {
+    scope
+        .strip_prefix(platform.as_str())
+        .and_then(|r| r.strip_prefix(':'))
+        .is_some_and(|rest| {
+            rest.rsplit_once(':')
+                .is_some_and(|(_, user)| user == user_id)
+        })
 }
 
 impl SettingsStore for SledStore {
@@ -199,6 +236,96 @@ impl SettingsStore for SledStore {
         let value = serde_json::to_vec(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.settings.insert(user.as_str(), value)?;
         Ok(())
+    }
+
+    fn flush(&self) -> Result<(), StoreError> {
+        self.db.flush()?;
+        Ok(())
+    }
+}
+
+fn owner_prefix(owner: &UserKey) -> Vec<u8> {
+    let mut key = owner.as_str().as_bytes().to_vec();
+    key.push(0);
+    key
+}
+
+fn memory_key(owner: &UserKey, id: &str) -> Vec<u8> {
+    let mut key = owner_prefix(owner);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+fn decode_vector(raw: &[u8]) -> Vec<f32> {
+    raw.chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect()
+}
+
+impl SledStore {
+    fn decode_memory(&self, key: &[u8], raw: &[u8]) -> Result<Memory, StoreError> {
+        let mut memory: Memory =
+            serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(format!("memory: {e}")))?;
+        memory.embedding = self.vectors.get(key)?.map(|v| decode_vector(&v));
+        Ok(memory)
+    }
+}
+
+impl MemoryStore for SledStore {
+    fn next_id(&self) -> Result<String, StoreError> {
+        Ok(short_id(self.db.generate_id()?))
+    }
+
+    fn put_memory(&self, memory: &Memory) -> Result<(), StoreError> {
+        let key = memory_key(&memory.owner, &memory.id);
+        let value = serde_json::to_vec(memory).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        let vector: Option<Vec<u8>> = memory
+            .embedding
+            .as_ref()
+            .map(|v| v.iter().flat_map(|x| x.to_le_bytes()).collect());
+        // One batch per tree; the record and its vector are flushed together.
+        self.memories.insert(key.as_slice(), value)?;
+        match vector {
+            Some(bytes) => self.vectors.insert(key, bytes)?,
+            None => self.vectors.remove(key)?,
+        };
+        Ok(())
+    }
+
+    fn memory(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, StoreError> {
+        let key = memory_key(owner, id);
+        match self.memories.get(&key)? {
+            Some(raw) => Ok(Some(self.decode_memory(&key, &raw)?)),
+            None => Ok(None),
+        }
+    }
+
+    fn memories(&self, owner: &UserKey) -> Result<Vec<Memory>, StoreError> {
+        let mut out = Vec::new();
+        for entry in self.memories.scan_prefix(owner_prefix(owner)) {
+            let (key, raw) = entry?;
+            out.push(self.decode_memory(&key, &raw)?);
+        }
+        out.sort_by(|a, b| a.created.cmp(&b.created).then_with(|| a.id.cmp(&b.id)));
+        Ok(out)
+    }
+
+    fn remove_memory(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError> {
+        let key = memory_key(owner, id);
+        self.vectors.remove(&key)?;
+        Ok(self.memories.remove(key)?.is_some())
+    }
+
+    fn remove_all_memories(&self, owner: &UserKey) -> Result<usize, StoreError> {
+        let prefix = owner_prefix(owner);
+        let mut removed = 0;
+        for key in self.memories.scan_prefix(&prefix).keys() {
+            let key = key?;
+            self.memories.remove(&key)?;
+            self.vectors.remove(&key)?;
+            removed += 1;
+        }
+        Ok(removed)
     }
 
     fn flush(&self) -> Result<(), StoreError> {
@@ -225,6 +352,7 @@ mod tests {
                     &user,
                     &UserSettings {
                         model: Some("m".into()),
+                        ..UserSettings::default()
                     },
                 )
                 .unwrap();

