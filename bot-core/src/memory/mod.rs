@@ -111,7 +111,10 @@ pub trait MemoryStore: Send + Sync {
 }
 
 #[cfg(test)]
-mod tests {
+mod tests;
+
+#[cfg(test)]
+mod id_tests {
     use super::*;
 
     #[test]
