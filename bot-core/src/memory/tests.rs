@@ -34,7 +34,7 @@ proptest! {
             Arc::new(InMemoryStore::new())
         };
         let memories = Memories::new(store, None, MemoryConfig::default());
-        let user = |n: u8| UserKey::new(if n % 2 == 0 { Platform::Telegram } else { Platform::Discord }, &format!("{}", n / 2 + 1));
+        let user = |n: u8| UserKey::new(if n.is_multiple_of(2) { Platform::Telegram } else { Platform::Discord }, &format!("{}", n / 2 + 1));
         runtime().block_on(async {
             for (owner, text) in &facts {
                 memories.remember(&user(*owner), text, MemorySource::Imported).await.unwrap();
