@@ -199,3 +199,49 @@ async fn memories_stay_out_of_group_prompts_unless_allowed() {
     h.reply_containing(group, "echo: salary again?").await;
     assert!(h.ollama.requests()[1].all_text().contains("5000"));
 }
+
+#[tokio::test]
+async fn the_owner_manages_memories_from_the_command_line() {
+    let h = Harness::new().await;
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "/remember I keep bees");
+    h.reply_containing(ALICE, "I will remember").await;
+    h.tg.send_private(BOB, "Bob", "/remember Bob keeps goats");
+    h.reply_containing(BOB, "I will remember").await;
+    assert_eq!(bot.terminate().await, Some(0));
+
+    let mut list = h.spawn(&["memory", "list", "--user", "telegram:1001"]);
+    assert_eq!(list.wait(WAIT).await, Some(0), "{}", list.log());
+    assert!(
+        list.log().contains("I keep bees") && !list.log().contains("goats"),
+        "{}",
+        list.log()
+    );
+
+    let mut export = h.spawn(&["memory", "export", "--user", "telegram:1001"]);
+    assert_eq!(export.wait(WAIT).await, Some(0));
+    assert!(export.log().contains("\"text\": \"I keep bees\"") && !export.log().contains("goats"));
+
+    let mut forget = h.spawn(&["memory", "forget", "--user", "telegram:1001", "--all"]);
+    assert_eq!(forget.wait(WAIT).await, Some(0));
+    assert!(
+        forget.log().contains("forgot 1 memories"),
+        "{}",
+        forget.log()
+    );
+
+    let mut bad = h.spawn(&["memory", "list", "--user", "alice"]);
+    assert_eq!(bad.wait(WAIT).await, Some(1));
+    assert!(
+        bad.log().contains("--user must look like telegram:123456"),
+        "{}",
+        bad.log()
+    );
+
+    let mut list = h.spawn(&["memory", "list", "--user", "telegram:1002"]);
+    assert_eq!(list.wait(WAIT).await, Some(0));
+    assert!(
+        list.log().contains("Bob keeps goats"),
+        "Bob's memories are untouched"
+    );
+}

@@ -21,7 +21,9 @@ pub fn hearth_binary() -> PathBuf {
         let cargo = std::env::var("CARGO").unwrap_or_else(|_| "cargo".into());
         let release = dir.file_name().is_some_and(|n| n == "release");
         let mut build = Command::new(cargo);
-        build.args(["build", "-p", "hearth", "--bin", "hearth"]);
+        // The same selection as scripts/test.sh, so features unify the same way and
+        // this is a no-op when the binary is already up to date.
+        build.args(["build", "--workspace", "--bins"]);
         if release {
             build.arg("--release");
         }
