@@ -144,6 +144,18 @@ impl Memories {
             .unwrap_or_else(|e| Err(StoreError::Corrupt(format!("storage task failed: {e}"))))
     }
 
+    /// Writes `memory` durably and drops its owner's stale index.
+    async fn persist(&self, memory: &Memory) -> Result<(), StoreError> {
+        let stored = memory.clone();
+        self.store_blocking(move |store| {
+            store.put_memory(&stored)?;
+            store.flush()
+        })
+        .await?;
+        self.invalidate(&memory.owner);
+        Ok(())
+    }
+
     /// Stores a new memory and makes it durable before returning.
     pub async fn remember(
         &self,
@@ -166,13 +178,7 @@ impl Memories {
             updated: now,
             embedding,
         };
-        let stored = memory.clone();
-        self.store_blocking(move |store| {
-            store.put_memory(&stored)?;
-            store.flush()
-        })
-        .await?;
-        self.invalidate(owner);
+        self.persist(&memory).await?;
         Ok(memory)
     }
 
@@ -193,13 +199,7 @@ impl Memories {
             .and_then(|mut v| v.pop());
         memory.text = text;
         memory.updated = Utc::now();
-        let stored = memory.clone();
-        self.store_blocking(move |store| {
-            store.put_memory(&stored)?;
-            store.flush()
-        })
-        .await?;
-        self.invalidate(owner);
+        self.persist(&memory).await?;
         Ok(Some(memory))
     }
 

@@ -33,6 +33,14 @@ fn line(memory: &Memory) -> String {
     )
 }
 
+/// A memory error where only storage can fail (reads, deletes, searches).
+fn store_error(error: MemoryError) -> StoreError {
+    match error {
+        MemoryError::Store(e) => e,
+        other => StoreError::Corrupt(other.to_string()),
+    }
+}
+
 /// Turns memory errors into a reply; storage errors go up.
 fn explain(error: MemoryError, limit: usize) -> Result<String, StoreError> {
     match error {
@@ -115,15 +123,12 @@ impl Inner {
                 }
             }
             _ => {
-                let hits =
-                    self.deps
-                        .memories
-                        .search(&user, &arg, PAGE)
-                        .await
-                        .map_err(|e| match e {
-                            MemoryError::Store(e) => e,
-                            other => StoreError::Corrupt(other.to_string()),
-                        })?;
+                let hits = self
+                    .deps
+                    .memories
+                    .search(&user, &arg, PAGE)
+                    .await
+                    .map_err(store_error)?;
                 if hits.is_empty() {
                     format!("I remember nothing about “{}”.", escape_markdown(&arg))
                 } else {
@@ -143,10 +148,7 @@ impl Inner {
             .deps
             .memories
             .list(&message.user_key())
-            .map_err(|e| match e {
-                MemoryError::Store(e) => e,
-                other => StoreError::Corrupt(other.to_string()),
-            })?;
+            .map_err(store_error)?;
         if all.is_empty() {
             return Ok(
                 "I don't remember anything about you yet. Tell me with /remember TEXT.".into(),
@@ -181,10 +183,6 @@ impl Inner {
     ) -> Result<(), StoreError> {
         let user = message.user_key();
         let memories = &self.deps.memories;
-        let store_error = |e: MemoryError| match e {
-            MemoryError::Store(e) => e,
-            other => StoreError::Corrupt(other.to_string()),
-        };
         let arg = arg.unwrap_or_default().to_lowercase();
         let words: Vec<&str> = arg.split_whitespace().collect();
         let text = match words.as_slice() {
@@ -219,10 +217,7 @@ impl Inner {
         user: &UserKey,
     ) -> Result<(serde_json::Value, usize, usize), StoreError> {
         let (platform, user_id) = user.parts();
-        let memories = self.deps.memories.list(user).map_err(|e| match e {
-            MemoryError::Store(e) => e,
-            other => StoreError::Corrupt(other.to_string()),
-        })?;
+        let memories = self.deps.memories.list(user).map_err(store_error)?;
         let settings = self.deps.settings.settings(user)?;
         let turns = self.deps.history.user_turns(platform, user_id)?;
         let mut conversations: Vec<serde_json::Value> = Vec::new();
