@@ -13,6 +13,9 @@ rustc --version
 step "offline models (embeddings)"
 scripts/install-models.sh
 
+step "real tiny model for end-to-end tests (llama-cpp-python + SmolLM2-135M)"
+scripts/install-llm.sh
+
 step "formatting"
 cargo fmt --all -- --check
 

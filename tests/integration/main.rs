@@ -7,6 +7,7 @@
 //! - `durability`: history across restarts, graceful shutdown.
 //! - `failures`: strangers, Ollama down, 429, oversized input, long answers, secrets.
 //! - `memory`: /remember, /memory, /forget, /export, capture, privacy, durability.
+//! - `real_model`: the same flows against a real tiny model behind Ollama's API.
 //! - `cli`: `hearth doctor`, `hearth chat` and configuration errors.
 //! - `deploy`: the compose files, the systemd unit and the Dockerfile.
 
@@ -17,4 +18,5 @@ mod deploy;
 mod durability;
 mod failures;
 mod memory;
+mod real_model;
 mod util;

@@ -11,6 +11,7 @@
 
 pub mod bot;
 pub mod html;
+pub mod llm;
 pub mod ollama;
 pub mod telegram;
 

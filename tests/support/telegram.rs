@@ -70,6 +70,7 @@ struct TgState {
     commands: Mutex<Option<Value>>,
     reject_html: AtomicI64,
     documents: Mutex<Vec<(String, Vec<u8>)>>,
+    confirmed: Mutex<i64>,
 }
 
 /// The fake server. Dropping it stops it.
@@ -374,6 +375,13 @@ async fn get_updates(state: &TgState, body: &Value) -> Value {
     let timeout = body.get("timeout").and_then(Value::as_u64).unwrap_or(0);
     // Hold an empty poll up to a second (teloxide's client gives up after 17 s).
     let deadline = tokio::time::Instant::now() + Duration::from_millis((timeout * 1000).min(1000));
+    // Like Telegram, a poll with an offset confirms every earlier update: they are
+    // never delivered again, not even to a restarted bot polling from offset 0.
+    let offset = {
+        let mut confirmed = state.confirmed.lock().unwrap();
+        *confirmed = (*confirmed).max(offset);
+        *confirmed
+    };
     loop {
         let notified = state.new_update.notified();
         let pending: Vec<Value> = state

@@ -1,0 +1,174 @@
+//! End-to-end with a real language model (SmolLM2-135M behind an Ollama-compatible
+//! server): real streaming, real token counts, real JSON output. The model is tiny and
+//! often wrong, so these tests check structure and flow, never what it says.
+
+use std::time::Duration;
+
+use hearth_tests::llm::{MODEL, RealModelServer};
+
+use crate::util::*;
+
+const LONG: Duration = Duration::from_secs(90);
+
+fn harness_for(h: Harness, server: &RealModelServer) -> Harness {
+    h.set("OLLAMA_HOST", &server.url).set("OLLAMA_MODEL", MODEL)
+}
+
+#[tokio::test]
+async fn a_question_streams_into_one_message_that_ends_complete() {
+    let server = RealModelServer::start(2048);
+    let h = harness_for(Harness::new().await, &server);
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "Write three sentences about the sea.");
+    bot.wait_for_log(": answered", LONG).await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let messages = h.tg.messages(ALICE);
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let reply = &messages[0];
+    assert!(!reply.text.trim().is_empty());
+    assert!(!reply.text.contains('⚠'), "{}", reply.text);
+    assert!(
+        reply.versions.len() >= 2,
+        "edited as it streamed: {:?}",
+        reply.versions
+    );
+    assert!(
+        reply
+            .versions
+            .iter()
+            .all(|v| v.chars().count() <= reply.text.chars().count() + 8),
+        "{:?}",
+        reply.versions
+    );
+    let stats = server.requests().await;
+    let request = &stats["requests"][0];
+    assert!(request["generated"].as_u64().unwrap() > 0);
+    assert!(request["rejected"].is_null());
+}
+
+#[tokio::test]
+async fn model_lists_the_real_model() {
+    let server = RealModelServer::start(2048);
+    let h = harness_for(Harness::new().await, &server);
+    let _bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "/model");
+    let list = h.reply_containing(ALICE, "Available").await;
+    assert!(list.contains(&format!("{MODEL} (current)")), "{list}");
+}
+
+#[tokio::test]
+async fn thirty_turns_stay_inside_a_small_context_window() {
+    let ctx = 1024;
+    let server = RealModelServer::start(ctx);
+    let h = harness_for(Harness::new().await, &server).set("HEARTH_CONTEXT_TOKENS", "1024");
+    let bot = h.start_bot().await;
+    for turn in 0..30 {
+        h.tg.send_private(
+            ALICE,
+            "Alice",
+            &format!("Turn {turn}: tell me one more fact about rivers, please."),
+        );
+        let answered = hearth_tests::eventually(LONG, || {
+            (bot.log().matches(": answered").count() > turn).then_some(())
+        })
+        .await;
+        assert!(
+            answered.is_some(),
+            "turn {turn} got no answer:\n{}",
+            bot.log()
+        );
+    }
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let stats = server.requests().await;
+    let requests = stats["requests"].as_array().unwrap();
+    assert_eq!(requests.len(), 30);
+    assert!(
+        requests.iter().all(|r| r["rejected"].is_null()),
+        "a prompt overflowed the window: {requests:?}"
+    );
+    let largest = requests
+        .iter()
+        .filter_map(|r| r["prompt_tokens"].as_u64())
+        .max()
+        .unwrap();
+    assert!(largest < ctx as u64, "largest prompt {largest} tokens");
+    // Budgeting did drop old turns: late prompts are far from holding all 30 exchanges.
+    assert!(largest > 200, "history was used: {largest}");
+    for message in h.tg.messages(ALICE) {
+        assert!(
+            !message.text.contains('⚠') && !message.text.contains("too long"),
+            "{}",
+            message.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn memory_capture_with_the_real_model_keeps_the_store_well_formed() {
+    let server = RealModelServer::start(2048);
+    let h = harness_for(Harness::new().await, &server).set("HEARTH_MEMORY_AUTO", "true");
+    let bot = h.start_bot().await;
+    let facts = [
+        "My name is Alice and I live in Porto.",
+        "I have two cats called Miso and Tofu.",
+        "I work as a nurse at night.",
+    ];
+    for (i, fact) in facts.iter().enumerate() {
+        h.tg.send_private(ALICE, "Alice", fact);
+        // One of these lines ends each capture: applied (with or without discarded output) or failed.
+        let finished = |log: &str| {
+            [
+                "memory capture",
+                "memory extraction request failed",
+                "memory extraction timed out",
+            ]
+            .iter()
+            .map(|l| log.matches(l).count())
+            .sum::<usize>()
+        };
+        let captured =
+            hearth_tests::eventually(LONG, || (finished(&bot.log()) > i).then_some(())).await;
+        assert!(
+            captured.is_some(),
+            "capture {i} never finished:\n{}",
+            bot.log()
+        );
+    }
+    let extraction = server.requests().await;
+    assert!(
+        extraction["requests"].as_array().unwrap().len() >= 6,
+        "answers and extractions"
+    );
+    assert_eq!(bot.terminate().await, Some(0));
+
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "/export");
+    let exported = hearth_tests::eventually(LONG, || {
+        let messages = h.tg.messages(ALICE);
+        messages
+            .iter()
+            .any(|m| m.text.contains("Everything I keep about you"))
+            .then_some(())
+    })
+    .await;
+    assert!(exported.is_some(), "no export reply; log:\n{}", bot.log());
+    let (_, bytes) = h.tg.documents().pop().unwrap();
+    let export: serde_json::Value =
+        serde_json::from_slice(&bytes).expect("the store exports as valid JSON");
+    for memory in export["memories"].as_array().unwrap() {
+        let text = memory["text"].as_str().unwrap();
+        assert!(
+            !text.trim().is_empty() && text.chars().count() <= 500,
+            "{memory}"
+        );
+        assert_eq!(memory["owner"], "telegram:1001");
+        assert_eq!(memory["source"]["kind"], "extracted");
+    }
+    assert_eq!(
+        export["conversations"][0]["turns"]
+            .as_array()
+            .unwrap()
+            .len(),
+        6
+    );
+}

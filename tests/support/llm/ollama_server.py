@@ -1,0 +1,201 @@
+"""An Ollama-compatible HTTP server over llama-cpp-python, serving one real GGUF model.
+
+For Hearth's end-to-end tests: the real API shapes ollama-rs expects, real streaming, real token
+counts, real JSON-schema-constrained output and a real context limit. One thread, greedy decoding.
+
+  python3 ollama_server.py --model PATH.gguf --name smollm2:135m [--ctx 2048] [--port 0]
+
+Prints "listening on http://127.0.0.1:PORT" once ready. Endpoints: GET /api/version, GET /api/tags,
+POST /api/show, POST /api/chat (streaming NDJSON or one JSON), GET /debug/requests (what each chat
+request cost: prompt tokens, generated tokens, the context size).
+"""
+
+import argparse
+import datetime
+import hashlib
+import json
+import os
+import sys
+import threading
+import time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+from llama_cpp import Llama
+
+LOCK = threading.Lock()
+STATS = []
+
+
+def now():
+    return datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+class Handler(BaseHTTPRequestHandler):
+    protocol_version = "HTTP/1.1"
+    server_version = "ollama-compatible"
+
+    def log_message(self, fmt, *args):  # quiet: the tests read stdout for the port only
+        pass
+
+    def send_json(self, status, body):
+        data = json.dumps(body).encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "application/json; charset=utf-8")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def read_json(self):
+        length = int(self.headers.get("Content-Length") or 0)
+        raw = self.rfile.read(length) if length else b"{}"
+        try:
+            return json.loads(raw or b"{}")
+        except json.JSONDecodeError as e:
+            self.send_json(400, {"error": f"invalid JSON: {e}"})
+            return None
+
+    def do_GET(self):
+        cfg = self.server.cfg
+        if self.path == "/api/version":
+            self.send_json(200, {"version": "0.12.6"})
+        elif self.path == "/api/tags":
+            self.send_json(200, {"models": [{
+                "name": cfg.name, "model": cfg.name, "modified_at": cfg.modified_at,
+                "size": cfg.size, "digest": cfg.digest,
+                "details": {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
+                            "parameter_size": "135M", "quantization_level": "Q4_1"},
+            }]})
+        elif self.path == "/debug/requests":
+            with LOCK:
+                self.send_json(200, {"context": cfg.ctx, "requests": STATS})
+        else:
+            self.send_json(404, {"error": "not found"})
+
+    def do_POST(self):
+        body = self.read_json()
+        if body is None:
+            return
+        cfg = self.server.cfg
+        model = body.get("model") or body.get("name") or ""
+        if self.path in ("/api/show", "/api/chat") and model not in (cfg.name, cfg.name + ":latest"):
+            self.send_json(404, {"error": f"model '{model}' not found"})
+            return
+        if self.path == "/api/show":
+            self.send_json(200, {
+                "license": "Apache-2.0", "modelfile": f"FROM {cfg.name}", "parameters": f"num_ctx {cfg.ctx}",
+                "template": "{{ .Prompt }}", "details": {"format": "gguf", "family": "llama"},
+                "model_info": {"general.architecture": "llama", "llama.context_length": cfg.ctx},
+                "capabilities": ["completion"],
+            })
+        elif self.path == "/api/chat":
+            self.chat(body)
+        else:
+            self.send_json(404, {"error": "not found"})
+
+    def chat(self, body):
+        cfg = self.server.cfg
+        llm = self.server.llm
+        messages = [{"role": m.get("role", "user"), "content": m.get("content", "")} for m in body.get("messages", [])]
+        options = body.get("options") or {}
+        stream = body.get("stream", True)
+        kwargs = {"temperature": 0.0, "top_k": 1, "max_tokens": int(options.get("num_predict") or cfg.max_tokens)}
+        fmt = body.get("format")
+        if isinstance(fmt, dict):
+            kwargs["response_format"] = {"type": "json_object", "schema": fmt}
+        elif fmt == "json":
+            kwargs["response_format"] = {"type": "json_object"}
+        with LOCK:
+            started = time.monotonic_ns()
+            llm.reset()
+            try:
+                if not stream:
+                    out = llm.create_chat_completion(messages=messages, **kwargs)
+                else:
+                    chunks = llm.create_chat_completion(messages=messages, stream=True, **kwargs)
+                    first = next(chunks, None)
+            except ValueError as e:  # llama.cpp: "Requested tokens (N) exceed context window of M"
+                STATS.append({"prompt_tokens": None, "generated": 0, "rejected": str(e)})
+                self.send_json(400, {"error": str(e)})
+                return
+            if not stream:
+                usage = out.get("usage", {})
+                reason = out["choices"][0].get("finish_reason") or "stop"
+                final = final_line(cfg.name, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), reason, started)
+                final["message"] = {"role": "assistant", "content": out["choices"][0]["message"]["content"] or ""}
+                STATS.append({"prompt_tokens": final["prompt_eval_count"], "generated": final["eval_count"], "rejected": None})
+                self.send_json(200, final)
+                return
+            # The prompt has been evaluated once the first chunk exists.
+            prompt_tokens = llm.n_tokens
+            self.send_response(200)
+            self.send_header("Content-Type", "application/x-ndjson")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            generated = 0
+            reason = "stop"
+            try:
+                pending = [first] if first else []
+                for chunk in pending_then(pending, chunks):
+                    choice = chunk["choices"][0]
+                    piece = choice.get("delta", {}).get("content") or ""
+                    if choice.get("finish_reason"):
+                        reason = choice["finish_reason"]
+                    if piece:
+                        generated += 1
+                        self.write_chunk({"model": cfg.name, "created_at": now(),
+                                          "message": {"role": "assistant", "content": piece}, "done": False})
+                self.write_chunk(final_line(cfg.name, prompt_tokens, generated, reason, started))
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            STATS.append({"prompt_tokens": prompt_tokens, "generated": generated, "rejected": None})
+
+    def write_chunk(self, obj):
+        data = (json.dumps(obj, ensure_ascii=False) + "\n").encode()
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
+
+
+def pending_then(pending, rest):
+    yield from pending
+    yield from rest
+
+
+def final_line(name, prompt_tokens, generated, reason, started):
+    total = time.monotonic_ns() - started
+    return {"model": name, "created_at": now(), "message": {"role": "assistant", "content": ""}, "done": True,
+            "done_reason": "length" if reason == "length" else "stop", "total_duration": total,
+            "load_duration": 0, "prompt_eval_count": prompt_tokens, "prompt_eval_duration": total // 4,
+            "eval_count": generated, "eval_duration": total - total // 4}
+
+
+class Config:
+    pass
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--model", required=True)
+    parser.add_argument("--name", default="smollm2:135m")
+    parser.add_argument("--ctx", type=int, default=2048)
+    parser.add_argument("--max-tokens", type=int, default=96)
+    parser.add_argument("--port", type=int, default=0)
+    args = parser.parse_args()
+    cfg = Config()
+    cfg.name, cfg.ctx, cfg.max_tokens = args.name, args.ctx, args.max_tokens
+    cfg.size = os.path.getsize(args.model)
+    cfg.digest = hashlib.sha256(args.model.encode()).hexdigest()
+    cfg.modified_at = now()
+    llm = Llama(model_path=args.model, n_ctx=args.ctx, n_threads=1, n_threads_batch=1, seed=0, verbose=False)
+    server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.cfg, server.llm = cfg, llm
+    print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
+    try:
+        server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+
+
+if __name__ == "__main__":
+    sys.exit(main())
