@@ -356,13 +356,7 @@ async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Resp
                 versions: Vec::new(),
                 reply_to: None,
             };
-            let json = message_json(&message);
-            state
-                .messages
-                .lock()
-                .unwrap()
-                .insert((chat_id, message.message_id), message);
-            ok(json)
+            store_message(state, message)
         }
         "editmessagetext" => edit_message(state, body),
         _ => error(404, "Not Found: method not found", None),
@@ -478,12 +472,14 @@ fn send_message(state: &TgState, body: &Value) -> Response {
             .pointer("/reply_parameters/message_id")
             .and_then(Value::as_i64),
     };
+    store_message(state, message)
+}
+
+/// Keeps a message the bot sent and answers with it, as Telegram does.
+fn store_message(state: &TgState, message: BotMessage) -> Response {
     let json = message_json(&message);
-    state
-        .messages
-        .lock()
-        .unwrap()
-        .insert((chat_id, message.message_id), message);
+    let key = (message.chat_id, message.message_id);
+    state.messages.lock().unwrap().insert(key, message);
     ok(json)
 }
 
