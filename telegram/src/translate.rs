@@ -1,7 +1,7 @@
 //! Telegram message -> core [`InboundMessage`].
 
 use bot_core::{Attachment, ChatRef, InboundMessage, Platform};
-use teloxide::types::{Me, Message};
+use teloxide::types::{FileMeta, Me, Message, Seconds};
 
 /// Translates `message`, or `None` when the bot should not answer it:
 /// channel posts, messages from bots, group messages when groups are off, and
@@ -104,32 +104,31 @@ pub fn strip_command_suffix(text: &str, username: &str) -> Option<String> {
 }
 
 fn attachments(message: &Message) -> Vec<Attachment> {
-    let mut out = Vec::new();
-    if let Some(voice) = message.voice() {
-        out.push(Attachment {
-            id: voice.file.id.to_string(),
-            mime_type: voice.mime_type.as_ref().map(ToString::to_string),
-            size: Some(u64::from(voice.file.size)),
-            duration_secs: Some(f64::from(voice.duration.seconds())),
-        });
-    }
-    if let Some(audio) = message.audio() {
-        out.push(Attachment {
-            id: audio.file.id.to_string(),
-            mime_type: audio.mime_type.as_ref().map(ToString::to_string),
-            size: Some(u64::from(audio.file.size)),
-            duration_secs: Some(f64::from(audio.duration.seconds())),
-        });
-    }
-    if let Some(document) = message.document() {
-        out.push(Attachment {
-            id: document.file.id.to_string(),
-            mime_type: document.mime_type.as_ref().map(ToString::to_string),
-            size: Some(u64::from(document.file.size)),
-            duration_secs: None,
-        });
-    }
-    out
+    let attachment =
+        |file: &FileMeta, mime_type: Option<String>, duration: Option<Seconds>| Attachment {
+            id: file.id.to_string(),
+            mime_type,
+            size: Some(u64::from(file.size)),
+            duration_secs: duration.map(|d| f64::from(d.seconds())),
+        };
+    let voice = message.voice().map(|v| {
+        attachment(
+            &v.file,
+            v.mime_type.as_ref().map(ToString::to_string),
+            Some(v.duration),
+        )
+    });
+    let audio = message.audio().map(|a| {
+        attachment(
+            &a.file,
+            a.mime_type.as_ref().map(ToString::to_string),
+            Some(a.duration),
+        )
+    });
+    let document = message
+        .document()
+        .map(|d| attachment(&d.file, d.mime_type.as_ref().map(ToString::to_string), None));
+    [voice, audio, document].into_iter().flatten().collect()
 }
 
 #[cfg(test)]

@@ -235,12 +235,6 @@ impl FakeTelegram {
             .copied()
     }
 
-    /// Whether every update so far has been fetched by the bot.
-    pub fn all_updates_fetched(&self) -> bool {
-        let handed = self.state.handed_over.lock().unwrap().len();
-        handed == self.state.updates.lock().unwrap().len()
-    }
-
     /// Waits until a bot message in `chat_id` satisfies `check`; returns it.
     pub async fn wait_for_message(
         &self,

@@ -58,9 +58,9 @@ impl Inner {
 
         let scope = message.scope();
         let settings = self.deps.settings.settings(&message.user_key())?;
-        let settings_memory = settings.clone();
         let model = settings
             .model
+            .clone()
             .unwrap_or_else(|| self.config.default_model.clone());
         let user_ids = message.message_id.iter().cloned().collect();
         self.record(&scope, Role::User, text, user_ids)?;
@@ -73,7 +73,7 @@ impl Inner {
                 return Ok(None);
             }
         };
-        let remembered = self.recall(message, &settings_memory, text).await;
+        let remembered = self.recall(message, &settings, text).await;
         let history = self.deps.history.recent(&scope, HISTORY_WINDOW)?;
         let input = PromptInput {
             system_prompt: &self.config.system_prompt,

@@ -20,14 +20,14 @@ impl Inner {
             return;
         }
         let user = exchange.message.user_key();
-        match self.deps.settings.settings(&user) {
+        let settings = match self.deps.settings.settings(&user) {
             Ok(settings) if settings.memory_capture_off => return,
-            Ok(_) => {}
+            Ok(settings) => settings,
             Err(e) => {
                 tracing::warn!(error = %e, "no settings; skipping memory capture");
                 return;
             }
-        }
+        };
         let similar = match memories.search(&user, &exchange.message.text, 5).await {
             Ok(similar) => similar,
             Err(e) => {
@@ -35,12 +35,8 @@ impl Inner {
                 return;
             }
         };
-        let model = self
-            .deps
-            .settings
-            .settings(&user)
-            .ok()
-            .and_then(|s| s.model)
+        let model = settings
+            .model
             .unwrap_or_else(|| self.config.default_model.clone());
         let request = ChatRequest {
             model,
