@@ -4,7 +4,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 if [ ! -f .env ]; then
-  echo "No .env yet: cp .env.example .env and fill in TELEGRAM_BOT_TOKEN and HEARTH_TELEGRAM_ALLOWED_USERS." >&2
+  echo "No .env yet: cp .env.example .env and fill in TELEGRAM_BOT_TOKEN and HEARTH_TELEGRAM_ALLOWED_USERS (or the DISCORD_ ones)." >&2
   exit 1
 fi
 scripts/install-models.sh

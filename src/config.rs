@@ -4,6 +4,8 @@
 //! error names the variable and what is wrong with it. Token values never
 //! appear in errors.
 
+mod discord;
+
 use std::collections::HashMap;
 use std::path::PathBuf;
 use std::time::Duration;
@@ -11,7 +13,10 @@ use std::time::Duration;
 use bot_core::ServiceConfig;
 use bot_core::memory::MemoryConfig;
 use bot_core::memory::embed::{EmbedModelSource, FastEmbedConfig};
+use hearth_discord::DiscordConfig;
 use hearth_telegram::TelegramConfig;
+
+pub use discord::DiscordAccess;
 use url::Url;
 
 /// A variable with a bad value.
@@ -46,6 +51,10 @@ pub struct Config {
     pub telegram: Option<TelegramConfig>,
     /// Telegram user ids allowed to use the bot.
     pub telegram_allowed: Vec<String>,
+    /// Discord, when a token is set.
+    pub discord: Option<DiscordConfig>,
+    /// Who may use the bot on Discord.
+    pub discord_access: DiscordAccess,
     /// How long in-flight replies may take to finish at shutdown.
     pub shutdown_grace: Duration,
     /// Memory settings.
@@ -127,6 +136,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         get("HEARTH_TELEGRAM_ALLOWED_USERS"),
         "HEARTH_TELEGRAM_ALLOWED_USERS",
     )?;
+    let (discord, discord_access) = discord::from_vars(&|name| get(name).map(str::to_owned))?;
     let data_dir = PathBuf::from(get("HEARTH_DATA_DIR").unwrap_or("data"));
 
     let memory = MemoryConfig {
@@ -196,6 +206,8 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         service,
         telegram,
         telegram_allowed,
+        discord,
+        discord_access,
         shutdown_grace: Duration::from_secs(number(
             get("HEARTH_SHUTDOWN_GRACE_SECS"),
             "HEARTH_SHUTDOWN_GRACE_SECS",

@@ -76,6 +76,22 @@ pub async fn run(config: &Config) -> ExitCode {
         println!("NOTE  HEARTH_TELEGRAM_ALLOWED_USERS is empty: nobody can use the bot yet");
     }
 
+    match &config.discord {
+        None => report.skip("Discord: DISCORD_BOT_TOKEN is not set"),
+        Some(discord) => match hearth_discord::check_token(discord).await {
+            Ok(name) => report.pass(&format!("Discord token is valid ({name})")),
+            Err(e) => report.fail(
+                &format!("Discord: {e}"),
+                "check DISCORD_BOT_TOKEN (developer portal, Bot page) and DISCORD_API_URL",
+            ),
+        },
+    }
+    if config.discord.is_some() && config.discord_access.is_empty() {
+        println!(
+            "NOTE  HEARTH_DISCORD_ALLOWED_USERS/ROLES/GUILDS are empty: nobody can use the bot on Discord yet"
+        );
+    }
+
     if report.failures == 0 {
         println!("\nAll checks passed.");
         ExitCode::SUCCESS

@@ -51,7 +51,8 @@ async fn main() -> ExitCode {
     let env_file = dotenvy::dotenv();
     tracing_subscriber::fmt()
         .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,serenity=warn".into()),
         )
         .with_writer(std::io::stderr)
         .init();
@@ -111,8 +112,12 @@ async fn build_service(config: &config::Config) -> anyhow::Result<(ChatService, 
         .with_context(|| format!("cannot open the database in {}", config.data_dir.display()))?;
     let mut ollama = OllamaConfig::new(config.ollama_host.clone());
     ollama.keep_alive = config.keep_alive.clone();
+    let discord = &config.discord_access;
     let access = AccessPolicy::deny_all()
-        .allow_all(Platform::Telegram, config.telegram_allowed.iter().cloned());
+        .allow_all(Platform::Telegram, config.telegram_allowed.iter().cloned())
+        .allow_all(Platform::Discord, discord.users.iter().cloned())
+        .allow_roles(Platform::Discord, discord.roles.iter().cloned())
+        .allow_groups(Platform::Discord, discord.guilds.iter().cloned());
     let embedder = load_embedder(config).await?;
     let memories = Memories::new(Arc::new(store.clone()), embedder, config.memory.clone());
     let deps = Deps {
@@ -126,15 +131,20 @@ async fn build_service(config: &config::Config) -> anyhow::Result<(ChatService, 
 }
 
 async fn run(config: config::Config) -> anyhow::Result<()> {
-    let Some(telegram) = config.telegram.clone() else {
+    if config.telegram.is_none() && config.discord.is_none() {
         anyhow::bail!(
-            "no chat platform is configured: set TELEGRAM_BOT_TOKEN (see .env.example), \
-             or talk to the model in the terminal with `hearth chat`"
+            "no chat platform is configured: set TELEGRAM_BOT_TOKEN or DISCORD_BOT_TOKEN \
+             (see .env.example), or talk to the model in the terminal with `hearth chat`"
         );
-    };
-    if config.telegram_allowed.is_empty() {
+    }
+    if config.telegram.is_some() && config.telegram_allowed.is_empty() {
         tracing::warn!(
             "HEARTH_TELEGRAM_ALLOWED_USERS is empty: nobody may use the bot; strangers are told their id"
+        );
+    }
+    if config.discord.is_some() && config.discord_access.is_empty() {
+        tracing::warn!(
+            "HEARTH_DISCORD_ALLOWED_USERS/ROLES/GUILDS are empty: nobody may use the bot on Discord"
         );
     }
     let (service, store) = build_service(&config).await?;
@@ -142,28 +152,51 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
 
-    let adapter = tokio::spawn(hearth_telegram::run(
-        telegram,
-        service.clone(),
-        shutdown.clone(),
-    ));
-    tokio::pin!(adapter);
-    let early = tokio::select! {
-        _ = shutdown.cancelled() => None,
-        done = &mut adapter => Some(done),
-    };
+    let mut adapters = tokio::task::JoinSet::new();
+    if let Some(telegram) = config.telegram.clone() {
+        let (service, shutdown) = (service.clone(), shutdown.clone());
+        adapters.spawn(async move {
+            hearth_telegram::run(telegram, service, shutdown)
+                .await
+                .context("the Telegram adapter stopped")
+        });
+    }
+    if let Some(discord) = config.discord.clone() {
+        let (service, shutdown) = (service.clone(), shutdown.clone());
+        adapters.spawn(async move {
+            hearth_discord::run(discord, service, shutdown)
+                .await
+                .context("the Discord adapter stopped")
+        });
+    }
+    // An adapter that ends before shutdown failed: stop everything and report it.
+    let mut failure: Option<anyhow::Error> = None;
+    tokio::select! {
+        _ = shutdown.cancelled() => {}
+        Some(done) = adapters.join_next() => {
+            failure = flatten(done).err();
+        }
+    }
     tracing::info!("shutting down");
     shutdown.cancel();
-    let (_, adapter_result) = tokio::join!(service.shutdown(config.shutdown_grace), async {
-        match early {
-            Some(done) => done,
-            None => adapter.await,
+    let (_, rest) = tokio::join!(service.shutdown(config.shutdown_grace), async {
+        let mut results = Vec::new();
+        while let Some(done) = adapters.join_next().await {
+            results.push(flatten(done));
         }
+        results
     });
     store.flush_all().context("flushing the database")?;
-    adapter_result.context("the Telegram adapter panicked")??;
+    if let Some(e) = failure {
+        return Err(e);
+    }
+    rest.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
     tracing::info!("stopped");
     Ok(())
+}
+
+fn flatten(done: Result<anyhow::Result<()>, tokio::task::JoinError>) -> anyhow::Result<()> {
+    done.context("an adapter panicked")?
 }
 
 /// Cancels `token` on SIGINT or SIGTERM.

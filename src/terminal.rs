@@ -41,6 +41,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             text: line.to_owned(),
             attachments: Vec::new(),
             reply_to: None,
+            membership: None,
         });
         let mut streamed = false;
         while let Some(event) = events.recv().await {

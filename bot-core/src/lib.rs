@@ -18,12 +18,14 @@
 //! - [`think`]: removes `<think>...</think>` reasoning from a text stream.
 //! - [`access`]: who may talk to the bot.
 //! - [`commands`]: the chat commands every adapter offers.
+//! - [`pacer`]: one edit per interval per chat, pushed back by 429s.
 
 pub mod access;
 pub mod commands;
 pub mod error;
 pub mod memory;
 pub mod model;
+pub mod pacer;
 pub mod prompt;
 pub mod service;
 pub mod store;
@@ -33,6 +35,6 @@ pub mod types;
 pub use error::CoreError;
 pub use service::{ChatService, ServiceConfig};
 pub use types::{
-    Attachment, ChatRef, InboundMessage, Platform, ReplyEvent, ReplyStream, ScopeKey, TurnRef,
-    UserKey,
+    Attachment, ChatRef, InboundMessage, Membership, Platform, ReplyEvent, ReplyStream, ScopeKey,
+    TurnRef, UserKey,
 };

@@ -148,6 +148,16 @@ impl ChatService {
         self.inner.deps.access.is_allowed(platform, user_id)
     }
 
+    /// Whether a person may use the bot, given the server and roles they write from.
+    pub fn admits(
+        &self,
+        platform: crate::Platform,
+        user_id: &str,
+        membership: Option<&crate::Membership>,
+    ) -> bool {
+        self.inner.deps.access.admits(platform, user_id, membership)
+    }
+
     /// Answers `message`. Returns at once; events arrive on the stream.
     ///
     /// Call it in arrival order: jobs of one conversation run in the order of
@@ -155,11 +165,7 @@ impl ChatService {
     pub fn handle(&self, message: InboundMessage) -> ReplyStream {
         let (tx, rx) = mpsc::channel(256);
         let inner = Arc::clone(&self.inner);
-        if !inner
-            .deps
-            .access
-            .is_allowed(message.platform, &message.user_id)
-        {
+        if !inner.deps.access.admits_message(&message) {
             tracing::info!(platform = %message.platform, user = %message.user_id, "refused a user who is not on the allow-list");
             let text = AccessPolicy::refusal(message.platform, &message.user_id);
             let _ = tx.try_send(ReplyEvent::Finished { text, turn: None });

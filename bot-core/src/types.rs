@@ -153,6 +153,18 @@ pub struct InboundMessage {
     pub attachments: Vec<Attachment>,
     /// The platform id of the message this one replies to.
     pub reply_to: Option<String>,
+    /// The author's server and roles, where the platform has them (Discord guilds).
+    pub membership: Option<Membership>,
+}
+
+/// Where a person writes from inside a community (a Discord server) and the roles they hold
+/// there; the access policy can admit whole servers or roles.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Membership {
+    /// The server (guild) id.
+    pub group_id: String,
+    /// The ids of the author's roles in that server.
+    pub role_ids: Vec<String>,
 }
 
 impl InboundMessage {

@@ -6,20 +6,13 @@
 //! and pushes the next slot back when Telegram answers 429 with `retry_after`.
 //! Intermediate edits are skipped when the chat is busy; the final text is
 //! always delivered, retrying as Telegram asks.
-//!
-//! Pacing is written here rather than taken from a rate-limit crate because
-//! the limit is steered by the server: the next slot moves to whatever
-//! `retry_after` says, and a pending edit must be flushed exactly then.
 
-use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bot_core::{ReplyEvent, ReplyStream, TurnRef};
 use teloxide::prelude::*;
 use teloxide::types::{ChatAction, InputFile, MessageId, ParseMode, ReplyParameters};
 use teloxide::{ApiError, RequestError};
-use tokio::time::Instant;
 
 use crate::format::{Chunk, TELEGRAM_LIMIT, render_chunks};
 
@@ -32,65 +25,8 @@ pub struct Target {
     pub reply_to: Option<MessageId>,
 }
 
-/// One edit or send per interval per chat, pushed back by 429s.
-#[derive(Clone, Debug)]
-pub struct Pacer {
-    interval: Duration,
-    next: Arc<Mutex<HashMap<ChatId, Instant>>>,
-}
-
-impl Pacer {
-    /// A pacer allowing one call per `interval` in each chat.
-    pub fn new(interval: Duration) -> Self {
-        Self {
-            interval,
-            next: Arc::default(),
-        }
-    }
-
-    fn slots(&self) -> std::sync::MutexGuard<'_, HashMap<ChatId, Instant>> {
-        self.next.lock().unwrap_or_else(|e| e.into_inner())
-    }
-
-    /// When the next call to `chat` is allowed.
-    pub fn ready_at(&self, chat: ChatId) -> Instant {
-        self.slots()
-            .get(&chat)
-            .copied()
-            .unwrap_or_else(Instant::now)
-    }
-
-    /// Takes the slot if it is free now.
-    pub fn try_take(&self, chat: ChatId) -> bool {
-        let now = Instant::now();
-        let mut slots = self.slots();
-        let next = slots.entry(chat).or_insert(now);
-        if *next > now {
-            return false;
-        }
-        *next = now + self.interval;
-        true
-    }
-
-    /// Waits for the slot and takes it.
-    pub async fn take(&self, chat: ChatId) {
-        loop {
-            let at = self.ready_at(chat);
-            tokio::time::sleep_until(at).await;
-            if self.try_take(chat) {
-                return;
-            }
-        }
-    }
-
-    /// Telegram asked to wait `delay` before the next call to `chat`.
-    pub fn back_off(&self, chat: ChatId, delay: Duration) {
-        let until = Instant::now() + delay;
-        let mut slots = self.slots();
-        let next = slots.entry(chat).or_insert(until);
-        *next = (*next).max(until);
-    }
-}
+/// The pacer of Telegram chats.
+pub type Pacer = bot_core::pacer::Pacer<ChatId>;
 
 struct Sent {
     id: MessageId,

@@ -1,9 +1,11 @@
-//! Whole-bot tests: the real `hearth` binary against local fakes of Telegram
-//! and Ollama, through the real teloxide and ollama-rs clients.
+//! Whole-bot tests: the real `hearth` binary against local fakes of Telegram,
+//! Discord and Ollama, through the real teloxide, serenity and ollama-rs clients.
 //!
 //! Modules:
 //! - `chat`: streaming replies, per-chat order, the queue, reasoning removal, Unicode.
 //! - `commands`: /start, /help, /reset, /model, unknown commands, setMyCommands.
+//! - `discord`: slash commands, streaming, follow-ups, mentions, DMs, access,
+//!   reconnection, 429s and the interaction token's lifetime (fake Discord).
 //! - `durability`: history across restarts, graceful shutdown.
 //! - `failures`: strangers, Ollama down, 429, oversized input, long answers, secrets.
 //! - `memory`: /remember, /memory, /forget, /export, capture, privacy, durability.
@@ -15,6 +17,7 @@ mod chat;
 mod cli;
 mod commands;
 mod deploy;
+mod discord;
 mod durability;
 mod failures;
 mod memory;

@@ -1,15 +1,19 @@
 //! Test support for Hearth's whole-bot tests: local fakes of the Telegram Bot
-//! API and of Ollama, faithful enough to drive the real teloxide and ollama-rs
+//! API, Discord and Ollama, faithful enough to drive the real teloxide and ollama-rs
 //! clients, and a helper that runs the real `hearth` binary against them.
 //!
 //! - [`telegram::FakeTelegram`]: Bot API on 127.0.0.1:0; enforces the 4096
 //!   limit and Telegram's HTML rules, can answer 429.
+//! - [`discord::FakeDiscord`]: Discord REST and a WebSocket gateway on
+//!   127.0.0.1:0; enforces the 3-second first response and 2,000 characters,
+//!   can answer 429 and drop the gateway connection.
 //! - [`ollama::FakeOllama`]: Ollama's API with exact NDJSON shapes; can split
 //!   UTF-8 characters across HTTP chunks, go down and come back on the same port.
 //! - [`html`]: Telegram's HTML entity parser, as the fake applies it.
 //! - [`bot::BotProcess`]: the `hearth` binary with its log captured.
 
 pub mod bot;
+pub mod discord;
 pub mod html;
 pub mod llm;
 pub mod ollama;

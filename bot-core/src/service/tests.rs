@@ -42,6 +42,7 @@ fn message(user: &str, text: &str) -> InboundMessage {
         text: text.into(),
         attachments: vec![],
         reply_to: None,
+        membership: None,
     }
 }
 

@@ -1,0 +1,251 @@
+//! serenity event handler: gateway events -> core service -> Discord replies.
+
+use std::sync::OnceLock;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::Duration;
+
+use bot_core::access::AccessPolicy;
+use bot_core::pacer::Pacer;
+use bot_core::{ChatService, Platform};
+use serenity::all::{
+    AutocompleteChoice, Command, CommandInteraction, CommandOptionType, Context,
+    CreateAutocompleteResponse, CreateCommand, CreateCommandOption, CreateInteractionResponse,
+    CreateInteractionResponseMessage, EventHandler, GuildId, Interaction, Message, Ready,
+    ResumedEvent, UserId,
+};
+use tokio::time::Instant;
+use tokio_util::task::TaskTracker;
+
+use crate::reply::{self, PaceKey, Surface};
+use crate::translate::{self, SLASH_COMMANDS};
+
+/// How long `/model` autocomplete may wait for the model list (Discord allows 3 s).
+const AUTOCOMPLETE_BUDGET: Duration = Duration::from_millis(2000);
+
+/// Adapter settings the handler needs.
+#[derive(Clone, Debug)]
+pub struct Settings {
+    /// Servers to register commands in; empty = global.
+    pub command_guilds: Vec<GuildId>,
+    /// Answer mentions and replies in server channels.
+    pub mention_chat: bool,
+    /// Shortest time between two edits or sends in one channel.
+    pub edit_interval: Duration,
+}
+
+/// Handles gateway events. One per client.
+pub struct Handler {
+    service: ChatService,
+    settings: Settings,
+    pacer: Pacer<PaceKey>,
+    me: OnceLock<UserId>,
+    sessions: AtomicUsize,
+    tracker: TaskTracker,
+}
+
+impl Handler {
+    /// A handler answering through `service`; deliveries are counted in `tracker`.
+    pub fn new(service: ChatService, settings: Settings, tracker: TaskTracker) -> Self {
+        Self {
+            pacer: Pacer::new(settings.edit_interval),
+            service,
+            settings,
+            me: OnceLock::new(),
+            sessions: AtomicUsize::new(0),
+            tracker,
+        }
+    }
+
+    async fn register_commands(&self, ctx: &Context) {
+        let commands = slash_commands();
+        if self.settings.command_guilds.is_empty() {
+            match Command::set_global_commands(&ctx.http, commands).await {
+                Ok(set) => tracing::info!(
+                    count = set.len(),
+                    "registered global slash commands (they can take a while to appear)"
+                ),
+                Err(e) => tracing::warn!(error = %e, "could not register the slash commands"),
+            }
+            return;
+        }
+        for guild in &self.settings.command_guilds {
+            match guild.set_commands(&ctx.http, commands.clone()).await {
+                Ok(set) => {
+                    tracing::info!(guild = %guild, count = set.len(), "registered slash commands")
+                }
+                Err(e) => {
+                    tracing::warn!(guild = %guild, error = %e, "could not register the slash commands")
+                }
+            }
+        }
+    }
+
+    async fn command(&self, ctx: &Context, interaction: CommandInteraction) {
+        let received = Instant::now();
+        let Some(request) = translate::command_to_inbound(&interaction) else {
+            tracing::info!(command = %interaction.data.name, "unknown slash command");
+            respond_now(ctx, &interaction, "I don't know that command. Try /help.").await;
+            return;
+        };
+        let inbound = request.inbound;
+        if !self.service.admits(
+            Platform::Discord,
+            &inbound.user_id,
+            inbound.membership.as_ref(),
+        ) {
+            tracing::info!(user = %inbound.user_id, "refused a Discord user who is not allowed");
+            respond_now(
+                ctx,
+                &interaction,
+                &AccessPolicy::refusal(Platform::Discord, &inbound.user_id),
+            )
+            .await;
+            return;
+        }
+        let defer = CreateInteractionResponse::Defer(
+            CreateInteractionResponseMessage::new().ephemeral(request.ephemeral),
+        );
+        if let Err(e) = interaction.create_response(&ctx.http, defer).await {
+            tracing::warn!(error = %e, "could not acknowledge a slash command");
+            return;
+        }
+        tracing::debug!(command = %interaction.data.name, user = %inbound.user_id, "slash command deferred");
+        let events = self.service.handle(inbound);
+        let surface = Surface::Interaction {
+            interaction: Box::new(interaction),
+            ephemeral: request.ephemeral,
+            received,
+        };
+        if let Some((turn, ids)) = reply::deliver(&ctx.http, &self.pacer, surface, events).await {
+            self.service.note_delivered(&turn, ids);
+        }
+    }
+
+    async fn autocomplete(&self, ctx: &Context, interaction: CommandInteraction) {
+        let typed = interaction
+            .data
+            .autocomplete()
+            .map(|option| option.value.to_lowercase())
+            .unwrap_or_default();
+        let membership = translate::command_membership(&interaction);
+        let allowed = self.service.admits(
+            Platform::Discord,
+            &interaction.user.id.to_string(),
+            membership.as_ref(),
+        );
+        let models = if allowed {
+            match tokio::time::timeout(AUTOCOMPLETE_BUDGET, self.service.model().list_models())
+                .await
+            {
+                Ok(Ok(models)) => models,
+                Ok(Err(e)) => {
+                    tracing::warn!(error = %e, "could not list models for autocomplete");
+                    Vec::new()
+                }
+                Err(_) => {
+                    tracing::warn!("listing models for autocomplete took too long");
+                    Vec::new()
+                }
+            }
+        } else {
+            Vec::new()
+        };
+        let choices = models
+            .into_iter()
+            .filter(|name| name.to_lowercase().contains(&typed))
+            .take(25)
+            .map(|name| AutocompleteChoice::new(name.clone(), name))
+            .collect();
+        let response = CreateInteractionResponse::Autocomplete(
+            CreateAutocompleteResponse::new().set_choices(choices),
+        );
+        if let Err(e) = interaction.create_response(&ctx.http, response).await {
+            tracing::warn!(error = %e, "could not answer autocomplete");
+        }
+    }
+}
+
+/// Answers an interaction at once with a message only its author sees.
+async fn respond_now(ctx: &Context, interaction: &CommandInteraction, text: &str) {
+    let response = CreateInteractionResponse::Message(
+        CreateInteractionResponseMessage::new()
+            .content(text)
+            .ephemeral(true),
+    );
+    if let Err(e) = interaction.create_response(&ctx.http, response).await {
+        tracing::warn!(error = %e, "could not answer a slash command");
+    }
+}
+
+/// The registered slash commands.
+pub fn slash_commands() -> Vec<CreateCommand> {
+    SLASH_COMMANDS
+        .iter()
+        .map(|spec| {
+            let mut command = CreateCommand::new(spec.name).description(spec.description);
+            for (name, description, required, autocomplete) in spec.options {
+                command = command.add_option(
+                    CreateCommandOption::new(CommandOptionType::String, *name, *description)
+                        .required(*required)
+                        .set_autocomplete(*autocomplete),
+                );
+            }
+            if spec.name == "ask" {
+                command = command.add_option(CreateCommandOption::new(
+                    CommandOptionType::Boolean,
+                    "private",
+                    "Only you see the answer (your memories may then be used)",
+                ));
+            }
+            command
+        })
+        .collect()
+}
+
+#[serenity::async_trait]
+impl EventHandler for Handler {
+    async fn ready(&self, ctx: Context, ready: Ready) {
+        let _ = self.me.set(ready.user.id);
+        let session = self.sessions.fetch_add(1, Ordering::SeqCst);
+        if session == 0 {
+            tracing::info!(username = %ready.user.name, "connected to the Discord gateway");
+            self.register_commands(&ctx).await;
+        } else {
+            tracing::info!(
+                session = session + 1,
+                "reconnected to the Discord gateway (new session)"
+            );
+        }
+    }
+
+    async fn resume(&self, _ctx: Context, _event: ResumedEvent) {
+        tracing::info!("reconnected to the Discord gateway (session resumed)");
+    }
+
+    async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
+        let _guard = self.tracker.token();
+        match interaction {
+            Interaction::Command(command) => self.command(&ctx, command).await,
+            Interaction::Autocomplete(command) => self.autocomplete(&ctx, command).await,
+            _ => {}
+        }
+    }
+
+    async fn message(&self, ctx: Context, message: Message) {
+        let _guard = self.tracker.token();
+        let Some(&me) = self.me.get() else { return };
+        let Some(inbound) = translate::message_to_inbound(&message, me, self.settings.mention_chat)
+        else {
+            return;
+        };
+        tracing::debug!(channel = %inbound.chat.id, user = %inbound.user_id, "message received");
+        let surface = Surface::Channel {
+            channel: message.channel_id,
+            reply_to: message.guild_id.is_some().then_some(message.id),
+        };
+        let events = self.service.handle(inbound);
+        if let Some((turn, ids)) = reply::deliver(&ctx.http, &self.pacer, surface, events).await {
+            self.service.note_delivered(&turn, ids);
+        }
+    }
+}

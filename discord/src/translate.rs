@@ -1,0 +1,324 @@
+//! Discord interactions and messages -> core [`InboundMessage`]s.
+//!
+//! Slash commands become the text the core already understands (`/ask prompt`
+//! becomes the prompt, `/model name` becomes "/model name"), so Discord and
+//! Telegram behave the same by construction.
+
+use bot_core::{Attachment, ChatRef, InboundMessage, Membership, Platform};
+use serenity::all::{
+    CommandDataOption, CommandDataOptionValue, CommandInteraction, Message, MessageFlags, UserId,
+};
+
+/// One slash command, as registered: name, description and string options
+/// `(name, description, required, autocomplete)`.
+pub struct SlashCommand {
+    /// Command name.
+    pub name: &'static str,
+    /// Shown in Discord's command picker.
+    pub description: &'static str,
+    /// String options.
+    pub options: &'static [(&'static str, &'static str, bool, bool)],
+    /// Whether the reply is visible only to the person who asked.
+    pub ephemeral: bool,
+}
+
+/// The commands Hearth registers. `/ask` has a boolean `private` option besides these.
+pub const SLASH_COMMANDS: &[SlashCommand] = &[
+    SlashCommand {
+        name: "ask",
+        description: "Ask the assistant",
+        options: &[("prompt", "What to ask", true, false)],
+        ephemeral: false,
+    },
+    SlashCommand {
+        name: "reset",
+        description: "Start a new conversation in this channel",
+        options: &[],
+        ephemeral: true,
+    },
+    SlashCommand {
+        name: "model",
+        description: "List the models, or pick one for yourself",
+        options: &[("name", "The model to use", false, true)],
+        ephemeral: true,
+    },
+    SlashCommand {
+        name: "help",
+        description: "What the assistant can do",
+        options: &[],
+        ephemeral: true,
+    },
+    SlashCommand {
+        name: "remember",
+        description: "Remember something about you",
+        options: &[("text", "What to remember", true, false)],
+        ephemeral: true,
+    },
+    SlashCommand {
+        name: "memory",
+        description: "List what I remember about you, or search it",
+        options: &[(
+            "query",
+            "Words to search for (or on, off, shared on, shared off, page N)",
+            false,
+            false,
+        )],
+        ephemeral: true,
+    },
+    SlashCommand {
+        name: "forget",
+        description: "Forget a memory by its id, or all of them",
+        options: &[("target", "A memory id, or all", true, false)],
+        ephemeral: true,
+    },
+    SlashCommand {
+        name: "export",
+        description: "Get everything stored about you as a file",
+        options: &[],
+        ephemeral: true,
+    },
+];
+
+/// A slash command translated for the core.
+#[derive(Debug)]
+pub struct CommandRequest {
+    /// The message for the core.
+    pub inbound: InboundMessage,
+    /// Whether the reply must be visible only to the person who asked.
+    pub ephemeral: bool,
+}
+
+fn string_option<'a>(options: &'a [CommandDataOption], name: &str) -> Option<&'a str> {
+    options
+        .iter()
+        .find(|o| o.name == name)
+        .and_then(|o| o.value.as_str())
+        .map(str::trim)
+        .filter(|v| !v.is_empty())
+}
+
+fn bool_option(options: &[CommandDataOption], name: &str) -> bool {
+    options
+        .iter()
+        .find(|o| o.name == name)
+        .is_some_and(|o| matches!(o.value, CommandDataOptionValue::Boolean(true)))
+}
+
+/// Translates a slash command, or `None` for a command Hearth did not register.
+pub fn command_to_inbound(interaction: &CommandInteraction) -> Option<CommandRequest> {
+    let data = &interaction.data;
+    let spec = SLASH_COMMANDS.iter().find(|c| c.name == data.name)?;
+    let (text, ephemeral) = match spec.name {
+        "ask" => (
+            string_option(&data.options, "prompt")?.to_owned(),
+            bool_option(&data.options, "private"),
+        ),
+        name => {
+            let argument = spec
+                .options
+                .first()
+                .and_then(|(option, ..)| string_option(&data.options, option));
+            let text = match argument {
+                Some(argument) => format!("/{name} {argument}"),
+                None => format!("/{name}"),
+            };
+            (text, spec.ephemeral)
+        }
+    };
+    let membership = command_membership(interaction);
+    let user = &interaction.user;
+    Some(CommandRequest {
+        inbound: InboundMessage {
+            platform: Platform::Discord,
+            chat: ChatRef {
+                id: interaction.channel_id.to_string(),
+                // Nobody else reads an ephemeral reply, so it is as private as a DM.
+                is_shared: interaction.guild_id.is_some() && !ephemeral,
+            },
+            user_id: user.id.to_string(),
+            display_name: user
+                .global_name
+                .clone()
+                .unwrap_or_else(|| user.name.clone()),
+            message_id: Some(interaction.id.to_string()),
+            text,
+            attachments: Vec::new(),
+            reply_to: None,
+            membership,
+        },
+        ephemeral,
+    })
+}
+
+/// The server and roles a slash command was used from (`None` in DMs).
+pub fn command_membership(interaction: &CommandInteraction) -> Option<Membership> {
+    let member = interaction.member.as_ref()?;
+    Some(Membership {
+        group_id: interaction.guild_id?.to_string(),
+        role_ids: member.roles.iter().map(ToString::to_string).collect(),
+    })
+}
+
+/// Translates a channel message, or `None` when the bot should not answer it:
+/// messages from bots, and server messages (when mention chat is on) that
+/// neither mention the bot nor reply to it. DMs are always translated.
+pub fn message_to_inbound(
+    message: &Message,
+    me: UserId,
+    mention_chat: bool,
+) -> Option<InboundMessage> {
+    if message.author.bot || message.author.id == me {
+        return None;
+    }
+    let shared = message.guild_id.is_some();
+    if shared {
+        let mentioned = message.mentions.iter().any(|u| u.id == me);
+        let replied_to_me = message
+            .referenced_message
+            .as_ref()
+            .is_some_and(|m| m.author.id == me);
+        if !mention_chat || !(mentioned || replied_to_me) {
+            return None;
+        }
+    }
+    let membership = message.guild_id.map(|guild| Membership {
+        group_id: guild.to_string(),
+        role_ids: message
+            .member
+            .as_ref()
+            .map(|m| m.roles.iter().map(ToString::to_string).collect())
+            .unwrap_or_default(),
+    });
+    let author = &message.author;
+    Some(InboundMessage {
+        platform: Platform::Discord,
+        chat: ChatRef {
+            id: message.channel_id.to_string(),
+            is_shared: shared,
+        },
+        user_id: author.id.to_string(),
+        display_name: author
+            .global_name
+            .clone()
+            .unwrap_or_else(|| author.name.clone()),
+        message_id: Some(message.id.to_string()),
+        text: strip_mention(&message.content, me),
+        attachments: audio_attachments(message),
+        reply_to: message
+            .message_reference
+            .as_ref()
+            .and_then(|r| r.message_id)
+            .map(|id| id.to_string()),
+        membership,
+    })
+}
+
+/// Removes `<@ID>` and `<@!ID>` mentions of the bot and tidies the spaces.
+pub fn strip_mention(content: &str, me: UserId) -> String {
+    let plain = format!("<@{me}>");
+    let nick = format!("<@!{me}>");
+    content
+        .replace(&nick, " ")
+        .replace(&plain, " ")
+        .split_whitespace()
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Voice messages and audio files; other attachments are not for the bot.
+fn audio_attachments(message: &Message) -> Vec<Attachment> {
+    let voice = message
+        .flags
+        .is_some_and(|f| f.contains(MessageFlags::IS_VOICE_MESSAGE));
+    message
+        .attachments
+        .iter()
+        .filter(|a| {
+            voice
+                || a.content_type
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("audio/"))
+        })
+        .map(|a| Attachment {
+            id: a.url.clone(),
+            mime_type: a
+                .content_type
+                .clone()
+                .or_else(|| voice.then(|| "audio/ogg".into())),
+            size: Some(u64::from(a.size)),
+            duration_secs: a.duration_secs,
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    const ME: u64 = 900_000_000_000_000_001;
+
+    fn message(extra: serde_json::Value) -> Message {
+        let mut base = json!({
+            "id": "10", "channel_id": "20", "author": {"id": "1001", "username": "alice"},
+            "content": "hello", "timestamp": "2026-11-27T10:00:00Z", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": false, "type": 0
+        });
+        for (k, v) in extra.as_object().unwrap() {
+            base[k] = v.clone();
+        }
+        serde_json::from_value(base).unwrap()
+    }
+
+    #[test]
+    fn direct_messages_are_answered_and_private() {
+        let inbound = message_to_inbound(&message(json!({})), UserId::new(ME), false).unwrap();
+        assert!(!inbound.chat.is_shared);
+        assert_eq!(inbound.text, "hello");
+        assert_eq!(inbound.scope().as_str(), "discord:20:1001");
+        assert!(inbound.membership.is_none());
+    }
+
+    #[test]
+    fn server_messages_need_mention_chat_and_a_mention_or_reply() {
+        let me = UserId::new(ME);
+        let plain = message(json!({"guild_id": "30"}));
+        assert!(message_to_inbound(&plain, me, true).is_none());
+        let mention = message(json!({
+            "guild_id": "30", "content": format!("<@{ME}> what time is it?"),
+            "mentions": [{"id": ME.to_string(), "username": "hearth", "bot": true}],
+            "member": {"roles": ["77"], "deaf": false, "mute": false, "flags": 0}
+        }));
+        assert!(
+            message_to_inbound(&mention, me, false).is_none(),
+            "mention chat off"
+        );
+        let inbound = message_to_inbound(&mention, me, true).unwrap();
+        assert_eq!(inbound.text, "what time is it?");
+        assert!(inbound.chat.is_shared);
+        assert_eq!(
+            inbound.membership,
+            Some(Membership {
+                group_id: "30".into(),
+                role_ids: vec!["77".into()]
+            })
+        );
+        let bot = message(json!({"author": {"id": "5", "username": "other", "bot": true}}));
+        assert!(message_to_inbound(&bot, me, true).is_none());
+    }
+
+    #[test]
+    fn voice_messages_carry_their_audio() {
+        let voice = message(json!({
+            "flags": 1 << 13, "content": "",
+            "attachments": [{"id": "1", "filename": "voice-message.ogg", "size": 5000,
+                "url": "http://127.0.0.1:1/a.ogg", "proxy_url": "http://127.0.0.1:1/a.ogg",
+                "content_type": "audio/ogg", "duration_secs": 3.5}]
+        }));
+        let inbound = message_to_inbound(&voice, UserId::new(ME), false).unwrap();
+        assert_eq!(inbound.attachments.len(), 1);
+        assert_eq!(inbound.attachments[0].duration_secs, Some(3.5));
+        assert_eq!(inbound.attachments[0].id, "http://127.0.0.1:1/a.ogg");
+    }
+}

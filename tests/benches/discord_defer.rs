@@ -1,0 +1,152 @@
+//! Slash-command acknowledgement latency of the real release binary against
+//! the fake Discord: from the fake queueing INTERACTION_CREATE on the gateway
+//! to the defer callback arriving at its REST API (Discord allows 3,000 ms).
+//!
+//! 1,000 `/ask` interactions from 100 users in one server channel, while the
+//! fake model streams every answer (8 pieces, 25 ms apart, 4 model slots), so
+//! the bot is editing responses and queueing requests as it defers new ones.
+//! Two ways: one at a time (each after the previous was deferred) and in
+//! bursts (10 rounds of all 100 users at once). The fakes run in this process
+//! on the same two cores, so contention is included.
+//!
+//! Run: `cargo bench -p hearth-tests --bench discord_defer`.
+
+use std::time::{Duration, Instant};
+
+use hearth_tests::bot::BotProcess;
+use hearth_tests::discord::{CHANNEL, FakeDiscord, GUILD};
+use hearth_tests::ollama::{FakeOllama, Script};
+use serde_json::json;
+
+const TOKEN: &str = "MTAxMDEwMTAx.bench-discord-secret.abcdefghijklmnop";
+const USERS: u64 = 100;
+const ROUNDS: u64 = 10;
+
+fn percentile(sorted: &[Duration], p: f64) -> Duration {
+    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[index]
+}
+
+fn ms(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+fn user(n: u64) -> String {
+    (100_000_000_000_000_000 + n).to_string()
+}
+
+#[tokio::main]
+async fn main() {
+    let dc = FakeDiscord::start(TOKEN).await;
+    let ollama = FakeOllama::start(&["bench-model"]).await;
+    let pieces = [
+        "Streaming ",
+        "a ",
+        "short ",
+        "answer ",
+        "for ",
+        "the ",
+        "benchmark",
+        ".",
+    ];
+    for _ in 0..(2 * USERS * ROUNDS) {
+        ollama.push(Script::pieces(&pieces).with_delay(Duration::from_millis(25)));
+    }
+    let data = tempfile::tempdir().unwrap();
+    let allowed: Vec<String> = (1..=USERS).map(user).collect();
+    let env: Vec<(String, String)> = [
+        ("DISCORD_BOT_TOKEN", TOKEN.to_owned()),
+        ("DISCORD_API_URL", dc.url.clone()),
+        ("HEARTH_DISCORD_GUILDS", GUILD.to_owned()),
+        ("HEARTH_DISCORD_ALLOWED_USERS", allowed.join(",")),
+        ("OLLAMA_HOST", ollama.url()),
+        ("OLLAMA_MODEL", "bench-model".to_owned()),
+        (
+            "HEARTH_DATA_DIR",
+            data.path().join("state").display().to_string(),
+        ),
+        ("HEARTH_MAX_CONCURRENT_REQUESTS", "4".to_owned()),
+        ("HEARTH_MEMORY_AUTO", "false".to_owned()),
+        ("RUST_LOG", "warn".to_owned()),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v))
+    .collect();
+
+    hearth_tests::bot::hearth_binary();
+    let bot = BotProcess::spawn(&["run"], &env, data.path(), &[TOKEN]);
+    hearth_tests::eventually(Duration::from_secs(30), || {
+        (!dc.registered_commands().is_empty()).then_some(())
+    })
+    .await
+    .expect("the bot never registered its commands");
+
+    let member = Some((GUILD, &[][..]));
+    let ask = |n: u64, label: &str| {
+        let u = n % USERS + 1;
+        dc.slash(
+            &user(u),
+            CHANNEL,
+            member,
+            "ask",
+            &[("prompt", json!(format!("{label} {n} from user {u}")))],
+        )
+    };
+    let deferred_after = |token: &str| -> Option<Duration> {
+        let record = dc.interaction(token)?;
+        let (at, _) = record.response?;
+        Some(at - record.dispatched)
+    };
+
+    let mut single = Vec::new();
+    for n in 0..USERS * ROUNDS {
+        let token = ask(n, "single");
+        let latency = hearth_tests::eventually(Duration::from_secs(10), || deferred_after(&token))
+            .await
+            .expect("deferred");
+        single.push(latency);
+    }
+    let mut burst = Vec::new();
+    let started = Instant::now();
+    for round in 0..ROUNDS {
+        let tokens: Vec<String> = (0..USERS)
+            .map(|n| ask(round * USERS + n, "burst"))
+            .collect();
+        for token in &tokens {
+            let latency =
+                hearth_tests::eventually(Duration::from_secs(10), || deferred_after(token))
+                    .await
+                    .expect("deferred");
+            burst.push(latency);
+        }
+    }
+    let burst_time = started.elapsed();
+    let violations = dc.violations();
+    let rss = std::fs::read_to_string(format!("/proc/{}/status", bot.pid()))
+        .unwrap_or_default()
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().to_owned()))
+        .unwrap_or_default();
+    drop(bot);
+
+    single.sort();
+    burst.sort();
+    println!(
+        "INTERACTION_CREATE -> defer callback at the fake, 1,000 /ask from {USERS} users each way:"
+    );
+    for (name, latencies) in [("one at a time", &single), ("100 at once", &burst)] {
+        println!(
+            "  {name:>14}: p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms   (n = {})",
+            ms(percentile(latencies, 0.50)),
+            ms(percentile(latencies, 0.99)),
+            ms(*latencies.last().unwrap()),
+            latencies.len()
+        );
+    }
+    println!(
+        "bursts took {:.1} s; late or refused responses: {}",
+        burst_time.as_secs_f64(),
+        violations.len()
+    );
+    println!("RSS of hearth at the end: {rss}");
+}

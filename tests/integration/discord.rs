@@ -1,0 +1,624 @@
+//! Discord: slash commands, streaming, follow-ups, mentions, DMs, access,
+//! reconnection, rate limits and the interaction token's lifetime, through the
+//! real serenity client against the fake Discord.
+
+use std::time::Duration;
+
+use hearth_tests::bot::BotProcess;
+use hearth_tests::discord::{BOT_ID, CHANNEL, FakeDiscord, GUILD};
+use hearth_tests::ollama::{FakeOllama, Script};
+use serde_json::json;
+
+use crate::util::WAIT;
+
+const DISCORD_TOKEN: &str = "MTAxMDEwMTAx.fake-discord-secret.abcdefghijklmnop";
+const ALICE: &str = "100000000000000011";
+const BOB: &str = "100000000000000012";
+const CAROL: &str = "100000000000000013";
+const STRANGER: &str = "100000000000000066";
+const ROLE: &str = "200000000000000077";
+const MEMBER: Option<(&str, &[&str])> = Some((GUILD, &[]));
+
+pub struct DiscordHarness {
+    pub dc: FakeDiscord,
+    pub ollama: FakeOllama,
+    pub data: tempfile::TempDir,
+    pub extra: Vec<(String, String)>,
+}
+
+impl DiscordHarness {
+    pub async fn new() -> Self {
+        Self {
+            dc: FakeDiscord::start(DISCORD_TOKEN).await,
+            ollama: FakeOllama::start(&["llama3.2", "qwen3:4b"]).await,
+            data: tempfile::tempdir().unwrap(),
+            extra: Vec::new(),
+        }
+    }
+
+    pub fn set(mut self, key: &str, value: &str) -> Self {
+        self.extra.push((key.to_owned(), value.to_owned()));
+        self
+    }
+
+    pub fn env(&self) -> Vec<(String, String)> {
+        let mut env: Vec<(String, String)> = [
+            ("DISCORD_BOT_TOKEN", DISCORD_TOKEN.to_owned()),
+            ("DISCORD_API_URL", self.dc.url.clone()),
+            ("HEARTH_DISCORD_GUILDS", GUILD.to_owned()),
+            ("HEARTH_DISCORD_ALLOWED_USERS", format!("{ALICE},{BOB}")),
+            ("HEARTH_DISCORD_ALLOWED_ROLES", ROLE.to_owned()),
+            ("HEARTH_DISCORD_MENTIONS", "true".to_owned()),
+            ("HEARTH_DISCORD_EDIT_INTERVAL_MS", "200".to_owned()),
+            ("OLLAMA_HOST", self.ollama.url()),
+            ("OLLAMA_MODEL", "llama3.2".to_owned()),
+            (
+                "HEARTH_DATA_DIR",
+                self.data.path().join("state").display().to_string(),
+            ),
+            ("HEARTH_MEMORY_AUTO", "false".to_owned()),
+        ]
+        .into_iter()
+        .map(|(k, v)| (k.to_owned(), v))
+        .collect();
+        for (key, value) in &self.extra {
+            env.retain(|(k, _)| k != key);
+            env.push((key.clone(), value.clone()));
+        }
+        env
+    }
+
+    pub fn spawn(&self, args: &[&str]) -> BotProcess {
+        BotProcess::spawn(
+            args,
+            &self.env(),
+            self.data.path(),
+            &[DISCORD_TOKEN, "fake-discord-secret"],
+        )
+    }
+
+    /// Starts `hearth run` and waits until its slash commands are registered.
+    pub async fn start_bot(&self) -> BotProcess {
+        let bot = self.spawn(&["run"]);
+        let ready = hearth_tests::eventually(WAIT, || {
+            (!self.dc.registered_commands().is_empty()).then_some(())
+        })
+        .await;
+        assert!(
+            ready.is_some(),
+            "the bot never registered its commands; log:\n{}",
+            bot.log()
+        );
+        bot
+    }
+
+    /// The texts of an interaction's response once its last piece satisfies `done`.
+    pub async fn interaction_texts(&self, token: &str, done: impl Fn(&str) -> bool) -> Vec<String> {
+        hearth_tests::eventually(WAIT, || {
+            let texts = self.dc.interaction_texts(token);
+            texts.last().is_some_and(|t| done(t)).then_some(texts)
+        })
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "interaction {token} never finished: {:?}",
+                self.dc.interaction_texts(token)
+            )
+        })
+    }
+}
+
+fn ask(h: &DiscordHarness, user: &str, prompt: &str) -> String {
+    h.dc.slash(user, CHANNEL, MEMBER, "ask", &[("prompt", json!(prompt))])
+}
+
+#[tokio::test]
+async fn ask_defers_then_streams_into_the_original_response() {
+    let h = DiscordHarness::new().await;
+    let pieces = [
+        "The ",
+        "answer ",
+        "is ",
+        "**forty-two**",
+        ", ",
+        "as ",
+        "everyone ",
+        "knows.",
+    ];
+    h.ollama
+        .push(Script::pieces(&pieces).with_delay(Duration::from_millis(150)));
+    let bot = h.start_bot().await;
+    // Registered for the configured server, with the memory commands.
+    let (route, commands) = &h.dc.registered_commands()[0];
+    assert!(
+        route.contains(&format!("/guilds/{GUILD}/commands")),
+        "{route}"
+    );
+    let names: Vec<&str> = commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|c| c["name"].as_str())
+        .collect();
+    for name in [
+        "ask", "reset", "model", "help", "remember", "memory", "forget", "export",
+    ] {
+        assert!(names.contains(&name), "{name} missing from {names:?}");
+    }
+    // Mention chat asks for message content; nothing else privileged.
+    assert_eq!(h.dc.intents(), Some(1 | 512 | 4096 | 32768));
+
+    let token = ask(&h, ALICE, "What is the answer?");
+    let texts = h.interaction_texts(&token, |t| t.ends_with("knows.")).await;
+    assert_eq!(
+        texts,
+        vec!["The answer is **forty-two**, as everyone knows."]
+    );
+    let record = h.dc.interaction(&token).unwrap();
+    assert_eq!(record.response_type(), Some(5), "deferred first");
+    assert!(!record.ephemeral());
+    let original = h.dc.message(record.original.as_deref().unwrap()).unwrap();
+    assert!(
+        original.versions.len() >= 3,
+        "expected streamed edits: {:?}",
+        original.versions
+    );
+    assert!(
+        original
+            .versions
+            .windows(2)
+            .all(|w| w[1].starts_with(&w[0])),
+        "{:?}",
+        original.versions
+    );
+    assert_eq!(h.ollama.requests()[0].last_user(), "What is the answer?");
+    assert!(h.dc.violations().is_empty(), "{:?}", h.dc.violations());
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_long_answer_arrives_whole_across_followups_with_code_blocks_intact() {
+    let h = DiscordHarness::new().await;
+    let code: String = (0..120)
+        .map(|i| format!("    println!(\"line {i:03}\");\n"))
+        .collect();
+    let prose: String = (0..30)
+        .map(|i| format!("Sentence {i:02} explains the program in some detail.\n"))
+        .collect();
+    let answer = format!("{prose}\n```rust\nfn main() {{\n{code}}}\n```\n{prose}The end.");
+    assert!(answer.chars().count() > 5000);
+    let pieces: Vec<String> = answer.split_inclusive('\n').map(str::to_owned).collect();
+    let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    h.ollama.push(Script::pieces(&pieces));
+    let bot = h.start_bot().await;
+    let token = ask(&h, ALICE, "Write a long program");
+    let texts = h
+        .interaction_texts(&token, |t| t.ends_with("The end."))
+        .await;
+    assert!(
+        texts.len() >= 3,
+        "expected follow-ups: {} pieces",
+        texts.len()
+    );
+    for (i, text) in texts.iter().enumerate() {
+        assert!(text.chars().count() <= 2000, "piece {i} too long");
+        let fences = text.lines().filter(|l| l.starts_with("```")).count();
+        assert_eq!(fences % 2, 0, "piece {i} leaves a code block open:\n{text}");
+    }
+    let all: Vec<&str> = texts.iter().flat_map(|t| t.lines()).collect();
+    for i in 0..120 {
+        let line = format!("    println!(\"line {i:03}\");");
+        assert_eq!(all.iter().filter(|l| **l == line).count(), 1, "{line}");
+    }
+    for i in 0..30 {
+        let line = format!("Sentence {i:02} explains the program in some detail.");
+        assert_eq!(all.iter().filter(|l| **l == line).count(), 2, "{line}");
+    }
+    assert!(h.dc.violations().is_empty(), "{:?}", h.dc.violations());
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_denied_user_gets_an_ephemeral_refusal_and_nothing_reaches_ollama() {
+    let h = DiscordHarness::new().await;
+    let bot = h.start_bot().await;
+    let token = ask(&h, STRANGER, "hello?");
+    let texts = h.interaction_texts(&token, |_| true).await;
+    let record = h.dc.interaction(&token).unwrap();
+    assert_eq!(record.response_type(), Some(4));
+    assert!(record.ephemeral(), "the refusal is only for the stranger");
+    assert!(
+        texts[0].contains(STRANGER) && texts[0].contains("HEARTH_DISCORD_ALLOWED_USERS"),
+        "{}",
+        texts[0]
+    );
+    // A stranger's mention gets the refusal too, and no model request either.
+    h.dc.user_message(STRANGER, CHANNEL, MEMBER, "hi bot", true, None);
+    h.dc.wait_for_message(CHANNEL, WAIT, |m| {
+        m.author == BOT_ID && !m.ephemeral && m.content.contains(STRANGER)
+    })
+    .await;
+    // Someone holding an allowed role is admitted without being listed.
+    let token = h.dc.slash(
+        CAROL,
+        CHANNEL,
+        Some((GUILD, &[ROLE])),
+        "ask",
+        &[("prompt", json!("role check"))],
+    );
+    let texts = h.interaction_texts(&token, |t| t.contains("echo")).await;
+    assert_eq!(texts, vec!["echo: role check"]);
+    // The same person in a DM has no role to show: refused.
+    let dm = h.dc.slash(
+        CAROL,
+        "400000000000000099",
+        None,
+        "ask",
+        &[("prompt", json!("dm"))],
+    );
+    let texts = h.interaction_texts(&dm, |_| true).await;
+    assert!(texts[0].contains("not on its list"), "{}", texts[0]);
+    let requests = h.ollama.requests();
+    assert_eq!(requests.len(), 1, "only the role holder reached the model");
+    assert_eq!(requests[0].last_user(), "role check");
+    assert!(bot.log().contains("not allowed"), "the refusal is logged");
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_mention_is_answered_in_that_channel_and_a_reply_continues_the_conversation() {
+    let h = DiscordHarness::new().await;
+    let bot = h.start_bot().await;
+    let asked = h.dc.user_message(
+        ALICE,
+        CHANNEL,
+        MEMBER,
+        "my favourite colour is teal",
+        true,
+        None,
+    );
+    let answer =
+        h.dc.wait_for_message(CHANNEL, WAIT, |m| {
+            m.author == BOT_ID && m.content.contains("teal")
+        })
+        .await;
+    assert_eq!(answer.content, "echo: my favourite colour is teal");
+    assert_eq!(
+        answer.reply_to.as_deref(),
+        Some(asked.as_str()),
+        "answers the mention"
+    );
+    assert_eq!(
+        h.ollama.requests()[0].last_user(),
+        "my favourite colour is teal",
+        "mention removed"
+    );
+    // A message that neither mentions nor replies to the bot is not for it.
+    h.dc.user_message(
+        ALICE,
+        CHANNEL,
+        MEMBER,
+        "just chatting with friends",
+        false,
+        None,
+    );
+    // Replying to the bot's answer (no mention) continues the same conversation.
+    h.dc.user_message(
+        ALICE,
+        CHANNEL,
+        MEMBER,
+        "what did I say?",
+        false,
+        Some(&answer.id),
+    );
+    h.dc.wait_for_message(CHANNEL, WAIT, |m| {
+        m.author == BOT_ID && m.content.contains("what did I say")
+    })
+    .await;
+    let requests = h.ollama.requests();
+    assert_eq!(requests.len(), 2, "the unrelated message was ignored");
+    let second = requests[1].all_text();
+    assert!(second.contains("my favourite colour is teal"), "{second}");
+    assert!(
+        second.contains("echo: my favourite colour is teal"),
+        "{second}"
+    );
+    assert!(!second.contains("just chatting"), "{second}");
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn direct_messages_chat_directly() {
+    let h = DiscordHarness::new().await;
+    let bot = h.start_bot().await;
+    let dm = "400000000000000042";
+    h.dc.user_message(BOB, dm, None, "hello in private", false, None);
+    let answer =
+        h.dc.wait_for_message(dm, WAIT, |m| {
+            m.author == BOT_ID && m.content.contains("private")
+        })
+        .await;
+    assert_eq!(answer.content, "echo: hello in private");
+    assert_eq!(answer.reply_to, None, "no need to quote in a DM");
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn two_users_in_one_channel_have_separate_conversations() {
+    let h = DiscordHarness::new().await;
+    let bot = h.start_bot().await;
+    let first = ask(&h, ALICE, "Alice's secret word is marmalade");
+    h.interaction_texts(&first, |t| t.contains("marmalade"))
+        .await;
+    let second = ask(&h, BOB, "What is the secret word?");
+    h.interaction_texts(&second, |t| t.contains("secret word?"))
+        .await;
+    let requests = h.ollama.requests();
+    assert!(
+        !requests[1].all_text().contains("marmalade"),
+        "Bob's prompt had Alice's words"
+    );
+    let third = ask(&h, ALICE, "And again?");
+    h.interaction_texts(&third, |t| t.contains("again")).await;
+    assert!(
+        h.ollama.requests()[2].all_text().contains("marmalade"),
+        "Alice's own history is kept"
+    );
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn the_gateway_drops_and_the_bot_reconnects_and_answers_the_next_command() {
+    let h = DiscordHarness::new().await;
+    let bot = h.start_bot().await;
+    let first = ask(&h, ALICE, "before the drop");
+    h.interaction_texts(&first, |t| t.contains("before")).await;
+    let before = h.dc.sessions();
+    h.dc.drop_connection();
+    let reconnected = hearth_tests::eventually(Duration::from_secs(30), || {
+        let now = h.dc.sessions();
+        (now.0 + now.1 > before.0 + before.1).then_some(now)
+    })
+    .await;
+    assert!(
+        reconnected.is_some(),
+        "no reconnection; log:\n{}",
+        bot.log()
+    );
+    bot.wait_for_log("reconnected to the Discord gateway", WAIT)
+        .await;
+    let next = ask(&h, ALICE, "after the drop");
+    h.interaction_texts(&next, |t| t.contains("after")).await;
+    assert!(
+        h.ollama.requests()[1]
+            .all_text()
+            .contains("before the drop"),
+        "conversation kept"
+    );
+    assert!(h.dc.violations().is_empty(), "{:?}", h.dc.violations());
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn missed_heartbeat_acks_make_the_bot_reconnect() {
+    let h = DiscordHarness::new().await;
+    h.dc.set_heartbeat_interval(Duration::from_millis(1000));
+    let bot = h.start_bot().await;
+    let before = h.dc.sessions();
+    h.dc.stop_heartbeat_acks(true);
+    let reconnecting = hearth_tests::eventually(Duration::from_secs(30), || {
+        let now = h.dc.sessions();
+        (now.0 + now.1 > before.0 + before.1).then_some(())
+    })
+    .await;
+    h.dc.stop_heartbeat_acks(false);
+    assert!(
+        reconnecting.is_some(),
+        "no reconnection; log:\n{}",
+        bot.log()
+    );
+    bot.wait_for_log("reconnected to the Discord gateway", WAIT)
+        .await;
+    let next = ask(&h, ALICE, "still there?");
+    h.interaction_texts(&next, |t| t.contains("still there"))
+        .await;
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn model_autocomplete_lists_the_fake_ollamas_models() {
+    let h = DiscordHarness::new().await;
+    let bot = h.start_bot().await;
+    let choices = |token: &str| -> Vec<String> {
+        let record = h.dc.interaction(token).unwrap();
+        assert_eq!(record.response_type(), Some(8));
+        record.response.unwrap().1["data"]["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["value"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all =
+        h.dc.autocomplete(ALICE, CHANNEL, MEMBER, "model", "name", "");
+    hearth_tests::eventually(WAIT, || h.dc.interaction(&all).unwrap().response)
+        .await
+        .unwrap();
+    assert_eq!(choices(&all), vec!["llama3.2", "qwen3:4b"]);
+    let some =
+        h.dc.autocomplete(ALICE, CHANNEL, MEMBER, "model", "name", "QWE");
+    hearth_tests::eventually(WAIT, || h.dc.interaction(&some).unwrap().response)
+        .await
+        .unwrap();
+    assert_eq!(choices(&some), vec!["qwen3:4b"]);
+    // Picking one is private and takes effect.
+    let pick = h.dc.slash(
+        ALICE,
+        CHANNEL,
+        MEMBER,
+        "model",
+        &[("name", json!("qwen3:4b"))],
+    );
+    let texts = h.interaction_texts(&pick, |t| t.contains("qwen3:4b")).await;
+    assert!(h.dc.interaction(&pick).unwrap().ephemeral(), "{texts:?}");
+    let next = ask(&h, ALICE, "which model?");
+    h.interaction_texts(&next, |t| t.contains("which model"))
+        .await;
+    assert_eq!(h.ollama.requests().last().unwrap().model(), "qwen3:4b");
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn memory_commands_are_private_and_private_asks_use_memories() {
+    let h = DiscordHarness::new().await;
+    let bot = h.start_bot().await;
+    let remember = h.dc.slash(
+        ALICE,
+        CHANNEL,
+        MEMBER,
+        "remember",
+        &[("text", json!("I am allergic to peanuts"))],
+    );
+    h.interaction_texts(&remember, |t| !t.is_empty()).await;
+    assert!(h.dc.interaction(&remember).unwrap().ephemeral());
+    let memory = h.dc.slash(ALICE, CHANNEL, MEMBER, "memory", &[]);
+    let texts = h
+        .interaction_texts(&memory, |t| t.contains("peanuts"))
+        .await;
+    assert!(h.dc.interaction(&memory).unwrap().ephemeral(), "{texts:?}");
+    // In the channel (others read it) the memory stays out of the prompt ...
+    let public = ask(&h, ALICE, "Am I allergic to anything?");
+    h.interaction_texts(&public, |t| t.contains("anything"))
+        .await;
+    assert!(!h.ollama.requests()[0].all_text().contains("peanuts"));
+    // ... but a private answer may use it.
+    let private = h.dc.slash(
+        ALICE,
+        CHANNEL,
+        MEMBER,
+        "ask",
+        &[
+            ("prompt", json!("Am I allergic to anything?")),
+            ("private", json!(true)),
+        ],
+    );
+    h.interaction_texts(&private, |t| t.contains("anything"))
+        .await;
+    assert!(h.dc.interaction(&private).unwrap().ephemeral());
+    assert!(h.ollama.requests()[1].all_text().contains("peanuts"));
+    // /export is private and carries the file.
+    let export = h.dc.slash(ALICE, CHANNEL, MEMBER, "export", &[]);
+    hearth_tests::eventually(WAIT, || {
+        (h.dc.interaction(&export)?.followups.len() == 1).then_some(())
+    })
+    .await
+    .expect("export file");
+    let record = h.dc.interaction(&export).unwrap();
+    assert!(record.ephemeral());
+    let file = h.dc.message(&record.followups[0]).unwrap();
+    assert!(file.ephemeral);
+    let (name, bytes) = &file.files[0];
+    assert!(name.ends_with(".json"));
+    assert!(String::from_utf8_lossy(bytes).contains("peanuts"));
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_429_is_honoured_and_the_answer_still_arrives_whole() {
+    let h = DiscordHarness::new().await;
+    let pieces = ["one ", "two ", "three ", "four ", "five ", "six ", "seven."];
+    h.ollama
+        .push(Script::pieces(&pieces).with_delay(Duration::from_millis(150)));
+    let bot = h.start_bot().await;
+    h.dc.rate_limit("PATCH /webhooks/", 1.0, 2);
+    let token = ask(&h, ALICE, "count");
+    let texts = h.interaction_texts(&token, |t| t.ends_with("seven.")).await;
+    assert_eq!(texts, vec!["one two three four five six seven."]);
+    let patches: Vec<_> =
+        h.dc.calls()
+            .into_iter()
+            .filter(|c| c.method == "PATCH" && c.path.starts_with("/webhooks/"))
+            .collect();
+    let first_429 = patches
+        .iter()
+        .position(|c| c.status == 429)
+        .expect("a 429 was served");
+    let next = &patches[first_429 + 1];
+    let waited = next.at - patches[first_429].at;
+    assert!(
+        waited >= Duration::from_millis(900),
+        "retried after {waited:?}"
+    );
+    assert!(bot.log().contains("slow down"), "the 429 is logged");
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn an_answer_outliving_the_interaction_token_finishes_in_the_channel() {
+    let h = DiscordHarness::new().await;
+    h.dc.set_token_lifetime(Duration::from_millis(1500));
+    let pieces = ["slow ", "answer ", "that ", "takes ", "its ", "time."];
+    h.ollama
+        .push(Script::pieces(&pieces).with_delay(Duration::from_millis(500)));
+    let bot = h.start_bot().await;
+    let token = ask(&h, ALICE, "take your time");
+    let message =
+        h.dc.wait_for_message(CHANNEL, WAIT, |m| {
+            m.interaction.is_none() && m.content.ends_with("time.")
+        })
+        .await;
+    assert_eq!(message.content, "slow answer that takes its time.");
+    assert!(!message.ephemeral);
+    let record = h.dc.interaction(&token).unwrap();
+    let original = h.dc.message(record.original.as_deref().unwrap()).unwrap();
+    assert!(
+        !original.versions.is_empty(),
+        "streaming began in the response"
+    );
+    assert!(bot.log().contains("continuing in the channel"));
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_custom_api_url_without_a_gateway_fails_clearly_instead_of_using_discords() {
+    let h = DiscordHarness::new().await;
+    h.dc.rate_limit("GET /gateway", 60.0, 10);
+    let mut bot = h.spawn(&["run"]);
+    let code = bot.wait(WAIT).await;
+    assert_eq!(code, Some(1), "log:\n{}", bot.log());
+    let log = bot.log();
+    assert!(
+        log.contains("not falling back to Discord's public gateway"),
+        "{log}"
+    );
+    assert!(h.dc.registered_commands().is_empty());
+}
+
+#[tokio::test]
+async fn doctor_checks_the_discord_token() {
+    let h = DiscordHarness::new().await;
+    let mut good = h.spawn(&["doctor"]);
+    good.wait(WAIT).await;
+    assert!(
+        good.log().contains("Discord token is valid"),
+        "{}",
+        good.log()
+    );
+    let bad = DiscordHarness::new().await.set(
+        "DISCORD_BOT_TOKEN",
+        "MTAxMDEwMTAx.wrong-secret.abcdefghijklmnop",
+    );
+    let bad_env = {
+        let mut env = bad.env();
+        env.retain(|(k, _)| k != "DISCORD_API_URL");
+        env.push(("DISCORD_API_URL".into(), h.dc.url.clone()));
+        env
+    };
+    let mut refused = BotProcess::spawn(&["doctor"], &bad_env, bad.data.path(), &["wrong-secret"]);
+    assert_eq!(refused.wait(WAIT).await, Some(1));
+    assert!(
+        refused.log().contains("Discord refused the bot token"),
+        "{}",
+        refused.log()
+    );
+}
