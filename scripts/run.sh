@@ -7,9 +7,15 @@ if [ ! -f .env ]; then
   echo "No .env yet: cp .env.example .env and fill in TELEGRAM_BOT_TOKEN and HEARTH_TELEGRAM_ALLOWED_USERS (or the DISCORD_ ones)." >&2
   exit 1
 fi
+scripts/install-build-deps.sh
 scripts/install-models.sh
-# The offline embedding model, unless .env or the environment chose another.
-export HEARTH_EMBED_MODEL_DIR=${HEARTH_EMBED_MODEL_DIR:-models/minilm}
-export ORT_DYLIB_PATH=${ORT_DYLIB_PATH:-models/onnxruntime/libonnxruntime.so}
+# The offline models, unless .env or the environment chose others (the environment wins over
+# .env in hearth, so only set what neither has).
+default() { # VAR VALUE
+  if [ -z "${!1:-}" ] && ! grep -q "^$1=" .env; then export "$1=$2"; fi
+}
+default HEARTH_EMBED_MODEL_DIR models/minilm
+default ORT_DYLIB_PATH models/onnxruntime/libonnxruntime.so
+default HEARTH_WHISPER_MODEL models/whisper/ggml-tiny.en.bin
 cargo build --release --locked --bin hearth
 exec target/release/hearth "${@:-run}"

@@ -10,7 +10,10 @@ step "toolchain"
 cargo --version
 rustc --version
 
-step "offline models (embeddings)"
+step "system packages (cmake for whisper.cpp and libopus; espeak-ng and opus-tools for test voice notes)"
+scripts/install-build-deps.sh --test
+
+step "offline models (embeddings, Whisper tiny.en)"
 scripts/install-models.sh
 
 step "real tiny model for end-to-end tests (llama-cpp-python + SmolLM2-135M)"

@@ -5,6 +5,7 @@
 //! appear in errors.
 
 mod discord;
+mod voice;
 
 use std::collections::HashMap;
 use std::path::PathBuf;
@@ -18,6 +19,7 @@ use hearth_telegram::TelegramConfig;
 
 pub use discord::DiscordAccess;
 use url::Url;
+pub use voice::VoiceSettings;
 
 /// A variable with a bad value.
 #[derive(Debug, thiserror::Error)]
@@ -55,6 +57,8 @@ pub struct Config {
     pub discord: Option<DiscordConfig>,
     /// Who may use the bot on Discord.
     pub discord_access: DiscordAccess,
+    /// Voice notes.
+    pub voice: VoiceSettings,
     /// How long in-flight replies may take to finish at shutdown.
     pub shutdown_grace: Duration,
     /// Memory settings.
@@ -137,6 +141,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         "HEARTH_TELEGRAM_ALLOWED_USERS",
     )?;
     let (discord, discord_access) = discord::from_vars(&|name| get(name).map(str::to_owned))?;
+    let voice = voice::from_vars(&|name| get(name).map(str::to_owned))?;
     let data_dir = PathBuf::from(get("HEARTH_DATA_DIR").unwrap_or("data"));
 
     let memory = MemoryConfig {
@@ -208,6 +213,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         telegram_allowed,
         discord,
         discord_access,
+        voice,
         shutdown_grace: Duration::from_secs(number(
             get("HEARTH_SHUTDOWN_GRACE_SECS"),
             "HEARTH_SHUTDOWN_GRACE_SECS",

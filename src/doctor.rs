@@ -61,6 +61,7 @@ pub async fn run(config: &Config) -> ExitCode {
     }
 
     check_embedder(config, &mut report).await;
+    check_voice(config, &mut report).await;
 
     match &config.telegram {
         None => report.skip("Telegram: TELEGRAM_BOT_TOKEN is not set"),
@@ -143,5 +144,35 @@ async fn check_embedder(config: &Config, report: &mut Report) {
             &format!("embedding model crashed: {e}"),
             "check ORT_DYLIB_PATH points at onnxruntime >= 1.24",
         ),
+    }
+}
+
+async fn check_voice(config: &Config, report: &mut Report) {
+    use bot_core::voice::Transcriber;
+    use bot_core::voice::whisper::WhisperTranscriber;
+    let Some(whisper) = config.voice.whisper.clone() else {
+        println!("NOTE  no speech model configured (HEARTH_WHISPER_MODEL): voice notes are off");
+        return;
+    };
+    let result = tokio::task::spawn_blocking(move || {
+        let started = std::time::Instant::now();
+        let transcriber = WhisperTranscriber::load(whisper)?;
+        let loaded = started.elapsed();
+        let started = std::time::Instant::now();
+        transcriber.transcribe(&vec![0.0; 16_000])?;
+        Ok::<_, bot_core::voice::VoiceError>((transcriber.describe(), loaded, started.elapsed()))
+    })
+    .await;
+    match result {
+        Ok(Ok((name, loaded, one_second))) => report.pass(&format!(
+            "speech model {name} loads in {} ms and transcribes 1 s of silence in {} ms",
+            loaded.as_millis(),
+            one_second.as_millis()
+        )),
+        Ok(Err(e)) => report.fail(
+            &format!("speech model: {e}"),
+            "point HEARTH_WHISPER_MODEL at a whisper.cpp ggml model (scripts/install-models.sh installs one)",
+        ),
+        Err(e) => report.fail(&format!("speech model crashed: {e}"), "try another ggml model file"),
     }
 }

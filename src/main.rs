@@ -18,6 +18,8 @@ use bot_core::memory::embed::{Embedder, FastEmbedder};
 use bot_core::model::ollama::{OllamaConfig, OllamaModel};
 use bot_core::service::Deps;
 use bot_core::store::sled_store::SledStore;
+use bot_core::voice::whisper::WhisperTranscriber;
+use bot_core::voice::{Transcriber, Voice};
 use bot_core::{ChatService, Platform};
 use clap::{Parser, Subcommand};
 use tokio_util::sync::CancellationToken;
@@ -100,6 +102,25 @@ async fn load_embedder(config: &config::Config) -> anyhow::Result<Option<Arc<dyn
     Ok(Some(Arc::new(embedder)))
 }
 
+/// Loads the speech model, if one is configured. Blocking work runs off the runtime.
+async fn load_voice(config: &config::Config) -> anyhow::Result<Option<Voice>> {
+    let Some(whisper) = config.voice.whisper.clone() else {
+        tracing::info!(
+            "voice notes are off: no speech model configured (HEARTH_WHISPER_MODEL); \
+             voice notes get a reply saying so"
+        );
+        return Ok(None);
+    };
+    let started = std::time::Instant::now();
+    let transcriber =
+        tokio::task::spawn_blocking(move || WhisperTranscriber::load(whisper)).await??;
+    tracing::info!(model = %transcriber.describe(), load_ms = started.elapsed().as_millis() as u64, "speech model loaded; voice notes are on");
+    Ok(Some(Voice::new(
+        Arc::new(transcriber),
+        config.voice.limits.clone(),
+    )))
+}
+
 /// Storage, model and service, shared by `run`, `chat` and `memory`.
 async fn build_service(config: &config::Config) -> anyhow::Result<(ChatService, SledStore)> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
@@ -126,6 +147,7 @@ async fn build_service(config: &config::Config) -> anyhow::Result<(ChatService, 
         settings: Arc::new(store.clone()),
         access,
         memories: Arc::new(memories),
+        voice: load_voice(config).await?,
     };
     Ok((ChatService::new(config.service.clone(), deps), store))
 }

@@ -49,6 +49,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                 ReplyEvent::Started => {}
                 ReplyEvent::Queued { position } => println!("(queued, number {position})"),
                 ReplyEvent::Status(status) => println!("({status})"),
+                ReplyEvent::Transcript(text) => println!("🎙 «{text}»"),
                 ReplyEvent::Delta(text) => {
                     streamed = true;
                     print!("{text}");

@@ -19,6 +19,7 @@
 //! - [`access`]: who may talk to the bot.
 //! - [`commands`]: the chat commands every adapter offers.
 //! - [`pacer`]: one edit per interval per chat, pushed back by 429s.
+//! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
 
 pub mod access;
 pub mod commands;
@@ -31,9 +32,10 @@ pub mod service;
 pub mod store;
 pub mod think;
 pub mod types;
+pub mod voice;
 
 pub use error::CoreError;
-pub use service::{ChatService, ServiceConfig};
+pub use service::{ChatService, ServiceConfig, VoiceNote};
 pub use types::{
     Attachment, ChatRef, InboundMessage, Membership, Platform, ReplyEvent, ReplyStream, ScopeKey,
     TurnRef, UserKey,

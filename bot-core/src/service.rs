@@ -26,6 +26,9 @@ use crate::types::{InboundMessage, ReplyEvent, ReplyStream, ScopeKey, TurnRef};
 mod answer;
 mod extraction;
 mod memory_commands;
+mod voice_note;
+
+pub use voice_note::VoiceNote;
 
 /// How many stored turns are read back to build a prompt.
 const HISTORY_WINDOW: usize = 400;
@@ -88,6 +91,8 @@ pub struct Deps {
     pub access: AccessPolicy,
     /// Long-term memory.
     pub memories: Arc<crate::memory::Memories>,
+    /// Voice note transcription; `None` when no speech model is configured.
+    pub voice: Option<crate::voice::Voice>,
 }
 
 /// Per-scope job chains: each new job waits until the previous one is done.
@@ -163,6 +168,18 @@ impl ChatService {
     /// Call it in arrival order: jobs of one conversation run in the order of
     /// these calls.
     pub fn handle(&self, message: InboundMessage) -> ReplyStream {
+        self.start(message, None)
+    }
+
+    /// Answers a voice note: checks the sender, the format and the limits,
+    /// downloads it, transcribes it, shows the transcript
+    /// ([`ReplyEvent::Transcript`]) and answers it as typed text (never as a
+    /// command). Returns at once, like [`handle`](Self::handle).
+    pub fn handle_voice(&self, message: InboundMessage, note: VoiceNote) -> ReplyStream {
+        self.start(message, Some(note))
+    }
+
+    fn start(&self, message: InboundMessage, note: Option<VoiceNote>) -> ReplyStream {
         let (tx, rx) = mpsc::channel(256);
         let inner = Arc::clone(&self.inner);
         if !inner.deps.access.admits_message(&message) {
@@ -184,7 +201,13 @@ impl ChatService {
                 let _ = previous.await;
             }
             let reply = Reply { tx };
-            let exchange = inner.run_job(message, &reply).await;
+            let exchange = match note {
+                None => inner.run_job(message, &reply, true).await,
+                Some(note) => match inner.transcribe_note(message, note, &reply).await {
+                    Some(message) => inner.run_job(message, &reply, false).await,
+                    None => None,
+                },
+            };
             drop(reply);
             if let Some(exchange) = exchange {
                 let worker = Arc::clone(&inner);
@@ -277,9 +300,16 @@ const STORAGE_TROUBLE: &str =
     "Sorry, I could not save that. The problem is logged; please try again.";
 
 impl Inner {
-    /// Handles one message; returns the exchange to learn from, if it was a model answer.
-    async fn run_job(&self, message: InboundMessage, reply: &Reply) -> Option<answer::Exchange> {
-        let result = match commands::parse(&message.text) {
+    /// Handles one message (as a command when `commands` and it is one); returns
+    /// the exchange to learn from, if it was a model answer.
+    async fn run_job(
+        &self,
+        message: InboundMessage,
+        reply: &Reply,
+        commands: bool,
+    ) -> Option<answer::Exchange> {
+        let command = commands.then(|| commands::parse(&message.text)).flatten();
+        let result = match command {
             Some(command) => self
                 .run_command(command, &message, reply)
                 .await
@@ -440,3 +470,5 @@ impl Inner {
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod voice_tests;

@@ -200,6 +200,8 @@ pub enum ReplyEvent {
     },
     /// A short progress note, e.g. that the model is still loading.
     Status(String),
+    /// What was heard in a voice note; the answer to it follows.
+    Transcript(String),
     /// More answer text (reasoning already removed), in Markdown.
     Delta(String),
     /// The reply is complete. `text` is the whole visible answer in Markdown.

@@ -243,7 +243,15 @@ impl EventHandler for Handler {
             channel: message.channel_id,
             reply_to: message.guild_id.is_some().then_some(message.id),
         };
-        let events = self.service.handle(inbound);
+        let events = match translate::voice_attachment(&message) {
+            Some((attachment, file)) => {
+                let fetch =
+                    Box::pin(async move { file.download().await.map_err(|e| e.to_string()) });
+                let note = bot_core::VoiceNote { attachment, fetch };
+                self.service.handle_voice(inbound, note)
+            }
+            None => self.service.handle(inbound),
+        };
         if let Some((turn, ids)) = reply::deliver(&ctx.http, &self.pacer, surface, events).await {
             self.service.note_delivered(&turn, ids);
         }

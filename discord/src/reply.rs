@@ -421,6 +421,8 @@ async fn render(
     };
     let mut answering = false;
     let mut dirty = false;
+    // A voice message's transcript, shown above everything that follows.
+    let mut header = String::new();
     let mut files = Vec::new();
     loop {
         let flush_at = pacer.ready_at(live.key());
@@ -435,20 +437,26 @@ async fn render(
             Some(ReplyEvent::Started) if wants_typing => typing = Some(start_typing(http, channel)),
             Some(ReplyEvent::Started) => {}
             Some(ReplyEvent::Queued { position }) => {
-                live.text =
-                    format!("⏳ Waiting for the model: you are number {position} in the queue.");
+                live.text = format!(
+                    "{header}⏳ Waiting for the model: you are number {position} in the queue."
+                );
                 live.settle().await;
             }
             Some(ReplyEvent::Status(status)) => {
                 if !answering {
-                    live.text = format!("⏳ {status}");
+                    live.text = format!("{header}⏳ {status}");
                     dirty = !live.update().await;
                 }
+            }
+            Some(ReplyEvent::Transcript(text)) => {
+                header = bot_core::voice::transcript_header(&text);
+                live.text = format!("{header}…");
+                dirty = !live.update().await;
             }
             Some(ReplyEvent::Delta(delta)) => {
                 if !answering {
                     answering = true;
-                    live.text.clear();
+                    live.text.clone_from(&header);
                 }
                 live.text.push_str(&delta);
                 dirty = !live.update().await;
@@ -458,7 +466,7 @@ async fn render(
             }
             Some(ReplyEvent::Finished { text, turn }) => {
                 stop_typing(&mut typing);
-                live.text = text;
+                live.text = format!("{header}{text}");
                 live.settle().await;
                 for (name, bytes, caption) in files {
                     if let Err(e) = live.send_file(name, bytes, caption).await {
@@ -479,7 +487,7 @@ async fn render(
             }) => files.push((name, bytes, caption)),
             Some(ReplyEvent::Failed { message }) => {
                 stop_typing(&mut typing);
-                live.text = format!("⚠️ {message}");
+                live.text = format!("{header}⚠️ {message}");
                 live.settle().await;
                 return None;
             }

@@ -225,20 +225,32 @@ pub fn strip_mention(content: &str, me: UserId) -> String {
         .join(" ")
 }
 
+/// The first voice message or audio file of `message`: the core's description
+/// and serenity's attachment (to download it).
+pub fn voice_attachment(message: &Message) -> Option<(Attachment, serenity::all::Attachment)> {
+    let file = audio_files(message).next()?.clone();
+    let attachment = audio_attachments(message).into_iter().next()?;
+    Some((attachment, file))
+}
+
+fn audio_files(message: &Message) -> impl Iterator<Item = &serenity::all::Attachment> {
+    let voice = message
+        .flags
+        .is_some_and(|f| f.contains(MessageFlags::IS_VOICE_MESSAGE));
+    message.attachments.iter().filter(move |a| {
+        voice
+            || a.content_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with("audio/"))
+    })
+}
+
 /// Voice messages and audio files; other attachments are not for the bot.
 fn audio_attachments(message: &Message) -> Vec<Attachment> {
     let voice = message
         .flags
         .is_some_and(|f| f.contains(MessageFlags::IS_VOICE_MESSAGE));
-    message
-        .attachments
-        .iter()
-        .filter(|a| {
-            voice
-                || a.content_type
-                    .as_deref()
-                    .is_some_and(|t| t.starts_with("audio/"))
-        })
+    audio_files(message)
         .map(|a| Attachment {
             id: a.url.clone(),
             mime_type: a

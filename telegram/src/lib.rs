@@ -154,12 +154,38 @@ pub async fn run(
     Ok(())
 }
 
+/// Downloads a file by id (teloxide removes the token from its errors).
+fn fetch_file(
+    bot: Bot,
+    id: String,
+) -> futures::future::BoxFuture<'static, Result<Vec<u8>, String>> {
+    use teloxide::net::Download;
+    Box::pin(async move {
+        let file = bot
+            .get_file(teloxide::types::FileId(id))
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut bytes = Vec::with_capacity(file.size as usize);
+        bot.download_file(&file.path, &mut bytes)
+            .await
+            .map_err(|e| e.to_string())?;
+        Ok(bytes)
+    })
+}
+
 async fn handle_message(bot: Bot, message: Message, context: Context) -> ResponseResult<()> {
     let Some(inbound) = translate::to_inbound(&message, &context.me, context.allow_groups) else {
         return Ok(());
     };
     tracing::debug!(chat = %inbound.chat.id, user = %inbound.user_id, "message received");
-    let events = context.service.handle(inbound);
+    let events = match translate::voice_attachment(&message) {
+        Some(attachment) => {
+            let fetch = fetch_file(bot.clone(), attachment.id.clone());
+            let note = bot_core::VoiceNote { attachment, fetch };
+            context.service.handle_voice(inbound, note)
+        }
+        None => context.service.handle(inbound),
+    };
     let target = reply::Target {
         chat: message.chat.id,
         reply_to: (!message.chat.is_private()).then_some(message.id),

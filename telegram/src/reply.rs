@@ -219,6 +219,8 @@ pub async fn deliver(
     let mut typing: Option<tokio::task::JoinHandle<()>> = None;
     let mut answering = false;
     let mut dirty = false;
+    // A voice note's transcript, shown above everything that follows.
+    let mut header = String::new();
     let stop_typing = |typing: &mut Option<tokio::task::JoinHandle<()>>| {
         if let Some(handle) = typing.take() {
             handle.abort();
@@ -236,20 +238,26 @@ pub async fn deliver(
         match event {
             Some(ReplyEvent::Started) => typing = Some(start_typing(bot, target.chat)),
             Some(ReplyEvent::Queued { position }) => {
-                live.text =
-                    format!("⏳ Waiting for the model: you are number {position} in the queue.");
+                live.text = format!(
+                    "{header}⏳ Waiting for the model: you are number {position} in the queue."
+                );
                 live.settle().await;
             }
             Some(ReplyEvent::Status(status)) => {
                 if !answering {
-                    live.text = format!("⏳ {status}");
+                    live.text = format!("{header}⏳ {status}");
                     dirty = !live.update().await;
                 }
+            }
+            Some(ReplyEvent::Transcript(text)) => {
+                header = bot_core::voice::transcript_header(&text);
+                live.text = format!("{header}…");
+                dirty = !live.update().await;
             }
             Some(ReplyEvent::Delta(delta)) => {
                 if !answering {
                     answering = true;
-                    live.text.clear();
+                    live.text.clone_from(&header);
                 }
                 live.text.push_str(&delta);
                 dirty = !live.update().await;
@@ -260,7 +268,7 @@ pub async fn deliver(
             }
             Some(ReplyEvent::Finished { text, turn }) => {
                 stop_typing(&mut typing);
-                live.text = text;
+                live.text = format!("{header}{text}");
                 live.settle().await;
                 return turn.map(|turn| (turn, live.message_ids()));
             }
@@ -283,7 +291,7 @@ pub async fn deliver(
             }
             Some(ReplyEvent::Failed { message }) => {
                 stop_typing(&mut typing);
-                live.text = format!("⚠️ {message}");
+                live.text = format!("{header}⚠️ {message}");
                 live.settle().await;
                 return None;
             }

@@ -104,6 +104,29 @@ pub fn strip_command_suffix(text: &str, username: &str) -> Option<String> {
     }
 }
 
+/// The audio of a voice note, audio file, video note, or audio document, if the
+/// message has one. The core decides whether its format can be read.
+pub fn voice_attachment(message: &Message) -> Option<Attachment> {
+    if let Some(note) = message.video_note() {
+        return Some(Attachment {
+            id: note.file.id.to_string(),
+            mime_type: Some("video/mp4".into()),
+            size: Some(u64::from(note.file.size)),
+            duration_secs: Some(f64::from(note.duration.seconds())),
+        });
+    }
+    let is_audio = message.voice().is_some()
+        || message.audio().is_some()
+        || message
+            .document()
+            .and_then(|d| d.mime_type.as_ref())
+            .is_some_and(|m| m.type_() == "audio");
+    if !is_audio {
+        return None;
+    }
+    attachments(message).into_iter().next()
+}
+
 fn attachments(message: &Message) -> Vec<Attachment> {
     let attachment =
         |file: &FileMeta, mime_type: Option<String>, duration: Option<Seconds>| Attachment {

@@ -12,7 +12,7 @@ use serde_json::json;
 use crate::util::WAIT;
 
 const DISCORD_TOKEN: &str = "MTAxMDEwMTAx.fake-discord-secret.abcdefghijklmnop";
-const ALICE: &str = "100000000000000011";
+pub const ALICE: &str = "100000000000000011";
 const BOB: &str = "100000000000000012";
 const CAROL: &str = "100000000000000013";
 const STRANGER: &str = "100000000000000066";

@@ -10,6 +10,8 @@
 //! - `failures`: strangers, Ollama down, 429, oversized input, long answers, secrets.
 //! - `memory`: /remember, /memory, /forget, /export, capture, privacy, durability.
 //! - `real_model`: the same flows against a real tiny model behind Ollama's API.
+//! - `voice`: voice notes (espeak-ng + opusenc) decoded and transcribed by the real
+//!   Whisper tiny.en model, through Telegram and Discord; limits and broken audio.
 //! - `cli`: `hearth doctor`, `hearth chat` and configuration errors.
 //! - `deploy`: the compose files, the systemd unit and the Dockerfile.
 
@@ -23,3 +25,4 @@ mod failures;
 mod memory;
 mod real_model;
 mod util;
+mod voice;

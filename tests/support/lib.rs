@@ -10,6 +10,7 @@
 //! - [`ollama::FakeOllama`]: Ollama's API with exact NDJSON shapes; can split
 //!   UTF-8 characters across HTTP chunks, go down and come back on the same port.
 //! - [`html`]: Telegram's HTML entity parser, as the fake applies it.
+//! - [`voice`]: voice notes made with espeak-ng and opusenc; word error rate.
 //! - [`bot::BotProcess`]: the `hearth` binary with its log captured.
 
 pub mod bot;
@@ -18,6 +19,7 @@ pub mod html;
 pub mod llm;
 pub mod ollama;
 pub mod telegram;
+pub mod voice;
 
 use std::path::PathBuf;
 use std::time::Duration;

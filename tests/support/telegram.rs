@@ -4,7 +4,7 @@
 //! Texts longer than 4096 UTF-16 units and malformed HTML get Telegram's own
 //! 400 errors; queued faults answer 429 with `retry_after`.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -13,7 +13,7 @@ use axum::Router;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use axum::routing::post;
+use axum::routing::{get, post};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
@@ -71,6 +71,9 @@ struct TgState {
     reject_html: AtomicI64,
     documents: Mutex<Vec<(String, Vec<u8>)>>,
     confirmed: Mutex<i64>,
+    /// Files users sent, by file id; and how many times the bot downloaded one.
+    files: Mutex<HashMap<String, Vec<u8>>>,
+    downloads: AtomicI64,
 }
 
 /// The fake server. Dropping it stops it.
@@ -118,6 +121,7 @@ impl FakeTelegram {
         state.next_message_id.store(5000, Ordering::SeqCst);
         let app = Router::new()
             .route("/{bot}/{method}", post(handle))
+            .route("/file/{bot}/{*path}", get(download))
             .with_state(Arc::clone(&state));
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let url = format!("http://{}", listener.local_addr().unwrap());
@@ -150,6 +154,46 @@ impl FakeTelegram {
             "from": user(user_id, name), "text": text,
         });
         self.push_update(message)
+    }
+
+    /// A voice note (OGG/Opus `bytes`, `duration` seconds as the client reports it)
+    /// from user `user_id` in a private chat. Returns the update id.
+    pub fn send_voice(&self, user_id: i64, name: &str, bytes: Vec<u8>, duration: u32) -> i64 {
+        let file = self.store_file(bytes);
+        let message = json!({
+            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "chat": {"id": user_id, "type": "private", "first_name": name},
+            "from": user(user_id, name),
+            "voice": {"duration": duration, "mime_type": "audio/ogg", "file_id": file.0,
+                      "file_unique_id": format!("u{}", file.0), "file_size": file.1},
+        });
+        self.push_update(message)
+    }
+
+    /// An audio file (`mime_type`, e.g. "audio/mpeg") from user `user_id`. Returns the update id.
+    pub fn send_audio(&self, user_id: i64, name: &str, bytes: Vec<u8>, mime_type: &str) -> i64 {
+        let file = self.store_file(bytes);
+        let message = json!({
+            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "chat": {"id": user_id, "type": "private", "first_name": name},
+            "from": user(user_id, name),
+            "audio": {"duration": 3, "mime_type": mime_type, "file_id": file.0,
+                      "file_unique_id": format!("u{}", file.0), "file_size": file.1,
+                      "file_name": "song"},
+        });
+        self.push_update(message)
+    }
+
+    fn store_file(&self, bytes: Vec<u8>) -> (String, usize) {
+        let id = format!("file-{}", self.next_message_id());
+        let size = bytes.len();
+        self.state.files.lock().unwrap().insert(id.clone(), bytes);
+        (id, size)
+    }
+
+    /// How many files the bot downloaded.
+    pub fn downloads(&self) -> i64 {
+        self.state.downloads.load(Ordering::SeqCst)
     }
 
     /// A group message; `reply_to_bot` makes it a reply to that bot message.
@@ -255,6 +299,24 @@ impl FakeTelegram {
     }
 }
 
+/// `GET /file/bot<token>/<path>`: the file behind a `getFile` path.
+async fn download(
+    State(state): State<Arc<TgState>>,
+    Path((bot, path)): Path<(String, String)>,
+) -> Response {
+    if bot != format!("bot{}", state.token) {
+        return StatusCode::UNAUTHORIZED.into_response();
+    }
+    let id = path.trim_start_matches("voice/").trim_end_matches(".oga");
+    match state.files.lock().unwrap().get(id) {
+        Some(bytes) => {
+            state.downloads.fetch_add(1, Ordering::SeqCst);
+            bytes.clone().into_response()
+        }
+        None => StatusCode::NOT_FOUND.into_response(),
+    }
+}
+
 async fn handle(
     State(state): State<Arc<TgState>>,
     Path((bot, method)): Path<(String, String)>,
@@ -320,6 +382,18 @@ async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Resp
             ok(json!(true))
         }
         "getupdates" => ok(get_updates(state, body).await),
+        "getfile" => {
+            let id = body["file_id"].as_str().unwrap_or_default();
+            match state.files.lock().unwrap().get(id) {
+                // The cloud Bot API refuses files over 20 MB.
+                Some(bytes) if bytes.len() > 20 * 1024 * 1024 => {
+                    error(400, "Bad Request: file is too big", None)
+                }
+                Some(bytes) => ok(json!({"file_id": id, "file_unique_id": format!("u{id}"),
+                                         "file_size": bytes.len(), "file_path": format!("voice/{id}.oga")})),
+                None => error(400, "Bad Request: invalid file_id", None),
+            }
+        }
         "sendmessage" | "editmessagetext"
             if body.get("parse_mode").is_some()
                 && state

@@ -9,6 +9,14 @@ use crate::store::memory::InMemoryStore;
 use crate::types::{ChatRef, Platform};
 
 fn service(model: Arc<ScriptedModel>, slots: usize) -> (ChatService, Arc<InMemoryStore>) {
+    service_with_voice(model, slots, None)
+}
+
+pub(super) fn service_with_voice(
+    model: Arc<ScriptedModel>,
+    slots: usize,
+    voice: Option<crate::voice::Voice>,
+) -> (ChatService, Arc<InMemoryStore>) {
     let store = Arc::new(InMemoryStore::new());
     let mut config = ServiceConfig::new("m");
     config.max_concurrent_requests = slots;
@@ -25,11 +33,12 @@ fn service(model: Arc<ScriptedModel>, slots: usize) -> (ChatService, Arc<InMemor
                 ..MemoryConfig::default()
             },
         )),
+        voice,
     };
     (ChatService::new(config, deps), store)
 }
 
-fn message(user: &str, text: &str) -> InboundMessage {
+pub(super) fn message(user: &str, text: &str) -> InboundMessage {
     InboundMessage {
         platform: Platform::Telegram,
         chat: ChatRef {
@@ -46,7 +55,7 @@ fn message(user: &str, text: &str) -> InboundMessage {
     }
 }
 
-async fn collect(mut stream: ReplyStream) -> Vec<ReplyEvent> {
+pub(super) async fn collect(mut stream: ReplyStream) -> Vec<ReplyEvent> {
     let mut events = Vec::new();
     while let Some(event) = stream.recv().await {
         events.push(event);
@@ -54,7 +63,7 @@ async fn collect(mut stream: ReplyStream) -> Vec<ReplyEvent> {
     events
 }
 
-fn final_text(events: &[ReplyEvent]) -> String {
+pub(super) fn final_text(events: &[ReplyEvent]) -> String {
     match events.last() {
         Some(ReplyEvent::Finished { text, .. }) => text.clone(),
         Some(ReplyEvent::Failed { message }) => format!("FAILED: {message}"),

@@ -1,0 +1,117 @@
+//! whisper.cpp through whisper-rs: the model is loaded once and kept.
+
+use std::path::{Path, PathBuf};
+
+use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+
+use super::{Transcriber, VoiceError};
+
+/// Settings of the Whisper transcriber.
+#[derive(Clone, Debug)]
+pub struct WhisperConfig {
+    /// A whisper.cpp ggml model file (e.g. `ggml-base.bin`, `ggml-tiny.en.bin`).
+    pub model: PathBuf,
+    /// Language code such as `en` or `ko`; `None` detects the language (multilingual models).
+    pub language: Option<String>,
+    /// CPU threads per transcription.
+    pub threads: usize,
+}
+
+impl WhisperConfig {
+    /// The language to use for `model` when none is set: English for `.en` models,
+    /// detection otherwise.
+    pub fn default_language(model: &Path) -> Option<String> {
+        let name = model.file_name()?.to_string_lossy().to_lowercase();
+        (name.contains(".en.") || name.ends_with(".en")).then(|| "en".to_owned())
+    }
+}
+
+/// Transcribes with whisper.cpp.
+pub struct WhisperTranscriber {
+    context: WhisperContext,
+    config: WhisperConfig,
+}
+
+impl std::fmt::Debug for WhisperTranscriber {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WhisperTranscriber")
+            .field("config", &self.config)
+            .finish()
+    }
+}
+
+impl WhisperTranscriber {
+    /// Loads the model (blocking; call it off the async runtime).
+    pub fn load(config: WhisperConfig) -> Result<Self, VoiceError> {
+        whisper_rs::install_logging_hooks();
+        if !config.model.is_file() {
+            return Err(VoiceError::Model(format!(
+                "{} does not exist",
+                config.model.display()
+            )));
+        }
+        let mut parameters = WhisperContextParameters::default();
+        parameters.use_gpu(false);
+        let context = WhisperContext::new_with_params(&config.model, parameters).map_err(|e| {
+            VoiceError::Model(format!("cannot load {}: {e}", config.model.display()))
+        })?;
+        if config.language.as_deref().is_some_and(|l| l != "en") && !context.is_multilingual() {
+            return Err(VoiceError::Model(format!(
+                "{} is an English-only model; use a multilingual one for language {}",
+                config.model.display(),
+                config.language.as_deref().unwrap_or_default()
+            )));
+        }
+        Ok(Self { context, config })
+    }
+}
+
+impl Transcriber for WhisperTranscriber {
+    fn transcribe(&self, samples: &[f32]) -> Result<String, VoiceError> {
+        let failed = |e: whisper_rs::WhisperError| VoiceError::Model(e.to_string());
+        let mut state = self.context.create_state().map_err(failed)?;
+        let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
+        params.set_n_threads(self.config.threads.max(1) as i32);
+        params.set_language(Some(self.config.language.as_deref().unwrap_or("auto")));
+        params.set_print_special(false);
+        params.set_print_progress(false);
+        params.set_print_realtime(false);
+        params.set_print_timestamps(false);
+        params.set_suppress_blank(true);
+        params.set_no_context(true);
+        // Whisper needs at least one second; pad short notes with silence.
+        let mut padded;
+        let audio = if samples.len() < 16_000 + 1_600 {
+            padded = samples.to_vec();
+            padded.resize(16_000 + 1_600, 0.0);
+            &padded[..]
+        } else {
+            samples
+        };
+        state.full(params, audio).map_err(failed)?;
+        let mut text = String::new();
+        for segment in state.as_iter() {
+            let piece = segment.to_str_lossy().map_err(failed)?;
+            text.push_str(&piece);
+            text.push(' ');
+        }
+        Ok(text.trim().to_owned())
+    }
+
+    fn describe(&self) -> String {
+        let name = self
+            .config
+            .model
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        format!(
+            "whisper.cpp {name} ({}, {} threads)",
+            self.config
+                .language
+                .as_deref()
+                .unwrap_or("language detection"),
+            self.config.threads
+        )
+    }
+}

@@ -1,0 +1,194 @@
+//! Voice notes: espeak-ng speech encoded with opusenc, decoded and transcribed
+//! in process by the real Whisper tiny.en model, through Telegram and Discord.
+
+use std::time::Duration;
+
+use bot_core::voice::whisper::{WhisperConfig, WhisperTranscriber};
+use bot_core::voice::{Transcriber, decode_ogg_opus};
+use hearth_tests::discord::{BOT_ID, GUILD};
+use hearth_tests::voice::{ogg_length_fields, voice_note, whisper_model, word_error_rate};
+use serde_json::json;
+
+use crate::discord::DiscordHarness;
+use crate::util::*;
+
+const SENTENCE: &str = "Please remind me to call the dentist tomorrow morning.";
+
+fn transcriber() -> WhisperTranscriber {
+    WhisperTranscriber::load(WhisperConfig {
+        model: whisper_model(),
+        language: Some("en".into()),
+        threads: 2,
+    })
+    .expect("the converted model loads")
+}
+
+#[test]
+fn an_opusenc_note_decodes_to_its_granule_length() {
+    let ogg = voice_note("The quick brown fox jumps over the lazy dog.");
+    let (pre_skip, granule) = ogg_length_fields(&ogg);
+    let samples = decode_ogg_opus(&ogg, 60.0).unwrap();
+    assert_eq!(samples.len() as u64, (granule - pre_skip) / 3);
+    assert!(samples.len() > 16_000, "about two seconds of speech");
+}
+
+#[test]
+fn the_converted_model_transcribes_a_known_sentence() {
+    let samples = decode_ogg_opus(&voice_note(SENTENCE), 60.0).unwrap();
+    let heard = transcriber().transcribe(&samples).unwrap();
+    let wer = word_error_rate(SENTENCE, &heard);
+    assert!(wer < 0.3, "word error rate {wer:.2}: heard {heard:?}");
+}
+
+fn voice_harness(h: Harness) -> Harness {
+    h.set(
+        "HEARTH_WHISPER_MODEL",
+        &whisper_model().display().to_string(),
+    )
+    .set("HEARTH_WHISPER_THREADS", "2")
+}
+
+#[tokio::test]
+async fn a_telegram_voice_note_is_transcribed_and_answered() {
+    let h = voice_harness(Harness::new().await);
+    let bot = h.start_bot().await;
+    h.tg.send_voice(ALICE, "Alice", voice_note(SENTENCE), 4);
+    let reply = h.reply_containing(ALICE, "echo:").await;
+    // The transcript is quoted above the answer, in the same message.
+    assert!(reply.starts_with("🎙 «"), "{reply}");
+    let request = h.ollama.requests()[0].last_user();
+    assert!(
+        word_error_rate(SENTENCE, &request) < 0.3,
+        "model got {request:?}"
+    );
+    assert!(reply.contains(&format!("echo: {request}")), "{reply}");
+    assert!(bot.log().contains("transcribed a voice note"));
+    // A follow-up question sees the transcript in the history.
+    h.tg.send_private(ALICE, "Alice", "When was that?");
+    h.reply_containing(ALICE, "echo: When was that?").await;
+    let history = h.ollama.requests()[1].all_text();
+    assert!(history.contains(&request), "{history}");
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_strangers_voice_note_is_refused_before_download() {
+    let h = voice_harness(Harness::new().await);
+    let bot = h.start_bot().await;
+    h.tg.send_voice(STRANGER, "Eve", voice_note("hello"), 1);
+    h.reply_containing(STRANGER, "not on its list").await;
+    assert_eq!(
+        h.tg.downloads(),
+        0,
+        "nothing a stranger sent was downloaded"
+    );
+    assert!(h.tg.calls_of("getfile").is_empty());
+    assert!(h.ollama.requests().is_empty());
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn broken_long_and_unsupported_audio_get_clear_replies_and_the_bot_keeps_working() {
+    let h = voice_harness(Harness::new().await).set("HEARTH_VOICE_MAX_SECONDS", "20");
+    let bot = h.start_bot().await;
+    let note = voice_note(SENTENCE);
+    h.tg.send_voice(ALICE, "Alice", note[..note.len() / 2].to_vec(), 4);
+    h.reply_containing(ALICE, "couldn't read that audio").await;
+    h.tg.send_voice(ALICE, "Alice", b"OggS garbage garbage garbage".to_vec(), 2);
+    let replies = hearth_tests::eventually(WAIT, || {
+        let n =
+            h.tg.messages(ALICE)
+                .iter()
+                .filter(|m| m.text.contains("couldn't read"))
+                .count();
+        (n == 2).then_some(())
+    })
+    .await;
+    assert!(replies.is_some(), "{:#?}", h.tg.messages(ALICE));
+    // Telegram reports the duration: an over-long note is refused before download.
+    let downloads = h.tg.downloads();
+    h.tg.send_voice(ALICE, "Alice", note.clone(), 600);
+    h.reply_containing(ALICE, "too long").await;
+    assert_eq!(h.tg.downloads(), downloads);
+    h.tg.send_audio(ALICE, "Alice", b"ID3 not really".to_vec(), "audio/mpeg");
+    h.reply_containing(ALICE, "can't listen to MP3").await;
+    // Still answering.
+    h.tg.send_voice(ALICE, "Alice", note, 4);
+    h.reply_containing(ALICE, "echo:").await;
+    assert_eq!(h.ollama.requests().len(), 1);
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn without_a_speech_model_a_voice_note_gets_a_clear_reply() {
+    let h = Harness::new().await;
+    let bot = h.start_bot().await;
+    assert!(bot.log().contains("voice notes are off"));
+    h.tg.send_voice(ALICE, "Alice", voice_note("hello"), 1);
+    h.reply_containing(ALICE, "Voice notes are not set up")
+        .await;
+    assert_eq!(h.tg.downloads(), 0);
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_discord_voice_message_is_transcribed_and_answered() {
+    let h = DiscordHarness::new()
+        .await
+        .set(
+            "HEARTH_WHISPER_MODEL",
+            &whisper_model().display().to_string(),
+        )
+        .set("HEARTH_WHISPER_THREADS", "2");
+    let bot = h.start_bot().await;
+    let dm = "400000000000000077";
+    let url =
+        h.dc.host_attachment("voice-message.ogg", voice_note(SENTENCE));
+    let attachment = json!({"id": "800000000000000001", "filename": "voice-message.ogg", "size": 9000,
+        "url": url, "proxy_url": url, "content_type": "audio/ogg", "duration_secs": 3.9,
+        "waveform": "AAAA"});
+    h.dc.user_message_with(
+        crate::discord::ALICE,
+        dm,
+        None,
+        "",
+        false,
+        None,
+        vec![attachment.clone()],
+        1 << 13,
+    );
+    let answer =
+        h.dc.wait_for_message(dm, WAIT, |m| {
+            m.author == BOT_ID && m.content.contains("echo:")
+        })
+        .await;
+    assert!(answer.content.starts_with("🎙 «"), "{}", answer.content);
+    let request = h.ollama.requests()[0].last_user();
+    assert!(
+        word_error_rate(SENTENCE, &request) < 0.3,
+        "model got {request:?}"
+    );
+    // In a server channel a voice message that neither replies to nor mentions the bot is ignored.
+    h.dc.user_message_with(
+        crate::discord::ALICE,
+        hearth_tests::discord::CHANNEL,
+        Some((GUILD, &[])),
+        "",
+        false,
+        None,
+        vec![attachment],
+        1 << 13,
+    );
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    assert_eq!(h.ollama.requests().len(), 1);
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn doctor_reports_the_speech_model() {
+    let h = voice_harness(Harness::new().await);
+    let mut doctor = h.spawn(&["doctor"]);
+    doctor.wait(WAIT).await;
+    let log = doctor.log();
+    assert!(log.contains("transcribes 1 s of silence in"), "{log}");
+}
