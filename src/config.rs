@@ -314,6 +314,16 @@ fn id_list(raw: Option<&str>, var: &'static str) -> Result<Vec<String>, ConfigEr
         .collect()
 }
 
+/// A variable lookup over fixed pairs, for the tests of each part.
+#[cfg(test)]
+fn lookup(pairs: &[(&str, &str)]) -> impl Fn(&str) -> Option<String> + use<> {
+    let vars: HashMap<String, String> = pairs
+        .iter()
+        .map(|(k, v)| (k.to_string(), v.to_string()))
+        .collect();
+    move |name| vars.get(name).cloned()
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -19,6 +19,7 @@
 //! - [`access`]: who may talk to the bot.
 //! - [`commands`]: the chat commands every adapter offers.
 //! - [`pacer`]: one edit per interval per chat, pushed back by 429s.
+//! - [`render`]: what a reply shows at each moment, for every adapter.
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
 
 pub mod access;
@@ -28,6 +29,7 @@ pub mod memory;
 pub mod model;
 pub mod pacer;
 pub mod prompt;
+pub mod render;
 pub mod service;
 pub mod store;
 pub mod think;

@@ -12,10 +12,12 @@
 //! Model output is sent with mentions disabled, so an answer can never ping
 //! `@everyone` or a role.
 
+use std::sync::Arc;
 use std::time::Duration;
 
 use bot_core::pacer::Pacer;
-use bot_core::{ReplyEvent, ReplyStream, TurnRef};
+use bot_core::render::{LiveReply, render};
+use bot_core::{ReplyStream, TurnRef};
 use serenity::all::{
     ChannelId, CommandInteraction, CreateAllowedMentions, CreateAttachment,
     CreateInteractionResponseFollowup, CreateMessage, EditInteractionResponse, EditMessage, Http,
@@ -89,7 +91,7 @@ struct Sent {
 
 /// The messages of one reply and the text they should show.
 struct Live<'a> {
-    http: &'a Http,
+    http: &'a Arc<Http>,
     pacer: &'a Pacer<PaceKey>,
     surface: Surface,
     sent: Vec<Sent>,
@@ -98,6 +100,7 @@ struct Live<'a> {
     token_expired: bool,
     fallback: Option<ChannelId>,
     rate_limited: u32,
+    typing: Option<tokio::task::JoinHandle<()>>,
 }
 
 fn no_pings() -> CreateAllowedMentions {
@@ -361,8 +364,8 @@ impl Live<'_> {
 }
 
 /// Keeps "typing…" visible in a channel until aborted (Discord shows it for 10 s).
-fn start_typing(http: &std::sync::Arc<Http>, channel: ChannelId) -> tokio::task::JoinHandle<()> {
-    let http = std::sync::Arc::clone(http);
+fn start_typing(http: &Arc<Http>, channel: ChannelId) -> tokio::task::JoinHandle<()> {
+    let http = Arc::clone(http);
     tokio::spawn(async move {
         loop {
             if let Err(e) = channel.broadcast_typing(&http).await {
@@ -373,10 +376,61 @@ fn start_typing(http: &std::sync::Arc<Http>, channel: ChannelId) -> tokio::task:
     })
 }
 
+impl LiveReply for Live<'_> {
+    fn ready_at(&self) -> Instant {
+        self.pacer.ready_at(self.key())
+    }
+
+    fn text(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    fn has_sent(&self) -> bool {
+        !self.sent.is_empty()
+    }
+
+    async fn update(&mut self) -> bool {
+        Live::update(self).await
+    }
+
+    async fn settle(&mut self) {
+        Live::settle(self).await
+    }
+
+    fn start_typing(&mut self) {
+        // A deferred interaction already shows "thinking…".
+        if let Surface::Channel { channel, .. } = self.surface {
+            self.stop_typing();
+            self.typing = Some(start_typing(self.http, channel));
+        }
+    }
+
+    fn stop_typing(&mut self) {
+        if let Some(handle) = self.typing.take() {
+            handle.abort();
+        }
+    }
+
+    async fn send_file(
+        &mut self,
+        name: String,
+        bytes: Vec<u8>,
+        caption: String,
+    ) -> Result<(), String> {
+        Live::send_file(self, name, bytes, caption)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    fn message_ids(&self) -> Vec<String> {
+        Live::message_ids(self)
+    }
+}
+
 /// Renders `events` on `surface`. Returns the stored turn and the ids of the
 /// messages that carry it, when the reply was a model answer.
 pub async fn deliver(
-    http: &std::sync::Arc<Http>,
+    http: &Arc<Http>,
     pacer: &Pacer<PaceKey>,
     surface: Surface,
     events: ReplyStream,
@@ -387,22 +441,6 @@ pub async fn deliver(
         }
         Surface::Channel { .. } => None,
     };
-    let delivered = render(http, pacer, surface, events).await;
-    if let Some(key) = interaction {
-        pacer.forget(key);
-    }
-    delivered
-}
-
-async fn render(
-    http: &std::sync::Arc<Http>,
-    pacer: &Pacer<PaceKey>,
-    surface: Surface,
-    mut events: ReplyStream,
-) -> Option<(TurnRef, Vec<String>)> {
-    let channel = surface.channel();
-    // A deferred interaction already shows "thinking…"; a channel reply shows typing.
-    let wants_typing = matches!(surface, Surface::Channel { .. });
     let mut live = Live {
         http,
         pacer,
@@ -412,92 +450,12 @@ async fn render(
         token_expired: false,
         fallback: None,
         rate_limited: 0,
+        typing: None,
     };
-    let mut typing: Option<tokio::task::JoinHandle<()>> = None;
-    let stop_typing = |typing: &mut Option<tokio::task::JoinHandle<()>>| {
-        if let Some(handle) = typing.take() {
-            handle.abort();
-        }
-    };
-    let mut answering = false;
-    let mut dirty = false;
-    // A voice message's transcript, shown above everything that follows.
-    let mut header = String::new();
-    let mut files = Vec::new();
-    loop {
-        let flush_at = pacer.ready_at(live.key());
-        let event = tokio::select! {
-            event = events.recv() => event,
-            _ = tokio::time::sleep_until(flush_at), if dirty => {
-                dirty = !live.update().await;
-                continue;
-            }
-        };
-        match event {
-            Some(ReplyEvent::Started) if wants_typing => typing = Some(start_typing(http, channel)),
-            Some(ReplyEvent::Started) => {}
-            Some(ReplyEvent::Queued { position }) => {
-                live.text = format!(
-                    "{header}⏳ Waiting for the model: you are number {position} in the queue."
-                );
-                live.settle().await;
-            }
-            Some(ReplyEvent::Status(status)) => {
-                if !answering {
-                    live.text = format!("{header}⏳ {status}");
-                    dirty = !live.update().await;
-                }
-            }
-            Some(ReplyEvent::Transcript(text)) => {
-                header = bot_core::voice::transcript_header(&text);
-                live.text = format!("{header}…");
-                dirty = !live.update().await;
-            }
-            Some(ReplyEvent::Delta(delta)) => {
-                if !answering {
-                    answering = true;
-                    live.text.clone_from(&header);
-                }
-                live.text.push_str(&delta);
-                dirty = !live.update().await;
-                if !live.sent.is_empty() {
-                    stop_typing(&mut typing);
-                }
-            }
-            Some(ReplyEvent::Finished { text, turn }) => {
-                stop_typing(&mut typing);
-                live.text = format!("{header}{text}");
-                live.settle().await;
-                for (name, bytes, caption) in files {
-                    if let Err(e) = live.send_file(name, bytes, caption).await {
-                        tracing::warn!(error = %e, "could not send a file");
-                        live.text
-                            .push_str("\n\n⚠️ I could not send the file. Please try again.");
-                        live.settle().await;
-                    }
-                }
-                return turn.map(|turn| (turn, live.message_ids()));
-            }
-            // Files follow the text: a follow-up sent before the deferred response
-            // is edited would take that response's place.
-            Some(ReplyEvent::File {
-                name,
-                bytes,
-                caption,
-            }) => files.push((name, bytes, caption)),
-            Some(ReplyEvent::Failed { message }) => {
-                stop_typing(&mut typing);
-                live.text = format!("{header}⚠️ {message}");
-                live.settle().await;
-                return None;
-            }
-            None => {
-                stop_typing(&mut typing);
-                if dirty {
-                    live.settle().await;
-                }
-                return None;
-            }
-        }
+    let delivered = render(&mut live, events).await;
+    live.stop_typing();
+    if let Some(key) = interaction {
+        pacer.forget(key);
     }
+    delivered
 }

@@ -92,16 +92,10 @@ pub fn from_vars(
 
 #[cfg(test)]
 mod tests {
-    use std::collections::HashMap;
-
     use super::*;
 
     fn read(pairs: &[(&str, &str)]) -> Result<(Option<DiscordConfig>, DiscordAccess), ConfigError> {
-        let vars: HashMap<String, String> = pairs
-            .iter()
-            .map(|(k, v)| (k.to_string(), v.to_string()))
-            .collect();
-        from_vars(&|name| vars.get(name).cloned())
+        from_vars(&super::super::lookup(pairs))
     }
 
     #[test]

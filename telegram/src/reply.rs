@@ -9,7 +9,8 @@
 
 use std::time::Duration;
 
-use bot_core::{ReplyEvent, ReplyStream, TurnRef};
+use bot_core::render::{LiveReply, render};
+use bot_core::{ReplyStream, TurnRef};
 use teloxide::prelude::*;
 use teloxide::types::{ChatAction, InputFile, MessageId, ParseMode, ReplyParameters};
 use teloxide::{ApiError, RequestError};
@@ -40,6 +41,7 @@ struct Live<'a> {
     target: Target,
     sent: Vec<Sent>,
     text: String,
+    typing: Option<tokio::task::JoinHandle<()>>,
 }
 
 /// Whether an operation was done, is still needed, or failed for good.
@@ -201,13 +203,66 @@ fn start_typing(bot: &Bot, chat: ChatId) -> tokio::task::JoinHandle<()> {
     })
 }
 
+impl LiveReply for Live<'_> {
+    fn ready_at(&self) -> tokio::time::Instant {
+        self.pacer.ready_at(self.target.chat)
+    }
+
+    fn text(&mut self) -> &mut String {
+        &mut self.text
+    }
+
+    fn has_sent(&self) -> bool {
+        !self.sent.is_empty()
+    }
+
+    async fn update(&mut self) -> bool {
+        Live::update(self).await
+    }
+
+    async fn settle(&mut self) {
+        Live::settle(self).await
+    }
+
+    fn start_typing(&mut self) {
+        self.stop_typing();
+        self.typing = Some(start_typing(self.bot, self.target.chat));
+    }
+
+    fn stop_typing(&mut self) {
+        if let Some(handle) = self.typing.take() {
+            handle.abort();
+        }
+    }
+
+    async fn send_file(
+        &mut self,
+        name: String,
+        bytes: Vec<u8>,
+        caption: String,
+    ) -> Result<(), String> {
+        self.pacer.take(self.target.chat).await;
+        let document = InputFile::memory(bytes).file_name(name);
+        self.bot
+            .send_document(self.target.chat, document)
+            .caption(caption)
+            .await
+            .map(drop)
+            .map_err(|e| e.to_string())
+    }
+
+    fn message_ids(&self) -> Vec<String> {
+        Live::message_ids(self)
+    }
+}
+
 /// Renders `events` into the chat. Returns the stored turn and the ids of the
 /// messages that carry it, when the reply was a model answer.
 pub async fn deliver(
     bot: &Bot,
     pacer: &Pacer,
     target: Target,
-    mut events: ReplyStream,
+    events: ReplyStream,
 ) -> Option<(TurnRef, Vec<String>)> {
     let mut live = Live {
         bot,
@@ -215,93 +270,7 @@ pub async fn deliver(
         target,
         sent: Vec::new(),
         text: String::new(),
+        typing: None,
     };
-    let mut typing: Option<tokio::task::JoinHandle<()>> = None;
-    let mut answering = false;
-    let mut dirty = false;
-    // A voice note's transcript, shown above everything that follows.
-    let mut header = String::new();
-    let stop_typing = |typing: &mut Option<tokio::task::JoinHandle<()>>| {
-        if let Some(handle) = typing.take() {
-            handle.abort();
-        }
-    };
-    loop {
-        let flush_at = pacer.ready_at(target.chat);
-        let event = tokio::select! {
-            event = events.recv() => event,
-            _ = tokio::time::sleep_until(flush_at), if dirty => {
-                dirty = !live.update().await;
-                continue;
-            }
-        };
-        match event {
-            Some(ReplyEvent::Started) => typing = Some(start_typing(bot, target.chat)),
-            Some(ReplyEvent::Queued { position }) => {
-                live.text = format!(
-                    "{header}⏳ Waiting for the model: you are number {position} in the queue."
-                );
-                live.settle().await;
-            }
-            Some(ReplyEvent::Status(status)) => {
-                if !answering {
-                    live.text = format!("{header}⏳ {status}");
-                    dirty = !live.update().await;
-                }
-            }
-            Some(ReplyEvent::Transcript(text)) => {
-                header = bot_core::voice::transcript_header(&text);
-                live.text = format!("{header}…");
-                dirty = !live.update().await;
-            }
-            Some(ReplyEvent::Delta(delta)) => {
-                if !answering {
-                    answering = true;
-                    live.text.clone_from(&header);
-                }
-                live.text.push_str(&delta);
-                dirty = !live.update().await;
-                if dirty && live.sent.is_empty() {
-                    continue;
-                }
-                stop_typing(&mut typing);
-            }
-            Some(ReplyEvent::Finished { text, turn }) => {
-                stop_typing(&mut typing);
-                live.text = format!("{header}{text}");
-                live.settle().await;
-                return turn.map(|turn| (turn, live.message_ids()));
-            }
-            Some(ReplyEvent::File {
-                name,
-                bytes,
-                caption,
-            }) => {
-                pacer.take(target.chat).await;
-                let document = InputFile::memory(bytes).file_name(name);
-                if let Err(e) = bot
-                    .send_document(target.chat, document)
-                    .caption(caption)
-                    .await
-                {
-                    tracing::warn!(error = %e, "could not send a file");
-                    live.text = "⚠️ I could not send the file. Please try again.".into();
-                    live.settle().await;
-                }
-            }
-            Some(ReplyEvent::Failed { message }) => {
-                stop_typing(&mut typing);
-                live.text = format!("{header}⚠️ {message}");
-                live.settle().await;
-                return None;
-            }
-            None => {
-                stop_typing(&mut typing);
-                if dirty {
-                    live.settle().await;
-                }
-                return None;
-            }
-        }
-    }
+    render(&mut live, events).await
 }

@@ -17,6 +17,7 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use hearth_tests::bench::{ms, print_latencies, rss_kib};
 use hearth_tests::bot::BotProcess;
 use hearth_tests::ollama::FakeOllama;
 use hearth_tests::telegram::FakeTelegram;
@@ -24,21 +25,6 @@ use hearth_tests::telegram::FakeTelegram;
 const TOKEN: &str = "123456:BENCH-token-value";
 const USERS: i64 = 100;
 const ROUNDS: usize = 10;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next())
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(0)
-}
 
 #[tokio::main]
 async fn main() {
@@ -126,15 +112,8 @@ async fn main() {
     println!(
         "core overhead (update handed over -> request at Ollama), 1,000 messages from {USERS} users each way:"
     );
-    for (name, latencies) in [("one at a time", &single), ("100 at once", &burst)] {
-        println!(
-            "  {name:>14}: p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms   (n = {})",
-            ms(percentile(latencies, 0.50)),
-            ms(percentile(latencies, 0.99)),
-            ms(*latencies.last().unwrap()),
-            latencies.len()
-        );
-    }
+    print_latencies("one at a time", &single);
+    print_latencies("100 at once", &burst);
     println!(
         "start-up (spawn -> first getUpdates): {:.0} ms",
         ms(startup)
@@ -164,10 +143,6 @@ fn latencies_of(
         .collect();
     latencies.sort();
     latencies
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
 }
 
 fn bot_pid(bot: &BotProcess) -> u32 {

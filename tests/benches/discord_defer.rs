@@ -13,6 +13,7 @@
 
 use std::time::{Duration, Instant};
 
+use hearth_tests::bench::{print_latencies, rss_kib};
 use hearth_tests::bot::BotProcess;
 use hearth_tests::discord::{CHANNEL, FakeDiscord, GUILD};
 use hearth_tests::ollama::{FakeOllama, Script};
@@ -21,15 +22,6 @@ use serde_json::json;
 const TOKEN: &str = "MTAxMDEwMTAx.bench-discord-secret.abcdefghijklmnop";
 const USERS: u64 = 100;
 const ROUNDS: u64 = 10;
-
-fn percentile(sorted: &[Duration], p: f64) -> Duration {
-    let index = ((sorted.len() as f64 - 1.0) * p).round() as usize;
-    sorted[index]
-}
-
-fn ms(d: Duration) -> f64 {
-    d.as_secs_f64() * 1000.0
-}
 
 fn user(n: u64) -> String {
     (100_000_000_000_000_000 + n).to_string()
@@ -122,11 +114,7 @@ async fn main() {
     }
     let burst_time = started.elapsed();
     let violations = dc.violations();
-    let rss = std::fs::read_to_string(format!("/proc/{}/status", bot.pid()))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:").map(|v| v.trim().to_owned()))
-        .unwrap_or_default();
+    let rss = rss_kib(bot.pid()) as f64 / 1024.0;
     drop(bot);
 
     single.sort();
@@ -134,19 +122,12 @@ async fn main() {
     println!(
         "INTERACTION_CREATE -> defer callback at the fake, 1,000 /ask from {USERS} users each way:"
     );
-    for (name, latencies) in [("one at a time", &single), ("100 at once", &burst)] {
-        println!(
-            "  {name:>14}: p50 {:.2} ms   p99 {:.2} ms   max {:.2} ms   (n = {})",
-            ms(percentile(latencies, 0.50)),
-            ms(percentile(latencies, 0.99)),
-            ms(*latencies.last().unwrap()),
-            latencies.len()
-        );
-    }
+    print_latencies("one at a time", &single);
+    print_latencies("100 at once", &burst);
     println!(
         "bursts took {:.1} s; late or refused responses: {}",
         burst_time.as_secs_f64(),
         violations.len()
     );
-    println!("RSS of hearth at the end: {rss}");
+    println!("RSS of hearth at the end: {rss:.1} MiB");
 }

@@ -12,6 +12,7 @@
 
 use std::time::{Duration, Instant};
 
+use hearth_tests::bench::{percentile_ms, rss_kib};
 use hearth_tests::bot::BotProcess;
 use hearth_tests::llm::{MODEL, RealModelServer};
 use hearth_tests::telegram::FakeTelegram;
@@ -19,19 +20,6 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "123456:BENCH-token-value";
 const N: i64 = 50;
-
-fn percentile(sorted: &[Duration], p: f64) -> f64 {
-    sorted[((sorted.len() - 1) as f64 * p).round() as usize].as_secs_f64() * 1000.0
-}
-
-fn rss_kib(pid: u32) -> u64 {
-    std::fs::read_to_string(format!("/proc/{pid}/status"))
-        .unwrap_or_default()
-        .lines()
-        .find_map(|l| l.strip_prefix("VmRSS:"))
-        .and_then(|v| v.split_whitespace().next()?.parse().ok())
-        .unwrap_or(0)
-}
 
 fn question(i: i64) -> String {
     format!("Question {i}: name one animal that lives in the sea.")
@@ -143,13 +131,13 @@ async fn main() {
     println!("first visible text, SmolLM2-135M Q4_1 on 1 thread, {N} messages one at a time:");
     println!(
         "  through the bot (message in fake Telegram -> first sendMessage): p50 {:.1} ms   p99 {:.1} ms",
-        percentile(&through_bot, 0.5),
-        percentile(&through_bot, 0.99)
+        percentile_ms(&through_bot, 0.5),
+        percentile_ms(&through_bot, 0.99)
     );
     println!(
         "  model server directly (request -> first content line):          p50 {:.1} ms   p99 {:.1} ms",
-        percentile(&direct, 0.5),
-        percentile(&direct, 0.99)
+        percentile_ms(&direct, 0.5),
+        percentile_ms(&direct, 0.99)
     );
     println!(
         "bot RSS: idle {:.1} MiB, peak during the run {:.1} MiB",

@@ -42,7 +42,7 @@ impl DiscordHarness {
     }
 
     pub fn env(&self) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = [
+        let env: Vec<(String, String)> = [
             ("DISCORD_BOT_TOKEN", DISCORD_TOKEN.to_owned()),
             ("DISCORD_API_URL", self.dc.url.clone()),
             ("HEARTH_DISCORD_GUILDS", GUILD.to_owned()),
@@ -61,11 +61,7 @@ impl DiscordHarness {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        for (key, value) in &self.extra {
-            env.retain(|(k, _)| k != key);
-            env.push((key.clone(), value.clone()));
-        }
-        env
+        crate::util::with_overrides(env, &self.extra)
     }
 
     pub fn spawn(&self, args: &[&str]) -> BotProcess {

@@ -125,7 +125,13 @@ async fn export_sends_everything_about_the_user_and_nothing_else() {
     h.tg.send_private(ALICE, "Alice", "/export");
     h.reply_containing(ALICE, "Everything I keep about you is in the file")
         .await;
-    let documents = h.tg.documents();
+    // The file follows the text.
+    let documents = hearth_tests::eventually(WAIT, || {
+        let documents = h.tg.documents();
+        (!documents.is_empty()).then_some(documents)
+    })
+    .await
+    .expect("the export file");
     assert_eq!(documents.len(), 1);
     let (name, bytes) = &documents[0];
     assert_eq!(name, "hearth-export-telegram-1001.json");

@@ -145,10 +145,12 @@ async fn memory_capture_with_the_real_model_keeps_the_store_well_formed() {
     h.tg.send_private(ALICE, "Alice", "/export");
     let exported = hearth_tests::eventually(LONG, || {
         let messages = h.tg.messages(ALICE);
-        messages
+        // The file follows the text.
+        (messages
             .iter()
             .any(|m| m.text.contains("Everything I keep about you"))
-            .then_some(())
+            && !h.tg.documents().is_empty())
+        .then_some(())
     })
     .await;
     assert!(exported.is_some(), "no export reply; log:\n{}", bot.log());

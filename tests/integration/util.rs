@@ -12,6 +12,18 @@ pub const BOB: i64 = 1002;
 pub const STRANGER: i64 = 6666;
 pub const WAIT: Duration = Duration::from_secs(20);
 
+/// `base` with each of `extra` set (later settings override earlier ones).
+pub fn with_overrides(
+    mut env: Vec<(String, String)>,
+    extra: &[(String, String)],
+) -> Vec<(String, String)> {
+    for (key, value) in extra {
+        env.retain(|(k, _)| k != key);
+        env.push((key.clone(), value.clone()));
+    }
+    env
+}
+
 pub struct Harness {
     pub tg: FakeTelegram,
     pub ollama: FakeOllama,
@@ -42,7 +54,7 @@ impl Harness {
     }
 
     pub fn env(&self) -> Vec<(String, String)> {
-        let mut env: Vec<(String, String)> = [
+        let env: Vec<(String, String)> = [
             ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
             ("TELEGRAM_API_URL", self.tg.url.clone()),
             ("OLLAMA_HOST", self.ollama.url()),
@@ -60,12 +72,7 @@ impl Harness {
         .into_iter()
         .map(|(k, v)| (k.to_owned(), v))
         .collect();
-        // Later settings override earlier ones.
-        for (key, value) in &self.extra {
-            env.retain(|(k, _)| k != key);
-            env.push((key.clone(), value.clone()));
-        }
-        env
+        with_overrides(env, &self.extra)
     }
 
     pub fn spawn(&self, args: &[&str]) -> BotProcess {

@@ -13,6 +13,7 @@
 //! - [`voice`]: voice notes made with espeak-ng and opusenc; word error rate.
 //! - [`bot::BotProcess`]: the `hearth` binary with its log captured.
 
+pub mod bench;
 pub mod bot;
 pub mod discord;
 pub mod html;

@@ -1,0 +1,40 @@
+#!/usr/bin/env bash
+# Voice benchmark, Hearth and the faster-whisper baseline in the same run, on the same notes.
+# Usage: bench/run-voice-benchmark.sh [THREADS]   (default 2)
+# Needs scripts/install-models.sh (tiny.en in both formats) and espeak-ng + opus-tools
+# (scripts/install-build-deps.sh --test). faster-whisper goes into bench/.python-voice (gitignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+threads=${1:-2}
+notes=bench/.voice-notes
+target=bench/.python-voice
+
+# Ten notes of about 2 to 30 seconds, spoken by espeak-ng and encoded like Telegram's.
+sentences=(
+  "Turn off the lights."
+  "Remind me to buy milk tomorrow morning."
+  "What is the weather going to be like this weekend in Seoul?"
+  "Please add a dentist appointment on Friday at three in the afternoon to my calendar."
+  "I need to send the quarterly report to my manager before the meeting on Monday, so remind me on Sunday evening."
+  "Can you summarize the main points of the article I saved yesterday about electric cars and their batteries, and tell me which parts were new?"
+  "My daughter has a piano lesson every Tuesday at five, and my son has football practice on Wednesdays and Fridays, so please help me plan the evening meals for this week around those times."
+  "Write a short message to my landlord saying that the kitchen tap has been leaking for three days, that I would like someone to fix it this week, and that I am at home every morning before ten."
+  "I am planning a trip to Busan next month with two friends. We want to visit the fish market, walk along the beach, and try some local food. Can you suggest a simple plan for three days and tell me how long the train from Seoul takes?"
+  "Yesterday I went for a long walk in the park near my house. The leaves were turning red and yellow, and there were many families having picnics on the grass. I would like to remember this day, so please keep a short note about it, and remind me next year to go back at the same time."
+)
+mkdir -p "$notes"
+for i in "${!sentences[@]}"; do
+  if [ ! -s "$notes/$i.ogg" ]; then
+    printf '%s' "${sentences[$i]}" > "$notes/$i.txt"
+    espeak-ng -v en-us -s 150 -w "$notes/$i.wav" "${sentences[$i]}"
+    opusenc --quiet --bitrate 32 "$notes/$i.wav" "$notes/$i.ogg"
+    rm "$notes/$i.wav"
+  fi
+done
+
+if [ ! -d "$target/faster_whisper" ]; then
+  python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --target "$target" faster-whisper
+fi
+
+cargo bench -p hearth-tests --bench voice -- "$PWD/$notes" "$threads"
+PYTHONPATH="$target" python3 bench/voice_baseline.py "$notes" models/whisper/ct2-tiny.en "$threads"

@@ -1,0 +1,99 @@
+//! Voice pipeline benchmark: decode (OGG/Opus -> 16 kHz) + Whisper tiny.en
+//! (whisper-rs, greedy, no context) over a set of voice notes, as the bot runs it.
+//!
+//! Usage: `cargo bench -p hearth-tests --bench voice -- NOTES_DIR [THREADS]`, where
+//! NOTES_DIR holds `N.ogg` voice notes and `N.txt` with what each says
+//! (`bench/run-voice-benchmark.sh` makes them with espeak-ng and opusenc and also
+//! runs the faster-whisper baseline on the same files in the same run).
+//!
+//! Prints one line per note and a summary: real-time factor (audio time /
+//! processing time; higher is faster), decode time per minute of audio, word
+//! error rate, model load time and the process's peak RSS (VmHWM; this process
+//! does nothing else).
+
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use bot_core::voice::whisper::{WhisperConfig, WhisperTranscriber};
+use bot_core::voice::{SAMPLE_RATE, Transcriber, clean_transcript, decode_ogg_opus};
+use hearth_tests::voice::{whisper_model, word_error_rate};
+
+fn peak_rss_mib() -> f64 {
+    hearth_tests::bench::status_kib(std::process::id(), "VmHWM") as f64 / 1024.0
+}
+
+fn main() {
+    let args: Vec<String> = std::env::args()
+        .skip(1)
+        .filter(|a| a != "--bench")
+        .collect();
+    let Some(dir) = args.first().map(PathBuf::from) else {
+        eprintln!("usage: cargo bench -p hearth-tests --bench voice -- NOTES_DIR [THREADS]");
+        std::process::exit(2);
+    };
+    let threads: usize = args.get(1).and_then(|t| t.parse().ok()).unwrap_or(2);
+    let mut notes: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .expect("notes dir")
+        .filter_map(|e| e.ok().map(|e| e.path()))
+        .filter(|p| p.extension().is_some_and(|e| e == "ogg"))
+        .collect();
+    notes.sort_by_key(|p| p.file_stem().and_then(|s| s.to_str()?.parse::<u32>().ok()));
+
+    let started = Instant::now();
+    let transcriber = WhisperTranscriber::load(WhisperConfig {
+        model: whisper_model(),
+        language: Some("en".into()),
+        threads,
+    })
+    .expect("model loads");
+    let load = started.elapsed();
+
+    let (mut audio_total, mut decode_total, mut pipeline_total) =
+        (0.0, Duration::ZERO, Duration::ZERO);
+    let (mut errors, mut words) = (0.0, 0usize);
+    println!("hearth (whisper-rs, tiny.en ggml f16, {threads} threads, greedy):");
+    for path in &notes {
+        let bytes = std::fs::read(path).unwrap();
+        let said = std::fs::read_to_string(path.with_extension("txt")).unwrap();
+        // Decode timed alone (best of 5), then the whole pipeline once.
+        let decode = (0..5)
+            .map(|_| {
+                let t = Instant::now();
+                decode_ogg_opus(&bytes, 600.0).unwrap();
+                t.elapsed()
+            })
+            .min()
+            .unwrap();
+        let t = Instant::now();
+        let samples = decode_ogg_opus(&bytes, 600.0).unwrap();
+        let heard = clean_transcript(&transcriber.transcribe(&samples).unwrap());
+        let pipeline = t.elapsed();
+        let audio = samples.len() as f64 / f64::from(SAMPLE_RATE);
+        let wer = word_error_rate(&said, &heard);
+        let n = said.split_whitespace().count();
+        errors += wer * n as f64;
+        words += n;
+        audio_total += audio;
+        decode_total += decode;
+        pipeline_total += pipeline;
+        println!(
+            "  {:>5.1} s audio  {:>7.0} ms  RTF {:>5.1}x  WER {:>5.1}%  {:?}",
+            audio,
+            pipeline.as_secs_f64() * 1000.0,
+            audio / pipeline.as_secs_f64(),
+            wer * 100.0,
+            heard
+        );
+    }
+    println!(
+        "SUMMARY hearth notes={} audio_s={:.1} pipeline_s={:.2} rtf={:.1} wer={:.1} decode_ms_per_min={:.1} load_ms={} peak_rss_mib={:.0}",
+        notes.len(),
+        audio_total,
+        pipeline_total.as_secs_f64(),
+        audio_total / pipeline_total.as_secs_f64(),
+        errors / words.max(1) as f64 * 100.0,
+        decode_total.as_secs_f64() * 1000.0 / (audio_total / 60.0),
+        load.as_millis(),
+        peak_rss_mib()
+    );
+}
