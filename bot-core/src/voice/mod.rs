@@ -90,10 +90,11 @@ pub trait Transcriber: Send + Sync {
     fn describe(&self) -> String;
 }
 
-/// A transcriber for tests: answers with a fixed text, or fails.
+/// A transcriber for tests: answers with a fixed text (after an optional pause), or fails.
 #[derive(Debug)]
 pub struct ScriptedTranscriber {
     answer: Result<String, String>,
+    delay: Duration,
     seen: std::sync::Mutex<Vec<usize>>,
 }
 
@@ -102,14 +103,22 @@ impl ScriptedTranscriber {
     pub fn answering(text: &str) -> Self {
         Self {
             answer: Ok(text.to_owned()),
+            delay: Duration::ZERO,
             seen: Default::default(),
         }
+    }
+
+    /// The same, taking `delay` for each transcription (to see the queue).
+    pub fn with_delay(mut self, delay: Duration) -> Self {
+        self.delay = delay;
+        self
     }
 
     /// Always fails with `error`.
     pub fn failing(error: &str) -> Self {
         Self {
             answer: Err(error.to_owned()),
+            delay: Duration::ZERO,
             seen: Default::default(),
         }
     }
@@ -126,6 +135,7 @@ impl Transcriber for ScriptedTranscriber {
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(samples.len());
+        std::thread::sleep(self.delay);
         self.answer.clone().map_err(VoiceError::Model)
     }
 

@@ -134,7 +134,7 @@ fn non_speech_markers_are_removed() {
 }
 
 #[tokio::test]
-async fn the_worker_queues_beyond_its_slots_and_cleans_the_text() {
+async fn the_worker_cleans_the_text_and_reports_the_audio_length() {
     let transcriber = Arc::new(ScriptedTranscriber::answering(" hello there [BLANK_AUDIO]"));
     let voice = Voice::new(transcriber.clone(), VoiceConfig::default());
     let ogg = encode_ogg_opus(&tone(1.5));
@@ -145,6 +145,36 @@ async fn the_worker_queues_beyond_its_slots_and_cleans_the_text() {
     assert_eq!(transcript.text, "hello there");
     assert_eq!(transcriber.seen(), vec![24_000]);
     assert!((transcript.audio.as_secs_f64() - 1.5).abs() < 0.01);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_worker_runs_one_at_a_time_and_tells_the_others_their_place() {
+    let transcriber = ScriptedTranscriber::answering("hi").with_delay(Duration::from_millis(300));
+    let voice = Voice::new(Arc::new(transcriber), VoiceConfig::default());
+    let ogg = encode_ogg_opus(&tone(0.5));
+    let places = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let started = Instant::now();
+    let jobs: Vec<_> = (0..3)
+        .map(|_| {
+            let (voice, ogg, places) = (voice.clone(), ogg.clone(), Arc::clone(&places));
+            tokio::spawn(async move {
+                voice
+                    .transcribe(ogg, move |place| places.lock().unwrap().push(place))
+                    .await
+                    .unwrap()
+            })
+        })
+        .collect();
+    for job in jobs {
+        job.await.unwrap();
+    }
+    assert!(
+        started.elapsed() >= Duration::from_millis(850),
+        "one at a time"
+    );
+    let mut places = places.lock().unwrap().clone();
+    places.sort();
+    assert_eq!(places, vec![1, 2], "two waited, told their place");
 }
 
 proptest! {

@@ -1,8 +1,11 @@
 //! whisper.cpp through whisper-rs: the model is loaded once and kept.
 
 use std::path::{Path, PathBuf};
+use std::sync::Mutex;
 
-use whisper_rs::{FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters};
+use whisper_rs::{
+    FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
+};
 
 use super::{Transcriber, VoiceError};
 
@@ -30,6 +33,8 @@ impl WhisperConfig {
 pub struct WhisperTranscriber {
     context: WhisperContext,
     config: WhisperConfig,
+    /// Decoder states (their compute buffers are costly to allocate), reused across calls.
+    states: Mutex<Vec<WhisperState>>,
 }
 
 impl std::fmt::Debug for WhisperTranscriber {
@@ -62,14 +67,22 @@ impl WhisperTranscriber {
                 config.language.as_deref().unwrap_or_default()
             )));
         }
-        Ok(Self { context, config })
+        Ok(Self {
+            context,
+            config,
+            states: Mutex::default(),
+        })
     }
 }
 
 impl Transcriber for WhisperTranscriber {
     fn transcribe(&self, samples: &[f32]) -> Result<String, VoiceError> {
         let failed = |e: whisper_rs::WhisperError| VoiceError::Model(e.to_string());
-        let mut state = self.context.create_state().map_err(failed)?;
+        let pooled = self.states.lock().unwrap_or_else(|e| e.into_inner()).pop();
+        let mut state = match pooled {
+            Some(state) => state,
+            None => self.context.create_state().map_err(failed)?,
+        };
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(self.config.threads.max(1) as i32);
         params.set_language(Some(self.config.language.as_deref().unwrap_or("auto")));
@@ -95,6 +108,10 @@ impl Transcriber for WhisperTranscriber {
             text.push_str(&piece);
             text.push(' ');
         }
+        self.states
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(state);
         Ok(text.trim().to_owned())
     }
 
