@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use bot_core::voice::VoiceConfig;
 use bot_core::voice::whisper::WhisperConfig;
 
-use super::{ConfigError, bad, number};
+use super::{ConfigError, bad, flag, number};
 
 /// Voice settings: the speech model (when set) and the limits.
 #[derive(Clone, Debug)]
@@ -76,11 +76,16 @@ pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<VoiceSettings, 
         cores.min(4),
         1..=64,
     )? as usize;
+    let fit_window = flag(
+        get("HEARTH_WHISPER_FIT_WINDOW").as_deref(),
+        "HEARTH_WHISPER_FIT_WINDOW",
+    )?;
     Ok(VoiceSettings {
         whisper: Some(WhisperConfig {
             model,
             language,
             threads,
+            fit_window,
         }),
         limits,
     })

@@ -1,5 +1,6 @@
 //! Voice pipeline benchmark: decode (OGG/Opus -> 16 kHz) + Whisper tiny.en
-//! (whisper-rs, greedy, no context) over a set of voice notes, as the bot runs it.
+//! (whisper-rs, greedy, no context) over a set of voice notes, as the bot runs it,
+//! then the same with the opt-in fitted encoder window (`HEARTH_WHISPER_FIT_WINDOW`).
 //!
 //! Usage: `cargo bench -p hearth-tests --bench voice -- NOTES_DIR [THREADS]`, where
 //! NOTES_DIR holds `N.ogg` voice notes and `N.txt` with what each says
@@ -39,11 +40,19 @@ fn main() {
         .collect();
     notes.sort_by_key(|p| p.file_stem().and_then(|s| s.to_str()?.parse::<u32>().ok()));
 
+    // The bot's default (Whisper's standard 30 s window), then the opt-in fitted window.
+    for fit_window in [false, true] {
+        run(&notes, threads, fit_window);
+    }
+}
+
+fn run(notes: &[PathBuf], threads: usize, fit_window: bool) {
     let started = Instant::now();
     let transcriber = WhisperTranscriber::load(WhisperConfig {
         model: whisper_model(),
         language: Some("en".into()),
         threads,
+        fit_window,
     })
     .expect("model loads");
     let load = started.elapsed();
@@ -51,8 +60,15 @@ fn main() {
     let (mut audio_total, mut decode_total, mut pipeline_total) =
         (0.0, Duration::ZERO, Duration::ZERO);
     let (mut errors, mut words) = (0.0, 0usize);
-    println!("hearth (whisper-rs, tiny.en ggml f16, {threads} threads, greedy):");
-    for path in &notes {
+    let label = if fit_window {
+        "hearth-fit-window"
+    } else {
+        "hearth"
+    };
+    println!(
+        "{label} (whisper-rs, tiny.en ggml f16, {threads} threads, greedy, fit_window={fit_window}):"
+    );
+    for path in notes {
         let bytes = std::fs::read(path).unwrap();
         let said = std::fs::read_to_string(path.with_extension("txt")).unwrap();
         // Decode timed alone (best of 5), then the whole pipeline once.
@@ -86,7 +102,7 @@ fn main() {
         );
     }
     println!(
-        "SUMMARY hearth notes={} audio_s={:.1} pipeline_s={:.2} rtf={:.1} wer={:.1} decode_ms_per_min={:.1} load_ms={} peak_rss_mib={:.0}",
+        "SUMMARY {label} notes={} audio_s={:.1} pipeline_s={:.2} rtf={:.1} wer={:.1} decode_ms_per_min={:.1} load_ms={} peak_rss_mib={:.0}",
         notes.len(),
         audio_total,
         pipeline_total.as_secs_f64(),

@@ -19,6 +19,7 @@ fn transcriber() -> WhisperTranscriber {
         model: whisper_model(),
         language: Some("en".into()),
         threads: 2,
+        fit_window: false,
     })
     .expect("the converted model loads")
 }

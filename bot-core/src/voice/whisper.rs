@@ -18,6 +18,10 @@ pub struct WhisperConfig {
     pub language: Option<String>,
     /// CPU threads per transcription.
     pub threads: usize,
+    /// Size the encoder window to the note instead of Whisper's fixed 30 s: a 3 s note then
+    /// costs a tenth of the encoder work, but Whisper was trained on full windows and misses
+    /// more words (see BENCHMARKS.md). Off by default.
+    pub fit_window: bool,
 }
 
 impl WhisperConfig {
@@ -27,6 +31,13 @@ impl WhisperConfig {
         let name = model.file_name()?.to_string_lossy().to_lowercase();
         (name.contains(".en.") || name.ends_with(".en")).then(|| "en".to_owned())
     }
+}
+
+/// Encoder frames (50 per second, at most Whisper's 1,500 = 30 s) for `samples` at 16 kHz,
+/// with two seconds of margin so the last words are not cut.
+pub fn encoder_frames(samples: usize) -> i32 {
+    let seconds = samples as f64 / 16_000.0;
+    (((seconds + 2.0) * 50.0).ceil() as i32).min(1500)
 }
 
 /// Transcribes with whisper.cpp.
@@ -101,6 +112,9 @@ impl Transcriber for WhisperTranscriber {
         } else {
             samples
         };
+        if self.config.fit_window {
+            params.set_audio_ctx(encoder_frames(audio.len()));
+        }
         state.full(params, audio).map_err(failed)?;
         let mut text = String::new();
         for segment in state.as_iter() {
@@ -130,5 +144,30 @@ impl Transcriber for WhisperTranscriber {
                 .unwrap_or("language detection"),
             self.config.threads
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_encoder_window_fits_the_note_with_margin() {
+        assert_eq!(encoder_frames(16_000), 150, "1 s + 2 s margin");
+        assert_eq!(encoder_frames(16_000 * 10), 600);
+        assert_eq!(encoder_frames(16_000 * 28), 1500, "never past 30 s");
+        assert_eq!(encoder_frames(16_000 * 300), 1500);
+    }
+
+    #[test]
+    fn english_only_models_default_to_english() {
+        assert_eq!(
+            WhisperConfig::default_language(Path::new("models/ggml-tiny.en.bin")).as_deref(),
+            Some("en")
+        );
+        assert_eq!(
+            WhisperConfig::default_language(Path::new("ggml-base.bin")),
+            None
+        );
     }
 }
