@@ -121,8 +121,12 @@ async fn load_voice(config: &config::Config) -> anyhow::Result<Option<Voice>> {
     )))
 }
 
-/// Storage, model and service, shared by `run`, `chat` and `memory`.
-async fn build_service(config: &config::Config) -> anyhow::Result<(ChatService, SledStore)> {
+/// Storage, model and service, shared by `run`, `chat` and `memory`. Only `run` receives voice
+/// notes, so only it loads the speech model (`with_voice`).
+async fn build_service(
+    config: &config::Config,
+    with_voice: bool,
+) -> anyhow::Result<(ChatService, SledStore)> {
     std::fs::create_dir_all(&config.data_dir).with_context(|| {
         format!(
             "cannot create the data directory {}",
@@ -147,7 +151,11 @@ async fn build_service(config: &config::Config) -> anyhow::Result<(ChatService, 
         settings: Arc::new(store.clone()),
         access,
         memories: Arc::new(memories),
-        voice: load_voice(config).await?,
+        voice: if with_voice {
+            load_voice(config).await?
+        } else {
+            None
+        },
     };
     Ok((ChatService::new(config.service.clone(), deps), store))
 }
@@ -169,7 +177,7 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
             "HEARTH_DISCORD_ALLOWED_USERS/ROLES/GUILDS are empty: nobody may use the bot on Discord"
         );
     }
-    let (service, store) = build_service(&config).await?;
+    let (service, store) = build_service(&config, true).await?;
     tracing::info!(ollama = %config.ollama_host, model = %config.service.default_model, data_dir = %config.data_dir.display(), "starting Hearth");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));

@@ -35,9 +35,7 @@ impl AccessPolicy {
         platform: Platform,
         user_ids: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
-        for id in user_ids {
-            self.users.insert((platform, id.into()));
-        }
+        add(&mut self.users, platform, user_ids);
         self
     }
 
@@ -47,9 +45,7 @@ impl AccessPolicy {
         platform: Platform,
         group_ids: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
-        for id in group_ids {
-            self.groups.insert((platform, id.into()));
-        }
+        add(&mut self.groups, platform, group_ids);
         self
     }
 
@@ -59,9 +55,7 @@ impl AccessPolicy {
         platform: Platform,
         role_ids: impl IntoIterator<Item = impl Into<String>>,
     ) -> Self {
-        for id in role_ids {
-            self.roles.insert((platform, id.into()));
-        }
+        add(&mut self.roles, platform, role_ids);
         self
     }
 
@@ -111,6 +105,14 @@ impl AccessPolicy {
              If you know its owner, ask them to add your user id {user_id} to {var}."
         )
     }
+}
+
+fn add(
+    set: &mut HashSet<(Platform, String)>,
+    platform: Platform,
+    ids: impl IntoIterator<Item = impl Into<String>>,
+) {
+    set.extend(ids.into_iter().map(|id| (platform, id.into())));
 }
 
 #[cfg(test)]

@@ -203,7 +203,7 @@ pub fn message_to_inbound(
             .unwrap_or_else(|| author.name.clone()),
         message_id: Some(message.id.to_string()),
         text: strip_mention(&message.content, me),
-        attachments: audio_attachments(message),
+        attachments: audio_files(message).map(|(a, _)| a).collect(),
         reply_to: message
             .message_reference
             .as_ref()
@@ -228,39 +228,39 @@ pub fn strip_mention(content: &str, me: UserId) -> String {
 /// The first voice message or audio file of `message`: the core's description
 /// and serenity's attachment (to download it).
 pub fn voice_attachment(message: &Message) -> Option<(Attachment, serenity::all::Attachment)> {
-    let file = audio_files(message).next()?.clone();
-    let attachment = audio_attachments(message).into_iter().next()?;
-    Some((attachment, file))
+    let (attachment, file) = audio_files(message).next()?;
+    Some((attachment, file.clone()))
 }
 
-fn audio_files(message: &Message) -> impl Iterator<Item = &serenity::all::Attachment> {
+/// Voice messages and audio files, each with the core's description; other
+/// attachments are not for the bot.
+fn audio_files(
+    message: &Message,
+) -> impl Iterator<Item = (Attachment, &serenity::all::Attachment)> {
     let voice = message
         .flags
         .is_some_and(|f| f.contains(MessageFlags::IS_VOICE_MESSAGE));
-    message.attachments.iter().filter(move |a| {
-        voice
-            || a.content_type
-                .as_deref()
-                .is_some_and(|t| t.starts_with("audio/"))
-    })
-}
-
-/// Voice messages and audio files; other attachments are not for the bot.
-fn audio_attachments(message: &Message) -> Vec<Attachment> {
-    let voice = message
-        .flags
-        .is_some_and(|f| f.contains(MessageFlags::IS_VOICE_MESSAGE));
-    audio_files(message)
-        .map(|a| Attachment {
-            id: a.url.clone(),
-            mime_type: a
-                .content_type
-                .clone()
-                .or_else(|| voice.then(|| "audio/ogg".into())),
-            size: Some(u64::from(a.size)),
-            duration_secs: a.duration_secs,
+    message
+        .attachments
+        .iter()
+        .filter(move |a| {
+            voice
+                || a.content_type
+                    .as_deref()
+                    .is_some_and(|t| t.starts_with("audio/"))
         })
-        .collect()
+        .map(move |a| {
+            let attachment = Attachment {
+                id: a.url.clone(),
+                mime_type: a
+                    .content_type
+                    .clone()
+                    .or_else(|| voice.then(|| "audio/ogg".into())),
+                size: Some(u64::from(a.size)),
+                duration_secs: a.duration_secs,
+            };
+            (attachment, a)
+        })
 }
 
 #[cfg(test)]
