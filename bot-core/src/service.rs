@@ -56,6 +56,12 @@ pub struct ServiceConfig {
     pub first_token_timeout: Duration,
     /// Give up when the stream stalls for longer than this.
     pub idle_timeout: Duration,
+    /// The most tokens one answer may have (`num_predict`), so a model that never stops
+    /// cannot hold a slot forever.
+    pub max_answer_tokens: u64,
+    /// The most messages that may wait for a model slot; past that new ones are told the
+    /// bot is busy instead of queueing without end.
+    pub max_queue: usize,
 }
 
 impl ServiceConfig {
@@ -74,6 +80,8 @@ impl ServiceConfig {
             loading_notice_after: Duration::from_secs(8),
             first_token_timeout: Duration::from_secs(300),
             idle_timeout: Duration::from_secs(120),
+            max_answer_tokens: 2048,
+            max_queue: 100,
         }
     }
 }
@@ -201,12 +209,21 @@ impl ChatService {
                 let _ = previous.await;
             }
             let reply = Reply { tx };
-            let exchange = match note {
-                None => inner.run_job(message, &reply, true).await,
-                Some(note) => match inner.transcribe_note(message, note, &reply).await {
-                    Some(message) => inner.run_job(message, &reply, false).await,
-                    None => None,
-                },
+            let job = async {
+                match note {
+                    None => inner.run_job(message, &reply, true).await,
+                    Some(note) => match inner.transcribe_note(message, note, &reply).await {
+                        Some(message) => inner.run_job(message, &reply, false).await,
+                        None => None,
+                    },
+                }
+            };
+            let exchange = match contain_panic("a message", job).await {
+                Some(exchange) => exchange,
+                None => {
+                    reply.fail(SOMETHING_WENT_WRONG).await;
+                    None
+                }
             };
             drop(reply);
             if let Some(exchange) = exchange {
@@ -452,19 +469,55 @@ impl Inner {
     }
 
     /// Waits for a model slot, telling the user their place while they wait.
-    async fn acquire_slot(&self, reply: &Reply) -> tokio::sync::SemaphorePermit<'_> {
+    /// `None` when the queue is full: the caller tells the user the bot is busy.
+    async fn acquire_slot(&self, reply: &Reply) -> Option<tokio::sync::SemaphorePermit<'_>> {
         if let Ok(permit) = self.slots.try_acquire() {
-            return permit;
+            return Some(permit);
         }
-        let position = self.waiting.fetch_add(1, Ordering::SeqCst) + 1;
-        reply.send(ReplyEvent::Queued { position }).await;
+        let claimed = self
+            .waiting
+            .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |waiting| {
+                (waiting < self.config.max_queue).then_some(waiting + 1)
+            });
+        let Ok(before) = claimed else {
+            tracing::warn!(
+                max_queue = self.config.max_queue,
+                "the model queue is full; turning a message away"
+            );
+            return None;
+        };
+        reply
+            .send(ReplyEvent::Queued {
+                position: before + 1,
+            })
+            .await;
         let permit = self
             .slots
             .acquire()
             .await
             .expect("the semaphore is never closed");
         self.waiting.fetch_sub(1, Ordering::SeqCst);
-        permit
+        Some(permit)
+    }
+}
+
+/// What the user sees when handling their message panicked (the panic is logged).
+pub const SOMETHING_WENT_WRONG: &str = "Sorry, something went wrong while handling that message. The problem is logged; please try again.";
+
+/// Runs `job`; a panic inside it is contained, logged, and returns `None`.
+pub async fn contain_panic<T>(what: &str, job: impl std::future::Future<Output = T>) -> Option<T> {
+    use futures::FutureExt;
+    match std::panic::AssertUnwindSafe(job).catch_unwind().await {
+        Ok(value) => Some(value),
+        Err(panic) => {
+            let cause = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "unknown panic".into());
+            tracing::error!(panic = %cause, "a panic while handling {what} was contained");
+            None
+        }
     }
 }
 

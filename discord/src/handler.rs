@@ -6,12 +6,13 @@ use std::time::Duration;
 
 use bot_core::access::AccessPolicy;
 use bot_core::pacer::Pacer;
+use bot_core::service::{SOMETHING_WENT_WRONG, contain_panic};
 use bot_core::{ChatService, Platform};
 use serenity::all::{
-    AutocompleteChoice, Command, CommandInteraction, CommandOptionType, Context,
-    CreateAutocompleteResponse, CreateCommand, CreateCommandOption, CreateInteractionResponse,
-    CreateInteractionResponseMessage, EventHandler, GuildId, Interaction, Message, Ready,
-    ResumedEvent, UserId,
+    AutocompleteChoice, ChannelId, Command, CommandInteraction, CommandOptionType, Context,
+    CreateAllowedMentions, CreateAutocompleteResponse, CreateCommand, CreateCommandOption,
+    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage, EventHandler,
+    GuildId, Interaction, Message, Ready, ResumedEvent, UserId,
 };
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
@@ -224,15 +225,47 @@ impl EventHandler for Handler {
 
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
         let _guard = self.tracker.token();
-        match interaction {
-            Interaction::Command(command) => self.command(&ctx, command).await,
-            Interaction::Autocomplete(command) => self.autocomplete(&ctx, command).await,
-            _ => {}
+        let channel = match &interaction {
+            Interaction::Command(command) => Some(command.channel_id),
+            _ => None,
+        };
+        let handled = contain_panic("a Discord interaction", async {
+            match interaction {
+                Interaction::Command(command) => self.command(&ctx, command).await,
+                Interaction::Autocomplete(command) => self.autocomplete(&ctx, command).await,
+                _ => {}
+            }
+        })
+        .await;
+        if let (None, Some(channel)) = (handled, channel) {
+            say_something_went_wrong(&ctx, channel).await;
         }
     }
 
     async fn message(&self, ctx: Context, message: Message) {
         let _guard = self.tracker.token();
+        let channel = message.channel_id;
+        if contain_panic("a Discord message", self.answer_message(&ctx, message))
+            .await
+            .is_none()
+        {
+            say_something_went_wrong(&ctx, channel).await;
+        }
+    }
+}
+
+/// Tells a channel that handling a message failed (the panic is logged).
+async fn say_something_went_wrong(ctx: &Context, channel: ChannelId) {
+    let message = CreateMessage::new()
+        .content(SOMETHING_WENT_WRONG)
+        .allowed_mentions(CreateAllowedMentions::new());
+    if let Err(e) = channel.send_message(&ctx.http, message).await {
+        tracing::warn!(error = %e, "could not tell a channel that something went wrong");
+    }
+}
+
+impl Handler {
+    async fn answer_message(&self, ctx: &Context, message: Message) {
         let Some(&me) = self.me.get() else { return };
         let Some(inbound) = translate::message_to_inbound(&message, me, self.settings.mention_chat)
         else {

@@ -12,6 +12,10 @@ pub const DISCORD_LIMIT: usize = 2000;
 
 const FENCE: &str = "```";
 
+/// The longest fence line reopened as written; a longer one is reopened as a bare fence so
+/// the reopened prefix can never eat the piece's room.
+const MAX_REOPENED_FENCE: usize = 64;
+
 /// Splits `text` into pieces of at most `limit` characters (`limit` ≥ 100).
 pub fn split_for_discord(text: &str, limit: usize) -> Vec<String> {
     let limit = limit.max(100);
@@ -21,8 +25,14 @@ pub fn split_for_discord(text: &str, limit: usize) -> Vec<String> {
     let mut rest = text.trim_end();
     while !rest.is_empty() {
         let prefix = open_fence
-            .as_ref()
-            .map(|fence| format!("{fence}\n"))
+            .as_deref()
+            .map(|fence| {
+                if fence.chars().count() <= MAX_REOPENED_FENCE {
+                    format!("{fence}\n")
+                } else {
+                    format!("{FENCE}\n")
+                }
+            })
             .unwrap_or_default();
         let whole = format!("{prefix}{rest}");
         if whole.chars().count() <= limit {
@@ -30,6 +40,7 @@ pub fn split_for_discord(text: &str, limit: usize) -> Vec<String> {
             break;
         }
         // Room for the reopened fence and a closing "\n```".
+        // limit >= 100 and the prefix is at most MAX_REOPENED_FENCE + 1, so this stays positive.
         let budget = limit - prefix.chars().count() - (FENCE.len() + 1);
         let cut = cut_point(rest, budget);
         let (head, tail) = rest.split_at(cut);
@@ -134,6 +145,40 @@ mod tests {
             assert_eq!(lines.iter().filter(|l| **l == line).count(), 1, "{line}");
         }
         assert!(pieces.last().unwrap().ends_with("Done."));
+    }
+
+    /// Regression: a fence line longer than the limit made the budget underflow (panic).
+    #[test]
+    fn a_fence_line_longer_than_the_limit_does_not_panic() {
+        let fence = format!("```{}", "x".repeat(2500));
+        let text = format!("{fence}\n{}\n```\nafter", "code line\n".repeat(400));
+        let pieces = split_for_discord(&text, DISCORD_LIMIT);
+        assert!(pieces.len() >= 3);
+        assert!(pieces.iter().all(|p| p.chars().count() <= DISCORD_LIMIT));
+        assert!(pieces.last().unwrap().ends_with("after"));
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        #[test]
+        fn any_text_splits_within_the_limit(
+            text in "(\\PC|\n|```[a-z]{0,300}\n){0,3000}",
+            limit in 100usize..2100,
+        ) {
+            for piece in split_for_discord(&text, limit) {
+                proptest::prop_assert!(piece.chars().count() <= limit);
+            }
+        }
+
+        #[test]
+        fn prose_keeps_every_character(text in "(\\PC|\n){0,5000}", limit in 100usize..2100) {
+            proptest::prop_assume!(!text.contains(FENCE));
+            let pieces = split_for_discord(&text, limit);
+            let kept: String = pieces.concat().chars().filter(|c| !c.is_whitespace()).collect();
+            let wanted: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+            proptest::prop_assert_eq!(kept, wanted);
+        }
     }
 
     #[test]

@@ -334,3 +334,21 @@ mod tests {
         assert_eq!(inbound.attachments[0].id, "http://127.0.0.1:1/a.ogg");
     }
 }
+
+#[cfg(test)]
+mod proptests {
+    use super::*;
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_loses_only_the_bot_mention(before in "\\PC{0,60}", after in "\\PC{0,60}", id in 1u64..u64::MAX) {
+            let me = UserId::new(id);
+            let text = format!("{before}<@{id}>{after}");
+            let cleaned = strip_mention(&text, me);
+            let mention = format!("<@{id}>");
+            proptest::prop_assert!(!cleaned.contains(&mention));
+            let plain = strip_mention(&format!("{before} {after}"), me);
+            proptest::prop_assert_eq!(cleaned, plain);
+        }
+    }
+}

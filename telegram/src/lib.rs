@@ -19,11 +19,13 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bot_core::ChatService;
+use bot_core::service::{SOMETHING_WENT_WRONG, contain_panic};
 use teloxide::dispatching::{Dispatcher, UpdateFilterExt};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
 use teloxide::types::{BotCommand, Me};
 use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 use url::Url;
 
 pub use reply::Pacer;
@@ -101,6 +103,8 @@ struct Context {
     me: Arc<Me>,
     allow_groups: bool,
     pacer: Pacer,
+    /// Replies being delivered; waited for at shutdown.
+    deliveries: TaskTracker,
 }
 
 /// Runs the adapter until `shutdown` is cancelled; then stops polling and
@@ -125,7 +129,9 @@ pub async fn run(
         me: Arc::new(me),
         allow_groups: config.allow_groups,
         pacer: Pacer::new(config.edit_interval),
+        deliveries: TaskTracker::new(),
     };
+    let deliveries = context.deliveries.clone();
     let handler = Update::filter_message().endpoint(handle_message);
     let mut dispatcher = Dispatcher::builder(bot, handler)
         .dependencies(dptree::deps![context])
@@ -150,6 +156,8 @@ pub async fn run(
     });
     tracing::info!("polling Telegram for updates");
     dispatcher.dispatch().await;
+    deliveries.close();
+    deliveries.wait().await;
     tracing::info!("Telegram adapter stopped");
     Ok(())
 }
@@ -173,12 +181,45 @@ fn fetch_file(
     })
 }
 
+/// Takes one update: translates it and hands it to the core at once (so the core sees
+/// one chat's messages in arrival order), then delivers the reply in a task of its own so
+/// a long answer in one chat never holds up updates for the others. A panic anywhere in
+/// here is contained: logged, and the chat is told something went wrong.
 async fn handle_message(bot: Bot, message: Message, context: Context) -> ResponseResult<()> {
-    let Some(inbound) = translate::to_inbound(&message, &context.me, context.allow_groups) else {
-        return Ok(());
-    };
+    let chat = message.chat.id;
+    let started = contain_panic("a Telegram update", async {
+        start_reply(&bot, &message, &context)
+    })
+    .await;
+    match started {
+        Some(Some((target, events))) => {
+            let (bot, context_for_task) = (bot.clone(), context.clone());
+            context.deliveries.spawn(async move {
+                let delivered = contain_panic("a Telegram reply", async {
+                    reply::deliver(&bot, &context_for_task.pacer, target, events).await
+                })
+                .await;
+                match delivered {
+                    Some(Some((turn, ids))) => context_for_task.service.note_delivered(&turn, ids),
+                    Some(None) => {}
+                    None => say_something_went_wrong(&bot, target.chat).await,
+                }
+            });
+        }
+        Some(None) => {}
+        None => say_something_went_wrong(&bot, chat).await,
+    }
+    Ok(())
+}
+
+fn start_reply(
+    bot: &Bot,
+    message: &Message,
+    context: &Context,
+) -> Option<(reply::Target, bot_core::ReplyStream)> {
+    let inbound = translate::to_inbound(message, &context.me, context.allow_groups)?;
     tracing::debug!(chat = %inbound.chat.id, user = %inbound.user_id, "message received");
-    let events = match translate::voice_attachment(&message) {
+    let events = match translate::voice_attachment(message) {
         Some(attachment) => {
             let fetch = fetch_file(bot.clone(), attachment.id.clone());
             let note = bot_core::VoiceNote { attachment, fetch };
@@ -190,9 +231,11 @@ async fn handle_message(bot: Bot, message: Message, context: Context) -> Respons
         chat: message.chat.id,
         reply_to: (!message.chat.is_private()).then_some(message.id),
     };
-    let delivered = reply::deliver(&bot, &context.pacer, target, events).await;
-    if let Some((turn, ids)) = delivered {
-        context.service.note_delivered(&turn, ids);
+    Some((target, events))
+}
+
+async fn say_something_went_wrong(bot: &Bot, chat: ChatId) {
+    if let Err(e) = bot.send_message(chat, SOMETHING_WENT_WRONG).await {
+        tracing::warn!(error = %e, "could not tell a chat that something went wrong");
     }
-    Ok(())
 }

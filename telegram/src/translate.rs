@@ -57,24 +57,36 @@ pub fn to_inbound(message: &Message, me: &Me, allow_groups: bool) -> Option<Inbo
 }
 
 /// Removes `@username` mentions of the bot; says whether there was one.
+///
+/// Telegram usernames are ASCII, so the mention is matched ASCII-case-insensitively on the
+/// original text: every offset found is a character boundary of `text` itself. (Lowercasing
+/// the whole text first changes byte lengths, "İ" or the Kelvin sign, and made slicing panic.)
 pub fn strip_mention(text: &str, username: &str) -> (String, bool) {
-    let mention = format!("@{username}");
-    let lower = text.to_lowercase();
-    let needle = mention.to_lowercase();
+    let needle = format!("@{username}");
     let mut out = String::with_capacity(text.len());
     let mut found = false;
     let mut rest = 0;
-    for (at, _) in lower.match_indices(&needle) {
+    for (at, _) in text.match_indices('@') {
+        if at < rest {
+            continue;
+        }
+        let end = at + needle.len();
+        let Some(candidate) = text.as_bytes().get(at..end) else {
+            break;
+        };
+        if !candidate.eq_ignore_ascii_case(needle.as_bytes()) {
+            continue;
+        }
         // Only a whole word counts: "@my_bot" but not "@my_bot2", and not the "/cmd@my_bot" suffix.
-        let after = lower[at + needle.len()..].chars().next();
-        let before = lower[..at].chars().next_back();
+        let after = text[end..].chars().next();
+        let before = text[..at].chars().next_back();
         if after.is_some_and(|c| c.is_alphanumeric() || c == '_')
             || before.is_some_and(|c| !c.is_whitespace())
         {
             continue;
         }
         out.push_str(&text[rest..at]);
-        rest = at + needle.len();
+        rest = end;
         found = true;
     }
     out.push_str(&text[rest..]);
@@ -177,6 +189,41 @@ mod tests {
             strip_mention("no mention", "hearth_bot"),
             ("no mention".into(), false)
         );
+    }
+
+    /// Regression: lowercasing "İ" adds a byte, so offsets found in the lowercased copy
+    /// sliced the original mid-character and the bot panicked before the access check.
+    #[test]
+    fn characters_whose_lowercase_is_longer_do_not_panic() {
+        assert_eq!(
+            strip_mention("İİİİ @hearth_bot hello", "hearth_bot"),
+            ("İİİİ hello".into(), true)
+        );
+        assert_eq!(
+            strip_mention("\u{212A}\u{212A} @Hearth_Bot hi", "hearth_bot"),
+            ("\u{212A}\u{212A} hi".into(), true)
+        );
+        assert_eq!(strip_mention("İ@hearth_bot", "hearth_bot").1, false);
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn any_text_translates_without_panicking(text in "\\PC*", name in "[a-zA-Z0-9_]{5,32}") {
+            let (cleaned, found) = strip_mention(&text, &name);
+            if !found {
+                proptest::prop_assert_eq!(cleaned, text.trim());
+            }
+            let _ = strip_command_suffix(&text, &name);
+        }
+
+        #[test]
+        fn a_mention_anywhere_is_found(before in "\\PC{0,40}", after in "\\PC{0,40}", name in "[a-z0-9_]{5,32}") {
+            let text = format!("{before} @{} {after}", name.to_uppercase());
+            let (cleaned, found) = strip_mention(&text, &name);
+            proptest::prop_assert!(found);
+            let mention = format!("@{name}");
+            proptest::prop_assert!(!cleaned.to_ascii_lowercase().split_whitespace().any(|w| w == mention));
+        }
     }
 
     #[test]

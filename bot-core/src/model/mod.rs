@@ -41,6 +41,19 @@ pub struct ChatRequest {
     pub num_ctx: Option<u64>,
     /// A JSON schema the answer must follow.
     pub format: Option<serde_json::Value>,
+    /// The most tokens the answer may have (`num_predict`); `None`: the server's default.
+    pub num_predict: Option<u64>,
+}
+
+/// `url` as it may appear in logs and errors: without user name and password.
+pub fn redact_url(url: &url::Url) -> String {
+    let mut shown = url.clone();
+    if !shown.username().is_empty() || shown.password().is_some() {
+        // Only URLs that cannot have credentials refuse these, and those have none.
+        let _ = shown.set_username("");
+        let _ = shown.set_password(None);
+    }
+    shown.as_str().trim_end_matches('/').to_owned()
 }
 
 /// What the core needs to know about a model.
@@ -60,7 +73,7 @@ pub enum ModelError {
     /// Nothing answers at the server's address.
     #[error("the model server at {host} is not reachable: {source}")]
     Unreachable {
-        /// The server address (no credentials).
+        /// The server address for the log (credentials removed; never shown to chat users).
         host: String,
         /// What the HTTP client said.
         #[source]
@@ -92,10 +105,10 @@ impl ModelError {
     /// A short sentence for the user. The full error goes to the log.
     pub fn user_message(&self) -> String {
         match self {
-            ModelError::Unreachable { host, .. } => format!(
-                "The model server at {host} is not reachable. Is Ollama running? \
+            // The address stays in the log: chat users never see internal addresses.
+            ModelError::Unreachable { .. } => "The model server is not reachable right now. \
                  I will try again with your next message."
-            ),
+                .into(),
             ModelError::ModelNotFound { model } => format!(
                 "The model `{model}` is not installed on the model server. \
                  Install it with `ollama pull {model}` or pick another one with /model."

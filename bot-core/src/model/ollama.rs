@@ -26,6 +26,8 @@ pub struct OllamaConfig {
     pub keep_alive: Option<String>,
     /// How long to wait for a TCP connection.
     pub connect_timeout: Duration,
+    /// How long a whole non-streaming request (model list, model info) may take.
+    pub request_timeout: Duration,
 }
 
 impl OllamaConfig {
@@ -35,6 +37,7 @@ impl OllamaConfig {
             host,
             keep_alive: None,
             connect_timeout: Duration::from_secs(5),
+            request_timeout: Duration::from_secs(30),
         }
     }
 }
@@ -65,8 +68,20 @@ impl OllamaModel {
         }
     }
 
+    /// The server's address for logs: credentials removed.
     fn host(&self) -> String {
-        self.config.host.as_str().trim_end_matches('/').to_owned()
+        super::redact_url(&self.config.host)
+    }
+
+    /// Runs a non-streaming request with the overall time limit, so a hung server
+    /// cannot block the chat that asked.
+    async fn bounded<T>(
+        &self,
+        request: impl std::future::Future<Output = Result<T, ModelError>>,
+    ) -> Result<T, ModelError> {
+        tokio::time::timeout(self.config.request_timeout, request)
+            .await
+            .unwrap_or(Err(ModelError::Timeout(self.config.request_timeout)))
     }
 
     fn endpoint(&self, path: &str) -> Url {
@@ -135,9 +150,14 @@ impl LanguageModel for OllamaModel {
             request.model.clone(),
             request.messages.iter().map(to_ollama_message).collect(),
         );
+        let mut options = ModelOptions::default();
         if let Some(num_ctx) = request.num_ctx {
-            body = body.options(ModelOptions::default().num_ctx(num_ctx));
+            options = options.num_ctx(num_ctx);
         }
+        if let Some(num_predict) = request.num_predict {
+            options = options.num_predict(i32::try_from(num_predict).unwrap_or(i32::MAX));
+        }
+        body = body.options(options);
         let mut body =
             serde_json::to_value(&body).map_err(|e| ModelError::Protocol(e.to_string()))?;
         body["stream"] = true.into();
@@ -175,19 +195,25 @@ impl LanguageModel for OllamaModel {
 
     async fn list_models(&self) -> Result<Vec<String>, ModelError> {
         let models = self
-            .client
-            .list_local_models()
-            .await
-            .map_err(|e| self.map_ollama_error(e, None))?;
+            .bounded(async {
+                self.client
+                    .list_local_models()
+                    .await
+                    .map_err(|e| self.map_ollama_error(e, None))
+            })
+            .await?;
         Ok(models.into_iter().map(|m| m.name).collect())
     }
 
     async fn model_info(&self, model: &str) -> Result<ModelInfo, ModelError> {
         let info = self
-            .client
-            .show_model_info(model.to_owned())
-            .await
-            .map_err(|e| self.map_ollama_error(e, Some(model)))?;
+            .bounded(async {
+                self.client
+                    .show_model_info(model.to_owned())
+                    .await
+                    .map_err(|e| self.map_ollama_error(e, Some(model)))
+            })
+            .await?;
         let context_length = info
             .model_info
             .iter()

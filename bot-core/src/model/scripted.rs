@@ -20,6 +20,8 @@ pub enum ScriptedReply {
     },
     /// Fail the request.
     Error(ModelError),
+    /// Panic inside the request, as a bug would (tests that panics are contained).
+    Panic,
 }
 
 /// Answers from a queue of [`ScriptedReply`]s; when the queue is empty it
@@ -47,6 +49,11 @@ impl ScriptedModel {
         let pieces = pieces.iter().map(|p| (*p).to_owned()).collect();
         self.lock_script()
             .push_back(ScriptedReply::Text { pieces, delay });
+    }
+
+    /// Queues a panic.
+    pub fn push_panic(&self) {
+        self.lock_script().push_back(ScriptedReply::Panic);
     }
 
     /// Queues a failure.
@@ -89,6 +96,7 @@ impl LanguageModel for ScriptedModel {
         let next = self.lock_script().pop_front();
         let (pieces, delay) = match next {
             Some(ScriptedReply::Error(e)) => return Err(e),
+            Some(ScriptedReply::Panic) => panic!("scripted panic"),
             Some(ScriptedReply::Text { pieces, delay }) => (pieces, delay),
             None => (vec![echo], Duration::ZERO),
         };

@@ -102,9 +102,15 @@ impl Inner {
             messages,
             num_ctx: Some(context_tokens),
             format: None,
+            num_predict: Some(self.config.max_answer_tokens),
         };
 
-        let _slot = self.acquire_slot(reply).await;
+        let Some(_slot) = self.acquire_slot(reply).await else {
+            reply
+                .fail("I am busy with many requests right now. Please try again in a few minutes.")
+                .await;
+            return Ok(None);
+        };
         reply.send(ReplyEvent::Started).await;
         let started = Instant::now();
         let (answer, ending) = self.stream_answer(request, reply).await;

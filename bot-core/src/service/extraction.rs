@@ -43,6 +43,8 @@ impl Inner {
             messages: extract::prompt(&exchange.message.text, &exchange.answer, &similar),
             num_ctx: None,
             format: Some(extract::schema()),
+            // The extraction is a short JSON list; a model that rambles is cut off.
+            num_predict: Some(512),
         };
         let raw = tokio::select! {
             _ = self.cancel.cancelled() => return,

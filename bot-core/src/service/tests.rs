@@ -20,7 +20,13 @@ pub(super) fn service_with_voice(
     let store = Arc::new(InMemoryStore::new());
     let mut config = ServiceConfig::new("m");
     config.max_concurrent_requests = slots;
-    let deps = Deps {
+    let mut deps = deps(model, store.clone());
+    deps.voice = voice;
+    (ChatService::new(config, deps), store)
+}
+
+pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps {
+    Deps {
         model,
         history: store.clone(),
         settings: store.clone(),
@@ -33,9 +39,8 @@ pub(super) fn service_with_voice(
                 ..MemoryConfig::default()
             },
         )),
-        voice,
-    };
-    (ChatService::new(config, deps), store)
+        voice: None,
+    }
 }
 
 pub(super) fn message(user: &str, text: &str) -> InboundMessage {
@@ -98,12 +103,52 @@ async fn a_busy_model_queues_other_chats_and_says_so() {
     let model = Arc::new(ScriptedModel::new(&["m"], 4096));
     model.push_text(&["a", "b"], Duration::from_millis(100));
     let (service, _) = service(model, 1);
-    let first = service.handle(message("1", "one"));
-    tokio::time::sleep(Duration::from_millis(30)).await;
+    let mut first = service.handle(message("1", "one"));
+    // The first holds the only slot once it has started.
+    assert_eq!(first.recv().await, Some(ReplyEvent::Started));
     let second = collect(service.handle(message("2", "two"))).await;
     assert_eq!(second[0], ReplyEvent::Queued { position: 1 });
     assert_eq!(final_text(&second), "echo: two");
     assert_eq!(final_text(&collect(first).await), "ab");
+}
+
+#[tokio::test]
+async fn a_full_queue_turns_new_messages_away_instead_of_growing() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    model.push_text(&["a", "b"], Duration::from_millis(200));
+    let store = Arc::new(InMemoryStore::new());
+    let mut config = ServiceConfig::new("m");
+    config.max_queue = 1;
+    let service = ChatService::new(config, deps(model, store));
+    let mut first = service.handle(message("1", "one"));
+    assert_eq!(first.recv().await, Some(ReplyEvent::Started));
+    let mut second = service.handle(message("2", "two"));
+    assert_eq!(
+        second.recv().await,
+        Some(ReplyEvent::Queued { position: 1 })
+    );
+    let mut third = message("1", "three");
+    third.chat.id = "another chat".into();
+    let third = collect(service.handle(third)).await;
+    assert!(final_text(&third).contains("busy"), "{third:?}");
+    assert_eq!(final_text(&collect(second).await), "echo: two");
+    assert_eq!(final_text(&collect(first).await), "ab");
+}
+
+/// Regression: a panic while handling one message must not stop the service; the
+/// person hears that something went wrong and the next message is answered.
+#[tokio::test]
+async fn a_panic_in_one_message_is_contained() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    model.push_panic();
+    let (service, _) = service(model, 1);
+    let events = collect(service.handle(message("1", "boom"))).await;
+    assert_eq!(
+        final_text(&events),
+        format!("FAILED: {SOMETHING_WENT_WRONG}")
+    );
+    let events = collect(service.handle(message("1", "again"))).await;
+    assert_eq!(final_text(&events), "echo: again");
 }
 
 #[tokio::test]
@@ -134,7 +179,11 @@ async fn model_errors_become_short_messages() {
     let events = collect(service.handle(message("1", "q"))).await;
     assert_eq!(
         final_text(&events),
-        "FAILED: The model server at http://gpu:11434 is not reachable. Is Ollama running? I will try again with your next message."
+        "FAILED: The model server is not reachable right now. I will try again with your next message."
+    );
+    assert!(
+        !final_text(&events).contains("gpu"),
+        "internal address shown"
     );
 }
 

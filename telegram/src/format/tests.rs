@@ -164,3 +164,18 @@ fn splits_prefer_paragraph_boundaries() {
     assert!(chunks[0].plain.ends_with('.'));
     assert!(chunks[1].plain.starts_with("word"));
 }
+
+proptest::proptest! {
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+    /// Any Unicode, any Markdown-ish punctuation: no panic, every chunk within the limit.
+    #[test]
+    fn any_text_renders_within_the_limit(
+        text in "(\\PC|\\n|```[a-z]{0,10}\\n|\\*\\*|`|_|#|> |- |\\[x\\]\\(y\\)){0,3000}",
+        limit in 64usize..4200,
+    ) {
+        for chunk in render_chunks(&text, limit) {
+            proptest::prop_assert!(utf16_len(&chunk.plain) <= limit);
+        }
+    }
+}
