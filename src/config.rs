@@ -129,7 +129,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
                 50..=60_000,
             )?;
             Some(TelegramConfig {
-                token: token.to_owned(),
+                token: token.to_owned().into(),
                 api_url,
                 allow_groups: flag(get("HEARTH_TELEGRAM_GROUPS"), "HEARTH_TELEGRAM_GROUPS")?,
                 edit_interval: Duration::from_millis(interval),

@@ -2,8 +2,11 @@
 //! and the adapters together, and shuts them down cleanly. Everything else
 //! lives in the library crates.
 
+mod admin;
 mod config;
+mod data_dir;
 mod doctor;
+mod env_file;
 mod memory_cli;
 mod terminal;
 
@@ -40,6 +43,16 @@ enum Command {
     Doctor,
     /// Chat in the terminal with the same core, no platform token needed.
     Chat,
+    /// Send a message to a person through the running bot, e.g.
+    /// `hearth send --user telegram:123456 "Dinner is ready"`.
+    Send {
+        /// Who: telegram:ID or discord:ID (they must be on an allow-list).
+        #[arg(long)]
+        user: String,
+        /// The text (Markdown).
+        #[arg(required = true, num_args = 1..)]
+        text: Vec<String>,
+    },
     /// Look at or remove what Hearth remembers about a user (stop the bot first).
     Memory {
         #[command(subcommand)]
@@ -50,19 +63,14 @@ enum Command {
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
+    // Everything Hearth writes (database, logs, exports) is for the owner alone.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let env_file = dotenvy::dotenv();
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,serenity=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
-    // A missing .env is fine; a broken one is not.
+    // A missing .env is fine; a broken one is not. Its lines may hold tokens: never print them.
     if let Err(e) = &env_file
         && !e.not_found()
     {
-        tracing::error!(error = %e, "could not read .env");
+        eprintln!("Configuration error: {}", env_file::describe_error(e));
         return ExitCode::FAILURE;
     }
     let vars: HashMap<String, String> = std::env::vars().collect();
@@ -73,19 +81,61 @@ async fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
-    let result = match cli.command.unwrap_or(Command::Run) {
+    let command = cli.command.unwrap_or(Command::Run);
+    let logs_to_file = match init_tracing(&command, &config) {
+        Ok(to_file) => to_file,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = match command {
         Command::Run => run(config).await,
         Command::Doctor => return doctor::run(&config).await,
         Command::Chat => terminal::run(config).await,
         Command::Memory { action } => memory_cli::run(config, action).await,
+        Command::Send { user, text } => admin::send(&config, &user, &text.join(" ")).await,
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             tracing::error!("{e:#}");
+            if logs_to_file {
+                // The log went to a file; the person at the terminal needs to see why.
+                eprintln!("error: {e:#}");
+            }
             ExitCode::FAILURE
         }
     }
+}
+
+/// Where the log goes: standard error, except in `hearth chat`, where log lines would
+/// land between the answers: there it goes to `chat.log` in the data directory unless
+/// `RUST_LOG` asks for something else. Returns whether the log goes to a file.
+fn init_tracing(command: &Command, config: &config::Config) -> anyhow::Result<bool> {
+    let explicit = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| "info,serenity=warn".into());
+    if matches!(command, Command::Chat) && explicit.is_none() {
+        data_dir::create(&config.data_dir)?;
+        let path = config.data_dir.join("chat.log");
+        let file = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&path)
+            .with_context(|| format!("cannot open the log file {}", path.display()))?;
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_ansi(false)
+            .with_writer(std::sync::Mutex::new(file))
+            .init();
+        return Ok(true);
+    }
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
+    Ok(false)
 }
 
 /// Loads the embedding model, if one is configured. Blocking work runs off the runtime.
@@ -127,12 +177,7 @@ async fn build_service(
     config: &config::Config,
     with_voice: bool,
 ) -> anyhow::Result<(ChatService, SledStore)> {
-    std::fs::create_dir_all(&config.data_dir).with_context(|| {
-        format!(
-            "cannot create the data directory {}",
-            config.data_dir.display()
-        )
-    })?;
+    data_dir::create(&config.data_dir)?;
     let store = SledStore::open(&config.data_dir.join("db"))
         .with_context(|| format!("cannot open the database in {}", config.data_dir.display()))?;
     let mut ollama = OllamaConfig::new(config.ollama_host.clone());
@@ -156,6 +201,7 @@ async fn build_service(
         } else {
             None
         },
+        outbounds: bot_core::outbound::Outbounds::default(),
     };
     Ok((ChatService::new(config.service.clone(), deps), store))
 }
@@ -178,7 +224,7 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
         );
     }
     let (service, store) = build_service(&config, true).await?;
-    tracing::info!(ollama = %config.ollama_host, model = %config.service.default_model, data_dir = %config.data_dir.display(), "starting Hearth");
+    tracing::info!(ollama = %bot_core::model::redact_url(&config.ollama_host), model = %config.service.default_model, data_dir = %config.data_dir.display(), "starting Hearth");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
 
@@ -199,6 +245,11 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
                 .context("the Discord adapter stopped")
         });
     }
+    let admin = tokio::spawn(admin::serve(
+        admin::socket_path(&config.data_dir),
+        service.clone(),
+        shutdown.clone(),
+    ));
     // An adapter that ends before shutdown failed: stop everything and report it.
     let mut failure: Option<anyhow::Error> = None;
     tokio::select! {
@@ -216,6 +267,11 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
         }
         results
     });
+    match admin.await {
+        Ok(Err(e)) => tracing::warn!("{e:#}"),
+        Err(e) => tracing::warn!(error = %e, "the admin socket task failed"),
+        Ok(Ok(())) => {}
+    }
     store.flush_all().context("flushing the database")?;
     if let Some(e) = failure {
         return Err(e);

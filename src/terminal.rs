@@ -13,7 +13,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     let user = whoami();
     println!(
         "Chatting with {} at {}. /help for commands, /quit or Ctrl-D to leave.",
-        config.service.default_model, config.ollama_host
+        config.service.default_model,
+        bot_core::model::redact_url(&config.ollama_host)
     );
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {

@@ -20,6 +20,8 @@
 //! - [`commands`]: the chat commands every adapter offers.
 //! - [`pacer`]: one edit per interval per chat, pushed back by 429s.
 //! - [`render`]: what a reply shows at each moment, for every adapter.
+//! - [`outbound`]: the [`Outbound`](outbound::Outbound) port: messages the core sends
+//!   on its own (private answers, the owner's `hearth send`, later reminders).
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
 
 pub mod access;
@@ -27,6 +29,7 @@ pub mod commands;
 pub mod error;
 pub mod memory;
 pub mod model;
+pub mod outbound;
 pub mod pacer;
 pub mod prompt;
 pub mod render;

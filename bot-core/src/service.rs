@@ -101,6 +101,8 @@ pub struct Deps {
     pub memories: Arc<crate::memory::Memories>,
     /// Voice note transcription; `None` when no speech model is configured.
     pub voice: Option<crate::voice::Voice>,
+    /// The platforms the core can send to on its own (adapters register when connected).
+    pub outbounds: crate::outbound::Outbounds,
 }
 
 /// Per-scope job chains: each new job waits until the previous one is done.
@@ -245,6 +247,28 @@ impl ChatService {
         rx
     }
 
+    /// The adapters' outbound sides, for adapters to register with and for senders.
+    pub fn outbounds(&self) -> &crate::outbound::Outbounds {
+        &self.inner.deps.outbounds
+    }
+
+    /// Sends `text` to `user` privately, for the owner (`hearth send`) and, later, for
+    /// reminders. Only people on an allow-list are written to.
+    pub async fn send_to_user(
+        &self,
+        user: &crate::UserKey,
+        message: crate::outbound::OutboundMessage,
+    ) -> Result<Vec<String>, SendError> {
+        let (platform, user_id) = user.parts();
+        if !self.inner.deps.access.is_allowed(platform, user_id) {
+            return Err(SendError::NotAllowed(user.clone()));
+        }
+        let to = crate::outbound::Recipient::User(user.clone());
+        let ids = self.inner.deps.outbounds.send(&to, message).await?;
+        tracing::info!(user = %user, messages = ids.len(), "sent a message on the owner's behalf");
+        Ok(ids)
+    }
+
     /// The memory service.
     pub fn memories(&self) -> &Arc<crate::memory::Memories> {
         &self.inner.deps.memories
@@ -285,6 +309,18 @@ impl ChatService {
             tracing::error!(error = %e, "could not flush storage at shutdown");
         }
     }
+}
+
+/// Why [`ChatService::send_to_user`] sent nothing.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum SendError {
+    /// The person is on no allow-list: the bot does not write to strangers.
+    #[error("{0} is not allowed to use this bot (add the id to the platform's allow-list first)")]
+    NotAllowed(crate::UserKey),
+    /// The platform refused or failed.
+    #[error(transparent)]
+    Outbound(#[from] crate::outbound::OutboundError),
 }
 
 /// The sending half of a reply; a closed receiver (adapter gone) is not an error.

@@ -57,6 +57,11 @@ impl Handler {
         }
     }
 
+    /// The pacer of channel messages, shared with the outbound side.
+    pub fn pacer(&self) -> Pacer<PaceKey> {
+        self.pacer.clone()
+    }
+
     async fn register_commands(&self, ctx: &Context) {
         let commands = slash_commands();
         if self.settings.command_guilds.is_empty() {

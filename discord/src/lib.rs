@@ -23,7 +23,10 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bot_core::ChatService;
-use serenity::all::{ClientBuilder, GatewayIntents, GuildId, Http, HttpBuilder, HttpError};
+use secrecy::{ExposeSecret, SecretString};
+use serenity::all::{
+    ChannelId, ClientBuilder, GatewayIntents, GuildId, Http, HttpBuilder, HttpError, UserId,
+};
 use tokio_util::sync::CancellationToken;
 use url::Url;
 
@@ -31,10 +34,10 @@ use url::Url;
 pub const DISCORD_URL: &str = "https://discord.com";
 
 /// Settings of the Discord adapter.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct DiscordConfig {
     /// The bot token from the Discord developer portal. Never logged.
-    pub token: String,
+    pub token: SecretString,
     /// REST base URL: Discord itself, or a local fake in tests.
     pub api_url: Url,
     /// Servers to register the slash commands in (they appear at once); empty = global.
@@ -43,18 +46,6 @@ pub struct DiscordConfig {
     pub mention_chat: bool,
     /// Shortest time between two edits or sends in one channel.
     pub edit_interval: Duration,
-}
-
-impl std::fmt::Debug for DiscordConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DiscordConfig")
-            .field("token", &"<redacted>")
-            .field("api_url", &self.api_url.as_str())
-            .field("command_guilds", &self.command_guilds)
-            .field("mention_chat", &self.mention_chat)
-            .field("edit_interval", &self.edit_interval)
-            .finish()
-    }
 }
 
 impl DiscordConfig {
@@ -100,7 +91,7 @@ pub enum DiscordError {
 /// With a custom URL serenity's rate limiter must be off: it ignores the proxy
 /// setting and would call discord.com. The adapter's own pacer then handles 429s.
 pub fn http(config: &DiscordConfig) -> Http {
-    let builder = HttpBuilder::new(&config.token);
+    let builder = HttpBuilder::new(config.token.expose_secret());
     if config.is_custom_url() {
         builder
             .proxy(config.api_url.as_str().trim_end_matches('/'))
@@ -145,6 +136,43 @@ pub fn intents(mention_chat: bool) -> GatewayIntents {
     }
 }
 
+/// The Discord side of the core's [`Outbound`](bot_core::outbound::Outbound) port: a
+/// person is written to in a DM, a chat is a channel id.
+struct DiscordOutbound {
+    http: Arc<Http>,
+    pacer: bot_core::pacer::Pacer<reply::PaceKey>,
+}
+
+#[async_trait::async_trait]
+impl bot_core::outbound::Outbound for DiscordOutbound {
+    async fn send(
+        &self,
+        to: &bot_core::outbound::Recipient,
+        message: bot_core::outbound::OutboundMessage,
+    ) -> Result<Vec<String>, bot_core::outbound::OutboundError> {
+        use bot_core::outbound::{OutboundError, Recipient};
+        let (id, to_person) = match to {
+            Recipient::User(user) => (user.parts().1.to_owned(), true),
+            Recipient::Chat { chat_id, .. } => (chat_id.clone(), false),
+        };
+        let id = id
+            .parse::<u64>()
+            .ok()
+            .filter(|&id| id != 0)
+            .ok_or_else(|| OutboundError::UnknownRecipient(format!("discord:{id}")))?;
+        let channel = if to_person {
+            UserId::new(id)
+                .create_dm_channel(&self.http)
+                .await
+                .map_err(reply::classify_outbound)?
+                .id
+        } else {
+            ChannelId::new(id)
+        };
+        reply::send_outbound(&self.http, &self.pacer, channel, message).await
+    }
+}
+
 /// Runs the adapter until `shutdown` is cancelled; then closes the gateway and
 /// waits for the replies being delivered (the service decides how long).
 pub async fn run(
@@ -170,7 +198,7 @@ pub async fn run(
     }
     let tracker = tokio_util::task::TaskTracker::new();
     let handler = handler::Handler::new(
-        service,
+        service.clone(),
         handler::Settings {
             command_guilds: config
                 .command_guilds
@@ -182,10 +210,18 @@ pub async fn run(
         },
         tracker.clone(),
     );
+    let pacer = handler.pacer();
     let mut client = ClientBuilder::new_with_http(http, intents(config.mention_chat))
         .event_handler(handler)
         .await
         .map_err(|e| DiscordError::Gateway(e.to_string()))?;
+    service.outbounds().register(
+        bot_core::Platform::Discord,
+        Arc::new(DiscordOutbound {
+            http: Arc::clone(&client.http),
+            pacer,
+        }),
+    );
     let shards = Arc::clone(&client.shard_manager);
     let stopping = shutdown.clone();
     tokio::spawn(async move {

@@ -15,6 +15,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use bot_core::outbound::{OutboundError, OutboundMessage};
 use bot_core::pacer::Pacer;
 use bot_core::render::{LiveReply, render};
 use bot_core::{ReplyStream, TurnRef};
@@ -458,4 +459,56 @@ pub async fn deliver(
         pacer.forget(key);
     }
     delivered
+}
+
+/// Sends a message the core starts (no inbound message) to `channel`: the first piece at
+/// once so a refusal can be told apart, the rest like a reply, then the files.
+pub async fn send_outbound(
+    http: &Arc<Http>,
+    pacer: &Pacer<PaceKey>,
+    channel: ChannelId,
+    message: OutboundMessage,
+) -> Result<Vec<String>, OutboundError> {
+    let mut live = Live {
+        http,
+        pacer,
+        surface: Surface::Channel {
+            channel,
+            reply_to: None,
+        },
+        sent: Vec::new(),
+        text: message.text,
+        token_expired: false,
+        fallback: None,
+        rate_limited: 0,
+        typing: None,
+    };
+    loop {
+        pacer.take(live.key()).await;
+        match live.step().await {
+            Ok(_) => break,
+            Err(e) if is_rate_limit(&e) => live.back_off(),
+            Err(e) => return Err(classify_outbound(e)),
+        }
+    }
+    live.settle().await;
+    for (name, bytes, caption) in message.files {
+        Live::send_file(&mut live, name, bytes, caption)
+            .await
+            .map_err(|e| OutboundError::Failed(format!("the file was not sent: {e}")))?;
+    }
+    Ok(live.message_ids())
+}
+
+/// Discord's refusals: 403 / 50007 "Cannot send messages to this user" (DMs closed),
+/// 404 unknown channel or user.
+pub fn classify_outbound(error: serenity::Error) -> OutboundError {
+    if let serenity::Error::Http(HttpError::UnsuccessfulRequest(response)) = &error {
+        match response.status_code.as_u16() {
+            403 => return OutboundError::NotReachable("this person or channel".into()),
+            404 => return OutboundError::UnknownRecipient("the user or channel".into()),
+            _ => {}
+        }
+    }
+    OutboundError::Failed(error.to_string())
 }

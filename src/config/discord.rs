@@ -78,7 +78,7 @@ pub fn from_vars(
         50..=60_000,
     )?;
     let config = DiscordConfig {
-        token,
+        token: token.into(),
         api_url,
         command_guilds,
         mention_chat: flag(

@@ -20,6 +20,7 @@ use std::time::Duration;
 
 use bot_core::ChatService;
 use bot_core::service::{SOMETHING_WENT_WRONG, contain_panic};
+use secrecy::{ExposeSecret, SecretString};
 use teloxide::dispatching::{Dispatcher, UpdateFilterExt};
 use teloxide::error_handlers::LoggingErrorHandler;
 use teloxide::prelude::*;
@@ -31,27 +32,16 @@ use url::Url;
 pub use reply::Pacer;
 
 /// Settings of the Telegram adapter.
-#[derive(Clone)]
+#[derive(Clone, Debug)]
 pub struct TelegramConfig {
     /// The bot token from @BotFather. Never logged.
-    pub token: String,
+    pub token: SecretString,
     /// Bot API base URL: the official API, a self-hosted Bot API server, or a test fake.
     pub api_url: Url,
     /// Answer in group chats (only when mentioned or replied to).
     pub allow_groups: bool,
     /// Shortest time between two edits or sends in one chat.
     pub edit_interval: Duration,
-}
-
-impl std::fmt::Debug for TelegramConfig {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("TelegramConfig")
-            .field("token", &"<redacted>")
-            .field("api_url", &self.api_url.as_str())
-            .field("allow_groups", &self.allow_groups)
-            .field("edit_interval", &self.edit_interval)
-            .finish()
-    }
 }
 
 /// What can stop the Telegram adapter from starting.
@@ -73,7 +63,7 @@ pub enum TelegramError {
 
 /// Builds a teloxide bot for `config`.
 pub fn bot(config: &TelegramConfig) -> Bot {
-    Bot::new(&config.token).set_api_url(config.api_url.clone())
+    Bot::new(config.token.expose_secret()).set_api_url(config.api_url.clone())
 }
 
 /// Checks the token with `getMe`; returns the bot's own user.
@@ -93,6 +83,40 @@ fn classify(config: &TelegramConfig, error: teloxide::RequestError) -> TelegramE
             url: config.api_url.to_string(),
             cause: other.to_string(),
         },
+    }
+}
+
+/// The Telegram side of the core's [`Outbound`](bot_core::outbound::Outbound) port.
+pub struct TelegramOutbound {
+    bot: Bot,
+    pacer: Pacer,
+}
+
+impl TelegramOutbound {
+    /// Sends through `bot`, sharing `pacer` with the replies so both respect one pace.
+    pub fn new(bot: Bot, pacer: Pacer) -> Self {
+        Self { bot, pacer }
+    }
+}
+
+#[async_trait::async_trait]
+impl bot_core::outbound::Outbound for TelegramOutbound {
+    async fn send(
+        &self,
+        to: &bot_core::outbound::Recipient,
+        message: bot_core::outbound::OutboundMessage,
+    ) -> Result<Vec<String>, bot_core::outbound::OutboundError> {
+        use bot_core::outbound::{OutboundError, Recipient};
+        // A private chat's id is the person's id.
+        let (id, to_person) = match to {
+            Recipient::User(user) => (user.parts().1.to_owned(), true),
+            Recipient::Chat { chat_id, .. } => (chat_id.clone(), false),
+        };
+        let chat = id
+            .parse::<i64>()
+            .map(ChatId)
+            .map_err(|_| OutboundError::UnknownRecipient(format!("telegram:{id}")))?;
+        reply::send_outbound(&self.bot, &self.pacer, chat, to_person, message).await
     }
 }
 
@@ -124,11 +148,16 @@ pub async fn run(
     if let Err(e) = bot.set_my_commands(commands).await {
         tracing::warn!(error = %e, "could not register the command menu");
     }
+    let pacer = Pacer::new(config.edit_interval);
+    service.outbounds().register(
+        bot_core::Platform::Telegram,
+        Arc::new(TelegramOutbound::new(bot.clone(), pacer.clone())),
+    );
     let context = Context {
         service,
         me: Arc::new(me),
         allow_groups: config.allow_groups,
-        pacer: Pacer::new(config.edit_interval),
+        pacer,
         deliveries: TaskTracker::new(),
     };
     let deliveries = context.deliveries.clone();

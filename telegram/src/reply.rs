@@ -9,6 +9,7 @@
 
 use std::time::Duration;
 
+use bot_core::outbound::{OutboundError, OutboundMessage};
 use bot_core::render::{LiveReply, render};
 use bot_core::{ReplyStream, TurnRef};
 use teloxide::prelude::*;
@@ -273,4 +274,68 @@ pub async fn deliver(
         typing: None,
     };
     render(&mut live, events).await
+}
+
+/// Sends a message the core starts (no inbound message): the first piece is sent at
+/// once so a refusal can be told apart (the person never opened a private chat with the
+/// bot), the rest is delivered like a reply, then the files.
+pub async fn send_outbound(
+    bot: &Bot,
+    pacer: &Pacer,
+    chat: ChatId,
+    to_person: bool,
+    message: OutboundMessage,
+) -> Result<Vec<String>, OutboundError> {
+    let mut live = Live {
+        bot,
+        pacer,
+        target: Target {
+            chat,
+            reply_to: None,
+        },
+        sent: Vec::new(),
+        text: message.text,
+        typing: None,
+    };
+    loop {
+        pacer.take(chat).await;
+        match live.step().await {
+            Ok(_) => break,
+            Err(RequestError::RetryAfter(delay)) => pacer.back_off(chat, delay.duration()),
+            Err(e) => return Err(classify_outbound(&e, to_person)),
+        }
+    }
+    live.settle().await;
+    for (name, bytes, caption) in message.files {
+        if let Err(e) = live.send_file(name, bytes, caption).await {
+            return Err(OutboundError::Failed(format!("the file was not sent: {e}")));
+        }
+    }
+    Ok(live.message_ids())
+}
+
+/// Telegram's refusals, by their description (Telegram words some of them differently
+/// from what teloxide's error kinds expect, so the text is what is reliable).
+fn classify_outbound(error: &RequestError, to_person: bool) -> OutboundError {
+    let text = error.to_string();
+    let lower = text.to_lowercase();
+    let refused = [
+        "forbidden",
+        "initiate conversation",
+        "blocked",
+        "deactivated",
+        "kicked",
+    ];
+    if refused.iter().any(|word| lower.contains(word)) {
+        return OutboundError::NotReachable("this person".into());
+    }
+    if lower.contains("chat not found") || lower.contains("user not found") {
+        // A person who never wrote to the bot has no private chat with it yet.
+        return if to_person {
+            OutboundError::NotReachable("this person".into())
+        } else {
+            OutboundError::UnknownRecipient("the chat".into())
+        };
+    }
+    OutboundError::Failed(text)
 }

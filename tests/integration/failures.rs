@@ -32,11 +32,53 @@ async fn ollama_down_gives_a_clear_reply_and_the_bot_recovers() {
     h.ollama.stop().await;
     h.tg.send_private(ALICE, "Alice", "are you there?");
     let reply = h.reply_containing(ALICE, "not reachable").await;
-    assert!(reply.contains(&h.ollama.url()), "{reply}");
+    // Internal addresses stay in the log, never in a chat.
+    assert!(!reply.contains(&h.ollama.url()), "{reply}");
+    assert!(!reply.contains("127.0.0.1"), "{reply}");
     bot.wait_for_log("model server unavailable", WAIT).await;
     h.ollama.restart();
     h.tg.send_private(ALICE, "Alice", "and now?");
     h.reply_containing(ALICE, "echo: and now?").await;
+}
+
+/// Regression: "İ" lowercases to more bytes; the mention stripper sliced the original text
+/// with offsets from the lowercased copy and panicked before the access check.
+#[tokio::test]
+async fn a_strangers_dotted_capital_i_mention_gets_the_refusal_and_the_bot_keeps_answering() {
+    let h = Harness::new().await.set("HEARTH_TELEGRAM_GROUPS", "true");
+    let bot = h.start_bot().await;
+    let text = format!("İİİİ @{} hello", hearth_tests::telegram::BOT_USERNAME);
+    h.tg.send_group(-500, STRANGER, "Mallory", &text, None);
+    let refusal = h.reply_containing(-500, "6666").await;
+    assert!(
+        refusal.contains("HEARTH_TELEGRAM_ALLOWED_USERS"),
+        "{refusal}"
+    );
+    h.tg.send_private(ALICE, "Alice", "still there?");
+    h.reply_containing(ALICE, "echo: still there?").await;
+    assert!(!bot.log().contains("panicked"), "{}", bot.log());
+}
+
+/// The Ollama address may carry `user:pass@`: the log shows it without them.
+#[tokio::test]
+async fn credentials_in_the_ollama_address_never_reach_the_log() {
+    let h = Harness::new().await;
+    let url = h
+        .ollama
+        .url()
+        .replacen("http://", "http://hearth:s3cret-pw@", 1);
+    let h = h.set("OLLAMA_HOST", &url);
+    let bot = h.start_bot().await;
+    h.ollama.stop().await;
+    h.tg.send_private(ALICE, "Alice", "are you there?");
+    let reply = h.reply_containing(ALICE, "not reachable").await;
+    assert!(!reply.contains("s3cret"), "{reply}");
+    bot.wait_for_log("model server unavailable", WAIT).await;
+    assert!(!bot.log().contains("s3cret-pw"), "{}", bot.log());
+    assert!(
+        bot.log().contains("127.0.0.1"),
+        "the log still names the server"
+    );
 }
 
 #[tokio::test]

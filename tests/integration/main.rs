@@ -9,6 +9,7 @@
 //! - `durability`: history across restarts, graceful shutdown.
 //! - `failures`: strangers, Ollama down, 429, oversized input, long answers, secrets.
 //! - `memory`: /remember, /memory, /forget, /export, capture, privacy, durability.
+//! - `outbound`: `hearth send` and private answers to commands from shared chats.
 //! - `real_model`: the same flows against a real tiny model behind Ollama's API.
 //! - `voice`: voice notes (espeak-ng + opusenc) decoded and transcribed by the real
 //!   Whisper tiny.en model, through Telegram and Discord; limits and broken audio.
@@ -23,6 +24,7 @@ mod discord;
 mod durability;
 mod failures;
 mod memory;
+mod outbound;
 mod real_model;
 mod util;
 mod voice;

@@ -124,6 +124,8 @@ pub(crate) struct DcState {
     commands: Mutex<Vec<(String, Value)>>,
     attachments: Mutex<HashMap<String, Vec<u8>>>,
     dm_channels: Mutex<HashMap<String, String>>,
+    /// Users who do not accept direct messages from the bot (Discord error 50007).
+    closed_dms: Mutex<std::collections::HashSet<String>>,
 }
 
 impl DcState {
@@ -199,6 +201,7 @@ impl FakeDiscord {
             commands: Mutex::default(),
             attachments: Mutex::default(),
             dm_channels: Mutex::default(),
+            closed_dms: Mutex::default(),
         });
         let api = Router::new()
             .route("/gateway", get(rest::gateway))
@@ -317,6 +320,20 @@ impl FakeDiscord {
             .filter(|m| m.channel_id == channel)
             .cloned()
             .collect()
+    }
+
+    /// The DM channel the bot opened with `user`, if it did.
+    pub fn dm_channel(&self, user: &str) -> Option<String> {
+        self.state.dm_channels.lock().unwrap().get(user).cloned()
+    }
+
+    /// `user` refuses direct messages: sending into their DM channel fails with 50007.
+    pub fn close_dms(&self, user: &str) {
+        self.state
+            .closed_dms
+            .lock()
+            .unwrap()
+            .insert(user.to_owned());
     }
 
     /// One message by id.

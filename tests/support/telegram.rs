@@ -74,6 +74,9 @@ struct TgState {
     /// Files users sent, by file id; and how many times the bot downloaded one.
     files: Mutex<HashMap<String, Vec<u8>>>,
     downloads: AtomicI64,
+    /// People who have written to the bot privately: like Telegram, the bot may not
+    /// start a private chat with anyone else.
+    started: Mutex<std::collections::HashSet<i64>>,
 }
 
 /// The fake server. Dropping it stops it.
@@ -132,6 +135,10 @@ impl FakeTelegram {
     }
 
     fn push_update(&self, message: Value) -> i64 {
+        if message["chat"]["type"] == "private" {
+            let id = message["chat"]["id"].as_i64().unwrap_or_default();
+            self.state.started.lock().unwrap().insert(id);
+        }
         let update_id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);
         self.state
             .updates
@@ -364,6 +371,19 @@ async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Resp
                 429,
                 &format!("Too Many Requests: retry after {secs}"),
                 Some(secs),
+            );
+        }
+    }
+    if matches!(method, "sendmessage" | "senddocument") {
+        let chat_id = body["chat_id"]
+            .as_i64()
+            .or_else(|| body["chat_id"].as_str().and_then(|c| c.parse().ok()))
+            .unwrap_or_default();
+        if chat_id > 0 && !state.started.lock().unwrap().contains(&chat_id) {
+            return error(
+                403,
+                "Forbidden: bot can't initiate conversation with a user",
+                None,
             );
         }
     }

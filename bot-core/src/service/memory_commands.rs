@@ -5,8 +5,9 @@ use serde_json::json;
 
 use super::{Inner, Reply};
 use crate::memory::{Memory, MemoryError, MemorySource};
+use crate::outbound::{OutboundError, OutboundMessage, Recipient};
 use crate::store::StoreError;
-use crate::types::{InboundMessage, ReplyEvent, UserKey};
+use crate::types::{InboundMessage, Platform, ReplyEvent, UserKey};
 
 /// Memories per page of `/memory`.
 const PAGE: usize = 10;
@@ -95,6 +96,11 @@ impl Inner {
         let lower = arg.to_lowercase();
         let words: Vec<&str> = lower.split_whitespace().collect();
         let mut settings = self.deps.settings.settings(&user)?;
+        // Lists and searches show what is remembered: never in a chat others can read.
+        let private = !matches!(
+            words.as_slice(),
+            ["off"] | ["on"] | ["shared", "on" | "off"]
+        );
         let text = match words.as_slice() {
             [] => self.memory_page(message, 1)?,
             ["page", n] => match n.parse::<usize>() {
@@ -139,7 +145,12 @@ impl Inner {
                 }
             }
         };
-        reply.finish(text).await;
+        if private {
+            self.answer_privately(message, reply, OutboundMessage::text(text))
+                .await;
+        } else {
+            reply.finish(text).await;
+        }
         Ok(())
     }
 
@@ -199,7 +210,12 @@ impl Inner {
             [id] if id.starts_with('m') && id.len() > 1 && id.chars().all(|c| c.is_ascii_alphanumeric()) => {
                 match memories.get(&user, id).map_err(store_error)? {
                     Some(memory) if memories.forget(&user, id).await.map_err(store_error)? => {
-                        format!("Forgotten: “{}”.", escape_markdown(&memory.text))
+                        if message.chat.is_shared {
+                            // Others read this chat: confirm without quoting the memory.
+                            format!("Forgotten: memory `{id}`.")
+                        } else {
+                            format!("Forgotten: “{}”.", escape_markdown(&memory.text))
+                        }
                     }
                     _ => format!("I have no memory `{id}`. /memory lists them with their ids."),
                 }
@@ -250,20 +266,81 @@ impl Inner {
     ) -> Result<(), StoreError> {
         let user = message.user_key();
         let (export, memories, messages) = self.export_json(&user)?;
-        let bytes = serde_json::to_vec_pretty(&export).unwrap_or_default();
+        let bytes = serde_json::to_vec_pretty(&export)
+            .map_err(|e| StoreError::Corrupt(format!("the export could not be written: {e}")))?;
         let name = format!("hearth-export-{}.json", user.as_str().replace(':', "-"));
+        let text = format!(
+            "Everything I keep about you is in the file: {memories} memories, {messages} messages, and your settings."
+        );
+        let caption = "Everything Hearth keeps about you".to_owned();
+        if message.chat.is_shared {
+            let export = OutboundMessage {
+                text,
+                files: vec![(name, bytes, caption)],
+            };
+            self.answer_privately(message, reply, export).await;
+            return Ok(());
+        }
         reply
             .send(ReplyEvent::File {
                 name,
                 bytes,
-                caption: "Everything Hearth keeps about you".into(),
+                caption,
             })
             .await;
-        reply
-            .finish(format!(
-                "Everything I keep about you is in the file: {memories} memories, {messages} messages, and your settings."
-            ))
-            .await;
+        reply.finish(text).await;
         Ok(())
+    }
+
+    /// Answers something only its asker may read. In a private chat (or an ephemeral
+    /// Discord reply) that is the reply itself; from a shared chat it goes to the person
+    /// privately, and the shared chat only hears where it went.
+    pub(super) async fn answer_privately(
+        &self,
+        message: &InboundMessage,
+        reply: &Reply,
+        answer: OutboundMessage,
+    ) {
+        if !message.chat.is_shared {
+            for (name, bytes, caption) in answer.files {
+                reply
+                    .send(ReplyEvent::File {
+                        name,
+                        bytes,
+                        caption,
+                    })
+                    .await;
+            }
+            reply.finish(answer.text).await;
+            return;
+        }
+        let to = Recipient::User(message.user_key());
+        let said = match self.deps.outbounds.send(&to, answer).await {
+            Ok(_) => "🔒 That is private, so I sent it to you in a private message.".to_owned(),
+            Err(e @ (OutboundError::NotReachable(_) | OutboundError::UnknownRecipient(_))) => {
+                tracing::info!(error = %e, user = %message.user_key(), "could not answer privately");
+                private_chat_hint(message.platform)
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, user = %message.user_key(), "could not answer privately");
+                "🔒 That is private, so I won't show it here, and I could not send it to you \
+                 privately just now. Please ask me in a private chat."
+                    .to_owned()
+            }
+        };
+        reply.finish(said).await;
+    }
+}
+
+/// What to do when the bot may not write to someone first.
+fn private_chat_hint(platform: Platform) -> String {
+    match platform {
+        Platform::Discord => "🔒 That is private, so I won't show it here, and Discord does not let \
+             me send you a direct message. Allow direct messages from this server's members, or use \
+             the slash command: only you see its answer."
+            .into(),
+        _ => "🔒 That is private, so I won't show it here. Open a private chat with me (tap my \
+              name, then Start) and ask there."
+            .into(),
     }
 }

@@ -40,6 +40,7 @@ pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps
             },
         )),
         voice: None,
+        outbounds: crate::outbound::Outbounds::default(),
     }
 }
 
@@ -289,4 +290,125 @@ async fn memory_commands_handle_bad_input_without_changes() {
             .unwrap()
             .is_empty()
     );
+}
+
+mod private_answers {
+    use super::*;
+    use crate::outbound::{Outbound, Recipient, RecordingOutbound};
+    use crate::types::UserKey;
+
+    fn in_group(text: &str) -> InboundMessage {
+        let mut message = message("1", text);
+        message.chat = ChatRef {
+            id: "-100".into(),
+            is_shared: true,
+        };
+        message
+    }
+
+    async fn service_with_outbound(
+        outbound: Arc<RecordingOutbound>,
+    ) -> (ChatService, Arc<InMemoryStore>) {
+        let (service, store) = service(Arc::new(ScriptedModel::new(&["m"], 4096)), 1);
+        service
+            .outbounds()
+            .register(Platform::Telegram, outbound as Arc<dyn Outbound>);
+        let done = collect(service.handle(message("1", "/remember my PIN is 4321"))).await;
+        assert!(final_text(&done).contains("remember"), "{done:?}");
+        (service, store)
+    }
+
+    fn shows_nothing_private(events: &[ReplyEvent]) {
+        for event in events {
+            let shown = format!("{event:?}");
+            assert!(!shown.contains("4321"), "revealed in the group: {shown}");
+            assert!(
+                !matches!(event, ReplyEvent::File { .. }),
+                "a file in the group"
+            );
+        }
+    }
+
+    /// Regression: /memory, /memory QUERY and /export answered in the group itself.
+    #[tokio::test]
+    async fn memory_lists_searches_and_exports_from_a_group_go_to_the_person() {
+        let outbound = Arc::new(RecordingOutbound::default());
+        let (service, _) = service_with_outbound(outbound.clone()).await;
+        for command in ["/memory", "/memory PIN", "/memory page 1", "/export"] {
+            let events = collect(service.handle(in_group(command))).await;
+            shows_nothing_private(&events);
+            assert!(
+                final_text(&events).contains("private message"),
+                "{events:?}"
+            );
+        }
+        let sent = outbound.sent();
+        assert_eq!(sent.len(), 4);
+        let alice = Recipient::User(UserKey::new(Platform::Telegram, "1"));
+        assert!(sent.iter().all(|(to, _)| *to == alice));
+        assert!(sent[0].1.text.contains("4321"));
+        assert!(sent[1].1.text.contains("4321"));
+        let (name, bytes, _) = &sent[3].1.files[0];
+        assert!(name.ends_with(".json"));
+        assert!(String::from_utf8_lossy(bytes).contains("4321"));
+    }
+
+    #[tokio::test]
+    async fn a_person_without_a_private_chat_is_told_how_to_ask() {
+        let outbound = Arc::new(RecordingOutbound::refusing(vec![Recipient::User(
+            UserKey::new(Platform::Telegram, "1"),
+        )]));
+        let (service, _) = service_with_outbound(outbound.clone()).await;
+        let events = collect(service.handle(in_group("/export"))).await;
+        shows_nothing_private(&events);
+        assert!(
+            final_text(&events).contains("Open a private chat"),
+            "{events:?}"
+        );
+        assert!(outbound.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn forgetting_from_a_group_does_not_quote_the_memory() {
+        let outbound = Arc::new(RecordingOutbound::default());
+        let (service, _) = service_with_outbound(outbound).await;
+        let events = collect(service.handle(in_group("/forget m1"))).await;
+        shows_nothing_private(&events);
+        assert!(final_text(&events).contains("Forgotten"), "{events:?}");
+    }
+
+    #[tokio::test]
+    async fn in_a_private_chat_the_answer_stays_in_the_chat() {
+        let outbound = Arc::new(RecordingOutbound::default());
+        let (service, _) = service_with_outbound(outbound.clone()).await;
+        let events = collect(service.handle(message("1", "/memory"))).await;
+        assert!(final_text(&events).contains("4321"));
+        assert!(outbound.sent().is_empty());
+    }
+
+    #[tokio::test]
+    async fn the_owner_can_send_to_allowed_people_only() {
+        let outbound = Arc::new(RecordingOutbound::default());
+        let (service, _) = service_with_outbound(outbound.clone()).await;
+        let alice = UserKey::new(Platform::Telegram, "1");
+        let ids = service
+            .send_to_user(&alice, crate::outbound::OutboundMessage::text("hi"))
+            .await
+            .unwrap();
+        assert_eq!(ids.len(), 1);
+        let stranger = UserKey::new(Platform::Telegram, "999");
+        let refused = service
+            .send_to_user(&stranger, crate::outbound::OutboundMessage::text("hi"))
+            .await;
+        assert!(
+            matches!(refused, Err(SendError::NotAllowed(_))),
+            "{refused:?}"
+        );
+        let discord = UserKey::new(Platform::Discord, "1");
+        let off = service
+            .send_to_user(&discord, crate::outbound::OutboundMessage::text("hi"))
+            .await;
+        assert!(off.is_err());
+        assert_eq!(outbound.sent().len(), 1);
+    }
 }

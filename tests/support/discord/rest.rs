@@ -432,6 +432,14 @@ pub(super) async fn create_message(
     if content.is_empty() && files.is_empty() {
         return error(400, 50006, "Cannot send an empty message");
     }
+    let closed = state.closed_dms.lock().unwrap().clone();
+    let dms = state.dm_channels.lock().unwrap().clone();
+    if closed
+        .iter()
+        .any(|user| dms.get(user).is_some_and(|dm| *dm == channel))
+    {
+        return error(403, 50007, "Cannot send messages to this user");
+    }
     let reply_to = body["message_reference"]["message_id"]
         .as_str()
         .map(str::to_owned)

@@ -1,0 +1,139 @@
+//! The owner's line into the running bot: a Unix socket in the data directory.
+//!
+//! `hearth send --user telegram:123 TEXT` connects to `DATA_DIR/admin.sock`, writes one
+//! JSON request line and reads one JSON answer line. The socket is created 0600 inside the
+//! 0700 data directory, so only the account that runs Hearth (and root) can use it: no
+//! token to leak, no port open to the network.
+//!
+//! Requests: `{"op":"send","user":"telegram:123","text":"…"}`. Answers:
+//! `{"ok":true,"messages":1}` or `{"ok":false,"error":"…"}`.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::Context as _;
+use bot_core::outbound::OutboundMessage;
+use bot_core::{ChatService, UserKey};
+use serde_json::{Value, json};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use tokio_util::sync::CancellationToken;
+
+/// The longest request line accepted (a message of a few thousand characters fits).
+const MAX_REQUEST: usize = 64 * 1024;
+
+/// Where the running bot listens.
+pub fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join("admin.sock")
+}
+
+/// Serves admin requests until `shutdown`; removes the socket when it stops.
+pub async fn serve(
+    path: PathBuf,
+    service: ChatService,
+    shutdown: CancellationToken,
+) -> anyhow::Result<()> {
+    // A socket left by a bot that was killed; the database lock already guarantees that
+    // no other Hearth runs on this data directory.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path)
+        .with_context(|| format!("cannot open the admin socket {}", path.display()))?;
+    tracing::info!(socket = %path.display(), "admin socket ready (hearth send)");
+    loop {
+        let stream = tokio::select! {
+            _ = shutdown.cancelled() => break,
+            accepted = listener.accept() => match accepted {
+                Ok((stream, _)) => stream,
+                Err(e) => {
+                    tracing::warn!(error = %e, "admin socket accept failed");
+                    continue;
+                }
+            },
+        };
+        let service = service.clone();
+        tokio::spawn(async move {
+            if let Err(e) = answer(stream, &service).await {
+                tracing::warn!(error = %e, "admin request failed");
+            }
+        });
+    }
+    let _ = std::fs::remove_file(&path);
+    Ok(())
+}
+
+async fn answer(stream: UnixStream, service: &ChatService) -> anyhow::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = String::new();
+    BufReader::new(read.take(MAX_REQUEST as u64))
+        .read_line(&mut line)
+        .await?;
+    let response = match serde_json::from_str::<Value>(&line) {
+        Ok(request) => handle(&request, service).await,
+        Err(_) => json!({"ok": false, "error": "the request is not one line of JSON"}),
+    };
+    write.write_all(format!("{response}\n").as_bytes()).await?;
+    Ok(())
+}
+
+async fn handle(request: &Value, service: &ChatService) -> Value {
+    match request["op"].as_str() {
+        Some("send") => {
+            let Some(user) = request["user"].as_str().and_then(UserKey::parse) else {
+                return json!({"ok": false, "error": "user must look like telegram:123456 or discord:123456"});
+            };
+            let text = request["text"].as_str().unwrap_or_default().trim();
+            if text.is_empty() {
+                return json!({"ok": false, "error": "there is no text to send"});
+            }
+            match service
+                .send_to_user(&user, OutboundMessage::text(text))
+                .await
+            {
+                Ok(ids) => json!({"ok": true, "messages": ids.len()}),
+                Err(e) => {
+                    tracing::info!(user = %user, error = %e, "hearth send refused");
+                    json!({"ok": false, "error": e.to_string()})
+                }
+            }
+        }
+        _ => json!({"ok": false, "error": "unknown request"}),
+    }
+}
+
+/// `hearth send`: asks the running bot to send `text` to `user`.
+pub async fn send(config: &crate::config::Config, user: &str, text: &str) -> anyhow::Result<()> {
+    if UserKey::parse(user).is_none() {
+        anyhow::bail!("--user must look like telegram:123456 or discord:123456, not '{user}'");
+    }
+    if text.trim().is_empty() {
+        anyhow::bail!("there is no text to send");
+    }
+    let path = socket_path(&config.data_dir);
+    let stream = UnixStream::connect(&path).await.with_context(|| {
+        format!(
+            "cannot reach the running bot at {} (is `hearth run` running with this HEARTH_DATA_DIR?)",
+            path.display()
+        )
+    })?;
+    let (read, mut write) = stream.into_split();
+    let request = json!({"op": "send", "user": user, "text": text});
+    write
+        .write_all(format!("{request}\n").as_bytes())
+        .await
+        .context("writing to the admin socket")?;
+    let mut line = String::new();
+    BufReader::new(read)
+        .read_line(&mut line)
+        .await
+        .context("reading the bot's answer")?;
+    let answer: Value =
+        serde_json::from_str(&line).context("the bot's answer is not JSON (is it Hearth?)")?;
+    if answer["ok"].as_bool() == Some(true) {
+        println!("sent to {user} ({} message(s))", answer["messages"]);
+        Ok(())
+    } else {
+        anyhow::bail!(
+            "not sent: {}",
+            answer["error"].as_str().unwrap_or("the bot refused")
+        )
+    }
+}
