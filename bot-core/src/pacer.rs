@@ -13,6 +13,9 @@ use std::time::Duration;
 
 use tokio::time::Instant;
 
+/// Past this many chats, slots that are already free are dropped.
+const PRUNE_AT: usize = 256;
+
 /// One call per interval per chat (`K` is the platform's chat id), pushed back by 429s.
 #[derive(Clone, Debug)]
 pub struct Pacer<K> {
@@ -45,6 +48,11 @@ impl<K: Copy + Eq + Hash> Pacer<K> {
     pub fn try_take(&self, chat: K) -> bool {
         let now = Instant::now();
         let mut slots = self.slots();
+        if slots.len() >= PRUNE_AT {
+            // A slot in the past says nothing a missing entry would not: drop them, so
+            // chats that were busy once (strangers' included) do not stay in memory.
+            slots.retain(|_, next| *next > now);
+        }
         let next = slots.entry(chat).or_insert(now);
         if *next > now {
             return false;
@@ -94,5 +102,21 @@ mod tests {
         pacer.take(1).await;
         assert!(start.elapsed() >= Duration::from_millis(290));
         assert!(!pacer.try_take(1), "taking the slot starts a new interval");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn free_slots_of_many_chats_are_not_kept() {
+        let pacer = Pacer::new(Duration::from_millis(50));
+        for chat in 0..10_000 {
+            assert!(pacer.try_take(chat));
+        }
+        tokio::time::advance(Duration::from_millis(60)).await;
+        assert!(pacer.try_take(10_000));
+        assert!(
+            pacer.slots().len() < PRUNE_AT * 2,
+            "{}",
+            pacer.slots().len()
+        );
+        assert!(!pacer.try_take(10_000), "a busy slot is kept");
     }
 }

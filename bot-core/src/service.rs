@@ -121,7 +121,12 @@ struct Inner {
     context_sizes: Mutex<HashMap<String, u64>>,
     tracker: TaskTracker,
     cancel: CancellationToken,
+    /// Strangers refused recently: each is answered at most once per [`REFUSAL_INTERVAL`].
+    refused: mini_moka::sync::Cache<crate::UserKey, ()>,
 }
+
+/// How often a stranger who keeps writing is told they are not allowed.
+pub const REFUSAL_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
 /// The platform-neutral chat service. Cheap to clone.
 #[derive(Clone)]
@@ -143,6 +148,10 @@ impl ChatService {
                 context_sizes: Mutex::default(),
                 tracker: TaskTracker::new(),
                 cancel: CancellationToken::new(),
+                refused: mini_moka::sync::Cache::builder()
+                    .max_capacity(10_000)
+                    .time_to_live(REFUSAL_INTERVAL)
+                    .build(),
             }),
         }
     }
@@ -193,6 +202,13 @@ impl ChatService {
         let (tx, rx) = mpsc::channel(256);
         let inner = Arc::clone(&self.inner);
         if !inner.deps.access.admits_message(&message) {
+            let stranger = message.user_key();
+            if inner.refused.contains_key(&stranger) {
+                // Told a moment ago: a stranger who keeps writing is not answered each time.
+                tracing::debug!(user = %stranger, "ignored a stranger refused recently");
+                return rx;
+            }
+            inner.refused.insert(stranger, ());
             tracing::info!(platform = %message.platform, user = %message.user_id, "refused a user who is not on the allow-list");
             let text = AccessPolicy::refusal(message.platform, &message.user_id);
             let _ = tx.try_send(ReplyEvent::Finished { text, turn: None });

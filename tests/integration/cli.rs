@@ -79,6 +79,7 @@ async fn terminal_chat_uses_the_same_core() {
             .current_dir(&dir)
             .stdin(std::process::Stdio::piped())
             .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
             .spawn()
             .and_then(|mut child| {
                 use std::io::Write as _;
@@ -94,6 +95,65 @@ async fn terminal_chat_uses_the_same_core() {
     .await
     .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
+    let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(output.status.success());
     assert!(stdout.contains("echo: hello from the terminal"), "{stdout}");
+    // Regression: INFO log lines were printed between the answers.
+    for shown in [&stdout, &stderr] {
+        assert!(
+            !shown.contains("INFO"),
+            "log lines in the terminal: {shown}"
+        );
+    }
+    let log = std::fs::read_to_string(h.data.path().join("state/chat.log")).unwrap();
+    assert!(log.contains("answered"), "{log}");
+}
+
+/// Regression: outside systemd the data directory and its files had the default umask.
+#[tokio::test]
+async fn the_data_directory_and_its_files_are_private() {
+    use std::os::unix::fs::PermissionsExt;
+    let h = Harness::new().await;
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "/remember the spare key is under the mat");
+    h.reply_containing(ALICE, "I will remember that").await;
+    assert_eq!(bot.terminate().await, Some(0));
+    let state = h.data.path().join("state");
+    let mode =
+        |path: &std::path::Path| std::fs::metadata(path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode(&state), 0o700, "data directory");
+    let mut checked = 0;
+    let mut dirs = vec![state.clone()];
+    while let Some(dir) = dirs.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                assert_eq!(mode(&path) & 0o077, 0, "{}", path.display());
+                dirs.push(path);
+            } else {
+                assert_eq!(mode(&path) & 0o077, 0, "{}", path.display());
+                checked += 1;
+            }
+        }
+    }
+    assert!(checked > 0, "the database wrote files");
+    // `hearth memory export` writes to stdout; the owner redirects it. Exports the bot
+    // sends are never written to disk.
+}
+
+/// A broken `.env` line may hold a token: the error names the line and the variable only.
+#[tokio::test]
+async fn a_broken_env_line_is_reported_without_its_value() {
+    let h = Harness::new().await;
+    std::fs::write(
+        h.data.path().join(".env"),
+        "OLLAMA_MODEL=llama3.2\nTELEGRAM_BOT_TOKEN='123456:leaky-secret-value\n",
+    )
+    .unwrap();
+    let mut bot = h.spawn(&["doctor"]);
+    assert_eq!(bot.wait(WAIT).await, Some(1));
+    let log = bot.log();
+    assert!(log.contains(".env line 2"), "{log}");
+    assert!(log.contains("TELEGRAM_BOT_TOKEN"), "{log}");
+    assert!(!log.contains("leaky-secret-value"), "{log}");
 }

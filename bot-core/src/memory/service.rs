@@ -1,7 +1,7 @@
 //! [`Memories`]: remember, search, list, forget and export one user's memories.
 
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::Utc;
 
@@ -75,8 +75,15 @@ pub struct Memories {
     store: Arc<dyn MemoryStore>,
     embedder: Option<Arc<dyn Embedder>>,
     config: MemoryConfig,
-    loaded: Mutex<HashMap<UserKey, Arc<Loaded>>>,
+    /// Loaded indexes of recently active users: bounded in count and dropped when idle,
+    /// so memory use does not grow with the number of people who ever wrote.
+    loaded: mini_moka::sync::Cache<UserKey, Arc<Loaded>>,
 }
+
+/// How many users' indexes stay loaded at most.
+const MAX_LOADED_USERS: u64 = 256;
+/// How long an unused index stays loaded.
+const LOADED_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 impl Memories {
     /// A service over `store`; without an embedder, retrieval is by keywords alone.
@@ -89,7 +96,10 @@ impl Memories {
             store,
             embedder,
             config,
-            loaded: Mutex::default(),
+            loaded: mini_moka::sync::Cache::builder()
+                .max_capacity(MAX_LOADED_USERS)
+                .time_to_idle(LOADED_IDLE)
+                .build(),
         }
     }
 
@@ -242,20 +252,12 @@ impl Memories {
     }
 
     fn invalidate(&self, owner: &UserKey) {
-        self.loaded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .remove(owner);
+        self.loaded.invalidate(owner);
     }
 
     async fn load(&self, owner: &UserKey) -> Result<Arc<Loaded>, MemoryError> {
-        if let Some(loaded) = self
-            .loaded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .get(owner)
-        {
-            return Ok(Arc::clone(loaded));
+        if let Some(loaded) = self.loaded.get(owner) {
+            return Ok(loaded);
         }
         let owner_key = owner.clone();
         let memories = self
@@ -278,10 +280,7 @@ impl Memories {
             index,
             memories: memories.into_iter().map(|m| (m.id.clone(), m)).collect(),
         });
-        self.loaded
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert(owner.clone(), Arc::clone(&loaded));
+        self.loaded.insert(owner.clone(), Arc::clone(&loaded));
         Ok(loaded)
     }
 

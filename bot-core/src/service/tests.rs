@@ -195,6 +195,18 @@ async fn strangers_are_refused_without_reaching_the_model() {
     let events = collect(service.handle(message("99", "hello"))).await;
     assert!(final_text(&events).contains("99"));
     assert!(model.requests().is_empty());
+    // A stranger who keeps writing is not answered every time.
+    for _ in 0..5 {
+        assert!(
+            collect(service.handle(message("99", "hello?")))
+                .await
+                .is_empty()
+        );
+    }
+    // Another stranger still hears why.
+    let events = collect(service.handle(message("98", "hi"))).await;
+    assert!(final_text(&events).contains("98"));
+    assert!(model.requests().is_empty());
 }
 
 #[tokio::test]
