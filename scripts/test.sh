@@ -29,6 +29,9 @@ step "tests"
 cargo build --workspace --locked --bins
 cargo test --workspace --locked --no-fail-fast
 
+step "the core alone (no whisper.cpp, libopus, ONNX Runtime or sled)"
+cargo test -p bot-core --locked --no-default-features --features testing
+
 step "systemd unit"
 if command -v systemd-analyze >/dev/null 2>&1; then
   unit_dir=$(mktemp -d)

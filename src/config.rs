@@ -102,6 +102,18 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         1..=1_000_000,
     )? as usize;
     service.show_thinking = flag(get("HEARTH_SHOW_THINKING"), "HEARTH_SHOW_THINKING")?;
+    service.max_answer_tokens = number(
+        get("HEARTH_MAX_ANSWER_TOKENS"),
+        "HEARTH_MAX_ANSWER_TOKENS",
+        2048,
+        16..=1_048_576,
+    )?;
+    service.max_queue = number(
+        get("HEARTH_MAX_QUEUE"),
+        "HEARTH_MAX_QUEUE",
+        100,
+        1..=100_000,
+    )? as usize;
 
     let telegram = match get("TELEGRAM_BOT_TOKEN") {
         None => None,

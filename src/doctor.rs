@@ -105,15 +105,27 @@ pub async fn run(config: &Config) -> ExitCode {
 fn check_data_dir(config: &Config, report: &mut Report) {
     let dir = &config.data_dir;
     let probe = dir.join(".hearth-doctor-probe");
-    let result = std::fs::create_dir_all(dir)
-        .and_then(|()| std::fs::write(&probe, b"ok"))
-        .and_then(|()| std::fs::remove_file(&probe));
+    let result = crate::data_dir::create(dir).and_then(|()| {
+        std::fs::write(&probe, b"ok")?;
+        std::fs::remove_file(&probe)?;
+        Ok(())
+    });
     match result {
-        Ok(()) => report.pass(&format!("data directory {} is writable", dir.display())),
+        Ok(()) => report.pass(&format!(
+            "data directory {} is writable and private (0700)",
+            dir.display()
+        )),
         Err(e) => report.fail(
-            &format!("data directory {} is not writable: {e}", dir.display()),
-            "set HEARTH_DATA_DIR to a directory the bot's user can write",
+            &format!("data directory {} is not usable: {e:#}", dir.display()),
+            "set HEARTH_DATA_DIR to a directory the bot's user owns and can write",
         ),
+    }
+    let socket = crate::admin::socket_path(dir);
+    if socket.exists() {
+        println!(
+            "NOTE  a running bot may be listening at {} (hearth send uses it)",
+            socket.display()
+        );
     }
 }
 

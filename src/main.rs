@@ -189,7 +189,9 @@ async fn build_service(
         .allow_roles(Platform::Discord, discord.roles.iter().cloned())
         .allow_groups(Platform::Discord, discord.guilds.iter().cloned());
     let embedder = load_embedder(config).await?;
-    let memories = Memories::new(Arc::new(store.clone()), embedder, config.memory.clone());
+    let clock: Arc<dyn bot_core::clock::Clock> = Arc::new(bot_core::clock::SystemClock);
+    let memories = Memories::new(Arc::new(store.clone()), embedder, config.memory.clone())
+        .with_clock(Arc::clone(&clock));
     let deps = Deps {
         model: Arc::new(OllamaModel::new(ollama)),
         history: Arc::new(store.clone()),
@@ -202,6 +204,7 @@ async fn build_service(
             None
         },
         outbounds: bot_core::outbound::Outbounds::default(),
+        clock,
     };
     Ok((ChatService::new(config.service.clone(), deps), store))
 }

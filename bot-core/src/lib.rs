@@ -17,6 +17,7 @@
 //!   [`SettingsStore`](store::SettingsStore) ports, backed by sled or memory.
 //! - [`think`]: removes `<think>...</think>` reasoning from a text stream.
 //! - [`access`]: who may talk to the bot.
+//! - [`clock`]: the [`Clock`](clock::Clock) port; a manual clock for tests.
 //! - [`commands`]: the chat commands every adapter offers.
 //! - [`pacer`]: one edit per interval per chat, pushed back by 429s.
 //! - [`render`]: what a reply shows at each moment, for every adapter.
@@ -25,6 +26,7 @@
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
 
 pub mod access;
+pub mod clock;
 pub mod commands;
 pub mod error;
 pub mod memory;

@@ -12,7 +12,6 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use chrono::Utc;
 use tokio::sync::{Semaphore, mpsc, oneshot};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
@@ -103,6 +102,8 @@ pub struct Deps {
     pub voice: Option<crate::voice::Voice>,
     /// The platforms the core can send to on its own (adapters register when connected).
     pub outbounds: crate::outbound::Outbounds,
+    /// The wall clock.
+    pub clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// Per-scope job chains: each new job waits until the previous one is done.
@@ -513,7 +514,7 @@ impl Inner {
         let turn = Turn {
             role,
             text: text.to_owned(),
-            at: Utc::now(),
+            at: self.deps.clock.now(),
             conversation: 0,
             message_ids,
         };
@@ -575,5 +576,5 @@ pub async fn contain_panic<T>(what: &str, job: impl std::future::Future<Output =
 
 #[cfg(test)]
 mod tests;
-#[cfg(test)]
+#[cfg(all(test, feature = "opus"))]
 mod voice_tests;

@@ -104,8 +104,9 @@ impl ScopeKey {
         ScopeKey(format!("{}:{chat_id}:{user_id}", platform.as_str()))
     }
 
-    /// A key read back from storage.
-    pub(crate) fn from_stored(raw: String) -> Self {
+    /// A key read back from storage (for store backends; the text is what
+    /// [`as_str`](Self::as_str) gave when it was written).
+    pub fn from_stored(raw: String) -> Self {
         ScopeKey(raw)
     }
 

@@ -203,7 +203,7 @@ mod tests {
             strip_mention("\u{212A}\u{212A} @Hearth_Bot hi", "hearth_bot"),
             ("\u{212A}\u{212A} hi".into(), true)
         );
-        assert_eq!(strip_mention("İ@hearth_bot", "hearth_bot").1, false);
+        assert!(!strip_mention("İ@hearth_bot", "hearth_bot").1);
     }
 
     proptest::proptest! {

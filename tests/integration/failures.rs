@@ -130,7 +130,7 @@ async fn a_10000_character_answer_arrives_complete_and_well_formed() {
     let answer = long_answer();
     let pieces: Vec<&str> = answer.split_inclusive('\n').collect();
     h.ollama.push(Script::pieces(&pieces));
-    let _bot = h.start_bot().await;
+    let bot = h.start_bot().await;
     h.tg.send_private(ALICE, "Alice", "write a lot of code");
     let last_line = answer
         .lines()
@@ -140,7 +140,8 @@ async fn a_10000_character_answer_arrives_complete_and_well_formed() {
         .to_owned();
     h.tg.wait_for_message(ALICE, WAIT, |m| m.text.contains(&last_line))
         .await;
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    // A graceful stop waits for the delivery in flight: nothing arrives after it.
+    assert_eq!(bot.terminate().await, Some(0));
     let messages = h.tg.messages(ALICE);
     assert!(messages.len() >= 3, "{} messages", messages.len());
     let rejected: Vec<_> =

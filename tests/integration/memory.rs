@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use hearth_tests::ollama::Script;
 
 use crate::util::*;
@@ -77,15 +75,22 @@ async fn an_acknowledged_memory_survives_sigkill() {
 async fn users_list_search_and_forget_their_memories() {
     let h = Harness::new().await;
     let _bot = h.start_bot().await;
-    for fact in [
+    for (done, fact) in [
         "I live in Porto",
         "my cat is called Miso",
         "I play the cello",
-    ] {
+    ]
+    .into_iter()
+    .enumerate()
+    {
         h.tg.send_private(ALICE, "Alice", &format!("/remember {fact}"));
-        h.tg.wait_for_message(ALICE, WAIT, |m| m.text.contains("I will remember"))
-            .await;
-        tokio::time::sleep(Duration::from_millis(50)).await;
+        // Wait for this fact's own acknowledgement, not the previous one's.
+        let acknowledged = hearth_tests::eventually(WAIT, || {
+            let acks = h.tg.messages(ALICE).into_iter();
+            (acks.filter(|m| m.text.contains("I will remember")).count() > done).then_some(())
+        })
+        .await;
+        assert!(acknowledged.is_some(), "{fact} was not acknowledged");
     }
     h.tg.send_private(ALICE, "Alice", "/memory cat");
     let found = h

@@ -21,7 +21,8 @@ async fn a_question_streams_into_one_message_that_ends_complete() {
     let bot = h.start_bot().await;
     h.tg.send_private(ALICE, "Alice", "Write three sentences about the sea.");
     bot.wait_for_log(": answered", LONG).await;
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // A graceful stop waits for the delivery in flight.
+    assert_eq!(bot.terminate().await, Some(0));
     let messages = h.tg.messages(ALICE);
     assert_eq!(messages.len(), 1, "{messages:#?}");
     let reply = &messages[0];
@@ -78,7 +79,8 @@ async fn thirty_turns_stay_inside_a_small_context_window() {
             bot.log()
         );
     }
-    tokio::time::sleep(Duration::from_millis(800)).await;
+    // A graceful stop waits for the last delivery; the server has recorded every request.
+    assert_eq!(bot.terminate().await, Some(0));
     let stats = server.requests().await;
     let requests = stats["requests"].as_array().unwrap();
     assert_eq!(requests.len(), 30);

@@ -1,8 +1,6 @@
 //! Voice notes: espeak-ng speech encoded with opusenc, decoded and transcribed
 //! in process by the real Whisper tiny.en model, through Telegram and Discord.
 
-use std::time::Duration;
-
 use bot_core::voice::whisper::{WhisperConfig, WhisperTranscriber};
 use bot_core::voice::{Transcriber, decode_ogg_opus};
 use hearth_tests::discord::{BOT_ID, GUILD};
@@ -180,9 +178,17 @@ async fn a_discord_voice_message_is_transcribed_and_answered() {
         vec![attachment],
         1 << 13,
     );
-    tokio::time::sleep(Duration::from_secs(2)).await;
-    assert_eq!(h.ollama.requests().len(), 1);
+    // Gateway events are handled in order: once a later DM is answered, the ignored
+    // voice message has been seen, and a graceful stop waits for anything it started.
+    h.dc.user_message(crate::discord::ALICE, dm, None, "still there?", false, None);
+    h.dc.wait_for_message(dm, WAIT, |m| m.content.contains("echo: still there?"))
+        .await;
     assert_eq!(bot.terminate().await, Some(0));
+    assert_eq!(
+        h.ollama.requests().len(),
+        2,
+        "only the two DMs reached the model"
+    );
 }
 
 #[tokio::test]

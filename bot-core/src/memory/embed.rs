@@ -1,20 +1,12 @@
-//! Sentence embeddings, fully offline, through fastembed and ONNX Runtime.
+//! The [`Embedder`] port and the settings of its offline backend.
 //!
-//! The ONNX Runtime library is loaded at run time from a path (the PyPI
-//! `onnxruntime` wheel ships one); [`ort::init_from`] is called first so a
-//! missing or too old library is a clear error rather than a panic. The model
-//! is a folder with `model.onnx` and the tokenizer files, loaded with mean
-//! pooling (fastembed's default CLS pooling gives useless similarities for
-//! sentence-transformers models), or a fastembed built-in model by name for
-//! users with internet access.
+//! `FastEmbedder` (fastembed + ONNX Runtime, feature `fastembed`) lives in
+//! `memory/fastembed.rs` and is re-exported here.
 
-use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::path::PathBuf;
 
-use fastembed::{
-    EmbeddingModel, InitOptionsUserDefined, Pooling, TextEmbedding, TextInitOptions,
-    TokenizerFiles, UserDefinedEmbeddingModel,
-};
+#[cfg(feature = "fastembed")]
+pub use super::fastembed::FastEmbedder;
 
 /// Errors of the embedding model.
 #[derive(Debug, thiserror::Error)]
@@ -63,7 +55,7 @@ pub enum EmbedModelSource {
     Builtin(String),
 }
 
-/// Settings of [`FastEmbedder`].
+/// Settings of the fastembed backend (`FastEmbedder`).
 #[derive(Clone, Debug)]
 pub struct FastEmbedConfig {
     /// Path of `libonnxruntime.so`.
@@ -76,97 +68,6 @@ pub struct FastEmbedConfig {
     pub max_length: usize,
     /// Where built-in models are cached.
     pub cache_dir: PathBuf,
-}
-
-/// fastembed behind a mutex (a session runs one batch at a time).
-pub struct FastEmbedder {
-    model: Mutex<TextEmbedding>,
-    name: String,
-}
-
-fn read(dir: &Path, file: &str) -> Result<Vec<u8>, EmbedError> {
-    let path = dir.join(file);
-    std::fs::read(&path).map_err(|e| EmbedError::ModelFile {
-        path: path.display().to_string(),
-        cause: e.to_string(),
-    })
-}
-
-impl FastEmbedder {
-    /// Loads ONNX Runtime and the model. Blocking.
-    pub fn load(config: &FastEmbedConfig) -> Result<Self, EmbedError> {
-        let runtime_error = |cause: String| EmbedError::Runtime {
-            path: config.ort_library.display().to_string(),
-            cause,
-        };
-        if !config.ort_library.exists() {
-            return Err(runtime_error("no such file".into()));
-        }
-        let environment = ort::init_from(&config.ort_library)
-            .map_err(|e| runtime_error(e.to_string()))?
-            .build()
-            .map_err(|e| runtime_error(e.to_string()))?;
-        let threads = config.threads.max(1);
-        let (model, name) = match &config.model {
-            EmbedModelSource::Dir(dir) => {
-                let onnx = read(dir, "model.onnx")?;
-                let tokenizer = TokenizerFiles {
-                    tokenizer_file: read(dir, "tokenizer.json")?,
-                    config_file: read(dir, "config.json")?,
-                    special_tokens_map_file: read(dir, "special_tokens_map.json")?,
-                    tokenizer_config_file: read(dir, "tokenizer_config.json")?,
-                };
-                let user_model =
-                    UserDefinedEmbeddingModel::new(onnx, tokenizer).with_pooling(Pooling::Mean);
-                let options = InitOptionsUserDefined::new()
-                    .with_environment(environment)
-                    .with_max_length(config.max_length)
-                    .with_intra_threads(threads);
-                let model = TextEmbedding::try_new_from_user_defined(user_model, options)
-                    .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
-                (model, format!("{} (mean pooling)", dir.display()))
-            }
-            EmbedModelSource::Builtin(name) => {
-                let builtin: EmbeddingModel = name.parse().map_err(EmbedError::Model)?;
-                let options = TextInitOptions::new(builtin)
-                    .with_max_length(config.max_length)
-                    .with_cache_dir(config.cache_dir.clone())
-                    .with_intra_threads(threads);
-                let model = TextEmbedding::try_new(options)
-                    .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
-                (model, name.clone())
-            }
-        };
-        Ok(Self {
-            model: Mutex::new(model),
-            name,
-        })
-    }
-}
-
-impl Embedder for FastEmbedder {
-    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
-        if texts.is_empty() {
-            return Ok(Vec::new());
-        }
-        // Batches of similar length waste less padding: sort, embed, restore order.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let sorted: Vec<&str> = order.iter().map(|&i| texts[i].as_str()).collect();
-        let mut model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        let vectors = model
-            .embed(sorted, Some(32))
-            .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
-        let mut out = vec![Vec::new(); texts.len()];
-        for (vector, &i) in vectors.into_iter().zip(&order) {
-            out[i] = normalized(vector);
-        }
-        Ok(out)
-    }
-
-    fn describe(&self) -> String {
-        self.name.clone()
-    }
 }
 
 /// Scales to unit length, so a dot product is the cosine.

@@ -11,6 +11,8 @@
 
 pub mod embed;
 pub mod extract;
+#[cfg(feature = "fastembed")]
+mod fastembed;
 pub mod index;
 mod service;
 

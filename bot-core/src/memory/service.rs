@@ -3,8 +3,6 @@
 use std::collections::HashMap;
 use std::sync::Arc;
 
-use chrono::Utc;
-
 use super::embed::{EmbedError, Embedder};
 use super::index::{Index, RankConfig};
 use super::{Memory, MemorySource, MemoryStore};
@@ -78,6 +76,7 @@ pub struct Memories {
     /// Loaded indexes of recently active users: bounded in count and dropped when idle,
     /// so memory use does not grow with the number of people who ever wrote.
     loaded: mini_moka::sync::Cache<UserKey, Arc<Loaded>>,
+    clock: Arc<dyn crate::clock::Clock>,
 }
 
 /// How many users' indexes stay loaded at most.
@@ -100,7 +99,14 @@ impl Memories {
                 .max_capacity(MAX_LOADED_USERS)
                 .time_to_idle(LOADED_IDLE)
                 .build(),
+            clock: Arc::new(crate::clock::SystemClock),
         }
+    }
+
+    /// The same service reading the time from `clock`.
+    pub fn with_clock(mut self, clock: Arc<dyn crate::clock::Clock>) -> Self {
+        self.clock = clock;
+        self
     }
 
     /// The settings.
@@ -178,7 +184,7 @@ impl Memories {
             .embed(vec![text.clone()])
             .await
             .and_then(|mut v| v.pop());
-        let now = Utc::now();
+        let now = self.clock.now();
         let memory = Memory {
             id: self.store.next_id()?,
             owner: owner.clone(),
@@ -208,7 +214,7 @@ impl Memories {
             .await
             .and_then(|mut v| v.pop());
         memory.text = text;
-        memory.updated = Utc::now();
+        memory.updated = self.clock.now();
         self.persist(&memory).await?;
         Ok(Some(memory))
     }

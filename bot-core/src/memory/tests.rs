@@ -4,11 +4,24 @@ use std::sync::Arc;
 
 use proptest::prelude::*;
 
+#[cfg(feature = "fastembed")]
 use super::embed::{EmbedModelSource, Embedder, FastEmbedConfig, FastEmbedder};
 use super::{Memories, MemoryConfig, MemorySource};
 use crate::store::memory::InMemoryStore;
-use crate::store::sled_store::SledStore;
 use crate::types::{Platform, UserKey};
+
+/// The sled backend when it is built in, else memory again.
+fn on_disk() -> Arc<dyn super::MemoryStore> {
+    #[cfg(feature = "sled")]
+    return Arc::new(
+        crate::store::sled_store::SledStore::from_db(
+            sled::Config::new().temporary(true).open().unwrap(),
+        )
+        .unwrap(),
+    );
+    #[cfg(not(feature = "sled"))]
+    Arc::new(InMemoryStore::new())
+}
 
 fn runtime() -> tokio::runtime::Runtime {
     tokio::runtime::Builder::new_current_thread()
@@ -29,7 +42,7 @@ proptest! {
         sled in any::<bool>(),
     ) {
         let store: Arc<dyn super::MemoryStore> = if sled {
-            Arc::new(SledStore::from_db(sled::Config::new().temporary(true).open().unwrap()).unwrap())
+            on_disk()
         } else {
             Arc::new(InMemoryStore::new())
         };
@@ -60,6 +73,7 @@ proptest! {
 }
 
 /// The model and runtime that scripts/install-models.sh puts in models/.
+#[cfg(feature = "fastembed")]
 fn offline_embedder() -> FastEmbedder {
     let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
     let config = FastEmbedConfig {
@@ -73,10 +87,12 @@ fn offline_embedder() -> FastEmbedder {
         .unwrap_or_else(|e| panic!("{e}\n(the offline model is installed by scripts/install-models.sh; scripts/test.sh runs it)"))
 }
 
+#[cfg(feature = "fastembed")]
 fn cosine(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
 }
 
+#[cfg(feature = "fastembed")]
 #[test]
 fn real_embeddings_put_related_sentences_closer_than_unrelated_ones() {
     let embedder = offline_embedder();
@@ -107,6 +123,7 @@ fn real_embeddings_put_related_sentences_closer_than_unrelated_ones() {
     assert!(cosine(&alone[0], &v[2]) > 0.999);
 }
 
+#[cfg(feature = "fastembed")]
 #[test]
 fn a_missing_runtime_is_a_clear_error() {
     let config = FastEmbedConfig {

@@ -80,7 +80,7 @@ impl Inner {
             display_name: &message.display_name,
             history: &history,
             memories: &remembered,
-            now: chrono::Utc::now(),
+            now: self.deps.clock.now(),
             budget_tokens: prompt::prompt_budget(context_tokens),
         };
         let messages = match prompt::assemble(&input) {

@@ -1,6 +1,5 @@
 //! `/remember`, `/memory`, `/forget`, `/export`.
 
-use chrono::Utc;
 use serde_json::json;
 
 use super::{Inner, Reply};
@@ -250,7 +249,7 @@ impl Inner {
         }
         let export = json!({
             "format": "hearth-export/1",
-            "exported_at": Utc::now(),
+            "exported_at": self.deps.clock.now(),
             "user": user,
             "settings": settings,
             "memories": memories,

@@ -6,7 +6,7 @@ use crate::memory::{Memories, MemoryConfig};
 use crate::model::ModelError;
 use crate::model::scripted::ScriptedModel;
 use crate::store::memory::InMemoryStore;
-use crate::types::{ChatRef, Platform};
+use crate::types::{ChatRef, Platform, UserKey};
 
 fn service(model: Arc<ScriptedModel>, slots: usize) -> (ChatService, Arc<InMemoryStore>) {
     service_with_voice(model, slots, None)
@@ -41,7 +41,15 @@ pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps
         )),
         voice: None,
         outbounds: crate::outbound::Outbounds::default(),
+        clock: Arc::new(crate::clock::ManualClock::new(test_time())),
     }
+}
+
+/// The time every service test runs at (a manual clock: no test reads the wall clock).
+pub(super) fn test_time() -> chrono::DateTime<chrono::Utc> {
+    chrono::DateTime::parse_from_rfc3339("2027-01-15T09:30:00Z")
+        .unwrap()
+        .with_timezone(&chrono::Utc)
 }
 
 pub(super) fn message(user: &str, text: &str) -> InboundMessage {
@@ -210,6 +218,22 @@ async fn strangers_are_refused_without_reaching_the_model() {
 }
 
 #[tokio::test]
+async fn time_comes_from_the_injected_clock() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let (service, store) = service(model.clone(), 1);
+    collect(service.handle(message("1", "what day is it?"))).await;
+    let system = &model.requests()[0].messages[0].content;
+    assert!(system.contains("2027-01-15"), "{system}");
+    let scope = message("1", "").scope();
+    let turns = store.recent(&scope, 10).unwrap();
+    assert!(turns.iter().all(|t| t.turn.at == test_time()));
+    let export = service
+        .export(&UserKey::new(Platform::Telegram, "1"))
+        .unwrap();
+    assert_eq!(export["exported_at"], "2027-01-15T09:30:00Z");
+}
+
+#[tokio::test]
 async fn a_message_too_big_for_the_window_is_refused() {
     let model = Arc::new(ScriptedModel::new(&["m"], 1024));
     let (service, _) = service(model.clone(), 1);
@@ -223,8 +247,13 @@ async fn shutdown_cancels_after_the_grace_period_and_keeps_the_partial_answer() 
     let model = Arc::new(ScriptedModel::new(&["m"], 4096));
     model.push_text(&["partial ", "never"], Duration::from_millis(300));
     let (service, store) = service(model, 1);
-    let stream = service.handle(message("1", "q"));
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    let mut stream = service.handle(message("1", "q"));
+    // Shut down once the first piece has arrived and the second is pending.
+    while let Some(event) = stream.recv().await {
+        if matches!(event, ReplyEvent::Delta(_)) {
+            break;
+        }
+    }
     service.shutdown(Duration::ZERO).await;
     let events = collect(stream).await;
     assert!(final_text(&events).starts_with("partial"));
@@ -307,7 +336,6 @@ async fn memory_commands_handle_bad_input_without_changes() {
 mod private_answers {
     use super::*;
     use crate::outbound::{Outbound, Recipient, RecordingOutbound};
-    use crate::types::UserKey;
 
     fn in_group(text: &str) -> InboundMessage {
         let mut message = message("1", text);

@@ -1,15 +1,17 @@
 //! One suite, run against every backend (as matrix-rust-sdk does for its stores).
+//!
+//! Public behind the `testing` feature so a backend outside this crate (a future
+//! Postgres one) runs the same suite: `bot_core::store::conformance::run_all(make)`.
 
 use chrono::Utc;
 
-use super::memory::InMemoryStore;
-use super::sled_store::SledStore;
 use super::{HistoryStore, SettingsStore, Turn, UserSettings};
 use crate::memory::MemoryStore;
 use crate::model::Role;
 use crate::types::{Platform, ScopeKey, UserKey};
 
-pub(crate) fn turn(role: Role, text: &str) -> Turn {
+/// A turn to store in tests.
+pub fn turn(role: Role, text: &str) -> Turn {
     Turn {
         role,
         text: text.into(),
@@ -161,7 +163,9 @@ fn user_turns_are_found_across_chats(store: &dyn HistoryStore) {
     assert!(mine.contains(&"group".to_owned()) && mine.contains(&"private".to_owned()));
 }
 
-fn run_all<S: HistoryStore + SettingsStore + MemoryStore>(make: impl Fn() -> S) {
+/// Runs every check of the suite, each on a fresh store from `make`; panics on the first
+/// behaviour that differs from the ports' contract.
+pub fn run_all<S: HistoryStore + SettingsStore + MemoryStore>(make: impl Fn() -> S) {
     memories_round_trip_per_owner(&make());
     user_turns_are_found_across_chats(&make());
     history_keeps_order_and_limit(&make());
@@ -173,10 +177,14 @@ fn run_all<S: HistoryStore + SettingsStore + MemoryStore>(make: impl Fn() -> S) 
 
 #[test]
 fn memory_store_conforms() {
-    run_all(InMemoryStore::new);
+    run_all(super::memory::InMemoryStore::new);
 }
 
+#[cfg(feature = "sled")]
 #[test]
 fn sled_store_conforms() {
-    run_all(|| SledStore::from_db(sled::Config::new().temporary(true).open().unwrap()).unwrap());
+    run_all(|| {
+        super::sled_store::SledStore::from_db(sled::Config::new().temporary(true).open().unwrap())
+            .unwrap()
+    });
 }

@@ -83,10 +83,7 @@ impl HistoryStore for InMemoryStore {
             .turns
             .get_mut(scope)
             .and_then(|t| t.get_mut(&seq))
-            .ok_or_else(|| StoreError::NoSuchTurn {
-                scope: scope.to_string(),
-                seq,
-            })?;
+            .ok_or_else(|| StoreError::NotFound(format!("turn {seq} of {scope}")))?;
         turn.message_ids = ids;
         Ok(())
     }
@@ -103,7 +100,7 @@ impl HistoryStore for InMemoryStore {
         let inner = self.lock();
         let mut out = Vec::new();
         for (scope, turns) in &inner.turns {
-            if super::sled_store::scope_belongs_to(scope.as_str(), platform, user_id) {
+            if super::scope_belongs_to(scope.as_str(), platform, user_id) {
                 out.extend(turns.iter().map(|(&seq, turn)| {
                     (
                         scope.clone(),

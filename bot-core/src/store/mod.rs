@@ -3,14 +3,19 @@
 //! - [`HistoryStore`]: conversation turns per [`ScopeKey`], with `/reset`
 //!   starting a new conversation while the old ones stay for export.
 //! - [`SettingsStore`]: per-user settings such as the chosen model.
-//! - [`sled_store::SledStore`] implements both on disk; [`memory::InMemoryStore`]
-//!   in memory. Both pass the same conformance suite.
+//! - `sled_store::SledStore` (feature `sled`) implements both on disk;
+//!   [`memory::InMemoryStore`] in memory. Both pass the same conformance suite
+//!   (`conformance`, public with the `testing` feature for other backends).
+//!
+//! Errors say what went wrong ([`StoreError`]), never which backend failed, so a second
+//! backend implements the ports without touching the core.
 
 pub mod memory;
+#[cfg(feature = "sled")]
 pub mod sled_store;
 
-#[cfg(test)]
-mod conformance;
+#[cfg(any(test, feature = "testing"))]
+pub mod conformance;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
@@ -56,14 +61,15 @@ pub struct UserSettings {
     pub memory_in_shared: bool,
 }
 
-/// Storage errors.
+/// Storage errors, whatever the backend.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum StoreError {
-    /// The sled database failed.
-    #[error("database error: {0}")]
-    Sled(#[from] sled::Error),
-    /// Another process holds the database.
+    /// The backend could not be used (I/O error, connection lost, disk full); the
+    /// backend's own message is kept for the log.
+    #[error("storage unavailable: {0}")]
+    Unavailable(String),
+    /// Another process holds the data directory or database.
     #[error("the data directory {0} is in use by another process (is Hearth already running?)")]
     Locked(String),
     /// A stored value could not be read back.
@@ -79,14 +85,23 @@ pub enum StoreError {
         /// Newest version this build can read.
         supported: u32,
     },
-    /// Turn not found.
-    #[error("no turn {seq} in {scope}")]
-    NoSuchTurn {
-        /// The scope searched.
-        scope: String,
-        /// The missing sequence number.
-        seq: u64,
-    },
+    /// What was asked for does not exist.
+    #[error("not found: {0}")]
+    NotFound(String),
+    /// A write collided with another one (for backends with transactions).
+    #[error("conflicting write: {0}")]
+    Conflict(String),
+}
+
+/// Whether `scope` (a [`ScopeKey`] as stored) is a conversation of `user_id` on `platform`.
+pub fn scope_belongs_to(scope: &str, platform: crate::Platform, user_id: &str) -> bool {
+    scope
+        .strip_prefix(platform.as_str())
+        .and_then(|r| r.strip_prefix(':'))
+        .is_some_and(|rest| {
+            rest.rsplit_once(':')
+                .is_some_and(|(_, user)| user == user_id)
+        })
 }
 
 /// Conversation history, per scope.

@@ -28,6 +28,12 @@ pub struct SledStore {
     vectors: sled::Tree,
 }
 
+impl From<sled::Error> for StoreError {
+    fn from(error: sled::Error) -> Self {
+        StoreError::Unavailable(error.to_string())
+    }
+}
+
 impl SledStore {
     /// Opens (or creates) the database in `dir`.
     ///
@@ -175,10 +181,7 @@ impl HistoryStore for SledStore {
         let raw = self
             .turns
             .get(&key)?
-            .ok_or_else(|| StoreError::NoSuchTurn {
-                scope: scope.to_string(),
-                seq,
-            })?;
+            .ok_or_else(|| StoreError::NotFound(format!("turn {seq} of {scope}")))?;
         let mut stored = decode_turn(&key, &raw)?;
         stored.turn.message_ids = ids;
         let value =
@@ -204,23 +207,12 @@ impl HistoryStore for SledStore {
                 continue;
             };
             let scope = String::from_utf8_lossy(&key[..split]).into_owned();
-            if scope_belongs_to(&scope, platform, user_id) {
+            if super::scope_belongs_to(&scope, platform, user_id) {
                 out.push((ScopeKey::from_stored(scope), decode_turn(&key, &value)?));
             }
         }
         Ok(out)
     }
-}
-
-/// Whether a stored scope key (`platform:chat:user`) belongs to `user_id` on `platform`.
-pub(crate) fn scope_belongs_to(scope: &str, platform: crate::Platform, user_id: &str) -> bool {
-    scope
-        .strip_prefix(platform.as_str())
-        .and_then(|r| r.strip_prefix(':'))
-        .is_some_and(|rest| {
-            rest.rsplit_once(':')
-                .is_some_and(|(_, user)| user == user_id)
-        })
 }
 
 impl SettingsStore for SledStore {
@@ -345,7 +337,7 @@ mod tests {
         let user = UserKey::new(crate::Platform::Telegram, "1");
         {
             let store = SledStore::open(dir.path()).unwrap();
-            let turn = super::super::conformance::turn(crate::model::Role::User, "kept");
+            let turn = crate::store::conformance::turn(crate::model::Role::User, "kept");
             store.append(&scope, turn).unwrap();
             store
                 .set_settings(

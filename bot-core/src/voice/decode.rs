@@ -13,8 +13,7 @@ use opus::{Channels, Decoder};
 
 use super::VoiceError;
 
-/// Whisper's sample rate.
-pub const SAMPLE_RATE: u32 = 16_000;
+use super::SAMPLE_RATE;
 
 /// The longest Opus frame (120 ms) at 16 kHz.
 const MAX_FRAME: usize = 1920;

@@ -1,9 +1,9 @@
 //! Voice notes: offline, in-process transcription.
 //!
-//! - [`decode`]: OGG/Opus -> 16 kHz mono samples (ogg + libopus), with a
-//!   duration limit checked while decoding.
-//! - [`Transcriber`]: the speech-to-text port; [`whisper::WhisperTranscriber`]
-//!   runs whisper.cpp (whisper-rs) on a model loaded once, and
+//! - `decode` (feature `opus`): OGG/Opus -> 16 kHz mono samples (ogg + libopus),
+//!   with a duration limit checked while decoding.
+//! - [`Transcriber`]: the speech-to-text port; `whisper::WhisperTranscriber`
+//!   (feature `whisper`) runs whisper.cpp (whisper-rs) on a model loaded once, and
 //!   [`ScriptedTranscriber`] stands in for it in tests.
 //! - [`Voice`]: the bounded worker the chat service uses: decodes off the async
 //!   runtime, runs at most `concurrency` transcriptions at once and tells the
@@ -12,7 +12,9 @@
 //! Everything happens on the owner's machine: no cloud, no ffmpeg, no
 //! external program.
 
+#[cfg(feature = "opus")]
 pub mod decode;
+#[cfg(feature = "whisper")]
 pub mod whisper;
 
 use std::sync::Arc;
@@ -21,7 +23,19 @@ use std::time::Duration;
 
 use tokio::sync::Semaphore;
 
-pub use decode::{SAMPLE_RATE, decode_ogg_opus};
+#[cfg(feature = "opus")]
+pub use decode::decode_ogg_opus;
+
+/// Whisper's sample rate: every decoder produces 16 kHz mono.
+pub const SAMPLE_RATE: u32 = 16_000;
+
+/// Without the `opus` feature there is no decoder: every note is refused clearly.
+#[cfg(not(feature = "opus"))]
+pub fn decode_ogg_opus(_bytes: &[u8], _max_seconds: f64) -> Result<Vec<f32>, VoiceError> {
+    Err(VoiceError::Unsupported(
+        "OGG/Opus (this build has no audio decoder)".into(),
+    ))
+}
 
 /// What can go wrong with a voice note.
 #[derive(Debug, thiserror::Error)]
@@ -283,5 +297,5 @@ pub fn clean_transcript(raw: &str) -> String {
     if lone_note { String::new() } else { text }
 }
 
-#[cfg(test)]
+#[cfg(all(test, feature = "opus"))]
 pub(crate) mod tests;
