@@ -23,17 +23,116 @@ pub enum Command {
     Unknown(String),
 }
 
-/// Name and description of each command, for platform command menus.
-pub const COMMANDS: &[(&str, &str)] = &[
-    ("start", "Say hello and show what I can do"),
-    ("help", "Show help"),
-    ("reset", "Start a new conversation"),
-    ("model", "List models, or /model NAME to pick one"),
-    ("remember", "Remember something: /remember TEXT"),
-    ("memory", "List what I remember, or /memory QUERY to search"),
-    ("forget", "Forget a memory: /forget ID, or /forget all"),
-    ("export", "Get everything stored about you as a file"),
+/// The argument a command takes, for platforms with typed options (Discord).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct ArgumentSpec {
+    /// Option name.
+    pub name: &'static str,
+    /// What to type.
+    pub description: &'static str,
+    /// Whether the command needs it.
+    pub required: bool,
+    /// Whether the platform should suggest values (the model list for `/model`).
+    pub autocomplete: bool,
+}
+
+/// One command as platforms register it: every adapter builds its menu from [`COMMANDS`].
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct CommandSpec {
+    /// Name without the slash.
+    pub name: &'static str,
+    /// One line for the platform's menu.
+    pub description: &'static str,
+    /// The argument, if the command takes one.
+    pub argument: Option<ArgumentSpec>,
+}
+
+const fn spec(
+    name: &'static str,
+    description: &'static str,
+    argument: Option<ArgumentSpec>,
+) -> CommandSpec {
+    CommandSpec {
+        name,
+        description,
+        argument,
+    }
+}
+
+const fn arg(
+    name: &'static str,
+    description: &'static str,
+    required: bool,
+    autocomplete: bool,
+) -> Option<ArgumentSpec> {
+    Some(ArgumentSpec {
+        name,
+        description,
+        required,
+        autocomplete,
+    })
+}
+
+/// Every command, in menu order. Each concerns only the person who uses it, so a
+/// platform that can answer privately (Discord's ephemeral replies) does.
+pub const COMMANDS: &[CommandSpec] = &[
+    spec("start", "Say hello and show what I can do", None),
+    spec("help", "Show help", None),
+    spec("reset", "Start a new conversation", None),
+    spec(
+        "model",
+        "List models, or /model NAME to pick one",
+        arg("name", "The model to use", false, true),
+    ),
+    spec(
+        "remember",
+        "Remember something: /remember TEXT",
+        arg("text", "What to remember", true, false),
+    ),
+    spec(
+        "memory",
+        "List what I remember, or /memory QUERY to search",
+        arg(
+            "query",
+            "Words to search for (or on, off, shared on, shared off, page N)",
+            false,
+            false,
+        ),
+    ),
+    spec(
+        "forget",
+        "Forget a memory: /forget ID, or /forget all",
+        arg("target", "A memory id, or all", true, false),
+    ),
+    spec("export", "Get everything stored about you as a file", None),
 ];
+
+impl Command {
+    /// The command called `name` with `argument` (trimmed; empty means none), as a
+    /// platform with typed commands hands it over.
+    pub fn from_parts(name: &str, argument: Option<&str>) -> Command {
+        let arg = argument
+            .map(str::trim)
+            .filter(|a| !a.is_empty())
+            .map(str::to_owned);
+        match name.to_ascii_lowercase().as_str() {
+            "start" => Command::Start,
+            "help" => Command::Help,
+            "reset" | "new" => Command::Reset,
+            "model" => Command::Model(arg),
+            "remember" => Command::Remember(arg),
+            "memory" | "memories" => Command::Memory(arg),
+            "forget" => Command::Forget(arg),
+            "export" => Command::Export,
+            other => Command::Unknown(other.to_owned()),
+        }
+    }
+}
+
+/// The spec of the command called `name`.
+pub fn spec_of(name: &str) -> Option<&'static CommandSpec> {
+    COMMANDS.iter().find(|c| c.name == name)
+}
 
 /// Parses `text` as a command, or `None` when it is ordinary text.
 ///
@@ -49,18 +148,7 @@ pub fn parse(text: &str) -> Option<Command> {
         // "/ hello" or "/path/to/file" are text, not commands.
         return None;
     }
-    let arg = (!args.is_empty()).then(|| args.to_owned());
-    Some(match name.to_ascii_lowercase().as_str() {
-        "start" => Command::Start,
-        "help" => Command::Help,
-        "reset" | "new" => Command::Reset,
-        "model" => Command::Model(arg),
-        "remember" => Command::Remember(arg),
-        "memory" | "memories" => Command::Memory(arg),
-        "forget" => Command::Forget(arg),
-        "export" => Command::Export,
-        other => Command::Unknown(other.to_owned()),
-    })
+    Some(Command::from_parts(name, Some(args)))
 }
 
 /// The help text, in Markdown.
@@ -69,8 +157,8 @@ pub fn help_text() -> String {
         "I am your own assistant, answered by a model running on your own server.\n\
          Just write to me. Commands:\n",
     );
-    for (name, description) in COMMANDS {
-        text.push_str(&format!("- /{name}: {description}\n"));
+    for command in COMMANDS {
+        text.push_str(&format!("- /{}: {}\n", command.name, command.description));
     }
     text.push_str(
         "\nI also pick up lasting facts from our chats (turn that off with /memory off). \
@@ -99,5 +187,23 @@ mod tests {
         assert_eq!(parse("hello /start"), None);
         assert_eq!(parse("/usr/bin is a path"), None);
         assert_eq!(parse("/"), None);
+    }
+
+    #[test]
+    fn typed_and_typed_out_commands_agree() {
+        for spec in COMMANDS {
+            let typed = Command::from_parts(spec.name, Some("  x y "));
+            let text = parse(&format!("/{} x y", spec.name)).unwrap();
+            assert_eq!(typed, text, "{}", spec.name);
+            assert!(
+                !matches!(typed, Command::Unknown(_)),
+                "{} is listed but unknown",
+                spec.name
+            );
+        }
+        assert_eq!(
+            Command::from_parts("memory", Some("   ")),
+            Command::Memory(None)
+        );
     }
 }

@@ -106,6 +106,18 @@ pub struct Deps {
     pub clock: Arc<dyn crate::clock::Clock>,
 }
 
+/// What one inbound message asks for.
+enum Job {
+    /// Typed text: a command when it reads as one, else a question.
+    Message,
+    /// A question, never a command.
+    Question,
+    /// A command the platform handed over typed.
+    Command(Command),
+    /// A voice note, answered as typed text once transcribed.
+    Voice(VoiceNote),
+}
+
 /// Per-scope job chains: each new job waits until the previous one is done.
 #[derive(Default)]
 struct Chains {
@@ -183,12 +195,33 @@ impl ChatService {
         self.inner.deps.access.admits(platform, user_id, membership)
     }
 
+    /// The refusal to show `message`'s author when they may not use the bot, for
+    /// platforms that must answer at once (Discord slash commands); `None` when allowed.
+    pub fn refusal(&self, message: &InboundMessage) -> Option<String> {
+        if self.inner.deps.access.admits_message(message) {
+            return None;
+        }
+        tracing::info!(platform = %message.platform, user = %message.user_id, "refused a user who is not allowed (on no allow-list)");
+        Some(AccessPolicy::refusal(message.platform, &message.user_id))
+    }
+
     /// Answers `message`. Returns at once; events arrive on the stream.
     ///
     /// Call it in arrival order: jobs of one conversation run in the order of
     /// these calls.
     pub fn handle(&self, message: InboundMessage) -> ReplyStream {
-        self.start(message, None)
+        self.start(message, Job::Message)
+    }
+
+    /// Answers a command the platform handed over typed (Discord slash commands):
+    /// nothing is re-parsed from text. Returns at once, like [`handle`](Self::handle).
+    pub fn handle_command(&self, message: InboundMessage, command: Command) -> ReplyStream {
+        self.start(message, Job::Command(command))
+    }
+
+    /// Answers `message.text` as a question, never as a command (Discord's `/ask`).
+    pub fn handle_question(&self, message: InboundMessage) -> ReplyStream {
+        self.start(message, Job::Question)
     }
 
     /// Answers a voice note: checks the sender, the format and the limits,
@@ -196,10 +229,10 @@ impl ChatService {
     /// ([`ReplyEvent::Transcript`]) and answers it as typed text (never as a
     /// command). Returns at once, like [`handle`](Self::handle).
     pub fn handle_voice(&self, message: InboundMessage, note: VoiceNote) -> ReplyStream {
-        self.start(message, Some(note))
+        self.start(message, Job::Voice(note))
     }
 
-    fn start(&self, message: InboundMessage, note: Option<VoiceNote>) -> ReplyStream {
+    fn start(&self, message: InboundMessage, job: Job) -> ReplyStream {
         let (tx, rx) = mpsc::channel(256);
         let inner = Arc::clone(&self.inner);
         if !inner.deps.access.admits_message(&message) {
@@ -210,7 +243,7 @@ impl ChatService {
                 return rx;
             }
             inner.refused.insert(stranger, ());
-            tracing::info!(platform = %message.platform, user = %message.user_id, "refused a user who is not on the allow-list");
+            tracing::info!(platform = %message.platform, user = %message.user_id, "refused a user who is not allowed (on no allow-list)");
             let text = AccessPolicy::refusal(message.platform, &message.user_id);
             let _ = tx.try_send(ReplyEvent::Finished { text, turn: None });
             return rx;
@@ -229,10 +262,16 @@ impl ChatService {
             }
             let reply = Reply { tx };
             let job = async {
-                match note {
-                    None => inner.run_job(message, &reply, true).await,
-                    Some(note) => match inner.transcribe_note(message, note, &reply).await {
-                        Some(message) => inner.run_job(message, &reply, false).await,
+                match job {
+                    Job::Message => {
+                        let command = commands::parse(&message.text);
+                        inner.run_job(message, &reply, command).await
+                    }
+                    Job::Question => inner.run_job(message, &reply, None).await,
+                    Job::Command(command) => inner.run_job(message, &reply, Some(command)).await,
+                    // A transcript is answered as typed text, never as a command.
+                    Job::Voice(note) => match inner.transcribe_note(message, note, &reply).await {
+                        Some(message) => inner.run_job(message, &reply, None).await,
                         None => None,
                     },
                 }
@@ -370,15 +409,14 @@ const STORAGE_TROUBLE: &str =
     "Sorry, I could not save that. The problem is logged; please try again.";
 
 impl Inner {
-    /// Handles one message (as a command when `commands` and it is one); returns
+    /// Runs `command`, or answers the message when there is none; returns
     /// the exchange to learn from, if it was a model answer.
     async fn run_job(
         &self,
         message: InboundMessage,
         reply: &Reply,
-        commands: bool,
+        command: Option<Command>,
     ) -> Option<answer::Exchange> {
-        let command = commands.then(|| commands::parse(&message.text)).flatten();
         let result = match command {
             Some(command) => self
                 .run_command(command, &message, reply)

@@ -4,7 +4,6 @@ use std::sync::OnceLock;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
-use bot_core::access::AccessPolicy;
 use bot_core::pacer::Pacer;
 use bot_core::service::{SOMETHING_WENT_WRONG, contain_panic};
 use bot_core::{ChatService, Platform};
@@ -18,7 +17,7 @@ use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
 use crate::reply::{self, PaceKey, Surface};
-use crate::translate::{self, SLASH_COMMANDS};
+use crate::translate;
 
 /// How long `/model` autocomplete may wait for the model list (Discord allows 3 s).
 const AUTOCOMPLETE_BUDGET: Duration = Duration::from_millis(2000);
@@ -94,18 +93,9 @@ impl Handler {
             return;
         };
         let inbound = request.inbound;
-        if !self.service.admits(
-            Platform::Discord,
-            &inbound.user_id,
-            inbound.membership.as_ref(),
-        ) {
-            tracing::info!(user = %inbound.user_id, "refused a Discord user who is not allowed");
-            respond_now(
-                ctx,
-                &interaction,
-                &AccessPolicy::refusal(Platform::Discord, &inbound.user_id),
-            )
-            .await;
+        // A slash command must be answered at once: the core says whether and how to refuse.
+        if let Some(refusal) = self.service.refusal(&inbound) {
+            respond_now(ctx, &interaction, &refusal).await;
             return;
         }
         let defer = CreateInteractionResponse::Defer(
@@ -116,7 +106,10 @@ impl Handler {
             return;
         }
         tracing::debug!(command = %interaction.data.name, user = %inbound.user_id, "slash command deferred");
-        let events = self.service.handle(inbound);
+        let events = match request.command {
+            Some(command) => self.service.handle_command(inbound, command),
+            None => self.service.handle_question(inbound),
+        };
         let surface = Surface::Interaction {
             interaction: Box::new(interaction),
             ephemeral: request.ephemeral,
@@ -183,29 +176,35 @@ async fn respond_now(ctx: &Context, interaction: &CommandInteraction, text: &str
     }
 }
 
-/// The registered slash commands.
+/// The registered slash commands: `/ask` and the core's command list.
 pub fn slash_commands() -> Vec<CreateCommand> {
-    SLASH_COMMANDS
-        .iter()
-        .map(|spec| {
-            let mut command = CreateCommand::new(spec.name).description(spec.description);
-            for (name, description, required, autocomplete) in spec.options {
-                command = command.add_option(
-                    CreateCommandOption::new(CommandOptionType::String, *name, *description)
-                        .required(*required)
-                        .set_autocomplete(*autocomplete),
-                );
-            }
-            if spec.name == "ask" {
-                command = command.add_option(CreateCommandOption::new(
-                    CommandOptionType::Boolean,
-                    "private",
-                    "Only you see the answer (your memories may then be used)",
-                ));
-            }
-            command
-        })
-        .collect()
+    let ask = CreateCommand::new("ask")
+        .description("Ask the assistant")
+        .add_option(
+            CreateCommandOption::new(CommandOptionType::String, "prompt", "What to ask")
+                .required(true),
+        )
+        .add_option(CreateCommandOption::new(
+            CommandOptionType::Boolean,
+            "private",
+            "Only you see the answer (your memories may then be used)",
+        ));
+    let core = translate::registered().map(|spec| {
+        let mut command = CreateCommand::new(spec.name).description(spec.description);
+        if let Some(argument) = spec.argument {
+            command = command.add_option(
+                CreateCommandOption::new(
+                    CommandOptionType::String,
+                    argument.name,
+                    argument.description,
+                )
+                .required(argument.required)
+                .set_autocomplete(argument.autocomplete),
+            );
+        }
+        command
+    });
+    std::iter::once(ask).chain(core).collect()
 }
 
 #[serenity::async_trait]

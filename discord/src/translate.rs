@@ -1,89 +1,28 @@
 //! Discord interactions and messages -> core [`InboundMessage`]s.
 //!
-//! Slash commands become the text the core already understands (`/ask prompt`
-//! becomes the prompt, `/model name` becomes "/model name"), so Discord and
-//! Telegram behave the same by construction.
+//! Slash commands are built from the core's command list and handed to the core
+//! typed ([`Command`]); `/ask prompt` is a question, never parsed as a command.
+//! Discord and Telegram behave the same by construction.
 
+use bot_core::commands::{COMMANDS, Command, CommandSpec};
 use bot_core::{Attachment, ChatRef, InboundMessage, Membership, Platform};
 use serenity::all::{
     CommandDataOption, CommandDataOptionValue, CommandInteraction, Message, MessageFlags, UserId,
 };
 
-/// One slash command, as registered: name, description and string options
-/// `(name, description, required, autocomplete)`.
-pub struct SlashCommand {
-    /// Command name.
-    pub name: &'static str,
-    /// Shown in Discord's command picker.
-    pub description: &'static str,
-    /// String options.
-    pub options: &'static [(&'static str, &'static str, bool, bool)],
-    /// Whether the reply is visible only to the person who asked.
-    pub ephemeral: bool,
+/// The core's commands Discord registers as slash commands, besides `/ask`: all but
+/// `/start` (Discord has no such convention; `/help` says the same).
+pub fn registered() -> impl Iterator<Item = &'static CommandSpec> {
+    COMMANDS.iter().filter(|c| c.name != "start")
 }
-
-/// The commands Hearth registers. `/ask` has a boolean `private` option besides these.
-pub const SLASH_COMMANDS: &[SlashCommand] = &[
-    SlashCommand {
-        name: "ask",
-        description: "Ask the assistant",
-        options: &[("prompt", "What to ask", true, false)],
-        ephemeral: false,
-    },
-    SlashCommand {
-        name: "reset",
-        description: "Start a new conversation in this channel",
-        options: &[],
-        ephemeral: true,
-    },
-    SlashCommand {
-        name: "model",
-        description: "List the models, or pick one for yourself",
-        options: &[("name", "The model to use", false, true)],
-        ephemeral: true,
-    },
-    SlashCommand {
-        name: "help",
-        description: "What the assistant can do",
-        options: &[],
-        ephemeral: true,
-    },
-    SlashCommand {
-        name: "remember",
-        description: "Remember something about you",
-        options: &[("text", "What to remember", true, false)],
-        ephemeral: true,
-    },
-    SlashCommand {
-        name: "memory",
-        description: "List what I remember about you, or search it",
-        options: &[(
-            "query",
-            "Words to search for (or on, off, shared on, shared off, page N)",
-            false,
-            false,
-        )],
-        ephemeral: true,
-    },
-    SlashCommand {
-        name: "forget",
-        description: "Forget a memory by its id, or all of them",
-        options: &[("target", "A memory id, or all", true, false)],
-        ephemeral: true,
-    },
-    SlashCommand {
-        name: "export",
-        description: "Get everything stored about you as a file",
-        options: &[],
-        ephemeral: true,
-    },
-];
 
 /// A slash command translated for the core.
 #[derive(Debug)]
 pub struct CommandRequest {
-    /// The message for the core.
+    /// The message for the core (for commands, its text is only for the log).
     pub inbound: InboundMessage,
+    /// The typed command; `None` for `/ask`, whose prompt is a question.
+    pub command: Option<Command>,
     /// Whether the reply must be visible only to the person who asked.
     pub ephemeral: bool,
 }
@@ -107,23 +46,21 @@ fn bool_option(options: &[CommandDataOption], name: &str) -> bool {
 /// Translates a slash command, or `None` for a command Hearth did not register.
 pub fn command_to_inbound(interaction: &CommandInteraction) -> Option<CommandRequest> {
     let data = &interaction.data;
-    let spec = SLASH_COMMANDS.iter().find(|c| c.name == data.name)?;
-    let (text, ephemeral) = match spec.name {
-        "ask" => (
+    let (text, command, ephemeral) = if data.name == "ask" {
+        (
             string_option(&data.options, "prompt")?.to_owned(),
+            None,
             bool_option(&data.options, "private"),
-        ),
-        name => {
-            let argument = spec
-                .options
-                .first()
-                .and_then(|(option, ..)| string_option(&data.options, option));
-            let text = match argument {
-                Some(argument) => format!("/{name} {argument}"),
-                None => format!("/{name}"),
-            };
-            (text, spec.ephemeral)
-        }
+        )
+    } else {
+        let spec = registered().find(|c| c.name == data.name)?;
+        let argument = spec
+            .argument
+            .and_then(|argument| string_option(&data.options, argument.name));
+        let command = Command::from_parts(spec.name, argument);
+        let shown = format!("/{} {}", spec.name, argument.unwrap_or_default());
+        // Every core command concerns only the asker: answered ephemerally.
+        (shown.trim_end().to_owned(), Some(command), true)
     };
     let membership = command_membership(interaction);
     let user = &interaction.user;
@@ -146,6 +83,7 @@ pub fn command_to_inbound(interaction: &CommandInteraction) -> Option<CommandReq
             reply_to: None,
             membership,
         },
+        command,
         ephemeral,
     })
 }

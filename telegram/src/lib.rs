@@ -143,7 +143,7 @@ pub async fn run(
     tracing::info!(username = %me.username(), "connected to Telegram");
     let commands: Vec<BotCommand> = bot_core::commands::COMMANDS
         .iter()
-        .map(|(name, description)| BotCommand::new(*name, *description))
+        .map(|command| BotCommand::new(command.name, command.description))
         .collect();
     if let Err(e) = bot.set_my_commands(commands).await {
         tracing::warn!(error = %e, "could not register the command menu");

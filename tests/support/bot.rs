@@ -7,9 +7,14 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 /// The `hearth` binary, built on first use if `cargo test` has not built it.
+/// `HEARTH_BINARY` points at another build instead (benchmarks compare two builds that
+/// way, in one run).
 pub fn hearth_binary() -> PathBuf {
     static PATH: OnceLock<PathBuf> = OnceLock::new();
     PATH.get_or_init(|| {
+        if let Some(path) = std::env::var_os("HEARTH_BINARY") {
+            return PathBuf::from(path);
+        }
         // target/<profile>/deps/<test binary> -> target/<profile>/hearth
         let exe = std::env::current_exe().expect("test binary path");
         let dir = exe
