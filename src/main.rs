@@ -192,12 +192,16 @@ async fn build_service(
     let clock: Arc<dyn bot_core::clock::Clock> = Arc::new(bot_core::clock::SystemClock);
     let memories = Memories::new(Arc::new(store.clone()), embedder, config.memory.clone())
         .with_clock(Arc::clone(&clock));
+    let memories = Arc::new(memories);
     let deps = Deps {
         model: Arc::new(OllamaModel::new(ollama)),
         history: Arc::new(store.clone()),
         settings: Arc::new(store.clone()),
         access,
-        memories: Arc::new(memories),
+        retrievers: vec![Arc::new(bot_core::retrieve::MemoryRetriever::new(
+            Arc::clone(&memories),
+        ))],
+        memories,
         voice: if with_voice {
             load_voice(config).await?
         } else {

@@ -21,6 +21,8 @@
 //! - [`commands`]: the chat commands every adapter offers.
 //! - [`pacer`]: one edit per interval per chat, pushed back by 429s.
 //! - [`render`]: what a reply shows at each moment, for every adapter.
+//! - [`retrieve`]: the [`Retriever`](retrieve::Retriever) port: scored, labelled
+//!   passages for prompts (memories today).
 //! - [`outbound`]: the [`Outbound`](outbound::Outbound) port: messages the core sends
 //!   on its own (private answers, the owner's `hearth send`, later reminders).
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
@@ -35,6 +37,7 @@ pub mod outbound;
 pub mod pacer;
 pub mod prompt;
 pub mod render;
+pub mod retrieve;
 pub mod service;
 pub mod store;
 pub mod think;

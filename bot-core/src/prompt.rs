@@ -8,6 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::model::{PromptMessage, Role};
+use crate::retrieve::ContextGroup;
 use crate::store::StoredTurn;
 
 /// Fixed cost of one chat message (role markers, separators) in tokens.
@@ -38,21 +39,12 @@ pub struct PromptInput<'a> {
     pub display_name: &'a str,
     /// The conversation, oldest first; the last turn is the new message.
     pub history: &'a [StoredTurn],
-    /// Memories about the person, most relevant first.
-    pub memories: &'a [RecalledMemory],
+    /// Retrieved context (memories, later notes), each group best first.
+    pub context: &'a [ContextGroup],
     /// The current time, given to the model so "today" means something.
     pub now: DateTime<Utc>,
     /// Tokens the prompt may use.
     pub budget_tokens: u64,
-}
-
-/// A memory chosen for the prompt.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct RecalledMemory {
-    /// When it was last confirmed.
-    pub date: DateTime<Utc>,
-    /// The fact.
-    pub text: String,
 }
 
 /// The new message alone does not fit the model's context window.
@@ -65,8 +57,9 @@ pub struct TooLong {
     pub available: u64,
 }
 
-/// Builds the system message, with as many memories as fit `memory_budget` tokens.
-fn system_message(input: &PromptInput<'_>, memory_budget: u64) -> String {
+/// Builds the system message, with as much retrieved context as fits `context_budget`
+/// tokens: each group under its heading, passages labelled, best first.
+fn system_message(input: &PromptInput<'_>, context_budget: u64) -> String {
     let mut text = format!(
         "{}\n\nYou are talking with {}. The current date and time is {} (UTC).",
         input.system_prompt.trim(),
@@ -74,27 +67,25 @@ fn system_message(input: &PromptInput<'_>, memory_budget: u64) -> String {
         input.now.format("%A, %Y-%m-%d %H:%M")
     );
     let mut used = 0;
-    let mut lines = Vec::new();
-    for memory in input.memories {
-        let line = format!("- [{}] {}", memory.date.format("%Y-%m-%d"), memory.text);
-        let cost = estimate_tokens(&line);
-        if used + cost > memory_budget {
-            break;
+    for group in input.context {
+        let mut lines = Vec::new();
+        for passage in &group.passages {
+            let line = format!("- [{}] {}", passage.label, passage.text);
+            let cost = estimate_tokens(&line);
+            if used + cost > context_budget {
+                break;
+            }
+            used += cost;
+            lines.push(line);
         }
-        used += cost;
-        lines.push(line);
-    }
-    if !lines.is_empty() {
-        text.push_str(&format!(
-            "\n\nWhat you remember about {} from earlier conversations (use it only when relevant):\n{}",
-            input.display_name,
-            lines.join("\n")
-        ));
+        if !lines.is_empty() {
+            text.push_str(&format!("\n\n{}:\n{}", group.heading, lines.join("\n")));
+        }
     }
     text
 }
 
-/// Assembles the prompt: system message (with memories, which may use at most
+/// Assembles the prompt: system message (with retrieved context, which may use at most
 /// a quarter of the budget so the conversation keeps priority), then the
 /// newest turns that fit.
 pub fn assemble(input: &PromptInput<'_>) -> Result<Vec<PromptMessage>, TooLong> {
@@ -133,6 +124,7 @@ pub fn assemble(input: &PromptInput<'_>) -> Result<Vec<PromptMessage>, TooLong> 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::retrieve::Passage;
     use crate::store::Turn;
 
     fn history(texts: &[(Role, &str)]) -> Vec<StoredTurn> {
@@ -157,7 +149,7 @@ mod tests {
             system_prompt: "Be brief.",
             display_name: "Alice",
             history,
-            memories: &[],
+            context: &[],
             now: Utc::now(),
             budget_tokens: budget,
         }
@@ -210,14 +202,19 @@ mod tests {
     #[test]
     fn memories_go_into_the_system_message_within_their_budget() {
         let h = history(&[(Role::User, "what do I like?")]);
-        let memories: Vec<RecalledMemory> = (0..50)
-            .map(|i| RecalledMemory {
-                date: "2026-03-04T00:00:00Z".parse().unwrap(),
-                text: format!("likes thing number {i} a lot"),
-            })
-            .collect();
+        let context = [ContextGroup {
+            heading: "What you remember".into(),
+            passages: (0..50)
+                .map(|i| Passage {
+                    label: "2026-03-04".into(),
+                    source: format!("memory m{i}"),
+                    text: format!("likes thing number {i} a lot"),
+                    score: 1.0,
+                })
+                .collect(),
+        }];
         let input = PromptInput {
-            memories: &memories,
+            context: &context,
             ..input(&h, 800)
         };
         let prompt = assemble(&input).unwrap();

@@ -104,6 +104,8 @@ pub struct Deps {
     pub outbounds: crate::outbound::Outbounds,
     /// The wall clock.
     pub clock: Arc<dyn crate::clock::Clock>,
+    /// Where prompt context comes from, in order (memories; later the owner's notes).
+    pub retrievers: Vec<Arc<dyn crate::retrieve::Retriever>>,
 }
 
 /// What one inbound message asks for.

@@ -5,7 +5,8 @@ use tokio::time::Instant;
 
 use super::{HISTORY_WINDOW, Inner, Reply};
 use crate::model::{ChatRequest, ModelError, Role};
-use crate::prompt::{self, PromptInput, RecalledMemory};
+use crate::prompt::{self, PromptInput};
+use crate::retrieve::{ContextGroup, Query};
 use crate::store::StoreError;
 use crate::think::ThinkFilter;
 use crate::types::{InboundMessage, ReplyEvent, TurnRef};
@@ -73,13 +74,13 @@ impl Inner {
                 return Ok(None);
             }
         };
-        let remembered = self.recall(message, &settings, text).await;
+        let context = self.retrieve_context(message, &settings, text).await;
         let history = self.deps.history.recent(&scope, HISTORY_WINDOW)?;
         let input = PromptInput {
             system_prompt: &self.config.system_prompt,
             display_name: &message.display_name,
             history: &history,
-            memories: &remembered,
+            context: &context,
             now: self.deps.clock.now(),
             budget_tokens: prompt::prompt_budget(context_tokens),
         };
@@ -150,34 +151,31 @@ impl Inner {
 
     /// The memories to put in the prompt: none in a chat others can read,
     /// unless the user allowed it.
-    async fn recall(
+    /// Context for the prompt from every retriever, in their order; a failing one is
+    /// logged and skipped so the answer goes on without it.
+    async fn retrieve_context(
         &self,
         message: &InboundMessage,
         settings: &crate::store::UserSettings,
         text: &str,
-    ) -> Vec<RecalledMemory> {
-        if message.chat.is_shared && !settings.memory_in_shared {
-            return Vec::new();
-        }
-        let k = self.deps.memories.config().prompt_memories;
-        match self
-            .deps
-            .memories
-            .search(&message.user_key(), text, k)
-            .await
-        {
-            Ok(hits) => hits
-                .into_iter()
-                .map(|hit| RecalledMemory {
-                    date: hit.memory.updated,
-                    text: hit.memory.text,
-                })
-                .collect(),
-            Err(e) => {
-                tracing::warn!(error = %e, "memory search failed; answering without memories");
-                Vec::new()
+    ) -> Vec<ContextGroup> {
+        let user = message.user_key();
+        let query = Query {
+            user: &user,
+            display_name: &message.display_name,
+            text,
+            shared_chat: message.chat.is_shared,
+            personal_in_shared: settings.memory_in_shared,
+        };
+        let mut groups = Vec::new();
+        for retriever in &self.deps.retrievers {
+            match retriever.retrieve(&query).await {
+                Ok(Some(group)) => groups.push(group),
+                Ok(None) => {}
+                Err(e) => tracing::warn!(error = %e, "a retriever failed; answering without it"),
             }
         }
+        groups
     }
 
     /// The context window to ask for: the model's own, capped by configuration.

@@ -26,19 +26,23 @@ pub(super) fn service_with_voice(
 }
 
 pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps {
+    let memories = Arc::new(Memories::new(
+        store.clone(),
+        None,
+        MemoryConfig {
+            auto_capture: false,
+            ..MemoryConfig::default()
+        },
+    ));
     Deps {
         model,
         history: store.clone(),
         settings: store.clone(),
         access: AccessPolicy::deny_all().allow_all(Platform::Telegram, ["1", "2"]),
-        memories: Arc::new(Memories::new(
-            store.clone(),
-            None,
-            MemoryConfig {
-                auto_capture: false,
-                ..MemoryConfig::default()
-            },
-        )),
+        retrievers: vec![Arc::new(crate::retrieve::MemoryRetriever::new(
+            memories.clone(),
+        ))],
+        memories,
         voice: None,
         outbounds: crate::outbound::Outbounds::default(),
         clock: Arc::new(crate::clock::ManualClock::new(test_time())),
@@ -450,5 +454,60 @@ mod private_answers {
             .await;
         assert!(off.is_err());
         assert_eq!(outbound.sent().len(), 1);
+    }
+}
+
+mod retrievers {
+    use super::*;
+    use crate::retrieve::{ContextGroup, Passage, Query, RetrieveError, Retriever};
+
+    struct Notes;
+
+    #[async_trait::async_trait]
+    impl Retriever for Notes {
+        async fn retrieve(
+            &self,
+            query: &Query<'_>,
+        ) -> Result<Option<ContextGroup>, RetrieveError> {
+            Ok(Some(ContextGroup {
+                heading: "From the owner's notes".into(),
+                passages: vec![Passage {
+                    label: "NAS/Backup.md › Restic schedule".into(),
+                    source: "NAS/Backup.md".into(),
+                    text: format!("restic runs nightly (asked: {})", query.text),
+                    score: 0.9,
+                }],
+            }))
+        }
+    }
+
+    struct Broken;
+
+    #[async_trait::async_trait]
+    impl Retriever for Broken {
+        async fn retrieve(&self, _: &Query<'_>) -> Result<Option<ContextGroup>, RetrieveError> {
+            Err(RetrieveError::Backend("index offline".into()))
+        }
+    }
+
+    #[tokio::test]
+    async fn every_retrievers_passages_reach_the_prompt_with_their_labels() {
+        let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+        let store = Arc::new(InMemoryStore::new());
+        let mut deps = deps(model.clone(), store);
+        deps.retrievers.push(Arc::new(Broken));
+        deps.retrievers.push(Arc::new(Notes));
+        let service = ChatService::new(ServiceConfig::new("m"), deps);
+        collect(service.handle(message("1", "/remember my NAS is called vault"))).await;
+        let events = collect(service.handle(message("1", "how is my NAS backed up?"))).await;
+        assert_eq!(final_text(&events), "echo: how is my NAS backed up?");
+        let system = &model.requests()[0].messages[0].content;
+        assert!(system.contains("What you remember about user 1"), "{system}");
+        assert!(system.contains("my NAS is called vault"), "{system}");
+        assert!(system.contains("From the owner's notes:"), "{system}");
+        assert!(
+            system.contains("- [NAS/Backup.md › Restic schedule] restic runs nightly"),
+            "{system}"
+        );
     }
 }
