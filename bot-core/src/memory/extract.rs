@@ -7,7 +7,6 @@
 //! empty or oversized texts are discarded and logged, never stored.
 
 use serde::Deserialize;
-use serde_json::json;
 
 use super::{Memories, MemorySource, SearchHit};
 use crate::model::{PromptMessage, Role};
@@ -16,26 +15,21 @@ use crate::types::UserKey;
 /// At most this many operations are applied per exchange.
 const MAX_OPERATIONS: usize = 5;
 
-/// The JSON schema the model's answer must follow (Ollama `format`).
+/// The JSON schema the model's answer must follow (Ollama `format`), derived from the
+/// types the answer is read into, so the two cannot drift apart.
 pub fn schema() -> serde_json::Value {
-    json!({
-        "type": "object",
-        "properties": {
-            "operations": {
-                "type": "array",
-                "items": {
-                    "type": "object",
-                    "properties": {
-                        "action": {"type": "string", "enum": ["ADD", "UPDATE", "DELETE", "NONE"]},
-                        "id": {"type": "string"},
-                        "text": {"type": "string"}
-                    },
-                    "required": ["action"]
-                }
-            }
-        },
-        "required": ["operations"]
-    })
+    // Inlined (no `$ref`): grammar converters of model servers handle plain nesting best.
+    let generator = schemars::generate::SchemaSettings::draft2020_12()
+        .with(|settings| settings.inline_subschemas = true)
+        .into_generator();
+    let mut schema =
+        serde_json::to_value(generator.into_root_schema_for::<Answer>()).unwrap_or_default();
+    if let Some(object) = schema.as_object_mut() {
+        // Meta keys say nothing to the model's grammar.
+        object.remove("$schema");
+        object.remove("title");
+    }
+    schema
 }
 
 /// The prompt for one exchange, with the user's similar memories.
@@ -69,17 +63,39 @@ pub fn prompt(user_text: &str, answer: &str, similar: &[SearchHit]) -> Vec<Promp
     ]
 }
 
-#[derive(Debug, Deserialize)]
+/// The model's answer.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct Answer {
     operations: Vec<Operation>,
 }
 
-#[derive(Debug, Deserialize)]
+/// What to do with one fact.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Deserialize, schemars::JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+enum Action {
+    /// A new fact.
+    Add,
+    /// Change memory `id` to `text`.
+    Update,
+    /// Memory `id` no longer holds.
+    Delete,
+    /// Nothing to remember.
+    None,
+    /// Anything else the model wrote: discarded (the grammar should prevent it).
+    #[serde(other)]
+    #[schemars(skip)]
+    Unknown,
+}
+
+/// One operation of the answer.
+#[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct Operation {
-    action: String,
+    action: Action,
     #[serde(default)]
+    #[schemars(with = "String")]
     id: Option<String>,
     #[serde(default)]
+    #[schemars(with = "String")]
     text: Option<String>,
 }
 
@@ -121,9 +137,9 @@ pub async fn apply(
     };
     for op in answer.operations.into_iter().take(MAX_OPERATIONS) {
         let text = op.text.as_deref().map(|t| memories.validate(t));
-        match (op.action.as_str(), shown(&op.id), text) {
-            ("NONE", _, _) => {}
-            ("ADD", _, Some(Ok(text))) => {
+        match (op.action, shown(&op.id), text) {
+            (Action::None, _, _) => {}
+            (Action::Add, _, Some(Ok(text))) => {
                 let duplicate = memories
                     .list(owner)?
                     .iter()
@@ -134,21 +150,57 @@ pub async fn apply(
                 memories.remember(owner, &text, source.clone()).await?;
                 applied.added += 1;
             }
-            ("UPDATE", Some(id), Some(Ok(text))) => {
+            (Action::Update, Some(id), Some(Ok(text))) => {
                 if memories.update(owner, &id, &text).await?.is_some() {
                     applied.updated += 1;
                 }
             }
-            ("DELETE", Some(id), _) => {
+            (Action::Delete, Some(id), _) => {
                 if memories.forget(owner, &id).await? {
                     applied.deleted += 1;
                 }
             }
             (action, id, _) => {
-                tracing::info!(action, ?id, "discarded an invalid memory operation");
+                tracing::info!(?action, ?id, "discarded an invalid memory operation");
                 applied.discarded += 1;
             }
         }
     }
     Ok(applied)
+}
+
+#[cfg(test)]
+mod schema_tests {
+    use serde_json::json;
+
+    /// The derived schema is the one the model was constrained with before it was derived.
+    #[test]
+    fn the_derived_schema_constrains_what_apply_reads() {
+        let schema = super::schema();
+        assert_eq!(schema["type"], "object");
+        assert_eq!(schema["required"], json!(["operations"]));
+        assert!(!schema.to_string().contains("$ref"), "{schema:#}");
+        let operation = &schema["properties"]["operations"]["items"];
+        assert_eq!(operation["required"], json!(["action"]));
+        assert_eq!(operation["properties"]["id"]["type"], "string");
+        assert_eq!(operation["properties"]["text"]["type"], "string");
+        let action = &operation["properties"]["action"];
+        let mut actions: Vec<String> = action["enum"]
+            .as_array()
+            .map(|a| {
+                a.iter()
+                    .filter_map(|v| v.as_str().map(str::to_owned))
+                    .collect()
+            })
+            .or_else(|| {
+                action["oneOf"].as_array().map(|a| {
+                    a.iter()
+                        .filter_map(|v| v["const"].as_str().map(str::to_owned))
+                        .collect()
+                })
+            })
+            .unwrap_or_default();
+        actions.sort();
+        assert_eq!(actions, ["ADD", "DELETE", "NONE", "UPDATE"], "{schema:#}");
+    }
 }

@@ -465,10 +465,7 @@ mod retrievers {
 
     #[async_trait::async_trait]
     impl Retriever for Notes {
-        async fn retrieve(
-            &self,
-            query: &Query<'_>,
-        ) -> Result<Option<ContextGroup>, RetrieveError> {
+        async fn retrieve(&self, query: &Query<'_>) -> Result<Option<ContextGroup>, RetrieveError> {
             Ok(Some(ContextGroup {
                 heading: "From the owner's notes".into(),
                 passages: vec![Passage {
@@ -502,7 +499,10 @@ mod retrievers {
         let events = collect(service.handle(message("1", "how is my NAS backed up?"))).await;
         assert_eq!(final_text(&events), "echo: how is my NAS backed up?");
         let system = &model.requests()[0].messages[0].content;
-        assert!(system.contains("What you remember about user 1"), "{system}");
+        assert!(
+            system.contains("What you remember about user 1"),
+            "{system}"
+        );
         assert!(system.contains("my NAS is called vault"), "{system}");
         assert!(system.contains("From the owner's notes:"), "{system}");
         assert!(
