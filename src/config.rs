@@ -21,6 +21,15 @@ pub use discord::DiscordAccess;
 use url::Url;
 pub use voice::VoiceSettings;
 
+/// The API the model server speaks.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum ModelApi {
+    /// Ollama's own API (`/api/chat`, `/api/tags`, `/api/show`).
+    Ollama,
+    /// The OpenAI-compatible API (`/v1/chat/completions`, `/v1/models`).
+    OpenAi,
+}
+
 /// A variable with a bad value.
 #[derive(Debug, thiserror::Error)]
 #[error("{var}: {problem}")]
@@ -43,8 +52,12 @@ fn bad(var: &'static str, problem: impl Into<String>) -> ConfigError {
 pub struct Config {
     /// Where the database lives.
     pub data_dir: PathBuf,
-    /// The Ollama server.
-    pub ollama_host: Url,
+    /// Which API the model server speaks.
+    pub model_api: ModelApi,
+    /// The model server (Ollama's address, or an OpenAI-compatible base URL).
+    pub model_url: Url,
+    /// The API key for an OpenAI-compatible server, if it needs one. Never logged.
+    pub model_api_key: Option<secrecy::SecretString>,
     /// How long Ollama keeps the model loaded after a request.
     pub keep_alive: Option<String>,
     /// The chat service settings.
@@ -71,7 +84,43 @@ pub struct Config {
 pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> {
     let get = |name: &str| vars.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
 
-    let ollama_host = parse_ollama_host(get("OLLAMA_HOST").unwrap_or("http://127.0.0.1:11434"))?;
+    let model_api = match get("HEARTH_MODEL_API")
+        .map(str::to_ascii_lowercase)
+        .as_deref()
+    {
+        None | Some("ollama") => ModelApi::Ollama,
+        Some("openai") => ModelApi::OpenAi,
+        Some(other) => {
+            return Err(bad(
+                "HEARTH_MODEL_API",
+                format!("'{other}' is not a model API: use ollama or openai"),
+            ));
+        }
+    };
+    let model_url = match (model_api, get("HEARTH_MODEL_URL")) {
+        (ModelApi::Ollama, Some(url)) => parse_ollama_host(url, "HEARTH_MODEL_URL")?,
+        (ModelApi::Ollama, None) => parse_ollama_host(
+            get("OLLAMA_HOST").unwrap_or("http://127.0.0.1:11434"),
+            "OLLAMA_HOST",
+        )?,
+        (ModelApi::OpenAi, Some(url)) => Url::parse(url)
+            .ok()
+            .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
+            .ok_or_else(|| {
+                bad(
+                    "HEARTH_MODEL_URL",
+                    "is not an address like http://127.0.0.1:1234 (LM Studio) or http://gpu:8000/v1 (vLLM)",
+                )
+            })?,
+        (ModelApi::OpenAi, None) => {
+            return Err(bad(
+                "HEARTH_MODEL_URL",
+                "is needed with HEARTH_MODEL_API=openai: the server's base URL, e.g. http://127.0.0.1:1234",
+            ));
+        }
+    };
+    let model_api_key =
+        get("HEARTH_MODEL_API_KEY").map(|key| secrecy::SecretString::new(key.to_owned()));
     let model = get("OLLAMA_MODEL").unwrap_or("llama3.2").to_owned();
     if model.chars().any(char::is_whitespace) {
         return Err(bad(
@@ -218,7 +267,9 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         data_dir,
         memory,
         embed,
-        ollama_host,
+        model_api,
+        model_url,
+        model_api_key,
         keep_alive: Some(get("HEARTH_KEEP_ALIVE").unwrap_or("30m").to_owned()),
         service,
         telegram,
@@ -236,7 +287,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
 }
 
 /// Accepts what Ollama itself accepts: `http://host:port`, `host:port` or `host`.
-fn parse_ollama_host(raw: &str) -> Result<Url, ConfigError> {
+fn parse_ollama_host(raw: &str, var: &'static str) -> Result<Url, ConfigError> {
     let with_scheme = if raw.contains("://") {
         raw.to_owned()
     } else {
@@ -247,7 +298,7 @@ fn parse_ollama_host(raw: &str) -> Result<Url, ConfigError> {
         .filter(|u| matches!(u.scheme(), "http" | "https") && u.host_str().is_some())
         .ok_or_else(|| {
             bad(
-                "OLLAMA_HOST",
+                var,
                 format!("'{raw}' is not an address like http://127.0.0.1:11434"),
             )
         })?;
@@ -350,7 +401,7 @@ mod tests {
     #[test]
     fn defaults_are_usable() {
         let config = from_vars(&vars(&[])).unwrap();
-        assert_eq!(config.ollama_host.as_str(), "http://127.0.0.1:11434/");
+        assert_eq!(config.model_url.as_str(), "http://127.0.0.1:11434/");
         assert!(config.telegram.is_none());
         assert_eq!(config.service.max_concurrent_requests, 1);
     }
@@ -371,11 +422,34 @@ mod tests {
     }
 
     #[test]
+    fn the_openai_compatible_api_needs_its_url() {
+        let vars = |extra: &[(&str, &str)]| {
+            let mut vars: HashMap<String, String> = HashMap::new();
+            for (k, v) in extra {
+                vars.insert((*k).to_owned(), (*v).to_owned());
+            }
+            vars
+        };
+        let error = from_vars(&vars(&[("HEARTH_MODEL_API", "openai")])).unwrap_err();
+        assert_eq!(error.var, "HEARTH_MODEL_URL");
+        let config = from_vars(&vars(&[
+            ("HEARTH_MODEL_API", "OpenAI"),
+            ("HEARTH_MODEL_URL", "http://127.0.0.1:1234/v1"),
+            ("HEARTH_MODEL_API_KEY", "sk-secret"),
+        ]))
+        .unwrap();
+        assert_eq!(config.model_api, ModelApi::OpenAi);
+        assert!(!format!("{config:?}").contains("sk-secret"));
+        let error = from_vars(&vars(&[("HEARTH_MODEL_API", "bard")])).unwrap_err();
+        assert_eq!(error.var, "HEARTH_MODEL_API");
+    }
+
+    #[test]
     fn ollama_host_like_ollama_reads_it() {
         let host = |raw| {
             from_vars(&vars(&[("OLLAMA_HOST", raw)]))
                 .unwrap()
-                .ollama_host
+                .model_url
                 .to_string()
         };
         assert_eq!(host("gpu-box"), "http://gpu-box:11434/");

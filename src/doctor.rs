@@ -3,8 +3,6 @@
 use std::process::ExitCode;
 
 use bot_core::memory::embed::{Embedder, FastEmbedder};
-use bot_core::model::LanguageModel;
-use bot_core::model::ollama::{OllamaConfig, OllamaModel};
 
 use crate::config::Config;
 
@@ -32,12 +30,24 @@ pub async fn run(config: &Config) -> ExitCode {
     let mut report = Report { failures: 0 };
     check_data_dir(config, &mut report);
 
-    let model = OllamaModel::new(OllamaConfig::new(config.ollama_host.clone()));
+    let model = crate::build_model(config);
     let wanted = &config.service.default_model;
+    let (server, install, start) = match config.model_api {
+        crate::config::ModelApi::Ollama => (
+            "Ollama",
+            format!("run `ollama pull {wanted}` on the Ollama machine"),
+            "start Ollama (`ollama serve`) or point OLLAMA_HOST at it",
+        ),
+        crate::config::ModelApi::OpenAi => (
+            "the OpenAI-compatible server",
+            format!("load {wanted} in the server"),
+            "start the server or point HEARTH_MODEL_URL at it (and set HEARTH_MODEL_API_KEY if it needs one)",
+        ),
+    };
     match model.list_models().await {
         Ok(models) => {
             report.pass(&format!(
-                "Ollama at {} is reachable ({} models)",
+                "{server} at {} is reachable ({} models)",
                 model.describe(),
                 models.len()
             ));
@@ -46,17 +56,20 @@ pub async fn run(config: &Config) -> ExitCode {
                 report.pass(&format!("model '{wanted}' is installed"));
             } else {
                 report.fail(
-                    &format!("model '{wanted}' is not installed (have: {})", models.join(", ")),
-                    &format!("run `ollama pull {wanted}` on the Ollama machine, or set OLLAMA_MODEL to one of the installed models"),
+                    &format!(
+                        "model '{wanted}' is not installed (have: {})",
+                        models.join(", ")
+                    ),
+                    &format!("{install}, or set OLLAMA_MODEL to one of the installed models"),
                 );
             }
         }
         Err(e) => {
             report.fail(
-                &format!("Ollama at {} is not reachable: {e}", model.describe()),
-                "start Ollama (`ollama serve`) or point OLLAMA_HOST at it",
+                &format!("{server} at {} is not reachable: {e}", model.describe()),
+                start,
             );
-            report.skip(&format!("model '{wanted}' (Ollama not reachable)"));
+            report.skip(&format!("model '{wanted}' ({server} not reachable)"));
         }
     }
 

@@ -19,6 +19,7 @@ use bot_core::access::AccessPolicy;
 use bot_core::memory::Memories;
 use bot_core::memory::embed::{Embedder, FastEmbedder};
 use bot_core::model::ollama::{OllamaConfig, OllamaModel};
+use bot_core::model::openai::{OpenAiConfig, OpenAiModel};
 use bot_core::service::Deps;
 use bot_core::store::sled_store::SledStore;
 use bot_core::voice::whisper::WhisperTranscriber;
@@ -171,6 +172,23 @@ async fn load_voice(config: &config::Config) -> anyhow::Result<Option<Voice>> {
     )))
 }
 
+/// The model client for the configured API.
+pub fn build_model(config: &config::Config) -> Arc<dyn bot_core::model::LanguageModel> {
+    match config.model_api {
+        config::ModelApi::Ollama => {
+            let mut ollama = OllamaConfig::new(config.model_url.clone());
+            ollama.keep_alive = config.keep_alive.clone();
+            Arc::new(OllamaModel::new(ollama))
+        }
+        config::ModelApi::OpenAi => {
+            let mut openai =
+                OpenAiConfig::new(config.model_url.clone(), config.service.max_context_tokens);
+            openai.api_key = config.model_api_key.clone();
+            Arc::new(OpenAiModel::new(openai))
+        }
+    }
+}
+
 /// Storage, model and service, shared by `run`, `chat` and `memory`. Only `run` receives voice
 /// notes, so only it loads the speech model (`with_voice`).
 async fn build_service(
@@ -180,8 +198,6 @@ async fn build_service(
     data_dir::create(&config.data_dir)?;
     let store = SledStore::open(&config.data_dir.join("db"))
         .with_context(|| format!("cannot open the database in {}", config.data_dir.display()))?;
-    let mut ollama = OllamaConfig::new(config.ollama_host.clone());
-    ollama.keep_alive = config.keep_alive.clone();
     let discord = &config.discord_access;
     let access = AccessPolicy::deny_all()
         .allow_all(Platform::Telegram, config.telegram_allowed.iter().cloned())
@@ -194,7 +210,7 @@ async fn build_service(
         .with_clock(Arc::clone(&clock));
     let memories = Arc::new(memories);
     let deps = Deps {
-        model: Arc::new(OllamaModel::new(ollama)),
+        model: build_model(config),
         history: Arc::new(store.clone()),
         settings: Arc::new(store.clone()),
         access,
@@ -231,7 +247,7 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
         );
     }
     let (service, store) = build_service(&config, true).await?;
-    tracing::info!(ollama = %bot_core::model::redact_url(&config.ollama_host), model = %config.service.default_model, data_dir = %config.data_dir.display(), "starting Hearth");
+    tracing::info!(model_server = %bot_core::model::redact_url(&config.model_url), api = ?config.model_api, model = %config.service.default_model, data_dir = %config.data_dir.display(), "starting Hearth");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
 

@@ -14,7 +14,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
     println!(
         "Chatting with {} at {}. /help for commands, /quit or Ctrl-D to leave.",
         config.service.default_model,
-        bot_core::model::redact_url(&config.ollama_host)
+        bot_core::model::redact_url(&config.model_url)
     );
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {

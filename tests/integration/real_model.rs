@@ -1,6 +1,7 @@
-//! End-to-end with a real language model (SmolLM2-135M behind an Ollama-compatible
-//! server): real streaming, real token counts, real JSON output. The model is tiny and
-//! often wrong, so these tests check structure and flow, never what it says.
+//! End-to-end with a real language model (SmolLM2-135M behind an Ollama- and
+//! OpenAI-compatible server): real streaming, real token counts, real JSON output, through
+//! both model backends. The model is tiny and often wrong, so these tests check structure
+//! and flow, never what it says.
 
 use std::time::Duration;
 
@@ -14,10 +15,30 @@ fn harness_for(h: Harness, server: &RealModelServer) -> Harness {
     h.set("OLLAMA_HOST", &server.url).set("OLLAMA_MODEL", MODEL)
 }
 
+/// The same server through its OpenAI-compatible endpoints (`HEARTH_MODEL_API=openai`).
+fn openai_harness_for(h: Harness, server: &RealModelServer) -> Harness {
+    h.set("HEARTH_MODEL_API", "openai")
+        .set("HEARTH_MODEL_URL", &server.url)
+        .set("HEARTH_MODEL_API_KEY", "sk-test-key-never-logged")
+        .set("OLLAMA_MODEL", MODEL)
+}
+
 #[tokio::test]
 async fn a_question_streams_into_one_message_that_ends_complete() {
     let server = RealModelServer::start(2048);
-    let h = harness_for(Harness::new().await, &server);
+    streams_into_one_message(harness_for(Harness::new().await, &server), &server).await;
+}
+
+#[tokio::test]
+async fn through_the_openai_compatible_api_a_question_streams_the_same_way() {
+    let server = RealModelServer::start(2048);
+    let h = openai_harness_for(Harness::new().await, &server);
+    streams_into_one_message(h, &server).await;
+    let stats = server.requests().await;
+    assert_eq!(stats["requests"][0]["api"], "openai", "{stats}");
+}
+
+async fn streams_into_one_message(h: Harness, server: &RealModelServer) {
     let bot = h.start_bot().await;
     h.tg.send_private(ALICE, "Alice", "Write three sentences about the sea.");
     bot.wait_for_log(": answered", LONG).await;
@@ -50,11 +71,46 @@ async fn a_question_streams_into_one_message_that_ends_complete() {
 #[tokio::test]
 async fn model_lists_the_real_model() {
     let server = RealModelServer::start(2048);
-    let h = harness_for(Harness::new().await, &server);
-    let _bot = h.start_bot().await;
-    h.tg.send_private(ALICE, "Alice", "/model");
-    let list = h.reply_containing(ALICE, "Available").await;
-    assert!(list.contains(&format!("{MODEL} (current)")), "{list}");
+    for h in [
+        harness_for(Harness::new().await, &server),
+        openai_harness_for(Harness::new().await, &server),
+    ] {
+        let bot = h.start_bot().await;
+        h.tg.send_private(ALICE, "Alice", "/model");
+        let list = h.reply_containing(ALICE, "Available").await;
+        assert!(list.contains(&format!("{MODEL} (current)")), "{list}");
+        assert_eq!(bot.terminate().await, Some(0));
+    }
+}
+
+#[tokio::test]
+async fn openai_compatible_capture_gets_schema_constrained_json() {
+    let server = RealModelServer::start(2048);
+    let h = openai_harness_for(Harness::new().await, &server).set("HEARTH_MEMORY_AUTO", "true");
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "I have two cats called Miso and Tofu.");
+    let finished = hearth_tests::eventually(LONG, || {
+        let log = bot.log();
+        (log.contains("memory capture") || log.contains("memory extraction")).then_some(log)
+    })
+    .await
+    .expect("the capture never finished");
+    assert!(!finished.contains("request failed"), "{finished}");
+    assert!(
+        !finished.contains("malformed"),
+        "schema-constrained output parses: {finished}"
+    );
+    assert!(
+        !finished.contains("sk-test-key"),
+        "the API key is never logged"
+    );
+    assert_eq!(
+        server.requests().await["requests"]
+            .as_array()
+            .unwrap()
+            .len(),
+        2
+    );
 }
 
 #[tokio::test]

@@ -1,10 +1,13 @@
 //! The language model port and its implementations.
 //!
 //! - [`LanguageModel`]: the small trait the chat service talks to.
-//! - [`ollama::OllamaModel`]: the real one, over Ollama's HTTP API.
+//! - [`ollama::OllamaModel`]: over Ollama's HTTP API (the default).
+//! - [`openai::OpenAiModel`]: over the OpenAI-compatible API (LM Studio, llama.cpp's
+//!   server, vLLM).
 //! - [`scripted::ScriptedModel`]: answers from a script, for tests.
 
 pub mod ollama;
+pub mod openai;
 pub mod scripted;
 
 use futures::stream::BoxStream;

@@ -268,9 +268,9 @@ fn parse_chat_line(line: &[u8]) -> Result<(String, bool), ModelError> {
     Ok((response.message.content, response.done))
 }
 
-/// Splits a byte stream on `\n` without decoding, so a character split across
+/// Splits a byte stream on `\n` without decoding (NDJSON and server-sent events alike), so a character split across
 /// network chunks is whole again before it is decoded.
-fn ndjson_lines(
+pub(super) fn ndjson_lines(
     bytes: impl Stream<Item = Result<Bytes, ModelError>> + Send + 'static,
 ) -> impl Stream<Item = Result<Vec<u8>, ModelError>> + Send + 'static {
     futures::stream::unfold(

@@ -1,4 +1,4 @@
-"""An Ollama-compatible HTTP server over llama-cpp-python, serving one real GGUF model.
+"""An Ollama- and OpenAI-compatible HTTP server over llama-cpp-python, serving one real GGUF model.
 
 For Hearth's end-to-end tests: the real API shapes ollama-rs expects, real streaming, real token
 counts, real JSON-schema-constrained output and a real context limit. One thread, greedy decoding.
@@ -6,8 +6,9 @@ counts, real JSON-schema-constrained output and a real context limit. One thread
   python3 ollama_server.py --model PATH.gguf --name smollm2:135m [--ctx 2048] [--port 0]
 
 Prints "listening on http://127.0.0.1:PORT" once ready. Endpoints: GET /api/version, GET /api/tags,
-POST /api/show, POST /api/chat (streaming NDJSON or one JSON), GET /debug/requests (what each chat
-request cost: prompt tokens, generated tokens, the context size).
+POST /api/show, POST /api/chat (streaming NDJSON or one JSON); the OpenAI-compatible GET /v1/models and
+POST /v1/chat/completions (server-sent events or one JSON; like LM Studio, no context size reported);
+GET /debug/requests (what each chat request cost: prompt tokens, generated tokens, the context size).
 """
 
 import argparse
@@ -65,6 +66,9 @@ class Handler(BaseHTTPRequestHandler):
                 "details": {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
                             "parameter_size": "135M", "quantization_level": "Q4_1"},
             }]})
+        elif self.path == "/v1/models":
+            self.send_json(200, {"object": "list", "data": [
+                {"id": cfg.name, "object": "model", "created": 0, "owned_by": "local"}]})
         elif self.path == "/debug/requests":
             with LOCK:
                 self.send_json(200, {"context": cfg.ctx, "requests": STATS})
@@ -77,6 +81,13 @@ class Handler(BaseHTTPRequestHandler):
             return
         cfg = self.server.cfg
         model = body.get("model") or body.get("name") or ""
+        if self.path == "/v1/chat/completions":
+            if model != cfg.name:
+                self.send_json(404, {"error": {"message": f"The model `{model}` does not exist",
+                                               "type": "invalid_request_error", "code": "model_not_found"}})
+            else:
+                self.openai_chat(body)
+            return
         if self.path in ("/api/show", "/api/chat") and model not in (cfg.name, cfg.name + ":latest"):
             self.send_json(404, {"error": f"model '{model}' not found"})
             return
@@ -150,6 +161,57 @@ class Handler(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 pass
             STATS.append({"prompt_tokens": prompt_tokens, "generated": generated, "rejected": None})
+
+    def openai_chat(self, body):
+        cfg = self.server.cfg
+        llm = self.server.llm
+        messages = [{"role": m.get("role", "user"), "content": m.get("content", "")} for m in body.get("messages", [])]
+        stream = body.get("stream", False)
+        kwargs = {"temperature": 0.0, "top_k": 1, "max_tokens": int(body.get("max_tokens") or cfg.max_tokens)}
+        fmt = body.get("response_format") or {}
+        if fmt.get("type") == "json_schema":
+            kwargs["response_format"] = {"type": "json_object", "schema": fmt.get("json_schema", {}).get("schema")}
+        elif fmt.get("type") == "json_object":
+            kwargs["response_format"] = {"type": "json_object"}
+        with LOCK:
+            llm.reset()
+            try:
+                if not stream:
+                    out = llm.create_chat_completion(messages=messages, **kwargs)
+                else:
+                    chunks = llm.create_chat_completion(messages=messages, stream=True, **kwargs)
+                    first = next(chunks, None)
+            except ValueError as e:
+                STATS.append({"prompt_tokens": None, "generated": 0, "rejected": str(e), "api": "openai"})
+                self.send_json(400, {"error": {"message": str(e), "type": "invalid_request_error"}})
+                return
+            if not stream:
+                usage = out.get("usage", {})
+                STATS.append({"prompt_tokens": usage.get("prompt_tokens"), "generated": usage.get("completion_tokens", 0),
+                              "rejected": None, "api": "openai"})
+                self.send_json(200, out)
+                return
+            prompt_tokens = llm.n_tokens
+            self.send_response(200)
+            self.send_header("Content-Type", "text/event-stream")
+            self.send_header("Transfer-Encoding", "chunked")
+            self.end_headers()
+            generated = 0
+            try:
+                for chunk in pending_then([first] if first else [], chunks):
+                    if chunk["choices"][0].get("delta", {}).get("content"):
+                        generated += 1
+                    self.write_raw(("data: " + json.dumps(chunk, ensure_ascii=False) + "\n\n").encode())
+                self.write_raw(b"data: [DONE]\n\n")
+                self.wfile.write(b"0\r\n\r\n")
+                self.wfile.flush()
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            STATS.append({"prompt_tokens": prompt_tokens, "generated": generated, "rejected": None, "api": "openai"})
+
+    def write_raw(self, data):
+        self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
+        self.wfile.flush()
 
     def write_chunk(self, obj):
         data = (json.dumps(obj, ensure_ascii=False) + "\n").encode()
