@@ -16,6 +16,7 @@ use std::sync::Arc;
 
 use anyhow::Context as _;
 use bot_core::access::AccessPolicy;
+use bot_core::adapter::Adapter;
 use bot_core::memory::Memories;
 use bot_core::memory::embed::{Embedder, FastEmbedder};
 use bot_core::model::ollama::{OllamaConfig, OllamaModel};
@@ -251,21 +252,29 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
 
+    // Every configured platform, started the same way (a new platform: one line here).
+    let configured: Vec<Box<dyn Adapter>> = [
+        config
+            .telegram
+            .clone()
+            .map(|c| Box::new(c) as Box<dyn Adapter>),
+        config
+            .discord
+            .clone()
+            .map(|c| Box::new(c) as Box<dyn Adapter>),
+    ]
+    .into_iter()
+    .flatten()
+    .collect();
     let mut adapters = tokio::task::JoinSet::new();
-    if let Some(telegram) = config.telegram.clone() {
+    for adapter in configured {
         let (service, shutdown) = (service.clone(), shutdown.clone());
+        let name = adapter.name();
         adapters.spawn(async move {
-            hearth_telegram::run(telegram, service, shutdown)
+            adapter
+                .run(service, shutdown)
                 .await
-                .context("the Telegram adapter stopped")
-        });
-    }
-    if let Some(discord) = config.discord.clone() {
-        let (service, shutdown) = (service.clone(), shutdown.clone());
-        adapters.spawn(async move {
-            hearth_discord::run(discord, service, shutdown)
-                .await
-                .context("the Discord adapter stopped")
+                .map_err(|e| anyhow::anyhow!("the {name} adapter stopped: {e}"))
         });
     }
     let admin = tokio::spawn(admin::serve(

@@ -17,6 +17,7 @@
 //!   [`SettingsStore`](store::SettingsStore) ports, backed by sled or memory.
 //! - [`think`]: removes `<think>...</think>` reasoning from a text stream.
 //! - [`access`]: who may talk to the bot.
+//! - [`adapter`]: the [`Adapter`](adapter::Adapter) seam every platform starts through.
 //! - [`clock`]: the [`Clock`](clock::Clock) port; a manual clock for tests.
 //! - [`commands`]: the chat commands every adapter offers.
 //! - [`pacer`]: one edit per interval per chat, pushed back by 429s.
@@ -28,6 +29,7 @@
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
 
 pub mod access;
+pub mod adapter;
 pub mod clock;
 pub mod commands;
 pub mod error;

@@ -173,6 +173,21 @@ impl bot_core::outbound::Outbound for DiscordOutbound {
     }
 }
 
+#[async_trait::async_trait]
+impl bot_core::adapter::Adapter for DiscordConfig {
+    fn name(&self) -> &'static str {
+        "Discord"
+    }
+
+    async fn run(
+        self: Box<Self>,
+        service: ChatService,
+        shutdown: CancellationToken,
+    ) -> Result<(), bot_core::adapter::AdapterError> {
+        run(*self, service, shutdown).await.map_err(Into::into)
+    }
+}
+
 /// Runs the adapter until `shutdown` is cancelled; then closes the gateway and
 /// waits for the replies being delivered (the service decides how long).
 pub async fn run(

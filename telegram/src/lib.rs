@@ -131,6 +131,21 @@ struct Context {
     deliveries: TaskTracker,
 }
 
+#[async_trait::async_trait]
+impl bot_core::adapter::Adapter for TelegramConfig {
+    fn name(&self) -> &'static str {
+        "Telegram"
+    }
+
+    async fn run(
+        self: Box<Self>,
+        service: ChatService,
+        shutdown: CancellationToken,
+    ) -> Result<(), bot_core::adapter::AdapterError> {
+        run(*self, service, shutdown).await.map_err(Into::into)
+    }
+}
+
 /// Runs the adapter until `shutdown` is cancelled; then stops polling and
 /// waits for the replies in flight (the service decides how long).
 pub async fn run(
