@@ -26,6 +26,15 @@ pub enum Recipient {
 }
 
 impl Recipient {
+    /// The platform's id to send to, and whether it is a person (a private chat, a DM)
+    /// rather than a chat. On Telegram a person's private chat has the person's id.
+    pub fn target(&self) -> (&str, bool) {
+        match self {
+            Recipient::User(user) => (user.parts().1, true),
+            Recipient::Chat { chat_id, .. } => (chat_id, false),
+        }
+    }
+
     /// The platform the message goes through.
     pub fn platform(&self) -> Platform {
         match self {

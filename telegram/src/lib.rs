@@ -106,12 +106,8 @@ impl bot_core::outbound::Outbound for TelegramOutbound {
         to: &bot_core::outbound::Recipient,
         message: bot_core::outbound::OutboundMessage,
     ) -> Result<Vec<String>, bot_core::outbound::OutboundError> {
-        use bot_core::outbound::{OutboundError, Recipient};
-        // A private chat's id is the person's id.
-        let (id, to_person) = match to {
-            Recipient::User(user) => (user.parts().1.to_owned(), true),
-            Recipient::Chat { chat_id, .. } => (chat_id.clone(), false),
-        };
+        use bot_core::outbound::OutboundError;
+        let (id, to_person) = to.target();
         let chat = id
             .parse::<i64>()
             .map(ChatId)

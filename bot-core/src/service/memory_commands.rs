@@ -271,23 +271,11 @@ impl Inner {
         let text = format!(
             "Everything I keep about you is in the file: {memories} memories, {messages} messages, and your settings."
         );
-        let caption = "Everything Hearth keeps about you".to_owned();
-        if message.chat.is_shared {
-            let export = OutboundMessage {
-                text,
-                files: vec![(name, bytes, caption)],
-            };
-            self.answer_privately(message, reply, export).await;
-            return Ok(());
-        }
-        reply
-            .send(ReplyEvent::File {
-                name,
-                bytes,
-                caption,
-            })
-            .await;
-        reply.finish(text).await;
+        let export = OutboundMessage {
+            text,
+            files: vec![(name, bytes, "Everything Hearth keeps about you".to_owned())],
+        };
+        self.answer_privately(message, reply, export).await;
         Ok(())
     }
 
