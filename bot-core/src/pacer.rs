@@ -87,6 +87,56 @@ impl<K: Copy + Eq + Hash> Pacer<K> {
     }
 }
 
+/// Retries of a send that failed for another reason than a 429 (those move the pacer's
+/// slot instead): one policy, from backon, for every adapter. Waits 0.5-1, 1-2, 2-4 and
+/// 4-8 s (exponential with jitter), then gives up.
+#[derive(Debug)]
+pub struct SendRetries {
+    delays: backon::ExponentialBackoff,
+}
+
+impl Default for SendRetries {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl SendRetries {
+    /// A fresh budget of retries.
+    pub fn new() -> Self {
+        use backon::BackoffBuilder;
+        Self {
+            delays: backon::ExponentialBuilder::default()
+                .with_min_delay(Duration::from_millis(500))
+                .with_factor(2.0)
+                .with_max_times(4)
+                .with_jitter()
+                .build(),
+        }
+    }
+
+    /// A send went through: the next failure starts from the shortest wait again.
+    pub fn succeeded(&mut self) {
+        *self = Self::new();
+    }
+
+    /// A send failed with `error`: waits before the next try and returns true, or
+    /// returns false when the retries are used up (the caller gives up).
+    pub async fn failed(&mut self, error: &(dyn std::fmt::Display + Sync)) -> bool {
+        match self.delays.next() {
+            Some(delay) => {
+                tracing::warn!(error = %error, retry_in_ms = delay.as_millis() as u64, "could not deliver a reply message");
+                tokio::time::sleep(delay).await;
+                true
+            }
+            None => {
+                tracing::error!(error = %error, "giving up on delivering a reply");
+                false
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -118,5 +168,26 @@ mod tests {
             pacer.slots().len()
         );
         assert!(!pacer.try_take(10_000), "a busy slot is kept");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn failed_sends_are_retried_four_times_with_growing_waits() {
+        let mut retries = SendRetries::new();
+        let mut waits = Vec::new();
+        loop {
+            let before = Instant::now();
+            if !retries.failed(&"refused").await {
+                break;
+            }
+            waits.push(before.elapsed());
+        }
+        assert_eq!(waits.len(), 4);
+        assert!(waits[0] >= Duration::from_millis(500), "{waits:?}");
+        assert!(waits.windows(2).all(|w| w[1] > w[0]), "{waits:?}");
+        retries.succeeded();
+        assert!(
+            retries.failed(&"again").await,
+            "a success restores the budget"
+        );
     }
 }

@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bot_core::outbound::{OutboundError, OutboundMessage};
-use bot_core::pacer::Pacer;
+use bot_core::pacer::{Pacer, SendRetries};
 use bot_core::render::{LiveReply, render};
 use bot_core::{ReplyStream, TurnRef};
 use serenity::all::{
@@ -317,20 +317,16 @@ impl Live<'_> {
 
     /// Delivers the current text completely, retrying as Discord asks.
     async fn settle(&mut self) {
-        let mut failures = 0;
+        let mut retries = SendRetries::new();
         while self.next_change().is_some() {
             self.pacer.take(self.key()).await;
             match self.step().await {
-                Ok(_) => failures = 0,
+                Ok(_) => retries.succeeded(),
                 Err(e) if is_rate_limit(&e) => self.back_off(),
                 Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, failures, "could not deliver a reply message");
-                    if failures >= 5 {
-                        tracing::error!("giving up on delivering a reply");
+                    if !retries.failed(&e).await {
                         break;
                     }
-                    tokio::time::sleep(Duration::from_millis(500 * failures)).await;
                 }
             }
         }

@@ -10,6 +10,7 @@
 use std::time::Duration;
 
 use bot_core::outbound::{OutboundError, OutboundMessage};
+use bot_core::pacer::SendRetries;
 use bot_core::render::{LiveReply, render};
 use bot_core::{ReplyStream, TurnRef};
 use teloxide::prelude::*;
@@ -153,14 +154,14 @@ impl Live<'_> {
 
     /// Delivers the current text completely, retrying as Telegram asks.
     async fn settle(&mut self) {
-        let mut failures = 0;
+        let mut retries = SendRetries::new();
         loop {
             if self.next_change().is_none() {
                 break;
             }
             self.pacer.take(self.target.chat).await;
             match self.step().await {
-                Ok(_) => failures = 0,
+                Ok(_) => retries.succeeded(),
                 Err(RequestError::RetryAfter(delay)) => {
                     tracing::info!(
                         retry_after_s = delay.seconds(),
@@ -169,13 +170,9 @@ impl Live<'_> {
                     self.pacer.back_off(self.target.chat, delay.duration());
                 }
                 Err(e) => {
-                    failures += 1;
-                    tracing::warn!(error = %e, failures, "could not deliver a reply message");
-                    if failures >= 5 {
-                        tracing::error!("giving up on delivering a reply");
+                    if !retries.failed(&e).await {
                         break;
                     }
-                    tokio::time::sleep(Duration::from_millis(500 * failures)).await;
                 }
             }
         }
