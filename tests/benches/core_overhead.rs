@@ -44,6 +44,9 @@ async fn main() {
         ("HEARTH_TELEGRAM_ALLOWED_USERS", allowed.join(",")),
         ("HEARTH_MAX_CONCURRENT_REQUESTS", "64".to_owned()),
         ("HEARTH_TELEGRAM_EDIT_INTERVAL_MS", "50".to_owned()),
+        // Memory capture asks the model a second question after each answer; this measures
+        // the path of one message to the model.
+        ("HEARTH_MEMORY_AUTO", "false".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
