@@ -14,6 +14,11 @@ use crate::types::UserKey;
 
 /// At most this many operations are applied per exchange.
 const MAX_OPERATIONS: usize = 5;
+/// The longest memory id the model may write (ids are short: `m12`).
+const MAX_ID_CHARS: usize = 24;
+/// The longest fact the model may write ("one short sentence"); 5 of them fit the
+/// extraction's token limit with room to spare.
+const MAX_FACT_CHARS: usize = 240;
 
 /// The JSON schema the model's answer must follow (Ollama `format`), derived from the
 /// types the answer is read into, so the two cannot drift apart.
@@ -66,6 +71,9 @@ pub fn prompt(user_text: &str, answer: &str, similar: &[SearchHit]) -> Vec<Promp
 /// The model's answer.
 #[derive(Debug, Deserialize, schemars::JsonSchema)]
 struct Answer {
+    // Bounded in the schema too, so a small model looping inside the array or a string is cut
+    // off by the grammar with valid JSON instead of by the token limit mid-string.
+    #[schemars(length(max = MAX_OPERATIONS))]
     operations: Vec<Operation>,
 }
 
@@ -92,10 +100,10 @@ enum Action {
 struct Operation {
     action: Action,
     #[serde(default)]
-    #[schemars(with = "String")]
+    #[schemars(with = "String", length(max = MAX_ID_CHARS))]
     id: Option<String>,
     #[serde(default)]
-    #[schemars(with = "String")]
+    #[schemars(with = "String", length(max = MAX_FACT_CHARS))]
     text: Option<String>,
 }
 
@@ -184,6 +192,19 @@ mod schema_tests {
         assert_eq!(operation["required"], json!(["action"]));
         assert_eq!(operation["properties"]["id"]["type"], "string");
         assert_eq!(operation["properties"]["text"]["type"], "string");
+        // Bounds, so a looping small model ends in valid JSON rather than at the token limit.
+        assert_eq!(
+            schema["properties"]["operations"]["maxItems"],
+            super::MAX_OPERATIONS
+        );
+        assert_eq!(
+            operation["properties"]["text"]["maxLength"],
+            super::MAX_FACT_CHARS
+        );
+        assert_eq!(
+            operation["properties"]["id"]["maxLength"],
+            super::MAX_ID_CHARS
+        );
         let action = &operation["properties"]["action"];
         let mut actions: Vec<String> = action["enum"]
             .as_array()
