@@ -47,7 +47,7 @@ pub async fn run(config: Config, action: Action) -> anyhow::Result<()> {
     match action {
         Action::List { user } => {
             let user = user_key(&user)?;
-            let all = memories.list(&user)?;
+            let all = memories.list(&user).await?;
             for memory in &all {
                 println!(
                     "{}\t{}\t{}\t{}",
@@ -60,7 +60,7 @@ pub async fn run(config: Config, action: Action) -> anyhow::Result<()> {
             eprintln!("{} memories of {user}", all.len());
         }
         Action::Export { user } => {
-            let export = service.export(&user_key(&user)?)?;
+            let export = service.export(&user_key(&user)?).await?;
             println!("{}", serde_json::to_string_pretty(&export)?);
         }
         Action::Forget { user, id, all } => {

@@ -298,11 +298,16 @@ fn main() {
     let store = SledStore::open(&dir.path().join("db")).unwrap();
     let owner = UserKey::new(Platform::Telegram, "1");
     let n = 10_000;
+    // The store's ports are async; a current-thread runtime drives them here.
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
     for i in 0..n {
         let j = i % all_texts.len();
         let now = Utc::now();
         let memory = Memory {
-            id: store.next_id().unwrap(),
+            id: runtime.block_on(store.next_id()).unwrap(),
             owner: owner.clone(),
             text: all_texts[j].clone(),
             source: MemorySource::Explicit,
@@ -310,9 +315,9 @@ fn main() {
             updated: now,
             embedding: Some(all_vectors[j].clone()),
         };
-        store.put_memory(&memory).unwrap();
+        runtime.block_on(store.put_memory(&memory)).unwrap();
     }
-    MemoryStore::flush(&store).unwrap();
+    runtime.block_on(MemoryStore::flush(&store)).unwrap();
     let mean_text =
         all_texts.iter().map(String::len).sum::<usize>() as f64 / all_texts.len() as f64;
     let sled_bytes = store.size_on_disk().unwrap();

@@ -334,17 +334,18 @@ impl ChatService {
 
     /// Everything stored about `user` (memories, conversations, settings) as JSON,
     /// for `/export` and `hearth memory export`.
-    pub fn export(&self, user: &crate::UserKey) -> Result<serde_json::Value, StoreError> {
-        self.inner.export_json(user).map(|(json, _, _)| json)
+    pub async fn export(&self, user: &crate::UserKey) -> Result<serde_json::Value, StoreError> {
+        self.inner.export_json(user).await.map(|(json, _, _)| json)
     }
 
     /// Records the platform ids of the messages that carried a stored turn.
-    pub fn note_delivered(&self, turn: &TurnRef, message_ids: Vec<String>) {
+    pub async fn note_delivered(&self, turn: &TurnRef, message_ids: Vec<String>) {
         if let Err(e) = self
             .inner
             .deps
             .history
             .set_message_ids(&turn.scope, turn.seq, message_ids)
+            .await
         {
             tracing::warn!(error = %e, scope = %turn.scope, "could not record delivered message ids");
         }
@@ -437,14 +438,8 @@ impl Inner {
     }
 
     async fn flush(&self) -> Result<(), StoreError> {
-        let history = Arc::clone(&self.deps.history);
-        let settings = Arc::clone(&self.deps.settings);
-        tokio::task::spawn_blocking(move || {
-            history.flush()?;
-            settings.flush()
-        })
-        .await
-        .unwrap_or_else(|e| Err(StoreError::Corrupt(format!("flush task failed: {e}"))))
+        self.deps.history.flush().await?;
+        self.deps.settings.flush().await
     }
 
     async fn run_command(
@@ -460,7 +455,7 @@ impl Inner {
             }
             Command::Help => reply.finish(commands::help_text()).await,
             Command::Reset => {
-                self.deps.history.reset(&message.scope())?;
+                self.deps.history.reset(&message.scope()).await?;
                 self.flush().await?;
                 reply
                     .finish("Started a new conversation. Earlier messages no longer count.")
@@ -490,7 +485,7 @@ impl Inner {
         reply: &Reply,
     ) -> Result<(), StoreError> {
         let user = message.user_key();
-        let mut settings = self.deps.settings.settings(&user)?;
+        let mut settings = self.deps.settings.settings(&user).await?;
         let current = settings
             .model
             .clone()
@@ -532,7 +527,7 @@ impl Inner {
             };
             settings.model = Some(found.clone());
         }
-        self.deps.settings.set_settings(&user, &settings)?;
+        self.deps.settings.set_settings(&user, &settings).await?;
         self.flush().await?;
         let now = settings
             .model
@@ -544,7 +539,7 @@ impl Inner {
     }
 
     /// Records a user or assistant turn.
-    fn record(
+    async fn record(
         &self,
         scope: &ScopeKey,
         role: Role,
@@ -558,7 +553,7 @@ impl Inner {
             conversation: 0,
             message_ids,
         };
-        self.deps.history.append(scope, turn)
+        self.deps.history.append(scope, turn).await
     }
 
     /// Waits for a model slot, telling the user their place while they wait.

@@ -116,7 +116,7 @@ impl Handler {
             received,
         };
         if let Some((turn, ids)) = reply::deliver(&ctx.http, &self.pacer, surface, events).await {
-            self.service.note_delivered(&turn, ids);
+            self.service.note_delivered(&turn, ids).await;
         }
     }
 
@@ -290,7 +290,7 @@ impl Handler {
             None => self.service.handle(inbound),
         };
         if let Some((turn, ids)) = reply::deliver(&ctx.http, &self.pacer, surface, events).await {
-            self.service.note_delivered(&turn, ids);
+            self.service.note_delivered(&turn, ids).await;
         }
     }
 }

@@ -240,7 +240,9 @@ async fn handle_message(bot: Bot, message: Message, context: Context) -> Respons
                 })
                 .await;
                 match delivered {
-                    Some(Some((turn, ids))) => context_for_task.service.note_delivered(&turn, ids),
+                    Some(Some((turn, ids))) => {
+                        context_for_task.service.note_delivered(&turn, ids).await
+                    }
                     Some(None) => {}
                     None => say_something_went_wrong(&bot, target.chat).await,
                 }

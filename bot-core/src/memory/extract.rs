@@ -149,7 +149,8 @@ pub async fn apply(
             (Action::None, _, _) => {}
             (Action::Add, _, Some(Ok(text))) => {
                 let duplicate = memories
-                    .list(owner)?
+                    .list(owner)
+                    .await?
                     .iter()
                     .any(|m| m.text.eq_ignore_ascii_case(&text));
                 if duplicate {

@@ -89,27 +89,28 @@ pub fn short_id(n: u64) -> String {
 }
 
 /// Storage of memories. Every operation names the owner.
+#[async_trait::async_trait]
 pub trait MemoryStore: Send + Sync {
     /// A fresh id, never handed out before.
-    fn next_id(&self) -> Result<String, StoreError>;
+    async fn next_id(&self) -> Result<String, StoreError>;
 
     /// Stores `memory`, replacing one with the same owner and id.
-    fn put_memory(&self, memory: &Memory) -> Result<(), StoreError>;
+    async fn put_memory(&self, memory: &Memory) -> Result<(), StoreError>;
 
     /// One memory of `owner`.
-    fn memory(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, StoreError>;
+    async fn memory(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, StoreError>;
 
     /// All memories of `owner`, oldest first, with embeddings.
-    fn memories(&self, owner: &UserKey) -> Result<Vec<Memory>, StoreError>;
+    async fn memories(&self, owner: &UserKey) -> Result<Vec<Memory>, StoreError>;
 
     /// Removes one memory; false when there was none.
-    fn remove_memory(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError>;
+    async fn remove_memory(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError>;
 
     /// Removes all of `owner`'s memories; returns how many.
-    fn remove_all_memories(&self, owner: &UserKey) -> Result<usize, StoreError>;
+    async fn remove_all_memories(&self, owner: &UserKey) -> Result<usize, StoreError>;
 
     /// Makes every write so far durable.
-    fn flush(&self) -> Result<(), StoreError>;
+    async fn flush(&self) -> Result<(), StoreError>;
 }
 
 #[cfg(test)]

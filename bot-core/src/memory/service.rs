@@ -150,24 +150,10 @@ impl Memories {
         }
     }
 
-    async fn store_blocking<T: Send + 'static>(
-        &self,
-        work: impl FnOnce(&dyn MemoryStore) -> Result<T, StoreError> + Send + 'static,
-    ) -> Result<T, StoreError> {
-        let store = Arc::clone(&self.store);
-        tokio::task::spawn_blocking(move || work(store.as_ref()))
-            .await
-            .unwrap_or_else(|e| Err(StoreError::Corrupt(format!("storage task failed: {e}"))))
-    }
-
     /// Writes `memory` durably and drops its owner's stale index.
     async fn persist(&self, memory: &Memory) -> Result<(), StoreError> {
-        let stored = memory.clone();
-        self.store_blocking(move |store| {
-            store.put_memory(&stored)?;
-            store.flush()
-        })
-        .await?;
+        self.store.put_memory(memory).await?;
+        self.store.flush().await?;
         self.invalidate(&memory.owner);
         Ok(())
     }
@@ -186,7 +172,7 @@ impl Memories {
             .and_then(|mut v| v.pop());
         let now = self.clock.now();
         let memory = Memory {
-            id: self.store.next_id()?,
+            id: self.store.next_id().await?,
             owner: owner.clone(),
             text,
             source,
@@ -206,7 +192,7 @@ impl Memories {
         text: &str,
     ) -> Result<Option<Memory>, MemoryError> {
         let text = self.validate(text)?;
-        let Some(mut memory) = self.store.memory(owner, id)? else {
+        let Some(mut memory) = self.store.memory(owner, id).await? else {
             return Ok(None);
         };
         memory.embedding = self
@@ -220,39 +206,27 @@ impl Memories {
     }
 
     /// One memory.
-    pub fn get(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, MemoryError> {
-        Ok(self.store.memory(owner, id)?)
+    pub async fn get(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, MemoryError> {
+        Ok(self.store.memory(owner, id).await?)
     }
 
     /// All of `owner`'s memories, oldest first.
-    pub fn list(&self, owner: &UserKey) -> Result<Vec<Memory>, MemoryError> {
-        Ok(self.store.memories(owner)?)
+    pub async fn list(&self, owner: &UserKey) -> Result<Vec<Memory>, MemoryError> {
+        Ok(self.store.memories(owner).await?)
     }
 
     /// Deletes one memory, durably; false when there was none.
     pub async fn forget(&self, owner: &UserKey, id: &str) -> Result<bool, MemoryError> {
-        let (owner_key, id) = (owner.clone(), id.to_owned());
-        let removed = self
-            .store_blocking(move |store| {
-                let removed = store.remove_memory(&owner_key, &id)?;
-                store.flush()?;
-                Ok(removed)
-            })
-            .await?;
+        let removed = self.store.remove_memory(owner, id).await?;
+        self.store.flush().await?;
         self.invalidate(owner);
         Ok(removed)
     }
 
     /// Deletes all of `owner`'s memories, durably; returns how many.
     pub async fn forget_all(&self, owner: &UserKey) -> Result<usize, MemoryError> {
-        let owner_key = owner.clone();
-        let removed = self
-            .store_blocking(move |store| {
-                let removed = store.remove_all_memories(&owner_key)?;
-                store.flush()?;
-                Ok(removed)
-            })
-            .await?;
+        let removed = self.store.remove_all_memories(owner).await?;
+        self.store.flush().await?;
         self.invalidate(owner);
         Ok(removed)
     }
@@ -265,10 +239,7 @@ impl Memories {
         if let Some(loaded) = self.loaded.get(owner) {
             return Ok(loaded);
         }
-        let owner_key = owner.clone();
-        let memories = self
-            .store_blocking(move |store| store.memories(&owner_key))
-            .await?;
+        let memories = self.store.memories(owner).await?;
         let dim = memories
             .iter()
             .find_map(|m| m.embedding.as_ref().map(Vec::len))

@@ -63,7 +63,7 @@ proptest! {
                         prop_assert_eq!(&hit.memory.owner, &asker, "fact of {:?} leaked", owner);
                     }
                 }
-                for memory in memories.list(&asker).unwrap() {
+                for memory in memories.list(&asker).await.unwrap() {
                     prop_assert_eq!(&memory.owner, &asker);
                 }
             }

@@ -58,13 +58,13 @@ impl Inner {
         }
 
         let scope = message.scope();
-        let settings = self.deps.settings.settings(&message.user_key())?;
+        let settings = self.deps.settings.settings(&message.user_key()).await?;
         let model = settings
             .model
             .clone()
             .unwrap_or_else(|| self.config.default_model.clone());
         let user_ids = message.message_id.iter().cloned().collect();
-        self.record(&scope, Role::User, text, user_ids)?;
+        self.record(&scope, Role::User, text, user_ids).await?;
 
         let context_tokens = match self.context_tokens(&model).await {
             Ok(tokens) => tokens,
@@ -75,7 +75,7 @@ impl Inner {
             }
         };
         let context = self.retrieve_context(message, &settings, text).await;
-        let history = self.deps.history.recent(&scope, HISTORY_WINDOW)?;
+        let history = self.deps.history.recent(&scope, HISTORY_WINDOW).await?;
         let input = PromptInput {
             system_prompt: &self.config.system_prompt,
             display_name: &message.display_name,
@@ -133,7 +133,9 @@ impl Inner {
                 format!("{answer}\n\n⚠️ {}", e.user_message())
             }
         };
-        let seq = self.record(&scope, Role::Assistant, &answer, Vec::new())?;
+        let seq = self
+            .record(&scope, Role::Assistant, &answer, Vec::new())
+            .await?;
         self.flush().await?;
         let turn = TurnRef { scope, seq };
         reply

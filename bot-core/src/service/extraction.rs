@@ -20,7 +20,7 @@ impl Inner {
             return;
         }
         let user = exchange.message.user_key();
-        let settings = match self.deps.settings.settings(&user) {
+        let settings = match self.deps.settings.settings(&user).await {
             Ok(settings) if settings.memory_capture_off => return,
             Ok(settings) => settings,
             Err(e) => {

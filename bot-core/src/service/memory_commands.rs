@@ -94,21 +94,21 @@ impl Inner {
         let arg = arg.unwrap_or_default();
         let lower = arg.to_lowercase();
         let words: Vec<&str> = lower.split_whitespace().collect();
-        let mut settings = self.deps.settings.settings(&user)?;
+        let mut settings = self.deps.settings.settings(&user).await?;
         // Lists and searches show what is remembered: never in a chat others can read.
         let private = !matches!(
             words.as_slice(),
             ["off"] | ["on"] | ["shared", "on" | "off"]
         );
         let text = match words.as_slice() {
-            [] => self.memory_page(message, 1)?,
+            [] => self.memory_page(message, 1).await?,
             ["page", n] => match n.parse::<usize>() {
-                Ok(n) if n >= 1 => self.memory_page(message, n)?,
+                Ok(n) if n >= 1 => self.memory_page(message, n).await?,
                 _ => "Page numbers are whole numbers from 1, e.g. /memory page 2.".into(),
             },
             ["off"] | ["on"] => {
                 settings.memory_capture_off = words[0] == "off";
-                self.deps.settings.set_settings(&user, &settings)?;
+                self.deps.settings.set_settings(&user, &settings).await?;
                 self.flush().await?;
                 if settings.memory_capture_off {
                     "I will no longer pick up facts from our chats by myself. /remember still works; /memory on turns it back on.".into()
@@ -119,7 +119,7 @@ impl Inner {
             }
             ["shared", choice @ ("on" | "off")] => {
                 settings.memory_in_shared = *choice == "on";
-                self.deps.settings.set_settings(&user, &settings)?;
+                self.deps.settings.set_settings(&user, &settings).await?;
                 self.flush().await?;
                 if settings.memory_in_shared {
                     "In group chats and channels I will now use your memories when I answer you. Others there can read my answers.".into()
@@ -153,11 +153,16 @@ impl Inner {
         Ok(())
     }
 
-    fn memory_page(&self, message: &InboundMessage, page: usize) -> Result<String, StoreError> {
+    async fn memory_page(
+        &self,
+        message: &InboundMessage,
+        page: usize,
+    ) -> Result<String, StoreError> {
         let all = self
             .deps
             .memories
             .list(&message.user_key())
+            .await
             .map_err(store_error)?;
         if all.is_empty() {
             return Ok(
@@ -197,7 +202,7 @@ impl Inner {
         let words: Vec<&str> = arg.split_whitespace().collect();
         let text = match words.as_slice() {
             [] => "Which memory? Send /forget ID (the ids are in /memory), or /forget all.".to_owned(),
-            ["all"] => match memories.list(&user).map_err(store_error)?.len() {
+            ["all"] => match memories.list(&user).await.map_err(store_error)?.len() {
                 0 => "I don't remember anything about you.".to_owned(),
                 n => format!("This deletes all {n} memories I keep about you. To go ahead, send /forget all confirm."),
             },
@@ -207,7 +212,7 @@ impl Inner {
                 format!("Done: I forgot all {n} memories about you.")
             }
             [id] if id.starts_with('m') && id.len() > 1 && id.chars().all(|c| c.is_ascii_alphanumeric()) => {
-                match memories.get(&user, id).map_err(store_error)? {
+                match memories.get(&user, id).await.map_err(store_error)? {
                     Some(memory) if memories.forget(&user, id).await.map_err(store_error)? => {
                         if message.chat.is_shared {
                             // Others read this chat: confirm without quoting the memory.
@@ -227,14 +232,14 @@ impl Inner {
     }
 
     /// Everything stored about `user`: memories, conversations and settings, as JSON.
-    pub(super) fn export_json(
+    pub(super) async fn export_json(
         &self,
         user: &UserKey,
     ) -> Result<(serde_json::Value, usize, usize), StoreError> {
         let (platform, user_id) = user.parts();
-        let memories = self.deps.memories.list(user).map_err(store_error)?;
-        let settings = self.deps.settings.settings(user)?;
-        let turns = self.deps.history.user_turns(platform, user_id)?;
+        let memories = self.deps.memories.list(user).await.map_err(store_error)?;
+        let settings = self.deps.settings.settings(user).await?;
+        let turns = self.deps.history.user_turns(platform, user_id).await?;
         let mut conversations: Vec<serde_json::Value> = Vec::new();
         for (scope, stored) in &turns {
             let turn = serde_json::to_value(&stored.turn).unwrap_or_default();
@@ -264,7 +269,7 @@ impl Inner {
         reply: &Reply,
     ) -> Result<(), StoreError> {
         let user = message.user_key();
-        let (export, memories, messages) = self.export_json(&user)?;
+        let (export, memories, messages) = self.export_json(&user).await?;
         let bytes = serde_json::to_vec_pretty(&export)
             .map_err(|e| StoreError::Corrupt(format!("the export could not be written: {e}")))?;
         let name = format!("hearth-export-{}.json", user.as_str().replace(':', "-"));

@@ -177,7 +177,9 @@ async fn reasoning_is_removed_from_deltas_and_history() {
     );
     assert_eq!(final_text(&events), "shown");
     let scope = message("1", "").scope();
-    let stored = crate::store::HistoryStore::recent(&*store, &scope, 10).unwrap();
+    let stored = crate::store::HistoryStore::recent(&*store, &scope, 10)
+        .await
+        .unwrap();
     assert_eq!(stored[1].turn.text, "shown");
 }
 
@@ -229,10 +231,11 @@ async fn time_comes_from_the_injected_clock() {
     let system = &model.requests()[0].messages[0].content;
     assert!(system.contains("2027-01-15"), "{system}");
     let scope = message("1", "").scope();
-    let turns = store.recent(&scope, 10).unwrap();
+    let turns = store.recent(&scope, 10).await.unwrap();
     assert!(turns.iter().all(|t| t.turn.at == test_time()));
     let export = service
         .export(&UserKey::new(Platform::Telegram, "1"))
+        .await
         .unwrap();
     assert_eq!(export["exported_at"], "2027-01-15T09:30:00Z");
 }
@@ -262,8 +265,9 @@ async fn shutdown_cancels_after_the_grace_period_and_keeps_the_partial_answer() 
     let events = collect(stream).await;
     assert!(final_text(&events).starts_with("partial"));
     assert!(final_text(&events).contains("shutting down"));
-    let stored =
-        crate::store::HistoryStore::recent(&*store, &message("1", "").scope(), 10).unwrap();
+    let stored = crate::store::HistoryStore::recent(&*store, &message("1", "").scope(), 10)
+        .await
+        .unwrap();
     assert_eq!(stored[1].turn.text, "partial ");
 }
 
@@ -317,6 +321,7 @@ async fn memory_commands_handle_bad_input_without_changes() {
     let owner = message("1", "").user_key();
     assert!(
         crate::memory::MemoryStore::memories(&*store, &owner)
+            .await
             .unwrap()
             .is_empty()
     );
@@ -324,6 +329,7 @@ async fn memory_commands_handle_bad_input_without_changes() {
     assert!(reply("/forget all").await.contains("/forget all confirm"));
     assert_eq!(
         crate::memory::MemoryStore::memories(&*store, &owner)
+            .await
             .unwrap()
             .len(),
         1,
@@ -332,6 +338,7 @@ async fn memory_commands_handle_bad_input_without_changes() {
     assert!(reply("/forget all confirm").await.contains("forgot all 1"));
     assert!(
         crate::memory::MemoryStore::memories(&*store, &owner)
+            .await
             .unwrap()
             .is_empty()
     );

@@ -66,7 +66,7 @@ async fn a_voice_note_is_transcribed_shown_and_answered_as_text() {
         "/reset remind me to buy milk"
     );
     let scope = message("1", "").scope();
-    let history = store.recent(&scope, 10).unwrap();
+    let history = store.recent(&scope, 10).await.unwrap();
     assert_eq!(history[0].turn.text, "/reset remind me to buy milk");
 }
 

@@ -21,74 +21,82 @@ pub fn turn(role: Role, text: &str) -> Turn {
     }
 }
 
-fn history_keeps_order_and_limit(store: &dyn HistoryStore) {
+async fn history_keeps_order_and_limit(store: &dyn HistoryStore) {
     let scope = ScopeKey::new(Platform::Telegram, "5", "5");
     for i in 0..5 {
         store
             .append(&scope, turn(Role::User, &format!("m{i}")))
+            .await
             .unwrap();
     }
-    let recent = store.recent(&scope, 3).unwrap();
+    let recent = store.recent(&scope, 3).await.unwrap();
     let texts: Vec<_> = recent.iter().map(|t| t.turn.text.as_str()).collect();
     assert_eq!(texts, ["m2", "m3", "m4"]);
     assert!(recent.windows(2).all(|w| w[0].seq < w[1].seq));
 }
 
-fn scopes_are_isolated_even_with_shared_prefixes(store: &dyn HistoryStore) {
+async fn scopes_are_isolated_even_with_shared_prefixes(store: &dyn HistoryStore) {
     let a = ScopeKey::new(Platform::Telegram, "1", "1");
     let b = ScopeKey::new(Platform::Telegram, "1", "10");
-    store.append(&a, turn(Role::User, "alice")).unwrap();
-    store.append(&b, turn(Role::User, "bob")).unwrap();
-    let texts = |s| {
-        store
-            .recent(s, 10)
-            .unwrap()
-            .into_iter()
-            .map(|t| t.turn.text)
-            .collect::<Vec<_>>()
-    };
-    assert_eq!(texts(&a), ["alice"]);
-    assert_eq!(texts(&b), ["bob"]);
+    store.append(&a, turn(Role::User, "alice")).await.unwrap();
+    store.append(&b, turn(Role::User, "bob")).await.unwrap();
+    let texts =
+        |turns: Vec<super::StoredTurn>| turns.into_iter().map(|t| t.turn.text).collect::<Vec<_>>();
+    assert_eq!(texts(store.recent(&a, 10).await.unwrap()), ["alice"]);
+    assert_eq!(texts(store.recent(&b, 10).await.unwrap()), ["bob"]);
 }
 
-fn reset_starts_a_new_conversation(store: &dyn HistoryStore) {
+async fn reset_starts_a_new_conversation(store: &dyn HistoryStore) {
     let scope = ScopeKey::new(Platform::Discord, "c", "u");
-    store.append(&scope, turn(Role::User, "old")).unwrap();
-    store.reset(&scope).unwrap();
-    assert!(store.recent(&scope, 10).unwrap().is_empty());
-    store.append(&scope, turn(Role::User, "new")).unwrap();
-    let recent = store.recent(&scope, 10).unwrap();
+    store.append(&scope, turn(Role::User, "old")).await.unwrap();
+    store.reset(&scope).await.unwrap();
+    assert!(store.recent(&scope, 10).await.unwrap().is_empty());
+    store.append(&scope, turn(Role::User, "new")).await.unwrap();
+    let recent = store.recent(&scope, 10).await.unwrap();
     assert_eq!(recent.len(), 1);
     assert_eq!(recent[0].turn.text, "new");
     assert_eq!(recent[0].turn.conversation, 1);
 }
 
-fn message_ids_are_attached(store: &dyn HistoryStore) {
+async fn message_ids_are_attached(store: &dyn HistoryStore) {
     let scope = ScopeKey::new(Platform::Telegram, "9", "9");
-    let seq = store.append(&scope, turn(Role::Assistant, "hi")).unwrap();
+    let seq = store
+        .append(&scope, turn(Role::Assistant, "hi"))
+        .await
+        .unwrap();
     store
         .set_message_ids(&scope, seq, vec!["41".into(), "42".into()])
+        .await
         .unwrap();
     assert_eq!(
-        store.recent(&scope, 1).unwrap()[0].turn.message_ids,
+        store.recent(&scope, 1).await.unwrap()[0].turn.message_ids,
         ["41", "42"]
     );
-    assert!(store.set_message_ids(&scope, seq + 1000, vec![]).is_err());
-    store.flush().unwrap();
+    assert!(
+        store
+            .set_message_ids(&scope, seq + 1000, vec![])
+            .await
+            .is_err()
+    );
+    store.flush().await.unwrap();
 }
 
-fn settings_default_and_replace(store: &dyn SettingsStore) {
+async fn settings_default_and_replace(store: &dyn SettingsStore) {
     let user = UserKey::new(Platform::Telegram, "3");
-    assert_eq!(store.settings(&user).unwrap(), UserSettings::default());
+    assert_eq!(
+        store.settings(&user).await.unwrap(),
+        UserSettings::default()
+    );
     let chosen = UserSettings {
         model: Some("qwen3:4b".into()),
         ..UserSettings::default()
     };
-    store.set_settings(&user, &chosen).unwrap();
-    assert_eq!(store.settings(&user).unwrap(), chosen);
+    store.set_settings(&user, &chosen).await.unwrap();
+    assert_eq!(store.settings(&user).await.unwrap(), chosen);
     assert_eq!(
         store
             .settings(&UserKey::new(Platform::Discord, "3"))
+            .await
             .unwrap(),
         UserSettings::default()
     );
@@ -115,46 +123,60 @@ fn memory(
     }
 }
 
-fn memories_round_trip_per_owner(store: &dyn MemoryStore) {
+async fn memories_round_trip_per_owner(store: &dyn MemoryStore) {
     let alice = UserKey::new(Platform::Telegram, "1");
     let alice_too = UserKey::new(Platform::Telegram, "10");
-    let id = store.next_id().unwrap();
-    assert_ne!(id, store.next_id().unwrap(), "ids are never reused");
+    let id = store.next_id().await.unwrap();
+    assert_ne!(id, store.next_id().await.unwrap(), "ids are never reused");
     let kept = memory(&alice, &id, "likes tea", Some(vec![0.5, -0.25]));
-    store.put_memory(&kept).unwrap();
+    store.put_memory(&kept).await.unwrap();
     store
         .put_memory(&memory(&alice_too, "m2", "likes coffee", None))
+        .await
         .unwrap();
-    assert_eq!(store.memory(&alice, &id).unwrap(), Some(kept.clone()));
+    assert_eq!(store.memory(&alice, &id).await.unwrap(), Some(kept.clone()));
     assert_eq!(
-        store.memory(&alice_too, &id).unwrap(),
+        store.memory(&alice_too, &id).await.unwrap(),
         None,
         "another owner's id space"
     );
-    assert_eq!(store.memories(&alice).unwrap(), vec![kept.clone()]);
+    assert_eq!(store.memories(&alice).await.unwrap(), vec![kept.clone()]);
     let mut changed = kept.clone();
     changed.text = "likes green tea".into();
-    store.put_memory(&changed).unwrap();
-    assert_eq!(store.memories(&alice).unwrap()[0].text, "likes green tea");
+    store.put_memory(&changed).await.unwrap();
+    assert_eq!(
+        store.memories(&alice).await.unwrap()[0].text,
+        "likes green tea"
+    );
     assert!(
-        !store.remove_memory(&alice, "m2").unwrap(),
+        !store.remove_memory(&alice, "m2").await.unwrap(),
         "cannot remove another owner's memory"
     );
-    assert!(store.remove_memory(&alice, &id).unwrap());
-    assert!(store.memories(&alice).unwrap().is_empty());
-    assert_eq!(store.remove_all_memories(&alice_too).unwrap(), 1);
-    store.flush().unwrap();
+    assert!(store.remove_memory(&alice, &id).await.unwrap());
+    assert!(store.memories(&alice).await.unwrap().is_empty());
+    assert_eq!(store.remove_all_memories(&alice_too).await.unwrap(), 1);
+    store.flush().await.unwrap();
 }
 
-fn user_turns_are_found_across_chats(store: &dyn HistoryStore) {
+async fn user_turns_are_found_across_chats(store: &dyn HistoryStore) {
     let in_group = ScopeKey::new(Platform::Telegram, "-100", "7");
     let private = ScopeKey::new(Platform::Telegram, "7", "7");
     let other = ScopeKey::new(Platform::Telegram, "-100", "77");
-    store.append(&in_group, turn(Role::User, "group")).unwrap();
-    store.append(&private, turn(Role::User, "private")).unwrap();
-    store.append(&other, turn(Role::User, "not mine")).unwrap();
+    store
+        .append(&in_group, turn(Role::User, "group"))
+        .await
+        .unwrap();
+    store
+        .append(&private, turn(Role::User, "private"))
+        .await
+        .unwrap();
+    store
+        .append(&other, turn(Role::User, "not mine"))
+        .await
+        .unwrap();
     let mine: Vec<String> = store
         .user_turns(Platform::Telegram, "7")
+        .await
         .unwrap()
         .into_iter()
         .map(|(_, t)| t.turn.text)
@@ -164,27 +186,29 @@ fn user_turns_are_found_across_chats(store: &dyn HistoryStore) {
 }
 
 /// Runs every check of the suite, each on a fresh store from `make`; panics on the first
-/// behaviour that differs from the ports' contract.
-pub fn run_all<S: HistoryStore + SettingsStore + MemoryStore>(make: impl Fn() -> S) {
-    memories_round_trip_per_owner(&make());
-    user_turns_are_found_across_chats(&make());
-    history_keeps_order_and_limit(&make());
-    scopes_are_isolated_even_with_shared_prefixes(&make());
-    reset_starts_a_new_conversation(&make());
-    message_ids_are_attached(&make());
-    settings_default_and_replace(&make());
+/// behaviour that differs from the ports' contract. Needs a tokio runtime (`#[tokio::test]`);
+/// backends that offload to a blocking pool need none more.
+pub async fn run_all<S: HistoryStore + SettingsStore + MemoryStore>(make: impl Fn() -> S) {
+    memories_round_trip_per_owner(&make()).await;
+    user_turns_are_found_across_chats(&make()).await;
+    history_keeps_order_and_limit(&make()).await;
+    scopes_are_isolated_even_with_shared_prefixes(&make()).await;
+    reset_starts_a_new_conversation(&make()).await;
+    message_ids_are_attached(&make()).await;
+    settings_default_and_replace(&make()).await;
 }
 
-#[test]
-fn memory_store_conforms() {
-    run_all(super::memory::InMemoryStore::new);
+#[tokio::test]
+async fn memory_store_conforms() {
+    run_all(super::memory::InMemoryStore::new).await;
 }
 
 #[cfg(feature = "sled")]
-#[test]
-fn sled_store_conforms() {
+#[tokio::test]
+async fn sled_store_conforms() {
     run_all(|| {
         super::sled_store::SledStore::from_db(sled::Config::new().temporary(true).open().unwrap())
             .unwrap()
-    });
+    })
+    .await;
 }

@@ -34,8 +34,9 @@ impl InMemoryStore {
     }
 }
 
+#[async_trait::async_trait]
 impl HistoryStore for InMemoryStore {
-    fn append(&self, scope: &ScopeKey, mut turn: Turn) -> Result<u64, StoreError> {
+    async fn append(&self, scope: &ScopeKey, mut turn: Turn) -> Result<u64, StoreError> {
         let mut inner = self.lock();
         turn.conversation = inner.conversation.get(scope).copied().unwrap_or(0);
         inner.next_seq += 1;
@@ -48,7 +49,7 @@ impl HistoryStore for InMemoryStore {
         Ok(seq)
     }
 
-    fn recent(&self, scope: &ScopeKey, limit: usize) -> Result<Vec<StoredTurn>, StoreError> {
+    async fn recent(&self, scope: &ScopeKey, limit: usize) -> Result<Vec<StoredTurn>, StoreError> {
         let inner = self.lock();
         let current = inner.conversation.get(scope).copied().unwrap_or(0);
         let mut out: Vec<StoredTurn> = inner
@@ -67,12 +68,12 @@ impl HistoryStore for InMemoryStore {
         Ok(out)
     }
 
-    fn reset(&self, scope: &ScopeKey) -> Result<(), StoreError> {
+    async fn reset(&self, scope: &ScopeKey) -> Result<(), StoreError> {
         *self.lock().conversation.entry(scope.clone()).or_insert(0) += 1;
         Ok(())
     }
 
-    fn set_message_ids(
+    async fn set_message_ids(
         &self,
         scope: &ScopeKey,
         seq: u64,
@@ -88,11 +89,11 @@ impl HistoryStore for InMemoryStore {
         Ok(())
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
 
-    fn user_turns(
+    async fn user_turns(
         &self,
         platform: crate::Platform,
         user_id: &str,
@@ -117,29 +118,35 @@ impl HistoryStore for InMemoryStore {
     }
 }
 
+#[async_trait::async_trait]
 impl SettingsStore for InMemoryStore {
-    fn settings(&self, user: &UserKey) -> Result<UserSettings, StoreError> {
+    async fn settings(&self, user: &UserKey) -> Result<UserSettings, StoreError> {
         Ok(self.lock().settings.get(user).cloned().unwrap_or_default())
     }
 
-    fn set_settings(&self, user: &UserKey, settings: &UserSettings) -> Result<(), StoreError> {
+    async fn set_settings(
+        &self,
+        user: &UserKey,
+        settings: &UserSettings,
+    ) -> Result<(), StoreError> {
         self.lock().settings.insert(user.clone(), settings.clone());
         Ok(())
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }
 
+#[async_trait::async_trait]
 impl crate::memory::MemoryStore for InMemoryStore {
-    fn next_id(&self) -> Result<String, StoreError> {
+    async fn next_id(&self) -> Result<String, StoreError> {
         let mut inner = self.lock();
         inner.next_seq += 1;
         Ok(short_id(inner.next_seq))
     }
 
-    fn put_memory(&self, memory: &Memory) -> Result<(), StoreError> {
+    async fn put_memory(&self, memory: &Memory) -> Result<(), StoreError> {
         let mut inner = self.lock();
         inner
             .memories
@@ -149,7 +156,7 @@ impl crate::memory::MemoryStore for InMemoryStore {
         Ok(())
     }
 
-    fn memory(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, StoreError> {
+    async fn memory(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, StoreError> {
         Ok(self
             .lock()
             .memories
@@ -158,7 +165,7 @@ impl crate::memory::MemoryStore for InMemoryStore {
             .cloned())
     }
 
-    fn memories(&self, owner: &UserKey) -> Result<Vec<Memory>, StoreError> {
+    async fn memories(&self, owner: &UserKey) -> Result<Vec<Memory>, StoreError> {
         let mut out: Vec<Memory> = self
             .lock()
             .memories
@@ -169,7 +176,7 @@ impl crate::memory::MemoryStore for InMemoryStore {
         Ok(out)
     }
 
-    fn remove_memory(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError> {
+    async fn remove_memory(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError> {
         Ok(self
             .lock()
             .memories
@@ -178,7 +185,7 @@ impl crate::memory::MemoryStore for InMemoryStore {
             .is_some())
     }
 
-    fn remove_all_memories(&self, owner: &UserKey) -> Result<usize, StoreError> {
+    async fn remove_all_memories(&self, owner: &UserKey) -> Result<usize, StoreError> {
         Ok(self
             .lock()
             .memories
@@ -187,7 +194,7 @@ impl crate::memory::MemoryStore for InMemoryStore {
             .unwrap_or(0))
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
+    async fn flush(&self) -> Result<(), StoreError> {
         Ok(())
     }
 }

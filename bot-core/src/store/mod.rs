@@ -7,8 +7,10 @@
 //!   [`memory::InMemoryStore`] in memory. Both pass the same conformance suite
 //!   (`conformance`, public with the `testing` feature for other backends).
 //!
-//! Errors say what went wrong ([`StoreError`]), never which backend failed, so a second
-//! backend implements the ports without touching the core.
+//! The ports are async: a backend with an async driver (a future Postgres one) awaits it, a
+//! blocking one (sled) moves each operation to tokio's blocking pool, so storage never runs on
+//! the async workers. Errors say what went wrong ([`StoreError`]), never which backend failed,
+//! so a second backend implements the ports without touching the core.
 
 pub mod memory;
 #[cfg(feature = "sled")]
@@ -105,19 +107,20 @@ pub fn scope_belongs_to(scope: &str, platform: crate::Platform, user_id: &str) -
 }
 
 /// Conversation history, per scope.
+#[async_trait::async_trait]
 pub trait HistoryStore: Send + Sync {
     /// Appends a turn to the scope's current conversation; returns its sequence number.
     /// The turn's `conversation` field is set by the store.
-    fn append(&self, scope: &ScopeKey, turn: Turn) -> Result<u64, StoreError>;
+    async fn append(&self, scope: &ScopeKey, turn: Turn) -> Result<u64, StoreError>;
 
     /// Up to `limit` most recent turns of the current conversation, oldest first.
-    fn recent(&self, scope: &ScopeKey, limit: usize) -> Result<Vec<StoredTurn>, StoreError>;
+    async fn recent(&self, scope: &ScopeKey, limit: usize) -> Result<Vec<StoredTurn>, StoreError>;
 
     /// Starts a new conversation in the scope; older turns are kept but no longer recent.
-    fn reset(&self, scope: &ScopeKey) -> Result<(), StoreError>;
+    async fn reset(&self, scope: &ScopeKey) -> Result<(), StoreError>;
 
     /// Records the platform message ids that carried a turn.
-    fn set_message_ids(
+    async fn set_message_ids(
         &self,
         scope: &ScopeKey,
         seq: u64,
@@ -125,10 +128,10 @@ pub trait HistoryStore: Send + Sync {
     ) -> Result<(), StoreError>;
 
     /// Makes every write so far durable.
-    fn flush(&self) -> Result<(), StoreError>;
+    async fn flush(&self) -> Result<(), StoreError>;
 
     /// Every turn of every conversation `user_id` had on `platform`, for export.
-    fn user_turns(
+    async fn user_turns(
         &self,
         platform: crate::Platform,
         user_id: &str,
@@ -136,13 +139,15 @@ pub trait HistoryStore: Send + Sync {
 }
 
 /// Per-user settings.
+#[async_trait::async_trait]
 pub trait SettingsStore: Send + Sync {
     /// The user's settings, default when none are stored.
-    fn settings(&self, user: &UserKey) -> Result<UserSettings, StoreError>;
+    async fn settings(&self, user: &UserKey) -> Result<UserSettings, StoreError>;
 
     /// Replaces the user's settings.
-    fn set_settings(&self, user: &UserKey, settings: &UserSettings) -> Result<(), StoreError>;
+    async fn set_settings(&self, user: &UserKey, settings: &UserSettings)
+    -> Result<(), StoreError>;
 
     /// Makes every write so far durable.
-    fn flush(&self) -> Result<(), StoreError>;
+    async fn flush(&self) -> Result<(), StoreError>;
 }

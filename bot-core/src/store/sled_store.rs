@@ -136,8 +136,9 @@ fn decode_turn(key: &[u8], value: &[u8]) -> Result<StoredTurn, StoreError> {
     Ok(StoredTurn { seq, turn })
 }
 
-impl HistoryStore for SledStore {
-    fn append(&self, scope: &ScopeKey, mut turn: Turn) -> Result<u64, StoreError> {
+/// The operations themselves; they block, so the ports below run them off the async workers.
+impl SledStore {
+    fn blocking_append(&self, scope: &ScopeKey, mut turn: Turn) -> Result<u64, StoreError> {
         turn.conversation = self.current_conversation(scope)?;
         // sled ids increase across restarts, so keys stay in time order.
         let seq = self.db.generate_id()?;
@@ -146,7 +147,11 @@ impl HistoryStore for SledStore {
         Ok(seq)
     }
 
-    fn recent(&self, scope: &ScopeKey, limit: usize) -> Result<Vec<StoredTurn>, StoreError> {
+    fn blocking_recent(
+        &self,
+        scope: &ScopeKey,
+        limit: usize,
+    ) -> Result<Vec<StoredTurn>, StoreError> {
         let current = self.current_conversation(scope)?;
         let mut out = Vec::new();
         for entry in self.turns.scan_prefix(scope_prefix(scope)).rev() {
@@ -164,14 +169,14 @@ impl HistoryStore for SledStore {
         Ok(out)
     }
 
-    fn reset(&self, scope: &ScopeKey) -> Result<(), StoreError> {
+    fn blocking_reset(&self, scope: &ScopeKey) -> Result<(), StoreError> {
         let next = self.current_conversation(scope)? + 1;
         self.conversations
             .insert(scope.as_str(), &next.to_be_bytes())?;
         Ok(())
     }
 
-    fn set_message_ids(
+    fn blocking_set_message_ids(
         &self,
         scope: &ScopeKey,
         seq: u64,
@@ -190,12 +195,7 @@ impl HistoryStore for SledStore {
         Ok(())
     }
 
-    fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
-    }
-
-    fn user_turns(
+    fn blocking_user_turns(
         &self,
         platform: crate::Platform,
         user_id: &str,
@@ -215,8 +215,8 @@ impl HistoryStore for SledStore {
     }
 }
 
-impl SettingsStore for SledStore {
-    fn settings(&self, user: &UserKey) -> Result<UserSettings, StoreError> {
+impl SledStore {
+    fn blocking_settings(&self, user: &UserKey) -> Result<UserSettings, StoreError> {
         match self.settings.get(user.as_str())? {
             Some(raw) => serde_json::from_slice(&raw)
                 .map_err(|e| StoreError::Corrupt(format!("settings of {user}: {e}"))),
@@ -224,14 +224,13 @@ impl SettingsStore for SledStore {
         }
     }
 
-    fn set_settings(&self, user: &UserKey, settings: &UserSettings) -> Result<(), StoreError> {
+    fn blocking_set_settings(
+        &self,
+        user: &UserKey,
+        settings: &UserSettings,
+    ) -> Result<(), StoreError> {
         let value = serde_json::to_vec(settings).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         self.settings.insert(user.as_str(), value)?;
-        Ok(())
-    }
-
-    fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
         Ok(())
     }
 }
@@ -263,12 +262,12 @@ impl SledStore {
     }
 }
 
-impl MemoryStore for SledStore {
-    fn next_id(&self) -> Result<String, StoreError> {
+impl SledStore {
+    fn blocking_next_id(&self) -> Result<String, StoreError> {
         Ok(short_id(self.db.generate_id()?))
     }
 
-    fn put_memory(&self, memory: &Memory) -> Result<(), StoreError> {
+    fn blocking_put_memory(&self, memory: &Memory) -> Result<(), StoreError> {
         let key = memory_key(&memory.owner, &memory.id);
         let value = serde_json::to_vec(memory).map_err(|e| StoreError::Corrupt(e.to_string()))?;
         let vector: Option<Vec<u8>> = memory
@@ -284,7 +283,7 @@ impl MemoryStore for SledStore {
         Ok(())
     }
 
-    fn memory(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, StoreError> {
+    fn blocking_memory(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, StoreError> {
         let key = memory_key(owner, id);
         match self.memories.get(&key)? {
             Some(raw) => Ok(Some(self.decode_memory(&key, &raw)?)),
@@ -292,7 +291,7 @@ impl MemoryStore for SledStore {
         }
     }
 
-    fn memories(&self, owner: &UserKey) -> Result<Vec<Memory>, StoreError> {
+    fn blocking_memories(&self, owner: &UserKey) -> Result<Vec<Memory>, StoreError> {
         let mut out = Vec::new();
         for entry in self.memories.scan_prefix(owner_prefix(owner)) {
             let (key, raw) = entry?;
@@ -302,13 +301,13 @@ impl MemoryStore for SledStore {
         Ok(out)
     }
 
-    fn remove_memory(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError> {
+    fn blocking_remove_memory(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError> {
         let key = memory_key(owner, id);
         self.vectors.remove(&key)?;
         Ok(self.memories.remove(key)?.is_some())
     }
 
-    fn remove_all_memories(&self, owner: &UserKey) -> Result<usize, StoreError> {
+    fn blocking_remove_all_memories(&self, owner: &UserKey) -> Result<usize, StoreError> {
         let prefix = owner_prefix(owner);
         let mut removed = 0;
         for key in self.memories.scan_prefix(&prefix).keys() {
@@ -319,10 +318,122 @@ impl MemoryStore for SledStore {
         }
         Ok(removed)
     }
+}
 
-    fn flush(&self) -> Result<(), StoreError> {
-        self.db.flush()?;
-        Ok(())
+impl SledStore {
+    /// Runs `op` on tokio's blocking pool: sled reads and writes may wait on the disk.
+    async fn offload<T: Send + 'static>(
+        &self,
+        op: impl FnOnce(&SledStore) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        let store = self.clone();
+        tokio::task::spawn_blocking(move || op(&store))
+            .await
+            .map_err(|e| StoreError::Unavailable(format!("storage task failed: {e}")))?
+    }
+}
+
+#[async_trait::async_trait]
+impl HistoryStore for SledStore {
+    async fn append(&self, scope: &ScopeKey, turn: Turn) -> Result<u64, StoreError> {
+        let scope = scope.clone();
+        self.offload(move |s| s.blocking_append(&scope, turn)).await
+    }
+
+    async fn recent(&self, scope: &ScopeKey, limit: usize) -> Result<Vec<StoredTurn>, StoreError> {
+        let scope = scope.clone();
+        self.offload(move |s| s.blocking_recent(&scope, limit))
+            .await
+    }
+
+    async fn reset(&self, scope: &ScopeKey) -> Result<(), StoreError> {
+        let scope = scope.clone();
+        self.offload(move |s| s.blocking_reset(&scope)).await
+    }
+
+    async fn set_message_ids(
+        &self,
+        scope: &ScopeKey,
+        seq: u64,
+        ids: Vec<String>,
+    ) -> Result<(), StoreError> {
+        let scope = scope.clone();
+        self.offload(move |s| s.blocking_set_message_ids(&scope, seq, ids))
+            .await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.offload(SledStore::flush_all).await
+    }
+
+    async fn user_turns(
+        &self,
+        platform: crate::Platform,
+        user_id: &str,
+    ) -> Result<Vec<(ScopeKey, StoredTurn)>, StoreError> {
+        let user_id = user_id.to_owned();
+        self.offload(move |s| s.blocking_user_turns(platform, &user_id))
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl SettingsStore for SledStore {
+    async fn settings(&self, user: &UserKey) -> Result<UserSettings, StoreError> {
+        let user = user.clone();
+        self.offload(move |s| s.blocking_settings(&user)).await
+    }
+
+    async fn set_settings(
+        &self,
+        user: &UserKey,
+        settings: &UserSettings,
+    ) -> Result<(), StoreError> {
+        let (user, settings) = (user.clone(), settings.clone());
+        self.offload(move |s| s.blocking_set_settings(&user, &settings))
+            .await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.offload(SledStore::flush_all).await
+    }
+}
+
+#[async_trait::async_trait]
+impl MemoryStore for SledStore {
+    async fn next_id(&self) -> Result<String, StoreError> {
+        self.offload(SledStore::blocking_next_id).await
+    }
+
+    async fn put_memory(&self, memory: &Memory) -> Result<(), StoreError> {
+        let memory = memory.clone();
+        self.offload(move |s| s.blocking_put_memory(&memory)).await
+    }
+
+    async fn memory(&self, owner: &UserKey, id: &str) -> Result<Option<Memory>, StoreError> {
+        let (owner, id) = (owner.clone(), id.to_owned());
+        self.offload(move |s| s.blocking_memory(&owner, &id)).await
+    }
+
+    async fn memories(&self, owner: &UserKey) -> Result<Vec<Memory>, StoreError> {
+        let owner = owner.clone();
+        self.offload(move |s| s.blocking_memories(&owner)).await
+    }
+
+    async fn remove_memory(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError> {
+        let (owner, id) = (owner.clone(), id.to_owned());
+        self.offload(move |s| s.blocking_remove_memory(&owner, &id))
+            .await
+    }
+
+    async fn remove_all_memories(&self, owner: &UserKey) -> Result<usize, StoreError> {
+        let owner = owner.clone();
+        self.offload(move |s| s.blocking_remove_all_memories(&owner))
+            .await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.offload(SledStore::flush_all).await
     }
 }
 
@@ -330,15 +441,15 @@ impl MemoryStore for SledStore {
 mod tests {
     use super::*;
 
-    #[test]
-    fn history_and_settings_survive_reopening() {
+    #[tokio::test]
+    async fn history_and_settings_survive_reopening() {
         let dir = tempfile::tempdir().unwrap();
         let scope = ScopeKey::new(crate::Platform::Telegram, "1", "1");
         let user = UserKey::new(crate::Platform::Telegram, "1");
         {
             let store = SledStore::open(dir.path()).unwrap();
             let turn = crate::store::conformance::turn(crate::model::Role::User, "kept");
-            store.append(&scope, turn).unwrap();
+            store.append(&scope, turn).await.unwrap();
             store
                 .set_settings(
                     &user,
@@ -347,12 +458,16 @@ mod tests {
                         ..UserSettings::default()
                     },
                 )
+                .await
                 .unwrap();
-            HistoryStore::flush(&store).unwrap();
+            HistoryStore::flush(&store).await.unwrap();
         }
         let store = SledStore::open(dir.path()).unwrap();
-        assert_eq!(store.recent(&scope, 10).unwrap()[0].turn.text, "kept");
-        assert_eq!(store.settings(&user).unwrap().model.as_deref(), Some("m"));
+        assert_eq!(store.recent(&scope, 10).await.unwrap()[0].turn.text, "kept");
+        assert_eq!(
+            store.settings(&user).await.unwrap().model.as_deref(),
+            Some("m")
+        );
     }
 
     #[test]
