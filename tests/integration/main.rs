@@ -1,4 +1,5 @@
-//! Whole-bot tests: the real `hearth` binary against local fakes of Telegram,
+//! Whole-bot tests: the real `hearth` binary (and, in `in_process`, the core and adapters
+//! in this process) against local fakes of Telegram,
 //! Discord and Ollama, through the real teloxide, serenity and ollama-rs clients.
 //!
 //! Modules:
@@ -7,6 +8,8 @@
 //! - `discord`: slash commands, streaming, follow-ups, mentions, DMs, access,
 //!   reconnection, 429s and the interaction token's lifetime (fake Discord).
 //! - `durability`: history across restarts, graceful shutdown.
+//! - `in_process`: the core and both real adapters in this process (scripted model, in-memory
+//!   store): streaming, strangers, contained panics, private answers, the outbound port.
 //! - `failures`: strangers, Ollama down, 429, oversized input, long answers, secrets.
 //! - `memory`: /remember, /memory, /forget, /export, capture, privacy, durability.
 //! - `outbound`: `hearth send` and private answers to commands from shared chats.
@@ -23,6 +26,7 @@ mod deploy;
 mod discord;
 mod durability;
 mod failures;
+mod in_process;
 mod memory;
 mod outbound;
 mod real_model;

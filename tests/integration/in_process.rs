@@ -1,0 +1,307 @@
+//! In process: the core service and both real adapters (teloxide, serenity) run inside the
+//! test process against the fake Telegram and fake Discord, with the scripted model, in-memory
+//! storage and a manual clock. Nothing is spawned and nothing is read from a log: each test
+//! asserts what the platform received. Behaviour of the service and the adapters belongs here;
+//! the whole binary stays for start-up, configuration, restart, kill -9 and end-to-end flows.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use bot_core::access::AccessPolicy;
+use bot_core::adapter::Adapter;
+use bot_core::memory::{Memories, MemoryConfig};
+use bot_core::model::scripted::ScriptedModel;
+use bot_core::outbound::OutboundMessage;
+use bot_core::service::Deps;
+use bot_core::store::memory::InMemoryStore;
+use bot_core::{ChatService, Platform, ServiceConfig, UserKey};
+use hearth_discord::DiscordConfig;
+use hearth_telegram::TelegramConfig;
+use hearth_tests::discord::{CHANNEL, FakeDiscord, GUILD};
+use hearth_tests::telegram::{BOT_USERNAME, FakeTelegram};
+use secrecy::SecretString;
+use serde_json::json;
+use tokio_util::sync::CancellationToken;
+
+use crate::util::WAIT;
+
+const TG_TOKEN: &str = "123456:IN-PROCESS-telegram-token";
+const DC_TOKEN: &str = "MTAxMDEwMTAx.in-process-discord.abcdefghijklmnop";
+const ALICE: i64 = 1001;
+const STRANGER: i64 = 6666;
+const DC_ALICE: &str = "100000000000000011";
+const DC_STRANGER: &str = "100000000000000066";
+const MEMBER: Option<(&str, &[&str])> = Some((GUILD, &[]));
+
+/// The core and both adapters, running in this process until dropped.
+struct InProcess {
+    tg: FakeTelegram,
+    dc: FakeDiscord,
+    model: Arc<ScriptedModel>,
+    service: ChatService,
+    shutdown: CancellationToken,
+}
+
+impl InProcess {
+    async fn start() -> Self {
+        let tg = FakeTelegram::start(TG_TOKEN).await;
+        let dc = FakeDiscord::start(DC_TOKEN).await;
+        let model = Arc::new(ScriptedModel::new(&["m"], 8192));
+        let store = Arc::new(InMemoryStore::new());
+        let memories = Arc::new(Memories::new(
+            store.clone(),
+            None,
+            MemoryConfig {
+                auto_capture: false,
+                ..MemoryConfig::default()
+            },
+        ));
+        let deps = Deps {
+            model: model.clone(),
+            history: store.clone(),
+            settings: store.clone(),
+            access: AccessPolicy::deny_all()
+                .allow(Platform::Telegram, ALICE.to_string())
+                .allow(Platform::Discord, DC_ALICE),
+            retrievers: vec![Arc::new(bot_core::retrieve::MemoryRetriever::new(
+                memories.clone(),
+            ))],
+            memories,
+            voice: None,
+            outbounds: bot_core::outbound::Outbounds::default(),
+            clock: Arc::new(bot_core::clock::SystemClock),
+        };
+        let service = ChatService::new(ServiceConfig::new("m"), deps);
+        let shutdown = CancellationToken::new();
+        let adapters: Vec<Box<dyn Adapter>> = vec![
+            Box::new(TelegramConfig {
+                token: SecretString::new(TG_TOKEN.to_owned()),
+                api_url: tg.url.parse().unwrap(),
+                allow_groups: true,
+                edit_interval: Duration::from_millis(50),
+            }),
+            Box::new(DiscordConfig {
+                token: SecretString::new(DC_TOKEN.to_owned()),
+                api_url: dc.url.parse().unwrap(),
+                command_guilds: vec![GUILD.parse().unwrap()],
+                mention_chat: true,
+                edit_interval: Duration::from_millis(50),
+            }),
+        ];
+        for adapter in adapters {
+            let (service, shutdown) = (service.clone(), shutdown.clone());
+            tokio::spawn(async move {
+                let name = adapter.name();
+                if let Err(e) = adapter.run(service, shutdown).await {
+                    panic!("the {name} adapter stopped: {e}");
+                }
+            });
+        }
+        let this = Self {
+            tg,
+            dc,
+            model,
+            service,
+            shutdown,
+        };
+        // Both connected: Telegram polls, Discord registered its slash commands.
+        hearth_tests::eventually(WAIT, || {
+            (!this.tg.calls_of("getupdates").is_empty()
+                && !this.dc.registered_commands().is_empty())
+            .then_some(())
+        })
+        .await
+        .expect("the adapters never connected");
+        this
+    }
+
+    /// Waits for a bot message in the Telegram chat whose text contains `needle`.
+    async fn tg_reply(&self, chat: i64, needle: &str) -> String {
+        self.tg
+            .wait_for_message(chat, WAIT, |m| m.text.contains(needle))
+            .await
+            .text
+    }
+}
+
+impl Drop for InProcess {
+    fn drop(&mut self) {
+        self.shutdown.cancel();
+    }
+}
+
+#[tokio::test]
+async fn a_telegram_answer_streams_into_one_message_that_ends_complete() {
+    let bot = InProcess::start().await;
+    bot.model.push_text(
+        &["Rivers ", "run ", "to the ", "sea."],
+        Duration::from_millis(30),
+    );
+    bot.tg.send_private(ALICE, "Alice", "where do rivers go?");
+    bot.tg_reply(ALICE, "Rivers run to the sea.").await;
+    assert_eq!(bot.tg.messages(ALICE).len(), 1, "one message, edited");
+    let request = bot.model.requests().pop().unwrap();
+    assert_eq!(
+        request.messages.last().unwrap().content,
+        "where do rivers go?"
+    );
+}
+
+/// Regression: `strip_mention` sliced the original text with offsets from a lowercased copy.
+#[tokio::test]
+async fn a_strangers_dotted_capital_i_mention_is_refused_and_the_bot_keeps_answering() {
+    let bot = InProcess::start().await;
+    bot.tg.send_group(
+        -500,
+        STRANGER,
+        "Mallory",
+        &format!("İİİİ @{BOT_USERNAME} hello"),
+        None,
+    );
+    bot.tg_reply(-500, "6666").await;
+    bot.tg.send_private(ALICE, "Alice", "still there?");
+    bot.tg_reply(ALICE, "echo: still there?").await;
+    assert_eq!(
+        bot.model.requests().len(),
+        1,
+        "the stranger reached no model"
+    );
+}
+
+#[tokio::test]
+async fn a_panic_while_answering_is_contained_and_the_next_message_is_answered() {
+    let bot = InProcess::start().await;
+    bot.model.push_panic();
+    bot.tg.send_private(ALICE, "Alice", "first");
+    bot.tg_reply(ALICE, "something went wrong").await;
+    bot.tg.send_private(ALICE, "Alice", "second");
+    bot.tg_reply(ALICE, "echo: second").await;
+}
+
+#[tokio::test]
+async fn memory_asked_for_in_a_telegram_group_is_sent_privately() {
+    let bot = InProcess::start().await;
+    bot.tg
+        .send_private(ALICE, "Alice", "/remember my locker code is 4417");
+    bot.tg_reply(ALICE, "I will remember").await;
+    let before = bot.tg.messages(ALICE).len();
+    bot.tg.send_group(
+        -700,
+        ALICE,
+        "Alice",
+        &format!("/memory@{BOT_USERNAME}"),
+        None,
+    );
+    let notice = bot.tg_reply(-700, "private").await;
+    assert!(!notice.contains("4417"), "{notice}");
+    hearth_tests::eventually(WAIT, || {
+        (bot.tg.messages(ALICE).len() > before).then_some(())
+    })
+    .await
+    .expect("the memory list reached the private chat");
+    assert!(bot.tg.messages(ALICE).last().unwrap().text.contains("4417"));
+    assert!(
+        bot.tg
+            .messages(-700)
+            .iter()
+            .all(|m| !m.text.contains("4417")),
+        "{:#?}",
+        bot.tg.messages(-700)
+    );
+}
+
+#[tokio::test]
+async fn a_discord_slash_question_streams_and_help_is_ephemeral() {
+    let bot = InProcess::start().await;
+    bot.model
+        .push_text(&["Tea ", "is ", "ready."], Duration::from_millis(30));
+    let token = bot.dc.slash(
+        DC_ALICE,
+        CHANNEL,
+        MEMBER,
+        "ask",
+        &[("prompt", json!("is tea ready?"))],
+    );
+    hearth_tests::eventually(WAIT, || {
+        bot.dc
+            .interaction_texts(&token)
+            .last()
+            .filter(|t| t.contains("Tea is ready."))
+            .cloned()
+    })
+    .await
+    .expect("the streamed answer");
+    let help = bot.dc.slash(DC_ALICE, CHANNEL, MEMBER, "help", &[]);
+    let record = hearth_tests::eventually(WAIT, || {
+        bot.dc
+            .interaction(&help)
+            .filter(|r| r.response_type().is_some())
+    })
+    .await
+    .expect("the help answer");
+    assert!(record.ephemeral());
+}
+
+#[tokio::test]
+async fn a_discord_stranger_is_refused_without_reaching_the_model() {
+    let bot = InProcess::start().await;
+    let token = bot.dc.slash(
+        DC_STRANGER,
+        CHANNEL,
+        MEMBER,
+        "ask",
+        &[("prompt", json!("let me in"))],
+    );
+    hearth_tests::eventually(WAIT, || {
+        bot.dc
+            .interaction_texts(&token)
+            .into_iter()
+            .find(|t| t.contains(DC_STRANGER))
+    })
+    .await
+    .expect("the refusal names the stranger's id for the owner");
+    assert!(bot.model.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_core_sends_on_its_own_to_telegram_and_discord_people() {
+    let bot = InProcess::start().await;
+    // Telegram only delivers to people who opened the private chat.
+    bot.tg.send_private(ALICE, "Alice", "hi");
+    bot.tg_reply(ALICE, "echo: hi").await;
+    let text = |t: &str| OutboundMessage {
+        text: t.to_owned(),
+        files: Vec::new(),
+    };
+    bot.service
+        .send_to_user(
+            &UserKey::new(Platform::Telegram, &ALICE.to_string()),
+            text("Time to stretch."),
+        )
+        .await
+        .expect("sent on Telegram");
+    bot.tg_reply(ALICE, "Time to stretch.").await;
+    bot.service
+        .send_to_user(
+            &UserKey::new(Platform::Discord, DC_ALICE),
+            text("Time to **stretch**."),
+        )
+        .await
+        .expect("sent on Discord");
+    let dm = bot
+        .dc
+        .dm_channel(DC_ALICE)
+        .expect("a DM channel was opened");
+    bot.dc
+        .wait_for_message(&dm, WAIT, |m| m.content.contains("Time to **stretch**."))
+        .await;
+    let refused = bot
+        .service
+        .send_to_user(
+            &UserKey::new(Platform::Telegram, &STRANGER.to_string()),
+            text("hello stranger"),
+        )
+        .await;
+    assert!(refused.is_err(), "a stranger is never messaged");
+    assert!(bot.tg.messages(STRANGER).is_empty());
+}
