@@ -1,5 +1,3 @@
-use std::time::Duration;
-
 use hearth_tests::ollama::Script;
 
 use crate::util::*;
@@ -91,40 +89,6 @@ async fn a_missing_model_is_explained() {
 }
 
 #[tokio::test]
-async fn a_429_retry_after_is_honoured() {
-    let h = Harness::new().await;
-    let _bot = h.start_bot().await;
-    h.tg.fail_with_retry_after("sendmessage", 2, 1);
-    h.tg.send_private(ALICE, "Alice", "hello despite flood control");
-    h.reply_containing(ALICE, "echo: hello despite flood control")
-        .await;
-    let sends = h.tg.calls_of("sendmessage");
-    assert_eq!(sends[0].status, 429);
-    let next = sends.iter().find(|c| c.status == 200).unwrap();
-    let waited = next.at - sends[0].at;
-    assert!(
-        waited >= Duration::from_millis(1900),
-        "retried after {waited:?}"
-    );
-}
-
-fn long_answer() -> String {
-    let mut md = String::new();
-    let mut i = 0;
-    while md.len() < 10_000 {
-        md.push_str(&format!(
-            "Step {i}: run the **following** code & check the <output>.\n\n```python\n"
-        ));
-        for line in 0..25 {
-            md.push_str(&format!("print('step {i} line {line}')  # x < y\n"));
-        }
-        md.push_str("```\n\n");
-        i += 1;
-    }
-    md
-}
-
-#[tokio::test]
 async fn a_10000_character_answer_arrives_complete_and_well_formed() {
     let h = Harness::new().await;
     let answer = long_answer();
@@ -184,22 +148,6 @@ async fn a_10000_character_answer_arrives_complete_and_well_formed() {
 }
 
 #[tokio::test]
-async fn formatting_telegram_refuses_is_resent_as_plain_text() {
-    let h = Harness::new().await;
-    let _bot = h.start_bot().await;
-    h.tg.reject_html(1);
-    h.ollama.push(Script::pieces(&["**Bold** claim"]));
-    h.tg.send_private(ALICE, "Alice", "format this");
-    let reply =
-        h.tg.wait_for_message(ALICE, WAIT, |m| m.text.contains("claim"))
-            .await;
-    assert_eq!(reply.text, "Bold claim");
-    assert_eq!(reply.html, None, "sent without parse mode");
-    let refused = h.tg.calls().into_iter().filter(|c| c.status == 400).count();
-    assert_eq!(refused, 1);
-}
-
-#[tokio::test]
 async fn an_oversized_message_is_refused_politely() {
     let h = Harness::new().await;
     let _bot = h.start_bot().await;
@@ -227,4 +175,20 @@ async fn a_rejected_token_is_reported_without_the_token() {
     let mut bot = h.spawn(&["run"]);
     assert_eq!(bot.wait(WAIT).await, Some(1));
     assert!(bot.log().contains("refused the bot token"), "{}", bot.log());
+}
+
+fn long_answer() -> String {
+    let mut md = String::new();
+    let mut i = 0;
+    while md.len() < 10_000 {
+        md.push_str(&format!(
+            "Step {i}: run the **following** code & check the <output>.\n\n```python\n"
+        ));
+        for line in 0..25 {
+            md.push_str(&format!("print('step {i} line {line}')  # x < y\n"));
+        }
+        md.push_str("```\n\n");
+        i += 1;
+    }
+    md
 }

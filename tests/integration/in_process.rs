@@ -17,7 +17,7 @@ use bot_core::store::memory::InMemoryStore;
 use bot_core::{ChatService, Platform, ServiceConfig, UserKey};
 use hearth_discord::DiscordConfig;
 use hearth_telegram::TelegramConfig;
-use hearth_tests::discord::{CHANNEL, FakeDiscord, GUILD};
+use hearth_tests::discord::{BOT_ID as DC_BOT_ID, CHANNEL, FakeDiscord, GUILD};
 use hearth_tests::telegram::{BOT_USERNAME, FakeTelegram};
 use secrecy::SecretString;
 use serde_json::json;
@@ -30,6 +30,7 @@ const DC_TOKEN: &str = "MTAxMDEwMTAx.in-process-discord.abcdefghijklmnop";
 const ALICE: i64 = 1001;
 const STRANGER: i64 = 6666;
 const DC_ALICE: &str = "100000000000000011";
+const DC_BOB: &str = "100000000000000012";
 const DC_STRANGER: &str = "100000000000000066";
 const MEMBER: Option<(&str, &[&str])> = Some((GUILD, &[]));
 
@@ -62,7 +63,7 @@ impl InProcess {
             settings: store.clone(),
             access: AccessPolicy::deny_all()
                 .allow(Platform::Telegram, ALICE.to_string())
-                .allow(Platform::Discord, DC_ALICE),
+                .allow_all(Platform::Discord, [DC_ALICE, DC_BOB]),
             retrievers: vec![Arc::new(bot_core::retrieve::MemoryRetriever::new(
                 memories.clone(),
             ))],
@@ -304,4 +305,130 @@ async fn the_core_sends_on_its_own_to_telegram_and_discord_people() {
         .await;
     assert!(refused.is_err(), "a stranger is never messaged");
     assert!(bot.tg.messages(STRANGER).is_empty());
+}
+
+#[tokio::test]
+async fn a_429_retry_after_is_honoured() {
+    let bot = InProcess::start().await;
+    bot.tg.fail_with_retry_after("sendmessage", 2, 1);
+    bot.tg
+        .send_private(ALICE, "Alice", "hello despite flood control");
+    bot.tg_reply(ALICE, "echo: hello despite flood control")
+        .await;
+    let sends = bot.tg.calls_of("sendmessage");
+    assert_eq!(sends[0].status, 429);
+    let next = sends.iter().find(|c| c.status == 200).unwrap();
+    let waited = next.at - sends[0].at;
+    assert!(
+        waited >= Duration::from_millis(1900),
+        "retried after {waited:?}"
+    );
+}
+
+#[tokio::test]
+async fn formatting_telegram_refuses_is_resent_as_plain_text() {
+    let bot = InProcess::start().await;
+    bot.tg.reject_html(1);
+    bot.model.push_text(&["**Bold** claim"], Duration::ZERO);
+    bot.tg.send_private(ALICE, "Alice", "format this");
+    let reply = bot
+        .tg
+        .wait_for_message(ALICE, WAIT, |m| m.text.contains("claim"))
+        .await;
+    assert_eq!(reply.text, "Bold claim");
+    assert_eq!(reply.html, None, "sent without parse mode");
+    let refused = bot
+        .tg
+        .calls()
+        .into_iter()
+        .filter(|c| c.status == 400)
+        .count();
+    assert_eq!(refused, 1);
+}
+
+#[tokio::test]
+async fn a_discord_mention_is_answered_in_that_channel_and_a_reply_continues_the_conversation() {
+    let bot = InProcess::start().await;
+    let asked = bot.dc.user_message(
+        DC_ALICE,
+        CHANNEL,
+        MEMBER,
+        "my favourite colour is teal",
+        true,
+        None,
+    );
+    let answer = bot
+        .dc
+        .wait_for_message(CHANNEL, WAIT, |m| {
+            m.author == DC_BOT_ID && m.content.contains("teal")
+        })
+        .await;
+    assert_eq!(answer.content, "echo: my favourite colour is teal");
+    assert_eq!(
+        answer.reply_to.as_deref(),
+        Some(asked.as_str()),
+        "answers the mention"
+    );
+    // A message that neither mentions nor replies to the bot is not for it.
+    bot.dc.user_message(
+        DC_ALICE,
+        CHANNEL,
+        MEMBER,
+        "just chatting with friends",
+        false,
+        None,
+    );
+    // Replying to the bot's answer (no mention) continues the same conversation.
+    bot.dc.user_message(
+        DC_ALICE,
+        CHANNEL,
+        MEMBER,
+        "what did I say?",
+        false,
+        Some(&answer.id),
+    );
+    bot.dc
+        .wait_for_message(CHANNEL, WAIT, |m| {
+            m.author == DC_BOT_ID && m.content.contains("what did I say")
+        })
+        .await;
+    let requests = bot.model.requests();
+    assert_eq!(requests.len(), 2, "the unrelated message was ignored");
+    let first_user = |i: usize| -> Vec<String> {
+        requests[i]
+            .messages
+            .iter()
+            .filter(|m| m.role != bot_core::model::Role::System)
+            .map(|m| m.content.clone())
+            .collect()
+    };
+    assert_eq!(
+        first_user(0),
+        ["my favourite colour is teal"],
+        "mention removed"
+    );
+    assert_eq!(
+        first_user(1),
+        [
+            "my favourite colour is teal",
+            "echo: my favourite colour is teal",
+            "what did I say?"
+        ]
+    );
+}
+
+#[tokio::test]
+async fn discord_direct_messages_chat_directly() {
+    let bot = InProcess::start().await;
+    let dm = "400000000000000042";
+    bot.dc
+        .user_message(DC_BOB, dm, None, "hello in private", false, None);
+    let answer = bot
+        .dc
+        .wait_for_message(dm, WAIT, |m| {
+            m.author == DC_BOT_ID && m.content.contains("private")
+        })
+        .await;
+    assert_eq!(answer.content, "echo: hello in private");
+    assert_eq!(answer.reply_to, None, "no need to quote in a DM");
 }
