@@ -68,46 +68,6 @@ async fn korean_and_emoji_survive_chunks_that_split_characters() {
 }
 
 #[tokio::test]
-async fn reasoning_is_never_shown() {
-    let h = Harness::new().await;
-    h.ollama.push(
-        Script::pieces(&["<thi", "nk>secret plan", "ning</think>", "Visible answer"])
-            .with_delay(Duration::from_millis(50)),
-    );
-    let _bot = h.start_bot().await;
-    h.tg.send_private(ALICE, "Alice", "think first");
-    let reply =
-        h.tg.wait_for_message(ALICE, WAIT, |m| m.text.contains("Visible answer"))
-            .await;
-    assert_eq!(reply.text, "Visible answer");
-    assert!(
-        reply.versions.iter().all(|v| !v.contains("secret")),
-        "{:?}",
-        reply.versions
-    );
-}
-
-#[tokio::test]
-async fn two_quick_messages_in_one_chat_are_answered_in_order() {
-    let h = Harness::new().await;
-    h.ollama
-        .push(Script::pieces(&["first ", "answer"]).with_delay(Duration::from_millis(300)));
-    h.ollama.push(Script::pieces(&["second answer"]));
-    let _bot = h.start_bot().await;
-    h.tg.send_private(ALICE, "Alice", "one");
-    h.tg.send_private(ALICE, "Alice", "two");
-    h.reply_containing(ALICE, "second answer").await;
-    let requests = h.ollama.requests();
-    assert_eq!(requests[0].last_user(), "one");
-    assert_eq!(requests[1].last_user(), "two");
-    // The second prompt already contains the whole first exchange.
-    assert!(requests[1].all_text().contains("first answer"));
-    let messages = h.tg.messages(ALICE);
-    assert_eq!(messages[0].text, "first answer");
-    assert_eq!(messages[1].text, "second answer");
-}
-
-#[tokio::test]
 async fn with_one_model_slot_the_second_user_sees_a_queue_notice() {
     let h = Harness::new()
         .await
@@ -131,66 +91,6 @@ async fn with_one_model_slot_the_second_user_sees_a_queue_notice() {
         bob.versions
     );
     h.reply_containing(ALICE, "for Alice").await;
-}
-
-#[tokio::test]
-async fn two_users_never_see_each_others_history() {
-    let h = Harness::new()
-        .await
-        .set("HEARTH_MAX_CONCURRENT_REQUESTS", "2");
-    let _bot = h.start_bot().await;
-    h.tg.send_private(ALICE, "Alice", "my secret is tulip");
-    h.tg.send_private(BOB, "Bob", "my secret is walrus");
-    h.reply_containing(ALICE, "tulip").await;
-    h.reply_containing(BOB, "walrus").await;
-    h.tg.send_private(ALICE, "Alice", "what is my secret?");
-    h.tg.send_private(BOB, "Bob", "what is my secret?");
-    hearth_tests::eventually(WAIT, || (h.ollama.requests().len() == 4).then_some(()))
-        .await
-        .unwrap();
-    for request in h.ollama.requests() {
-        let text = request.all_text();
-        assert!(
-            !(text.contains("tulip") && text.contains("walrus")),
-            "mixed prompt: {text}"
-        );
-        let system = request.body["messages"][0]["content"].as_str().unwrap();
-        if text.contains("tulip") {
-            assert!(system.contains("Alice"));
-        } else {
-            assert!(system.contains("Bob"));
-        }
-    }
-    assert!(
-        h.tg.messages(ALICE)
-            .iter()
-            .all(|m| !m.text.contains("walrus"))
-    );
-    assert!(h.tg.messages(BOB).iter().all(|m| !m.text.contains("tulip")));
-}
-
-#[tokio::test]
-async fn in_groups_the_bot_answers_only_when_addressed() {
-    let h = Harness::new().await.set("HEARTH_TELEGRAM_GROUPS", "true");
-    let _bot = h.start_bot().await;
-    let group = -100_777;
-    h.tg.send_group(group, ALICE, "Alice", "just chatting among us", None);
-    h.tg.send_group(group, ALICE, "Alice", "@hearth_test_bot what's up?", None);
-    let reply =
-        h.tg.wait_for_message(group, WAIT, |m| m.text.contains("echo"))
-            .await;
-    assert_eq!(reply.text, "echo: what's up?");
-    assert!(reply.reply_to.is_some(), "group answers quote the question");
-    h.tg.send_group(
-        group,
-        ALICE,
-        "Alice",
-        "and a reply to you",
-        Some(reply.message_id),
-    );
-    h.reply_containing(group, "echo: and a reply to you").await;
-    let prompts: Vec<String> = h.ollama.requests().iter().map(|r| r.last_user()).collect();
-    assert_eq!(prompts, ["what's up?", "and a reply to you"]);
 }
 
 #[tokio::test]

@@ -28,6 +28,7 @@ use crate::util::WAIT;
 const TG_TOKEN: &str = "123456:IN-PROCESS-telegram-token";
 const DC_TOKEN: &str = "MTAxMDEwMTAx.in-process-discord.abcdefghijklmnop";
 const ALICE: i64 = 1001;
+const BOB: i64 = 1002;
 const STRANGER: i64 = 6666;
 const DC_ALICE: &str = "100000000000000011";
 const DC_BOB: &str = "100000000000000012";
@@ -45,6 +46,11 @@ struct InProcess {
 
 impl InProcess {
     async fn start() -> Self {
+        Self::start_with(1).await
+    }
+
+    /// With `slots` model requests at a time.
+    async fn start_with(slots: usize) -> Self {
         let tg = FakeTelegram::start(TG_TOKEN).await;
         let dc = FakeDiscord::start(DC_TOKEN).await;
         let model = Arc::new(ScriptedModel::new(&["m"], 8192));
@@ -62,7 +68,7 @@ impl InProcess {
             history: store.clone(),
             settings: store.clone(),
             access: AccessPolicy::deny_all()
-                .allow(Platform::Telegram, ALICE.to_string())
+                .allow_all(Platform::Telegram, [ALICE.to_string(), BOB.to_string()])
                 .allow_all(Platform::Discord, [DC_ALICE, DC_BOB]),
             retrievers: vec![Arc::new(bot_core::retrieve::MemoryRetriever::new(
                 memories.clone(),
@@ -72,7 +78,9 @@ impl InProcess {
             outbounds: bot_core::outbound::Outbounds::default(),
             clock: Arc::new(bot_core::clock::SystemClock),
         };
-        let service = ChatService::new(ServiceConfig::new("m"), deps);
+        let mut config = ServiceConfig::new("m");
+        config.max_concurrent_requests = slots;
+        let service = ChatService::new(config, deps);
         let shutdown = CancellationToken::new();
         let adapters: Vec<Box<dyn Adapter>> = vec![
             Box::new(TelegramConfig {
@@ -431,4 +439,127 @@ async fn discord_direct_messages_chat_directly() {
         .await;
     assert_eq!(answer.content, "echo: hello in private");
     assert_eq!(answer.reply_to, None, "no need to quote in a DM");
+}
+
+/// The texts of a request's messages after the system message.
+fn conversation(request: &bot_core::model::ChatRequest) -> Vec<String> {
+    request
+        .messages
+        .iter()
+        .filter(|m| m.role != bot_core::model::Role::System)
+        .map(|m| m.content.clone())
+        .collect()
+}
+
+#[tokio::test]
+async fn reasoning_is_never_shown() {
+    let bot = InProcess::start().await;
+    bot.model.push_text(
+        &["<thi", "nk>secret plan", "ning</think>", "Visible answer"],
+        Duration::from_millis(50),
+    );
+    bot.tg.send_private(ALICE, "Alice", "think first");
+    let reply = bot
+        .tg
+        .wait_for_message(ALICE, WAIT, |m| m.text.contains("Visible answer"))
+        .await;
+    assert_eq!(reply.text, "Visible answer");
+    assert!(
+        reply.versions.iter().all(|v| !v.contains("secret")),
+        "{:?}",
+        reply.versions
+    );
+}
+
+#[tokio::test]
+async fn two_quick_messages_in_one_chat_are_answered_in_order() {
+    let bot = InProcess::start().await;
+    bot.model
+        .push_text(&["first ", "answer"], Duration::from_millis(300));
+    bot.model.push_text(&["second answer"], Duration::ZERO);
+    bot.tg.send_private(ALICE, "Alice", "one");
+    bot.tg.send_private(ALICE, "Alice", "two");
+    bot.tg_reply(ALICE, "second answer").await;
+    let requests = bot.model.requests();
+    assert_eq!(conversation(&requests[0]), ["one"]);
+    // The second prompt already contains the whole first exchange.
+    assert_eq!(conversation(&requests[1]), ["one", "first answer", "two"]);
+    let messages = bot.tg.messages(ALICE);
+    assert_eq!(messages[0].text, "first answer");
+    assert_eq!(messages[1].text, "second answer");
+}
+
+#[tokio::test]
+async fn two_users_never_see_each_others_history() {
+    let bot = InProcess::start_with(2).await;
+    bot.tg.send_private(ALICE, "Alice", "my secret is tulip");
+    bot.tg.send_private(BOB, "Bob", "my secret is walrus");
+    bot.tg_reply(ALICE, "tulip").await;
+    bot.tg_reply(BOB, "walrus").await;
+    bot.tg.send_private(ALICE, "Alice", "what is my secret?");
+    bot.tg.send_private(BOB, "Bob", "what is my secret?");
+    hearth_tests::eventually(WAIT, || (bot.model.requests().len() == 4).then_some(()))
+        .await
+        .unwrap();
+    for request in bot.model.requests() {
+        let text = conversation(&request).join("\n");
+        assert!(
+            !(text.contains("tulip") && text.contains("walrus")),
+            "mixed prompt: {text}"
+        );
+        let system = &request.messages[0].content;
+        if text.contains("tulip") {
+            assert!(system.contains("Alice"), "{system}");
+        } else {
+            assert!(system.contains("Bob"), "{system}");
+        }
+    }
+    assert!(
+        bot.tg
+            .messages(ALICE)
+            .iter()
+            .all(|m| !m.text.contains("walrus"))
+    );
+    assert!(
+        bot.tg
+            .messages(BOB)
+            .iter()
+            .all(|m| !m.text.contains("tulip"))
+    );
+}
+
+#[tokio::test]
+async fn in_groups_the_bot_answers_only_when_addressed() {
+    let bot = InProcess::start().await;
+    let group = -100_777;
+    bot.tg
+        .send_group(group, ALICE, "Alice", "just chatting among us", None);
+    bot.tg.send_group(
+        group,
+        ALICE,
+        "Alice",
+        &format!("@{BOT_USERNAME} what's up?"),
+        None,
+    );
+    let reply = bot
+        .tg
+        .wait_for_message(group, WAIT, |m| m.text.contains("echo"))
+        .await;
+    assert_eq!(reply.text, "echo: what's up?");
+    assert!(reply.reply_to.is_some(), "group answers quote the question");
+    bot.tg.send_group(
+        group,
+        ALICE,
+        "Alice",
+        "and a reply to you",
+        Some(reply.message_id),
+    );
+    bot.tg_reply(group, "echo: and a reply to you").await;
+    let prompts: Vec<String> = bot
+        .model
+        .requests()
+        .iter()
+        .map(|r| r.messages.last().unwrap().content.clone())
+        .collect();
+    assert_eq!(prompts, ["what's up?", "and a reply to you"]);
 }
