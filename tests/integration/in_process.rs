@@ -53,7 +53,7 @@ impl InProcess {
     async fn start_with(slots: usize) -> Self {
         let tg = FakeTelegram::start(TG_TOKEN).await;
         let dc = FakeDiscord::start(DC_TOKEN).await;
-        let model = Arc::new(ScriptedModel::new(&["m"], 8192));
+        let model = Arc::new(ScriptedModel::new(&["m", "qwen3:4b"], 8192));
         let store = Arc::new(InMemoryStore::new());
         let memories = Arc::new(Memories::new(
             store.clone(),
@@ -562,4 +562,97 @@ async fn in_groups_the_bot_answers_only_when_addressed() {
         .map(|r| r.messages.last().unwrap().content.clone())
         .collect();
     assert_eq!(prompts, ["what's up?", "and a reply to you"]);
+}
+
+#[tokio::test]
+async fn commands_are_registered_and_help_answers() {
+    let bot = InProcess::start().await;
+    bot.tg.send_private(ALICE, "Alice", "/start");
+    let start = bot.tg_reply(ALICE, "Hello Alice").await;
+    assert!(start.contains("/reset") && start.contains("/model"));
+    let commands = bot
+        .tg
+        .registered_commands()
+        .expect("setMyCommands was called");
+    let names: Vec<&str> = commands
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| c["command"].as_str().unwrap())
+        .collect();
+    let core: Vec<&str> = bot_core::commands::COMMANDS
+        .iter()
+        .map(|c| c.name)
+        .collect();
+    assert_eq!(names, core, "the menu is the core's command list");
+    assert_eq!(
+        names,
+        [
+            "start", "help", "reset", "model", "remember", "memory", "forget", "export"
+        ]
+    );
+    let slash: Vec<String> = bot
+        .dc
+        .registered_commands()
+        .last()
+        .map(|(_, body)| {
+            body.as_array()
+                .unwrap()
+                .iter()
+                .map(|c| c["name"].as_str().unwrap().to_owned())
+                .collect()
+        })
+        .unwrap();
+    for name in core.iter().filter(|n| **n != "start") {
+        assert!(
+            slash.iter().any(|s| s == name),
+            "/{name} on Discord: {slash:?}"
+        );
+    }
+    bot.tg.send_private(ALICE, "Alice", "/frobnicate now");
+    bot.tg_reply(ALICE, "I don't know the command /frobnicate")
+        .await;
+    assert!(
+        bot.model.requests().is_empty(),
+        "commands never reach the model"
+    );
+}
+
+#[tokio::test]
+async fn reset_starts_a_new_conversation() {
+    let bot = InProcess::start().await;
+    bot.tg.send_private(ALICE, "Alice", "remember pineapple");
+    bot.tg_reply(ALICE, "echo: remember pineapple").await;
+    bot.tg.send_private(ALICE, "Alice", "/reset");
+    bot.tg_reply(ALICE, "new conversation").await;
+    bot.tg.send_private(ALICE, "Alice", "what fruit?");
+    bot.tg_reply(ALICE, "echo: what fruit?").await;
+    let last = bot.model.requests().pop().unwrap();
+    assert_eq!(conversation(&last), ["what fruit?"]);
+}
+
+#[tokio::test]
+async fn model_lists_and_switches_per_user() {
+    let bot = InProcess::start().await;
+    bot.tg.send_private(ALICE, "Alice", "/model");
+    let list = bot.tg_reply(ALICE, "Available").await;
+    assert!(
+        list.contains("m (current)") && list.contains("qwen3:4b"),
+        "{list}"
+    );
+    bot.tg.send_private(ALICE, "Alice", "/model qwen3:4b");
+    bot.tg_reply(ALICE, "answer you with qwen3:4b").await;
+    bot.tg.send_private(ALICE, "Alice", "/model gpt-17");
+    bot.tg_reply(ALICE, "There is no model gpt-17").await;
+    bot.tg.send_private(ALICE, "Alice", "hi");
+    bot.tg_reply(ALICE, "echo: hi").await;
+    bot.tg.send_private(BOB, "Bob", "hi");
+    bot.tg_reply(BOB, "echo: hi").await;
+    let models: Vec<String> = bot
+        .model
+        .requests()
+        .iter()
+        .map(|r| r.model.clone())
+        .collect();
+    assert_eq!(models, ["qwen3:4b", "m"], "Alice switched, Bob did not");
 }

@@ -4,12 +4,12 @@
 //!
 //! Modules:
 //! - `chat`: streaming replies, per-chat order, the queue, reasoning removal, Unicode.
-//! - `commands`: /start, /help, /reset, /model, unknown commands, setMyCommands.
 //! - `discord`: slash commands, streaming, follow-ups, mentions, DMs, access,
 //!   reconnection, 429s and the interaction token's lifetime (fake Discord).
 //! - `durability`: history across restarts, graceful shutdown.
 //! - `in_process`: the core and both real adapters in this process (scripted model, in-memory
-//!   store): streaming, strangers, contained panics, private answers, the outbound port.
+//!   store): streaming, commands and their menus, groups, strangers, contained panics, 429s,
+//!   private answers, the outbound port, Discord mentions and DMs.
 //! - `failures`: strangers, Ollama down, 429, oversized input, long answers, secrets.
 //! - `memory`: /remember, /memory, /forget, /export, capture, privacy, durability.
 //! - `outbound`: `hearth send` and private answers to commands from shared chats.
@@ -21,7 +21,6 @@
 
 mod chat;
 mod cli;
-mod commands;
 mod deploy;
 mod discord;
 mod durability;
