@@ -656,3 +656,181 @@ async fn model_lists_and_switches_per_user() {
         .collect();
     assert_eq!(models, ["qwen3:4b", "m"], "Alice switched, Bob did not");
 }
+
+/// Every text of a request, the system message included.
+fn all_text(request: &bot_core::model::ChatRequest) -> String {
+    request
+        .messages
+        .iter()
+        .map(|m| m.content.as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn dc_ask(h: &InProcess, user: &str, prompt: &str) -> String {
+    h.dc.slash(user, CHANNEL, MEMBER, "ask", &[("prompt", json!(prompt))])
+}
+
+impl InProcess {
+    /// The texts of a Discord interaction's response once its last piece satisfies `done`.
+    async fn dc_texts(&self, token: &str, done: impl Fn(&str) -> bool) -> Vec<String> {
+        hearth_tests::eventually(WAIT, || {
+            let texts = self.dc.interaction_texts(token);
+            texts.last().is_some_and(|t| done(t)).then_some(texts)
+        })
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "interaction {token} never finished: {:?}",
+                self.dc.interaction_texts(token)
+            )
+        })
+    }
+}
+
+#[tokio::test]
+async fn a_long_answer_arrives_whole_across_followups_with_code_blocks_intact() {
+    let h = InProcess::start().await;
+    let code: String = (0..120)
+        .map(|i| format!("    println!(\"line {i:03}\");\n"))
+        .collect();
+    let prose: String = (0..30)
+        .map(|i| format!("Sentence {i:02} explains the program in some detail.\n"))
+        .collect();
+    let answer = format!("{prose}\n```rust\nfn main() {{\n{code}}}\n```\n{prose}The end.");
+    assert!(answer.chars().count() > 5000);
+    let pieces: Vec<String> = answer.split_inclusive('\n').map(str::to_owned).collect();
+    let pieces: Vec<&str> = pieces.iter().map(String::as_str).collect();
+    h.model.push_text(&pieces, Duration::ZERO);
+    let token = dc_ask(&h, DC_ALICE, "Write a long program");
+    let texts = h.dc_texts(&token, |t| t.ends_with("The end.")).await;
+    assert!(
+        texts.len() >= 3,
+        "expected follow-ups: {} pieces",
+        texts.len()
+    );
+    for (i, text) in texts.iter().enumerate() {
+        assert!(text.chars().count() <= 2000, "piece {i} too long");
+        let fences = text.lines().filter(|l| l.starts_with("```")).count();
+        assert_eq!(fences % 2, 0, "piece {i} leaves a code block open:\n{text}");
+    }
+    let all: Vec<&str> = texts.iter().flat_map(|t| t.lines()).collect();
+    for i in 0..120 {
+        let line = format!("    println!(\"line {i:03}\");");
+        assert_eq!(all.iter().filter(|l| **l == line).count(), 1, "{line}");
+    }
+    for i in 0..30 {
+        let line = format!("Sentence {i:02} explains the program in some detail.");
+        assert_eq!(all.iter().filter(|l| **l == line).count(), 2, "{line}");
+    }
+    assert!(h.dc.violations().is_empty(), "{:?}", h.dc.violations());
+}
+
+#[tokio::test]
+async fn two_users_in_one_channel_have_separate_conversations() {
+    let h = InProcess::start().await;
+    let first = dc_ask(&h, DC_ALICE, "Alice's secret word is marmalade");
+    h.dc_texts(&first, |t| t.contains("marmalade")).await;
+    let second = dc_ask(&h, DC_BOB, "What is the secret word?");
+    h.dc_texts(&second, |t| t.contains("secret word?")).await;
+    let requests = h.model.requests();
+    assert!(
+        !all_text(&requests[1]).contains("marmalade"),
+        "Bob's prompt had Alice's words"
+    );
+    let third = dc_ask(&h, DC_ALICE, "And again?");
+    h.dc_texts(&third, |t| t.contains("again")).await;
+    assert!(
+        all_text(&h.model.requests()[2]).contains("marmalade"),
+        "Alice's own history is kept"
+    );
+}
+
+#[tokio::test]
+async fn model_autocomplete_lists_the_fake_ollamas_models() {
+    let h = InProcess::start().await;
+    let choices = |token: &str| -> Vec<String> {
+        let record = h.dc.interaction(token).unwrap();
+        assert_eq!(record.response_type(), Some(8));
+        record.response.unwrap().1["data"]["choices"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|c| c["value"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let all =
+        h.dc.autocomplete(DC_ALICE, CHANNEL, MEMBER, "model", "name", "");
+    hearth_tests::eventually(WAIT, || h.dc.interaction(&all).unwrap().response)
+        .await
+        .unwrap();
+    assert_eq!(choices(&all), vec!["m", "qwen3:4b"]);
+    let some =
+        h.dc.autocomplete(DC_ALICE, CHANNEL, MEMBER, "model", "name", "QWE");
+    hearth_tests::eventually(WAIT, || h.dc.interaction(&some).unwrap().response)
+        .await
+        .unwrap();
+    assert_eq!(choices(&some), vec!["qwen3:4b"]);
+    // Picking one is private and takes effect.
+    let pick = h.dc.slash(
+        DC_ALICE,
+        CHANNEL,
+        MEMBER,
+        "model",
+        &[("name", json!("qwen3:4b"))],
+    );
+    let texts = h.dc_texts(&pick, |t| t.contains("qwen3:4b")).await;
+    assert!(h.dc.interaction(&pick).unwrap().ephemeral(), "{texts:?}");
+    let next = dc_ask(&h, DC_ALICE, "which model?");
+    h.dc_texts(&next, |t| t.contains("which model")).await;
+    assert_eq!(h.model.requests().last().unwrap().model, "qwen3:4b");
+}
+
+#[tokio::test]
+async fn memory_commands_are_private_and_private_asks_use_memories() {
+    let h = InProcess::start().await;
+    let remember = h.dc.slash(
+        DC_ALICE,
+        CHANNEL,
+        MEMBER,
+        "remember",
+        &[("text", json!("I am allergic to peanuts"))],
+    );
+    h.dc_texts(&remember, |t| !t.is_empty()).await;
+    assert!(h.dc.interaction(&remember).unwrap().ephemeral());
+    let memory = h.dc.slash(DC_ALICE, CHANNEL, MEMBER, "memory", &[]);
+    let texts = h.dc_texts(&memory, |t| t.contains("peanuts")).await;
+    assert!(h.dc.interaction(&memory).unwrap().ephemeral(), "{texts:?}");
+    // In the channel (others read it) the memory stays out of the prompt ...
+    let public = dc_ask(&h, DC_ALICE, "Am I allergic to anything?");
+    h.dc_texts(&public, |t| t.contains("anything")).await;
+    assert!(!all_text(&h.model.requests()[0]).contains("peanuts"));
+    // ... but a private answer may use it.
+    let private = h.dc.slash(
+        DC_ALICE,
+        CHANNEL,
+        MEMBER,
+        "ask",
+        &[
+            ("prompt", json!("Am I allergic to anything?")),
+            ("private", json!(true)),
+        ],
+    );
+    h.dc_texts(&private, |t| t.contains("anything")).await;
+    assert!(h.dc.interaction(&private).unwrap().ephemeral());
+    assert!(all_text(&h.model.requests()[1]).contains("peanuts"));
+    // /export is private and carries the file.
+    let export = h.dc.slash(DC_ALICE, CHANNEL, MEMBER, "export", &[]);
+    hearth_tests::eventually(WAIT, || {
+        (h.dc.interaction(&export)?.followups.len() == 1).then_some(())
+    })
+    .await
+    .expect("export file");
+    let record = h.dc.interaction(&export).unwrap();
+    assert!(record.ephemeral());
+    let file = h.dc.message(&record.followups[0]).unwrap();
+    assert!(file.ephemeral);
+    let (name, bytes) = &file.files[0];
+    assert!(name.ends_with(".json"));
+    assert!(String::from_utf8_lossy(bytes).contains("peanuts"));
+}
