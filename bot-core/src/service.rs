@@ -546,14 +546,19 @@ impl Inner {
         text: &str,
         message_ids: Vec<String>,
     ) -> Result<u64, StoreError> {
-        let turn = Turn {
+        let turn = self.turn(role, text, message_ids);
+        self.deps.history.append(scope, turn).await
+    }
+
+    /// A turn said now.
+    fn turn(&self, role: Role, text: &str, message_ids: Vec<String>) -> Turn {
+        Turn {
             role,
             text: text.to_owned(),
             at: self.deps.clock.now(),
             conversation: 0,
             message_ids,
-        };
-        self.deps.history.append(scope, turn).await
+        }
     }
 
     /// Waits for a model slot, telling the user their place while they wait.

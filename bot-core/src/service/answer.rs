@@ -7,7 +7,7 @@ use super::{HISTORY_WINDOW, Inner, Reply};
 use crate::model::{ChatRequest, ModelError, Role};
 use crate::prompt::{self, PromptInput};
 use crate::retrieve::{ContextGroup, Query};
-use crate::store::StoreError;
+use crate::store::{StoreError, StoredTurn};
 use crate::think::ThinkFilter;
 use crate::types::{InboundMessage, ReplyEvent, TurnRef};
 
@@ -58,13 +58,29 @@ impl Inner {
         }
 
         let scope = message.scope();
-        let settings = self.deps.settings.settings(&message.user_key()).await?;
+        let user_turn = self.turn(
+            Role::User,
+            text,
+            message.message_id.iter().cloned().collect(),
+        );
+        // One round trip to storage: the history before this message, the settings and the
+        // stored user turn, asked for together (jobs of one conversation never overlap).
+        let user_key = message.user_key();
+        let (mut history, settings, seq) = tokio::try_join!(
+            self.deps.history.recent(&scope, HISTORY_WINDOW - 1),
+            self.deps.settings.settings(&user_key),
+            self.deps.history.append(&scope, user_turn.clone()),
+        )?;
+        // A backend that ran the append first already returns it: keep it once, last.
+        history.retain(|stored| stored.seq != seq);
+        history.push(StoredTurn {
+            seq,
+            turn: user_turn,
+        });
         let model = settings
             .model
             .clone()
             .unwrap_or_else(|| self.config.default_model.clone());
-        let user_ids = message.message_id.iter().cloned().collect();
-        self.record(&scope, Role::User, text, user_ids).await?;
 
         let context_tokens = match self.context_tokens(&model).await {
             Ok(tokens) => tokens,
@@ -75,7 +91,6 @@ impl Inner {
             }
         };
         let context = self.retrieve_context(message, &settings, text).await;
-        let history = self.deps.history.recent(&scope, HISTORY_WINDOW).await?;
         let input = PromptInput {
             system_prompt: &self.config.system_prompt,
             display_name: &message.display_name,
