@@ -90,17 +90,7 @@ impl DiscordHarness {
 
     /// The texts of an interaction's response once its last piece satisfies `done`.
     pub async fn interaction_texts(&self, token: &str, done: impl Fn(&str) -> bool) -> Vec<String> {
-        hearth_tests::eventually(WAIT, || {
-            let texts = self.dc.interaction_texts(token);
-            texts.last().is_some_and(|t| done(t)).then_some(texts)
-        })
-        .await
-        .unwrap_or_else(|| {
-            panic!(
-                "interaction {token} never finished: {:?}",
-                self.dc.interaction_texts(token)
-            )
-        })
+        self.dc.wait_for_interaction_texts(token, WAIT, done).await
     }
 }
 

@@ -674,17 +674,7 @@ fn dc_ask(h: &InProcess, user: &str, prompt: &str) -> String {
 impl InProcess {
     /// The texts of a Discord interaction's response once its last piece satisfies `done`.
     async fn dc_texts(&self, token: &str, done: impl Fn(&str) -> bool) -> Vec<String> {
-        hearth_tests::eventually(WAIT, || {
-            let texts = self.dc.interaction_texts(token);
-            texts.last().is_some_and(|t| done(t)).then_some(texts)
-        })
-        .await
-        .unwrap_or_else(|| {
-            panic!(
-                "interaction {token} never finished: {:?}",
-                self.dc.interaction_texts(token)
-            )
-        })
+        self.dc.wait_for_interaction_texts(token, WAIT, done).await
     }
 }
 

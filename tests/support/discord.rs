@@ -511,6 +511,26 @@ impl FakeDiscord {
         id
     }
 
+    /// The texts of an interaction's response once its last piece satisfies `done`.
+    pub async fn wait_for_interaction_texts(
+        &self,
+        token: &str,
+        timeout: Duration,
+        done: impl Fn(&str) -> bool,
+    ) -> Vec<String> {
+        crate::eventually(timeout, || {
+            let texts = self.interaction_texts(token);
+            texts.last().is_some_and(|t| done(t)).then_some(texts)
+        })
+        .await
+        .unwrap_or_else(|| {
+            panic!(
+                "interaction {token} never finished: {:?}",
+                self.interaction_texts(token)
+            )
+        })
+    }
+
     /// Waits until `check` holds for a message in `channel`; returns it.
     pub async fn wait_for_message(
         &self,
