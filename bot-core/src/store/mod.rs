@@ -8,7 +8,7 @@
 //!   (`conformance`, public with the `testing` feature for other backends).
 //!
 //! The ports are async: a backend with an async driver (a future Postgres one) awaits it, a
-//! blocking one (sled) moves each operation to tokio's blocking pool, so storage never runs on
+//! blocking one (sled) runs each operation on a thread of its own, so storage never runs on
 //! the async workers. Errors say what went wrong ([`StoreError`]), never which backend failed,
 //! so a second backend implements the ports without touching the core.
 
