@@ -5,14 +5,18 @@
 //! 0700 data directory, so only the account that runs Hearth (and root) can use it: no
 //! token to leak, no port open to the network.
 //!
-//! Requests: `{"op":"send","user":"telegram:123","text":"…"}`. Answers:
-//! `{"ok":true,"messages":1}` or `{"ok":false,"error":"…"}`.
+//! Requests: `{"op":"send","user":"telegram:123","text":"…"}`, answered
+//! `{"ok":true,"messages":1}`; `{"op":"notes_index","vault":null}` (`hearth notes index`
+//! while the bot runs: the bot holds the index), answered `{"ok":true,"summaries":[…]}`.
+//! Failures: `{"ok":false,"error":"…"}`.
 
 use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
 use anyhow::Context as _;
 use bot_core::outbound::OutboundMessage;
 use bot_core::{ChatService, UserKey};
+use hearth_notes::Notes;
 use serde_json::{Value, json};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -30,6 +34,7 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
 pub async fn serve(
     path: PathBuf,
     service: ChatService,
+    notes: Option<Arc<Notes>>,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // A socket left by a bot that was killed; the database lock already guarantees that
@@ -50,8 +55,9 @@ pub async fn serve(
             },
         };
         let service = service.clone();
+        let notes = notes.clone();
         tokio::spawn(async move {
-            if let Err(e) = answer(stream, &service).await {
+            if let Err(e) = answer(stream, &service, notes).await {
                 tracing::warn!(error = %e, "admin request failed");
             }
         });
@@ -60,13 +66,18 @@ pub async fn serve(
     Ok(())
 }
 
-async fn answer(stream: UnixStream, service: &ChatService) -> anyhow::Result<()> {
+async fn answer(
+    stream: UnixStream,
+    service: &ChatService,
+    notes: Option<Arc<Notes>>,
+) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     BufReader::new(read.take(MAX_REQUEST as u64))
         .read_line(&mut line)
         .await?;
     let response = match serde_json::from_str::<Value>(&line) {
+        Ok(request) if request["op"] == "notes_index" => index_notes(&request, notes).await,
         Ok(request) => handle(&request, service).await,
         Err(_) => json!({"ok": false, "error": "the request is not one line of JSON"}),
     };
@@ -97,6 +108,45 @@ async fn handle(request: &Value, service: &ChatService) -> Value {
         }
         _ => json!({"ok": false, "error": "unknown request"}),
     }
+}
+
+/// Updates the notes index on the owner's request.
+async fn index_notes(request: &Value, notes: Option<Arc<Notes>>) -> Value {
+    let Some(notes) = notes else {
+        return json!({"ok": false, "error": "the running bot has no vaults (HEARTH_NOTES)"});
+    };
+    let vault = request["vault"].as_str().map(str::to_owned);
+    let update =
+        tokio::task::spawn_blocking(move || notes.update(vault.as_deref(), &|_, _, _| {})).await;
+    match update {
+        Ok(Ok(summaries)) => json!({
+            "ok": true,
+            "summaries": summaries.iter().map(crate::notes_cli::summary_json).collect::<Vec<_>>(),
+        }),
+        Ok(Err(e)) => json!({"ok": false, "error": e.to_string()}),
+        Err(e) => json!({"ok": false, "error": format!("the update failed: {e}")}),
+    }
+}
+
+/// Sends one request to the running bot and reads its answer; `None` when no bot listens.
+pub async fn request(data_dir: &Path, request: &Value) -> anyhow::Result<Option<Value>> {
+    let path = socket_path(data_dir);
+    let Ok(stream) = UnixStream::connect(&path).await else {
+        return Ok(None);
+    };
+    let (read, mut write) = stream.into_split();
+    write
+        .write_all(format!("{request}\n").as_bytes())
+        .await
+        .context("writing to the admin socket")?;
+    let mut line = String::new();
+    BufReader::new(read)
+        .read_line(&mut line)
+        .await
+        .context("reading the bot's answer")?;
+    let answer =
+        serde_json::from_str(&line).context("the bot's answer is not JSON (is it Hearth?)")?;
+    Ok(Some(answer))
 }
 
 /// `hearth send`: asks the running bot to send `text` to `user`.

@@ -5,6 +5,7 @@
 //! appear in errors.
 
 mod discord;
+mod notes;
 mod voice;
 
 use std::collections::HashMap;
@@ -78,6 +79,8 @@ pub struct Config {
     pub memory: MemoryConfig,
     /// The embedding model; `None` means keyword retrieval only.
     pub embed: Option<FastEmbedConfig>,
+    /// The owner's vaults (`HEARTH_NOTES`), with who may read each.
+    pub notes: Vec<hearth_notes::Vault>,
 }
 
 /// Reads and validates the configuration from `vars` (the environment after `.env`).
@@ -203,6 +206,11 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
     )?;
     let (discord, discord_access) = discord::from_vars(&|name| get(name).map(str::to_owned))?;
     let voice = voice::from_vars(&|name| get(name).map(str::to_owned))?;
+    let notes = notes::from_vars(
+        &|name| get(name).map(str::to_owned),
+        &telegram_allowed,
+        &discord_access.users,
+    )?;
     let data_dir = PathBuf::from(get("HEARTH_DATA_DIR").unwrap_or("data"));
 
     let memory = MemoryConfig {
@@ -264,6 +272,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
     };
 
     Ok(Config {
+        notes,
         data_dir,
         memory,
         embed,

@@ -75,6 +75,7 @@ pub async fn run(config: &Config) -> ExitCode {
 
     check_embedder(config, &mut report).await;
     check_voice(config, &mut report).await;
+    check_notes(config, &mut report);
 
     match &config.telegram {
         None => report.skip("Telegram: TELEGRAM_BOT_TOKEN is not set"),
@@ -139,6 +140,59 @@ fn check_data_dir(config: &Config, report: &mut Report) {
             "NOTE  a running bot may be listening at {} (hearth send uses it)",
             socket.display()
         );
+    }
+}
+
+/// Each vault: the folder can be read, how many notes it holds, and the index's state.
+fn check_notes(config: &Config, report: &mut Report) {
+    if config.notes.is_empty() {
+        report.skip("notes: HEARTH_NOTES is not set");
+        return;
+    }
+    let status = hearth_notes::Notes::open(&config.data_dir.join("notes"), config.notes.clone())
+        .map(|notes| notes.status());
+    for vault in &config.notes {
+        let name = &vault.config.name;
+        let root = vault.config.root.display();
+        let scan = match hearth_notes::scan::scan(&vault.config.root) {
+            Ok(scan) => scan,
+            Err(e) => {
+                report.fail(
+                    &format!("notes vault {name}: {e}"),
+                    &format!("check that {root} exists and the account running Hearth can read it"),
+                );
+                continue;
+            }
+        };
+        report.pass(&format!(
+            "notes vault {name} ({:?}) at {root}: {} notes, {} attachments, {} unreadable",
+            scan.kind,
+            scan.notes.len(),
+            scan.attachments,
+            scan.skipped.len()
+        ));
+        let state = status
+            .as_ref()
+            .ok()
+            .and_then(|all| all.iter().find(|s| &s.name == name).cloned());
+        match (state, &status) {
+            (_, Err(e)) => report.fail(
+                &format!("notes index: {e}"),
+                "remove DATA_DIR/notes to rebuild it with `hearth notes index`",
+            ),
+            (Some(state), _) if state.indexed_at.is_some() => report.pass(&format!(
+                "notes vault {name} is indexed: {} notes, {} passages, last {}",
+                state.notes,
+                state.passages,
+                state
+                    .indexed_at
+                    .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                    .unwrap_or_default()
+            )),
+            _ => report.skip(&format!(
+                "notes vault {name} is not indexed yet (the bot indexes it at start; or run `hearth notes index`)"
+            )),
+        }
     }
 }
 

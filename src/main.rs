@@ -8,6 +8,7 @@ mod data_dir;
 mod doctor;
 mod env_file;
 mod memory_cli;
+mod notes_cli;
 mod terminal;
 
 use std::collections::HashMap;
@@ -22,6 +23,7 @@ use bot_core::memory::embed::{Embedder, FastEmbedder};
 use bot_core::model::ollama::{OllamaConfig, OllamaModel};
 use bot_core::model::openai::{OpenAiConfig, OpenAiModel};
 use bot_core::service::Deps;
+use bot_core::store::cache::{self, CachedHistory, CachedSettings};
 use bot_core::store::sled_store::SledStore;
 use bot_core::voice::whisper::WhisperTranscriber;
 use bot_core::voice::{Transcriber, Voice};
@@ -60,6 +62,11 @@ enum Command {
         #[command(subcommand)]
         action: memory_cli::Action,
     },
+    /// The owner's notes (HEARTH_NOTES): index, search, status. Works while the bot runs.
+    Notes {
+        #[command(subcommand)]
+        action: notes_cli::Action,
+    },
 }
 
 #[tokio::main]
@@ -96,6 +103,7 @@ async fn main() -> ExitCode {
         Command::Doctor => return doctor::run(&config).await,
         Command::Chat => terminal::run(config).await,
         Command::Memory { action } => memory_cli::run(config, action).await,
+        Command::Notes { action } => notes_cli::run(config, action).await,
         Command::Send { user, text } => admin::send(&config, &user, &text.join(" ")).await,
     };
     match result {
@@ -192,10 +200,7 @@ pub fn build_model(config: &config::Config) -> Arc<dyn bot_core::model::Language
 
 /// Storage, model and service, shared by `run`, `chat` and `memory`. Only `run` receives voice
 /// notes, so only it loads the speech model (`with_voice`).
-async fn build_service(
-    config: &config::Config,
-    with_voice: bool,
-) -> anyhow::Result<(ChatService, SledStore)> {
+async fn build_service(config: &config::Config, with_voice: bool) -> anyhow::Result<Services> {
     data_dir::create(&config.data_dir)?;
     let store = SledStore::open(&config.data_dir.join("db"))
         .with_context(|| format!("cannot open the database in {}", config.data_dir.display()))?;
@@ -210,14 +215,32 @@ async fn build_service(
     let memories = Memories::new(Arc::new(store.clone()), embedder, config.memory.clone())
         .with_clock(Arc::clone(&clock));
     let memories = Arc::new(memories);
+    let notes = open_notes(config)?;
+    let mut retrievers: Vec<Arc<dyn bot_core::retrieve::Retriever>> = vec![Arc::new(
+        bot_core::retrieve::MemoryRetriever::new(Arc::clone(&memories)),
+    )];
+    let notes_source = notes.clone().map(|notes| {
+        Arc::new(hearth_notes::NotesPort(notes)) as Arc<dyn bot_core::notes::NotesSource>
+    });
+    if let Some(source) = &notes_source {
+        retrievers.push(Arc::new(bot_core::notes::NotesRetriever::new(Arc::clone(
+            source,
+        ))));
+    }
     let deps = Deps {
         model: build_model(config),
-        history: Arc::new(store.clone()),
-        settings: Arc::new(store.clone()),
+        history: Arc::new(CachedHistory::new(
+            Arc::new(store.clone()),
+            bot_core::service::HISTORY_WINDOW,
+            cache::HISTORY_BYTES,
+        )),
+        settings: Arc::new(CachedSettings::new(
+            Arc::new(store.clone()),
+            cache::SETTINGS_USERS,
+        )),
         access,
-        retrievers: vec![Arc::new(bot_core::retrieve::MemoryRetriever::new(
-            Arc::clone(&memories),
-        ))],
+        retrievers,
+        notes: notes_source,
         memories,
         voice: if with_voice {
             load_voice(config).await?
@@ -227,7 +250,53 @@ async fn build_service(
         outbounds: bot_core::outbound::Outbounds::default(),
         clock,
     };
-    Ok((ChatService::new(config.service.clone(), deps), store))
+    Ok(Services {
+        service: ChatService::new(config.service.clone(), deps),
+        store,
+        notes,
+    })
+}
+
+/// What `build_service` builds.
+pub struct Services {
+    /// The chat service.
+    pub service: ChatService,
+    /// The database (flushed at shutdown).
+    pub store: SledStore,
+    /// The owner's notes, when vaults are configured.
+    pub notes: Option<Arc<hearth_notes::Notes>>,
+}
+
+/// Opens the notes index for the configured vaults; `None` without vaults.
+fn open_notes(config: &config::Config) -> anyhow::Result<Option<Arc<hearth_notes::Notes>>> {
+    if config.notes.is_empty() {
+        return Ok(None);
+    }
+    let dir = config.data_dir.join("notes");
+    let notes = hearth_notes::Notes::open(&dir, config.notes.clone())
+        .with_context(|| format!("cannot open the notes index in {}", dir.display()))?;
+    Ok(Some(Arc::new(notes)))
+}
+
+/// Brings the notes index up to date in the background (the bot answers meanwhile).
+fn index_notes_in_background(notes: &Arc<hearth_notes::Notes>) {
+    let notes = Arc::clone(notes);
+    tokio::task::spawn_blocking(move || match notes.update(None, &|_, _, _| {}) {
+        Ok(summaries) => {
+            for summary in summaries.into_iter().flatten() {
+                tracing::info!(
+                    vault = %summary.vault,
+                    notes = summary.notes,
+                    changed = summary.changed,
+                    removed = summary.removed,
+                    skipped = summary.skipped,
+                    elapsed_ms = summary.elapsed.as_millis() as u64,
+                    "notes indexed"
+                );
+            }
+        }
+        Err(e) => tracing::warn!(error = %e, "the notes could not be indexed"),
+    });
 }
 
 async fn run(config: config::Config) -> anyhow::Result<()> {
@@ -247,10 +316,25 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
             "HEARTH_DISCORD_ALLOWED_USERS/ROLES/GUILDS are empty: nobody may use the bot on Discord"
         );
     }
-    let (service, store) = build_service(&config, true).await?;
+    let Services {
+        service,
+        store,
+        notes,
+    } = build_service(&config, true).await?;
     tracing::info!(model_server = %bot_core::model::redact_url(&config.model_url), api = ?config.model_api, model = %config.service.default_model, data_dir = %config.data_dir.display(), "starting Hearth");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
+    let watcher = match &notes {
+        Some(notes) => {
+            // Watch first, so edits made while the first update runs are not missed.
+            let watcher = hearth_notes::watch::spawn(Arc::clone(notes), shutdown.clone())
+                .map_err(|e| tracing::warn!(error = %e, "notes are not watched for changes; run `hearth notes index` after editing"))
+                .ok();
+            index_notes_in_background(notes);
+            watcher
+        }
+        None => None,
+    };
 
     // Every configured platform, started the same way (a new platform: one line here).
     let configured: Vec<Box<dyn Adapter>> = [
@@ -280,6 +364,7 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
     let admin = tokio::spawn(admin::serve(
         admin::socket_path(&config.data_dir),
         service.clone(),
+        notes.clone(),
         shutdown.clone(),
     ));
     // An adapter that ends before shutdown failed: stop everything and report it.
@@ -305,6 +390,10 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
         Ok(Ok(())) => {}
     }
     store.flush_all().context("flushing the database")?;
+    // The watcher thread stops at its next look at `shutdown`; an update it is running
+    // may be cut off by the exit, which is safe: the manifest is written after the commit,
+    // so the next start redoes it.
+    drop(watcher);
     if let Some(e) = failure {
         return Err(e);
     }

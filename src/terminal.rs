@@ -9,7 +9,14 @@ use crate::config::Config;
 
 /// Reads lines from stdin until EOF or `/quit`, printing answers as they stream.
 pub async fn run(config: Config) -> anyhow::Result<()> {
-    let (service, store) = crate::build_service(&config, false).await?;
+    let crate::Services {
+        service,
+        store,
+        notes,
+    } = crate::build_service(&config, false).await?;
+    if let Some(notes) = &notes {
+        crate::index_notes_in_background(notes);
+    }
     let user = whoami();
     println!(
         "Chatting with {} at {}. /help for commands, /quit or Ctrl-D to leave.",

@@ -19,6 +19,8 @@ pub enum Command {
     Forget(Option<String>),
     /// `/export`: everything stored about the user, as a JSON file.
     Export,
+    /// `/notes` shows the owner's vaults; `/notes QUERY` searches them; `/notes on|off`.
+    Notes(Option<String>),
     /// Any other `/word`.
     Unknown(String),
 }
@@ -105,6 +107,16 @@ pub const COMMANDS: &[CommandSpec] = &[
         arg("target", "A memory id, or all", true, false),
     ),
     spec("export", "Get everything stored about you as a file", None),
+    spec(
+        "notes",
+        "Search the owner's notes: /notes QUERY (or /notes off, /notes on)",
+        arg(
+            "query",
+            "Words to search for (or on, off); empty shows the vaults",
+            false,
+            false,
+        ),
+    ),
 ];
 
 impl Command {
@@ -124,6 +136,7 @@ impl Command {
             "memory" | "memories" => Command::Memory(arg),
             "forget" => Command::Forget(arg),
             "export" => Command::Export,
+            "notes" | "note" => Command::Notes(arg),
             other => Command::Unknown(other.to_owned()),
         }
     }

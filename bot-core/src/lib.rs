@@ -14,7 +14,8 @@
 //! - [`model`]: the [`LanguageModel`](model::LanguageModel) port, the Ollama
 //!   client and a scripted model for tests.
 //! - [`store`]: the [`HistoryStore`](store::HistoryStore) and
-//!   [`SettingsStore`](store::SettingsStore) ports, backed by sled or memory.
+//!   [`SettingsStore`](store::SettingsStore) ports, backed by sled or memory, with
+//!   write-through caches in front ([`store::cache`]).
 //! - [`think`]: removes `<think>...</think>` reasoning from a text stream.
 //! - [`access`]: who may talk to the bot.
 //! - [`adapter`]: the [`Adapter`](adapter::Adapter) seam every platform starts through.
@@ -23,7 +24,10 @@
 //! - [`pacer`]: one edit per interval per chat, pushed back by 429s.
 //! - [`render`]: what a reply shows at each moment, for every adapter.
 //! - [`retrieve`]: the [`Retriever`](retrieve::Retriever) port: scored, labelled
-//!   passages for prompts (memories today).
+//!   passages for prompts (memories, the owner's notes).
+//! - [`notes`]: the [`NotesSource`](notes::NotesSource) port (the `hearth-notes` crate
+//!   implements it) and the retriever that puts notes in prompts.
+//! - [`sources`]: which cited passages an answer used, for its `Sources:` line.
 //! - [`outbound`]: the [`Outbound`](outbound::Outbound) port: messages the core sends
 //!   on its own (private answers, the owner's `hearth send`, later reminders).
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
@@ -35,12 +39,14 @@ pub mod commands;
 pub mod error;
 pub mod memory;
 pub mod model;
+pub mod notes;
 pub mod outbound;
 pub mod pacer;
 pub mod prompt;
 pub mod render;
 pub mod retrieve;
 pub mod service;
+pub mod sources;
 pub mod store;
 pub mod think;
 pub mod types;

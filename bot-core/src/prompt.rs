@@ -8,7 +8,7 @@
 use chrono::{DateTime, Utc};
 
 use crate::model::{PromptMessage, Role};
-use crate::retrieve::ContextGroup;
+use crate::retrieve::{ContextGroup, Passage};
 use crate::store::StoredTurn;
 
 /// Fixed cost of one chat message (role markers, separators) in tokens.
@@ -66,30 +66,59 @@ fn system_message(input: &PromptInput<'_>, context_budget: u64) -> String {
         input.display_name,
         input.now.format("%A, %Y-%m-%d %H:%M")
     );
+    for (group, passages) in fit_context(input.context, context_budget) {
+        let lines: Vec<String> = passages.iter().map(|p| passage_line(p)).collect();
+        text.push_str(&format!("\n\n{}:\n{}", group.heading, lines.join("\n")));
+    }
+    text
+}
+
+fn passage_line(passage: &Passage) -> String {
+    format!("- [{}] {}", passage.label, passage.text)
+}
+
+/// The passages of each group that fit `budget` tokens, best first, groups in order;
+/// groups with none that fit are left out.
+fn fit_context(context: &[ContextGroup], budget: u64) -> Vec<(&ContextGroup, Vec<&Passage>)> {
     let mut used = 0;
-    for group in input.context {
-        let mut lines = Vec::new();
+    let mut out = Vec::new();
+    for group in context {
+        let mut kept = Vec::new();
         for passage in &group.passages {
-            let line = format!("- [{}] {}", passage.label, passage.text);
-            let cost = estimate_tokens(&line);
-            if used + cost > context_budget {
+            let cost = estimate_tokens(&passage_line(passage));
+            if used + cost > budget {
                 break;
             }
             used += cost;
-            lines.push(line);
+            kept.push(passage);
         }
-        if !lines.is_empty() {
-            text.push_str(&format!("\n\n{}:\n{}", group.heading, lines.join("\n")));
+        if !kept.is_empty() {
+            out.push((group, kept));
         }
     }
-    text
+    out
+}
+
+/// The passages to cite that [`assemble`] puts in the prompt (of groups with `cite`).
+pub fn cited_passages<'a>(input: &PromptInput<'a>) -> Vec<&'a Passage> {
+    fit_context(input.context, context_budget(input))
+        .into_iter()
+        .filter(|(group, _)| group.cite)
+        .flat_map(|(_, passages)| passages)
+        .collect()
+}
+
+/// Retrieved context may use at most a quarter of the budget, so the conversation keeps
+/// priority.
+fn context_budget(input: &PromptInput<'_>) -> u64 {
+    input.budget_tokens / 4
 }
 
 /// Assembles the prompt: system message (with retrieved context, which may use at most
 /// a quarter of the budget so the conversation keeps priority), then the
 /// newest turns that fit.
 pub fn assemble(input: &PromptInput<'_>) -> Result<Vec<PromptMessage>, TooLong> {
-    let system = system_message(input, input.budget_tokens / 4);
+    let system = system_message(input, context_budget(input));
     let mut used = estimate_tokens(&system);
     let mut kept = Vec::new();
     for (i, stored) in input.history.iter().enumerate().rev() {
@@ -124,7 +153,6 @@ pub fn assemble(input: &PromptInput<'_>) -> Result<Vec<PromptMessage>, TooLong> 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::retrieve::Passage;
     use crate::store::Turn;
 
     fn history(texts: &[(Role, &str)]) -> Vec<StoredTurn> {
@@ -204,6 +232,7 @@ mod tests {
         let h = history(&[(Role::User, "what do I like?")]);
         let context = [ContextGroup {
             heading: "What you remember".into(),
+            cite: false,
             passages: (0..50)
                 .map(|i| Passage {
                     label: "2026-03-04".into(),

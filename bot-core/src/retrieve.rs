@@ -29,6 +29,9 @@ pub struct Passage {
 pub struct ContextGroup {
     /// What the passages are, for the model.
     pub heading: String,
+    /// The answer cites these passages' sources when it uses them (notes, documents; not
+    /// memories, which are the person's own words).
+    pub cite: bool,
     /// The passages, best first.
     pub passages: Vec<Passage>,
 }
@@ -46,6 +49,8 @@ pub struct Query<'a> {
     pub shared_chat: bool,
     /// The person allowed their personal context in shared chats.
     pub personal_in_shared: bool,
+    /// The person wants the owner's notes in their answers (`/notes off` turns it off).
+    pub notes_enabled: bool,
 }
 
 /// Why a retriever returned nothing.
@@ -93,6 +98,7 @@ impl Retriever for MemoryRetriever {
             return Ok(None);
         }
         Ok(Some(ContextGroup {
+            cite: false,
             heading: format!(
                 "What you remember about {} from earlier conversations (use it only when relevant)",
                 query.display_name

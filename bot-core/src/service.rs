@@ -25,12 +25,13 @@ use crate::types::{InboundMessage, ReplyEvent, ReplyStream, ScopeKey, TurnRef};
 mod answer;
 mod extraction;
 mod memory_commands;
+mod notes_command;
 mod voice_note;
 
 pub use voice_note::VoiceNote;
 
 /// How many stored turns are read back to build a prompt.
-const HISTORY_WINDOW: usize = 400;
+pub const HISTORY_WINDOW: usize = 400;
 
 /// Settings of the chat service, validated by the binary at start.
 #[derive(Clone, Debug)]
@@ -104,8 +105,10 @@ pub struct Deps {
     pub outbounds: crate::outbound::Outbounds,
     /// The wall clock.
     pub clock: Arc<dyn crate::clock::Clock>,
-    /// Where prompt context comes from, in order (memories; later the owner's notes).
+    /// Where prompt context comes from, in order (memories, the owner's notes).
     pub retrievers: Vec<Arc<dyn crate::retrieve::Retriever>>,
+    /// The owner's notes, for `/notes`; `None` when no vault is configured.
+    pub notes: Option<Arc<dyn crate::notes::NotesSource>>,
 }
 
 /// What one inbound message asks for.
@@ -466,6 +469,7 @@ impl Inner {
             Command::Memory(arg) => self.memory_command(arg, message, reply).await?,
             Command::Forget(arg) => self.forget_command(arg, message, reply).await?,
             Command::Export => self.export_command(message, reply).await?,
+            Command::Notes(arg) => self.notes_command(arg, message, reply).await?,
             Command::Unknown(name) => {
                 tracing::info!(command = %name, "unknown command");
                 reply

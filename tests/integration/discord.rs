@@ -127,7 +127,7 @@ async fn ask_defers_then_streams_into_the_original_response() {
         .filter_map(|c| c["name"].as_str())
         .collect();
     for name in [
-        "ask", "reset", "model", "help", "remember", "memory", "forget", "export",
+        "ask", "reset", "model", "help", "remember", "memory", "forget", "export", "notes",
     ] {
         assert!(names.contains(&name), "{name} missing from {names:?}");
     }

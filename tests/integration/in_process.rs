@@ -65,14 +65,23 @@ impl InProcess {
         ));
         let deps = Deps {
             model: model.clone(),
-            history: store.clone(),
-            settings: store.clone(),
+            // As the binary wires it: write-through caches in front of the store.
+            history: Arc::new(bot_core::store::cache::CachedHistory::new(
+                store.clone(),
+                bot_core::service::HISTORY_WINDOW,
+                1 << 20,
+            )),
+            settings: Arc::new(bot_core::store::cache::CachedSettings::new(
+                store.clone(),
+                100,
+            )),
             access: AccessPolicy::deny_all()
                 .allow_all(Platform::Telegram, [ALICE.to_string(), BOB.to_string()])
                 .allow_all(Platform::Discord, [DC_ALICE, DC_BOB]),
             retrievers: vec![Arc::new(bot_core::retrieve::MemoryRetriever::new(
                 memories.clone(),
             ))],
+            notes: None,
             memories,
             voice: None,
             outbounds: bot_core::outbound::Outbounds::default(),
@@ -588,7 +597,7 @@ async fn commands_are_registered_and_help_answers() {
     assert_eq!(
         names,
         [
-            "start", "help", "reset", "model", "remember", "memory", "forget", "export"
+            "start", "help", "reset", "model", "remember", "memory", "forget", "export", "notes"
         ]
     );
     let slash: Vec<String> = bot

@@ -6,7 +6,8 @@ use tokio::time::Instant;
 use super::{HISTORY_WINDOW, Inner, Reply};
 use crate::model::{ChatRequest, ModelError, Role};
 use crate::prompt::{self, PromptInput};
-use crate::retrieve::{ContextGroup, Query};
+use crate::retrieve::{ContextGroup, Passage, Query};
+use crate::sources;
 use crate::store::{StoreError, StoredTurn};
 use crate::think::ThinkFilter;
 use crate::types::{InboundMessage, ReplyEvent, TurnRef};
@@ -15,6 +16,20 @@ use crate::types::{InboundMessage, ReplyEvent, TurnRef};
 pub(super) struct Exchange {
     pub(super) message: InboundMessage,
     pub(super) answer: String,
+}
+
+/// What came of generating an answer.
+enum Generated {
+    /// The user was already told why there is no answer (model down, too long, busy).
+    Replied,
+    /// The model answered (perhaps partly).
+    Answer {
+        model: String,
+        answer: String,
+        ending: Ending,
+        /// The passages to cite that were in the prompt.
+        cited: Vec<Passage>,
+    },
 }
 
 /// How a model stream ended.
@@ -63,80 +78,55 @@ impl Inner {
             text,
             message.message_id.iter().cloned().collect(),
         );
-        // One round trip to storage: the history before this message, the settings and the
-        // stored user turn, asked for together (jobs of one conversation never overlap).
+        // For an active conversation both come from the write-through caches in front of
+        // storage (`store::cache`): no storage round trip before the model request.
         let user_key = message.user_key();
-        let (mut history, settings, seq) = tokio::try_join!(
+        let (mut history, settings) = tokio::try_join!(
             self.deps.history.recent(&scope, HISTORY_WINDOW - 1),
             self.deps.settings.settings(&user_key),
-            self.deps.history.append(&scope, user_turn.clone()),
         )?;
-        // A backend that ran the append first already returns it: keep it once, last.
-        history.retain(|stored| stored.seq != seq);
         history.push(StoredTurn {
-            seq,
-            turn: user_turn,
+            // Not stored yet; the prompt does not use sequence numbers.
+            seq: u64::MAX,
+            turn: user_turn.clone(),
         });
-        let model = settings
-            .model
-            .clone()
-            .unwrap_or_else(|| self.config.default_model.clone());
-
-        let context_tokens = match self.context_tokens(&model).await {
-            Ok(tokens) => tokens,
-            Err(e) => {
-                tracing::warn!(error = %e, model = %model, "model server unavailable");
-                reply.fail(e.user_message()).await;
+        // The user's turn is stored while the model works; the answer is recorded after it
+        // and shown as final only once both are on disk (jobs of one conversation never
+        // overlap, so nothing else writes to this conversation meanwhile).
+        let (saved, generated) = tokio::join!(
+            self.deps.history.append(&scope, user_turn),
+            self.generate(message, text, &settings, &history, reply),
+        );
+        let (model, answer, ending, cited) = match (saved, generated) {
+            (
+                Ok(_),
+                Generated::Answer {
+                    model,
+                    answer,
+                    ending,
+                    cited,
+                },
+            ) => (model, answer, ending, cited),
+            (Ok(_), Generated::Replied) => return Ok(None),
+            // The user was already told why there is no answer; the storage error is logged.
+            (Err(e), Generated::Replied) => {
+                tracing::error!(error = %e, scope = %scope, "storage failed while handling a message");
                 return Ok(None);
             }
+            (Err(e), Generated::Answer { .. }) => return Err(e),
         };
-        let context = self.retrieve_context(message, &settings, text).await;
-        let input = PromptInput {
-            system_prompt: &self.config.system_prompt,
-            display_name: &message.display_name,
-            history: &history,
-            context: &context,
-            now: self.deps.clock.now(),
-            budget_tokens: prompt::prompt_budget(context_tokens),
-        };
-        let messages = match prompt::assemble(&input) {
-            Ok(messages) => messages,
-            Err(e) => {
-                tracing::info!(error = %e, "message does not fit the context window");
-                reply
-                    .finish(format!(
-                        "That message is too long for the model's context window (about {} tokens, {} available). \
-                         Please shorten it.",
-                        e.needed, e.available
-                    ))
-                    .await;
-                return Ok(None);
-            }
-        };
-        let request = ChatRequest {
-            model: model.clone(),
-            messages,
-            num_ctx: Some(context_tokens),
-            format: None,
-            num_predict: Some(self.config.max_answer_tokens),
-        };
-
-        let Some(_slot) = self.acquire_slot(reply).await else {
-            reply
-                .fail("I am busy with many requests right now. Please try again in a few minutes.")
-                .await;
-            return Ok(None);
-        };
-        reply.send(ReplyEvent::Started).await;
-        let started = Instant::now();
-        let (answer, ending) = self.stream_answer(request, reply).await;
-        tracing::info!(model = %model, elapsed_ms = started.elapsed().as_millis() as u64, chars = answer.len(), "answered");
 
         let visible = match &ending {
             Ending::Complete if answer.trim().is_empty() => {
                 "(The model returned an empty answer.)".to_owned()
             }
-            Ending::Complete => answer.clone(),
+            Ending::Complete => {
+                let cited: Vec<&Passage> = cited.iter().collect();
+                match sources::line(&sources::used(&answer, text, &cited)) {
+                    Some(line) => format!("{answer}\n\n{line}"),
+                    None => answer.clone(),
+                }
+            }
             Ending::Cancelled => format!("{answer}\n\n_(stopped: the bot is shutting down)_"),
             Ending::Failed(e) if answer.is_empty() => {
                 tracing::warn!(error = %e, model = %model, "model request failed");
@@ -166,8 +156,82 @@ impl Inner {
         }))
     }
 
-    /// The memories to put in the prompt: none in a chat others can read,
-    /// unless the user allowed it.
+    /// Builds the prompt, waits for a model slot and streams the answer to `reply`.
+    /// `Replied` when the user was already told why there is no answer.
+    async fn generate(
+        &self,
+        message: &InboundMessage,
+        text: &str,
+        settings: &crate::store::UserSettings,
+        history: &[StoredTurn],
+        reply: &Reply,
+    ) -> Generated {
+        let model = settings
+            .model
+            .clone()
+            .unwrap_or_else(|| self.config.default_model.clone());
+
+        let context_tokens = match self.context_tokens(&model).await {
+            Ok(tokens) => tokens,
+            Err(e) => {
+                tracing::warn!(error = %e, model = %model, "model server unavailable");
+                reply.fail(e.user_message()).await;
+                return Generated::Replied;
+            }
+        };
+        let context = self.retrieve_context(message, settings, text).await;
+        let input = PromptInput {
+            system_prompt: &self.config.system_prompt,
+            display_name: &message.display_name,
+            history,
+            context: &context,
+            now: self.deps.clock.now(),
+            budget_tokens: prompt::prompt_budget(context_tokens),
+        };
+        let cited: Vec<Passage> = prompt::cited_passages(&input)
+            .into_iter()
+            .cloned()
+            .collect();
+        let messages = match prompt::assemble(&input) {
+            Ok(messages) => messages,
+            Err(e) => {
+                tracing::info!(error = %e, "message does not fit the context window");
+                reply
+                    .finish(format!(
+                        "That message is too long for the model's context window (about {} tokens, {} available). \
+                         Please shorten it.",
+                        e.needed, e.available
+                    ))
+                    .await;
+                return Generated::Replied;
+            }
+        };
+        let request = ChatRequest {
+            model: model.clone(),
+            messages,
+            num_ctx: Some(context_tokens),
+            format: None,
+            num_predict: Some(self.config.max_answer_tokens),
+        };
+
+        let Some(_slot) = self.acquire_slot(reply).await else {
+            reply
+                .fail("I am busy with many requests right now. Please try again in a few minutes.")
+                .await;
+            return Generated::Replied;
+        };
+        reply.send(ReplyEvent::Started).await;
+        let started = Instant::now();
+        let (answer, ending) = self.stream_answer(request, reply).await;
+        tracing::info!(model = %model, elapsed_ms = started.elapsed().as_millis() as u64, chars = answer.len(), "answered");
+        Generated::Answer {
+            model,
+            answer,
+            ending,
+            cited,
+        }
+    }
+
     /// Context for the prompt from every retriever, in their order; a failing one is
     /// logged and skipped so the answer goes on without it.
     async fn retrieve_context(
@@ -183,6 +247,7 @@ impl Inner {
             text,
             shared_chat: message.chat.is_shared,
             personal_in_shared: settings.memory_in_shared,
+            notes_enabled: !settings.notes_off,
         };
         let mut groups = Vec::new();
         for retriever in &self.deps.retrievers {

@@ -36,12 +36,18 @@ pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps
     ));
     Deps {
         model,
-        history: store.clone(),
-        settings: store.clone(),
+        // As the binary wires it: write-through caches in front of the store.
+        history: Arc::new(crate::store::cache::CachedHistory::new(
+            store.clone(),
+            crate::service::HISTORY_WINDOW,
+            1 << 20,
+        )),
+        settings: Arc::new(crate::store::cache::CachedSettings::new(store.clone(), 100)),
         access: AccessPolicy::deny_all().allow_all(Platform::Telegram, ["1", "2"]),
         retrievers: vec![Arc::new(crate::retrieve::MemoryRetriever::new(
             memories.clone(),
         ))],
+        notes: None,
         memories,
         voice: None,
         outbounds: crate::outbound::Outbounds::default(),
@@ -475,6 +481,7 @@ mod retrievers {
         async fn retrieve(&self, query: &Query<'_>) -> Result<Option<ContextGroup>, RetrieveError> {
             Ok(Some(ContextGroup {
                 heading: "From the owner's notes".into(),
+                cite: true,
                 passages: vec![Passage {
                     label: "NAS/Backup.md › Restic schedule".into(),
                     source: "NAS/Backup.md".into(),
@@ -516,5 +523,185 @@ mod retrievers {
             system.contains("- [NAS/Backup.md › Restic schedule] restic runs nightly"),
             "{system}"
         );
+    }
+}
+
+mod notes {
+    use super::*;
+    use crate::notes::{NoteHit, NotesError, NotesRetriever, NotesSource, Reader, VaultOverview};
+
+    /// One vault with one note, readable by user 1 in private chats only.
+    struct OneVault;
+
+    fn allowed(reader: Reader<'_>) -> bool {
+        reader.user.as_str() == "telegram:1" && !reader.shared_chat
+    }
+
+    #[async_trait::async_trait]
+    impl NotesSource for OneVault {
+        fn vaults_for(&self, reader: Reader<'_>) -> Vec<String> {
+            if allowed(reader) {
+                vec!["main".into()]
+            } else {
+                Vec::new()
+            }
+        }
+
+        async fn search(
+            &self,
+            reader: Reader<'_>,
+            query: &str,
+            _limit: usize,
+        ) -> Result<Vec<NoteHit>, NotesError> {
+            if !allowed(reader) || !query.to_lowercase().contains("backup") {
+                return Ok(Vec::new());
+            }
+            Ok(vec![NoteHit {
+                vault: "main".into(),
+                path: "NAS/Backup.md".into(),
+                title: "Backup".into(),
+                heading: "Setup › Restic schedule".into(),
+                text:
+                    "Restic runs nightly at 02:00 from a systemd timer and keeps 7 daily snapshots."
+                        .into(),
+                date: chrono::NaiveDate::from_ymd_opt(2024, 3, 5),
+                score: 2.5,
+            }])
+        }
+
+        async fn overview(&self, reader: Reader<'_>) -> Vec<VaultOverview> {
+            if !allowed(reader) {
+                return Vec::new();
+            }
+            vec![VaultOverview {
+                name: "main".into(),
+                notes: 12,
+                passages: 40,
+                indexed_at: None,
+                failed: vec![("big.md".into(), "too large".into())],
+                error: None,
+            }]
+        }
+    }
+
+    fn service_with_notes(model: Arc<ScriptedModel>) -> ChatService {
+        let mut deps = deps(model, Arc::new(InMemoryStore::new()));
+        let source: Arc<dyn NotesSource> = Arc::new(OneVault);
+        deps.retrievers
+            .push(Arc::new(NotesRetriever::new(Arc::clone(&source))));
+        deps.notes = Some(source);
+        ChatService::new(ServiceConfig::new("m"), deps)
+    }
+
+    fn in_group(mut message: InboundMessage) -> InboundMessage {
+        message.chat = ChatRef {
+            id: "-100".into(),
+            is_shared: true,
+        };
+        message
+    }
+
+    #[tokio::test]
+    async fn an_answer_from_a_note_ends_with_its_source_and_the_passage_is_labelled() {
+        let model = Arc::new(ScriptedModel::new(&["m"], 8192));
+        let service = service_with_notes(model.clone());
+        model.push_text(
+            &[
+                "Restic runs nightly at 02:00 ",
+                "from a systemd timer; 7 daily snapshots are kept.",
+            ],
+            Duration::ZERO,
+        );
+        let events =
+            collect(service.handle(message("1", "how did I set up the backup on the NAS?"))).await;
+        let text = final_text(&events);
+        assert!(
+            text.ends_with("\n\nSources: NAS/Backup.md › Restic schedule"),
+            "{text}"
+        );
+        let system = &model.requests()[0].messages[0].content;
+        assert!(
+            system.contains("[Backup › Setup › Restic schedule] Restic runs nightly"),
+            "{system}"
+        );
+        // The stored answer is the model's, without the sources line.
+        let export = final_text(&collect(service.handle(message("1", "/export"))).await);
+        assert!(!export.contains("Sources:"), "{export}");
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_uses_no_note_shows_no_sources() {
+        let model = Arc::new(ScriptedModel::new(&["m"], 8192));
+        let service = service_with_notes(model.clone());
+        model.push_text(
+            &["I have no idea about your backup, sorry."],
+            Duration::ZERO,
+        );
+        let text =
+            final_text(&collect(service.handle(message("1", "what backup do I use?"))).await);
+        assert_eq!(text, "I have no idea about your backup, sorry.");
+    }
+
+    #[tokio::test]
+    async fn notes_stay_out_of_group_chats_and_other_peoples_prompts() {
+        let model = Arc::new(ScriptedModel::new(&["m"], 8192));
+        let service = service_with_notes(model.clone());
+        collect(service.handle(in_group(message("1", "how is the backup done?")))).await;
+        collect(service.handle(message("2", "how is the backup done?"))).await;
+        for request in model.requests() {
+            assert!(!request.messages[0].content.contains("Restic"));
+        }
+    }
+
+    #[tokio::test]
+    async fn notes_off_keeps_them_out_of_answers_until_on() {
+        let model = Arc::new(ScriptedModel::new(&["m"], 8192));
+        let service = service_with_notes(model.clone());
+        let off = final_text(&collect(service.handle(message("1", "/notes off"))).await);
+        assert!(off.starts_with("Notes are off"), "{off}");
+        collect(service.handle(message("1", "backup?"))).await;
+        assert!(!model.requests()[0].messages[0].content.contains("Restic"));
+        collect(service.handle(message("1", "/notes on"))).await;
+        collect(service.handle(message("1", "backup?"))).await;
+        assert!(model.requests()[1].messages[0].content.contains("Restic"));
+    }
+
+    #[tokio::test]
+    async fn the_notes_command_lists_vaults_and_passages() {
+        let model = Arc::new(ScriptedModel::new(&["m"], 8192));
+        let service = service_with_notes(model.clone());
+        let overview = final_text(&collect(service.handle(message("1", "/notes"))).await);
+        assert!(
+            overview.contains("main: 12 notes, 40 passages, not indexed yet"),
+            "{overview}"
+        );
+        assert!(overview.contains("big\\.md: too large"), "{overview}");
+        let found = final_text(&collect(service.handle(message("1", "/notes backup"))).await);
+        assert!(
+            found.starts_with(
+                "**NAS/Backup\\.md › Setup › Restic schedule** · 2024-03-05\nRestic runs nightly"
+            ),
+            "{found}"
+        );
+        let none = final_text(&collect(service.handle(message("1", "/notes zebra"))).await);
+        assert!(none.starts_with("Nothing in the notes matches"), "{none}");
+        let group =
+            final_text(&collect(service.handle(in_group(message("1", "/notes backup")))).await);
+        assert!(group.contains("not used in group chats"), "{group}");
+        assert!(!group.contains("Restic"));
+        let stranger = final_text(&collect(service.handle(message("2", "/notes backup"))).await);
+        assert_eq!(stranger, "The owner has not shared any notes with you.");
+        assert!(model.requests().is_empty(), "no command reached the model");
+    }
+
+    #[tokio::test]
+    async fn without_vaults_the_notes_command_says_how_to_set_them_up() {
+        let model = Arc::new(ScriptedModel::new(&["m"], 8192));
+        let service = ChatService::new(
+            ServiceConfig::new("m"),
+            deps(model, Arc::new(InMemoryStore::new())),
+        );
+        let text = final_text(&collect(service.handle(message("1", "/notes"))).await);
+        assert!(text.contains("HEARTH_NOTES"), "{text}");
     }
 }

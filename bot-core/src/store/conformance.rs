@@ -46,6 +46,68 @@ async fn scopes_are_isolated_even_with_shared_prefixes(store: &dyn HistoryStore)
     assert_eq!(texts(store.recent(&b, 10).await.unwrap()), ["bob"]);
 }
 
+/// Reads between writes see every write (what a cache in front of a backend must keep true).
+async fn reads_follow_writes(store: &dyn HistoryStore) {
+    let scope = ScopeKey::new(Platform::Telegram, "7", "7");
+    let texts = |turns: &[super::StoredTurn]| {
+        turns
+            .iter()
+            .map(|t| (t.turn.text.clone(), t.turn.conversation))
+            .collect::<Vec<_>>()
+    };
+    let pair = |text: &str, conversation: u32| (text.to_owned(), conversation);
+    assert!(store.recent(&scope, 10).await.unwrap().is_empty());
+    store.append(&scope, turn(Role::User, "a")).await.unwrap();
+    assert_eq!(
+        texts(&store.recent(&scope, 10).await.unwrap()),
+        [pair("a", 0)]
+    );
+    let b = store
+        .append(&scope, turn(Role::Assistant, "b"))
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&store.recent(&scope, 10).await.unwrap()),
+        [pair("a", 0), pair("b", 0)]
+    );
+    assert_eq!(
+        texts(&store.recent(&scope, 1).await.unwrap()),
+        [pair("b", 0)]
+    );
+    store
+        .set_message_ids(&scope, b, vec!["9".into()])
+        .await
+        .unwrap();
+    let recent = store.recent(&scope, 1).await.unwrap();
+    assert_eq!(
+        (recent[0].seq, recent[0].turn.message_ids.clone()),
+        (b, vec!["9".to_owned()])
+    );
+    store.reset(&scope).await.unwrap();
+    assert!(store.recent(&scope, 10).await.unwrap().is_empty());
+    store.append(&scope, turn(Role::User, "c")).await.unwrap();
+    assert_eq!(
+        texts(&store.recent(&scope, 10).await.unwrap()),
+        [pair("c", 1)]
+    );
+    store
+        .append(&scope, turn(Role::Assistant, "d"))
+        .await
+        .unwrap();
+    assert_eq!(
+        texts(&store.recent(&scope, 10).await.unwrap()),
+        [pair("c", 1), pair("d", 1)]
+    );
+    let seqs: Vec<u64> = store
+        .recent(&scope, 10)
+        .await
+        .unwrap()
+        .iter()
+        .map(|t| t.seq)
+        .collect();
+    assert!(seqs[0] < seqs[1]);
+}
+
 async fn reset_starts_a_new_conversation(store: &dyn HistoryStore) {
     let scope = ScopeKey::new(Platform::Discord, "c", "u");
     store.append(&scope, turn(Role::User, "old")).await.unwrap();
@@ -190,11 +252,22 @@ async fn user_turns_are_found_across_chats(store: &dyn HistoryStore) {
 /// backends that offload to a blocking pool need none more.
 pub async fn run_all<S: HistoryStore + SettingsStore + MemoryStore>(make: impl Fn() -> S) {
     memories_round_trip_per_owner(&make()).await;
+    run_history(&make).await;
+    run_settings(&make).await;
+}
+
+/// The history part of the suite, for a [`HistoryStore`] on its own (a cache in front of one).
+pub async fn run_history<S: HistoryStore>(make: impl Fn() -> S) {
     user_turns_are_found_across_chats(&make()).await;
     history_keeps_order_and_limit(&make()).await;
     scopes_are_isolated_even_with_shared_prefixes(&make()).await;
     reset_starts_a_new_conversation(&make()).await;
     message_ids_are_attached(&make()).await;
+    reads_follow_writes(&make()).await;
+}
+
+/// The settings part of the suite, for a [`SettingsStore`] on its own.
+pub async fn run_settings<S: SettingsStore>(make: impl Fn() -> S) {
     settings_default_and_replace(&make()).await;
 }
 

@@ -12,6 +12,7 @@
 //! the async workers. Errors say what went wrong ([`StoreError`]), never which backend failed,
 //! so a second backend implements the ports without touching the core.
 
+pub mod cache;
 pub mod memory;
 #[cfg(feature = "sled")]
 pub mod sled_store;
@@ -61,6 +62,8 @@ pub struct UserSettings {
     pub memory_capture_off: bool,
     /// The user allows their memories in chats others can read (`/memory shared on`).
     pub memory_in_shared: bool,
+    /// The user turned the owner's notes off for their answers (`/notes off`).
+    pub notes_off: bool,
 }
 
 /// Storage errors, whatever the backend.

@@ -1,0 +1,277 @@
+//! The keyword index of every vault's passages (tantivy: BM25 over title, heading, tags and
+//! aliases, and text, with the mixed-script analyzer of [`crate::tokenize`]).
+//!
+//! One index for all vaults, in `DATA_DIR/notes/index`; each passage is a document keyed by
+//! its note (`vault` + path), so a changed note's passages are replaced in one step. Readers
+//! never lock: `hearth notes search` works while the bot runs. Only the indexer writes, and
+//! it takes tantivy's writer lock for the length of one update.
+
+use std::path::Path;
+
+use chrono::NaiveDate;
+use tantivy::collector::TopDocs;
+use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
+use tantivy::schema::{
+    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+};
+use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
+
+use crate::NotesError;
+use crate::tokenize::{self, ANALYZER};
+
+/// Fields of a passage document.
+#[derive(Clone, Copy, Debug)]
+struct Fields {
+    /// `vault` + U+001F + path: the note a passage belongs to.
+    note: Field,
+    vault: Field,
+    path: Field,
+    title: Field,
+    heading: Field,
+    /// Aliases and tags.
+    meta: Field,
+    text: Field,
+    /// The note's date, `YYYY-MM-DD`, or empty.
+    date: Field,
+}
+
+/// A passage found by a search.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Hit {
+    /// The vault's name.
+    pub vault: String,
+    /// The note's path in the vault (forward slashes, as on disk).
+    pub path: String,
+    /// The note's title.
+    pub title: String,
+    /// The heading path of the passage, ` › `-joined; empty at the top of a note.
+    pub heading: String,
+    /// The passage.
+    pub text: String,
+    /// The note's date.
+    pub date: Option<NaiveDate>,
+    /// BM25 score (higher is better).
+    pub score: f32,
+}
+
+/// A passage to store.
+#[derive(Clone, Debug)]
+pub struct PassageDoc<'a> {
+    /// The vault.
+    pub vault: &'a str,
+    /// The note's path.
+    pub path: &'a str,
+    /// The note's title.
+    pub title: &'a str,
+    /// Aliases and tags, space-separated.
+    pub meta: &'a str,
+    /// The heading path.
+    pub heading: &'a str,
+    /// The text.
+    pub text: &'a str,
+    /// The note's date.
+    pub date: Option<NaiveDate>,
+}
+
+/// The passages index on disk.
+pub struct NotesIndex {
+    index: Index,
+    reader: IndexReader,
+    fields: Fields,
+}
+
+/// Memory the writer may use while indexing (tantivy's minimum is 15 MB).
+const WRITER_HEAP: usize = 32 << 20;
+/// At most this many passages of one note in one result list.
+const PER_NOTE: usize = 2;
+
+fn schema() -> (Schema, Fields) {
+    let mut builder = Schema::builder();
+    let analyzed = TextOptions::default()
+        .set_indexing_options(
+            TextFieldIndexing::default()
+                .set_tokenizer(ANALYZER)
+                .set_index_option(IndexRecordOption::WithFreqsAndPositions),
+        )
+        .set_stored();
+    let fields = Fields {
+        note: builder.add_text_field("note", STRING),
+        vault: builder.add_text_field("vault", STRING | STORED),
+        path: builder.add_text_field("path", STORED),
+        title: builder.add_text_field("title", analyzed.clone()),
+        heading: builder.add_text_field("heading", analyzed.clone()),
+        meta: builder.add_text_field("meta", analyzed.clone()),
+        text: builder.add_text_field("text", analyzed),
+        date: builder.add_text_field("date", STORED),
+    };
+    (builder.build(), fields)
+}
+
+fn note_key(vault: &str, path: &str) -> String {
+    format!("{vault}\u{1f}{path}")
+}
+
+impl NotesIndex {
+    /// Opens the index in `dir`, creating it if there is none.
+    pub fn open(dir: &Path) -> Result<Self, NotesError> {
+        std::fs::create_dir_all(dir).map_err(|e| NotesError::io(dir, e))?;
+        let (schema, fields) = schema();
+        let directory = tantivy::directory::MmapDirectory::open(dir)
+            .map_err(|e| NotesError::Index(e.to_string()))?;
+        let index = Index::open_or_create(directory, schema)?;
+        index.tokenizers().register(ANALYZER, tokenize::analyzer());
+        let reader = index
+            .reader_builder()
+            .reload_policy(ReloadPolicy::Manual)
+            .try_into()?;
+        Ok(Self {
+            index,
+            reader,
+            fields,
+        })
+    }
+
+    /// A writer, holding the index's write lock until dropped.
+    pub fn writer(&self) -> Result<IndexWriter, NotesError> {
+        match self.index.writer(WRITER_HEAP) {
+            Ok(writer) => Ok(writer),
+            Err(tantivy::TantivyError::LockFailure(..)) => Err(NotesError::Busy),
+            Err(e) => Err(e.into()),
+        }
+    }
+
+    /// Replaces every passage of note `path` in `vault` with `passages` (none: removes it).
+    pub fn replace_note(
+        &self,
+        writer: &IndexWriter,
+        vault: &str,
+        path: &str,
+        passages: &[PassageDoc<'_>],
+    ) -> Result<(), NotesError> {
+        let f = self.fields;
+        let key = note_key(vault, path);
+        writer.delete_term(Term::from_field_text(f.note, &key));
+        for p in passages {
+            let mut doc = TantivyDocument::default();
+            doc.add_text(f.note, &key);
+            doc.add_text(f.vault, p.vault);
+            doc.add_text(f.path, p.path);
+            doc.add_text(f.title, p.title);
+            doc.add_text(f.heading, p.heading);
+            doc.add_text(f.meta, p.meta);
+            doc.add_text(f.text, p.text);
+            doc.add_text(f.date, p.date.map(|d| d.to_string()).unwrap_or_default());
+            writer.add_document(doc)?;
+        }
+        Ok(())
+    }
+
+    /// Removes every passage of `vault`.
+    pub fn remove_vault(&self, writer: &IndexWriter, vault: &str) {
+        writer.delete_term(Term::from_field_text(self.fields.vault, vault));
+    }
+
+    /// Makes the latest commit visible to searches in this process.
+    pub fn reload(&self) -> Result<(), NotesError> {
+        self.reader.reload()?;
+        Ok(())
+    }
+
+    /// The best passages for `query` in the given vaults (all when empty), best first, at
+    /// most two per note.
+    pub fn search(
+        &self,
+        query: &str,
+        vaults: &[&str],
+        limit: usize,
+    ) -> Result<Vec<Hit>, NotesError> {
+        let f = self.fields;
+        let terms = tokenize::terms(query);
+        if terms.is_empty() || limit == 0 {
+            return Ok(Vec::new());
+        }
+        let mut unique = terms;
+        unique.sort();
+        unique.dedup();
+        let mut should: Vec<(Occur, Box<dyn Query>)> = Vec::new();
+        for (field, boost) in [
+            (f.title, 2.0),
+            (f.heading, 1.5),
+            (f.meta, 1.5),
+            (f.text, 1.0),
+        ] {
+            for term in &unique {
+                let q = TermQuery::new(
+                    Term::from_field_text(field, term),
+                    IndexRecordOption::WithFreqs,
+                );
+                should.push((Occur::Should, Box::new(BoostQuery::new(Box::new(q), boost))));
+            }
+        }
+        let mut clauses: Vec<(Occur, Box<dyn Query>)> =
+            vec![(Occur::Must, Box::new(BooleanQuery::new(should)))];
+        if !vaults.is_empty() {
+            let any_vault = vaults
+                .iter()
+                .map(|v| {
+                    let q: Box<dyn Query> = Box::new(TermQuery::new(
+                        Term::from_field_text(f.vault, v),
+                        IndexRecordOption::Basic,
+                    ));
+                    (Occur::Should, q)
+                })
+                .collect();
+            clauses.push((
+                Occur::Must,
+                Box::new(BoostQuery::new(Box::new(BooleanQuery::new(any_vault)), 0.0)),
+            ));
+        }
+        let searcher = self.reader.searcher();
+        let top = searcher.search(
+            &BooleanQuery::new(clauses),
+            &TopDocs::with_limit(limit * 4 + 8),
+        )?;
+        let mut hits: Vec<Hit> = Vec::new();
+        for (score, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            let text = |field: Field| {
+                doc.get_first(field)
+                    .and_then(|v| v.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            };
+            let hit = Hit {
+                vault: text(f.vault),
+                path: text(f.path),
+                title: text(f.title),
+                heading: text(f.heading),
+                text: text(f.text),
+                date: text(f.date).parse().ok(),
+                score,
+            };
+            let same_note = hits
+                .iter()
+                .filter(|h| h.vault == hit.vault && h.path == hit.path)
+                .count();
+            if same_note < PER_NOTE {
+                hits.push(hit);
+            }
+            if hits.len() == limit {
+                break;
+            }
+        }
+        Ok(hits)
+    }
+
+    /// How many passages the index holds for `vault`.
+    pub fn passages_in(&self, vault: &str) -> Result<usize, NotesError> {
+        let query = TermQuery::new(
+            Term::from_field_text(self.fields.vault, vault),
+            IndexRecordOption::Basic,
+        );
+        Ok(self
+            .reader
+            .searcher()
+            .search(&query, &tantivy::collector::Count)?)
+    }
+}
