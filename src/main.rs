@@ -125,7 +125,7 @@ async fn main() -> ExitCode {
 fn init_tracing(command: &Command, config: &config::Config) -> anyhow::Result<bool> {
     let explicit = std::env::var("RUST_LOG").ok().filter(|v| !v.is_empty());
     let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,serenity=warn".into());
+        .unwrap_or_else(|_| "info,serenity=warn,tantivy=warn".into());
     if matches!(command, Command::Chat) && explicit.is_none() {
         data_dir::create(&config.data_dir)?;
         let path = config.data_dir.join("chat.log");

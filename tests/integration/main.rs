@@ -12,6 +12,8 @@
 //!   private answers, the outbound port, Discord mentions and DMs.
 //! - `failures`: strangers, Ollama down, 429, oversized input, long answers, secrets.
 //! - `memory`: /remember, /memory, /forget, /export, capture, privacy, durability.
+//! - `notes`: the owner's vault in answers with sources, followed while the bot runs, kept
+//!   from groups and other people; `hearth notes index|search|status` and doctor.
 //! - `outbound`: `hearth send` and private answers to commands from shared chats.
 //! - `real_model`: the same flows against a real tiny model behind Ollama's API.
 //! - `voice`: voice notes (espeak-ng + opusenc) decoded and transcribed by the real
@@ -27,6 +29,7 @@ mod durability;
 mod failures;
 mod in_process;
 mod memory;
+mod notes;
 mod outbound;
 mod real_model;
 mod util;

@@ -1,0 +1,222 @@
+//! The owner's notes (HEARTH_NOTES) through the whole bot: answers with sources, a vault
+//! followed while the bot runs, nothing for groups or people the vault is not shared with,
+//! and `hearth notes` in the terminal while the bot runs.
+
+use std::path::{Path, PathBuf};
+
+use hearth_tests::ollama::Script;
+use serde_json::Value;
+
+use crate::util::*;
+
+const BACKUP: &str = "---\ntags: [homelab]\n---\n# NAS\n## Restic schedule\nRestic backs up the NAS every night at 02:00 through a systemd timer and keeps 7 daily snapshots.\n";
+
+fn write(root: &Path, path: &str, content: &str) {
+    let path = root.join(path);
+    std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+    std::fs::write(path, content).unwrap();
+}
+
+/// A harness whose bot reads a vault (Alice, the first allowed user, is its owner).
+fn with_vault(h: Harness) -> (Harness, PathBuf) {
+    let vault = h.data.path().join("Obsidian");
+    write(&vault, "NAS/Backup.md", BACKUP);
+    write(&vault, ".obsidian/app.json", "{}");
+    let notes = format!("main={}", vault.display());
+    (h.set("HEARTH_NOTES", &notes), vault)
+}
+
+fn system_prompts(h: &Harness) -> Vec<String> {
+    h.ollama
+        .requests()
+        .iter()
+        .map(|r| {
+            r.body["messages"][0]["content"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_question_is_answered_from_the_notes_with_its_source() {
+    let (h, _vault) = with_vault(Harness::new().await.set("HEARTH_TELEGRAM_GROUPS", "true"));
+    let bot = h.start_bot().await;
+    bot.wait_for_log("notes indexed", WAIT).await;
+
+    h.ollama.push(Script::pieces(&[
+        "Your NAS is backed up by restic every night at 02:00, ",
+        "started by a systemd timer; it keeps 7 daily snapshots.",
+    ]));
+    h.tg.send_private(ALICE, "Alice", "how did I set up the backup on the NAS?");
+    let answer = h.reply_containing(ALICE, "Sources:").await;
+    assert!(
+        answer.ends_with("Sources: NAS/Backup.md › Restic schedule"),
+        "{answer}"
+    );
+    let prompt = &system_prompts(&h)[0];
+    assert!(
+        prompt.contains("[Backup › NAS › Restic schedule] Restic backs up the NAS"),
+        "{prompt}"
+    );
+
+    // An answer that uses no note carries no sources.
+    h.tg.send_private(ALICE, "Alice", "what is the capital of France?");
+    let plain = h.reply_containing(ALICE, "echo: what is the capital").await;
+    assert!(!plain.contains("Sources"), "{plain}");
+
+    // Bob is allowed to use the bot but the vault is not shared with him.
+    h.tg.send_private(BOB, "Bob", "how did I set up the backup on the NAS?");
+    h.reply_containing(BOB, "echo: how did I set up").await;
+    // Nor does a group get the owner's notes, even when the owner asks there.
+    h.tg.send_group(
+        -1005,
+        ALICE,
+        "Alice",
+        "@hearth_test_bot how is the NAS backup set up?",
+        None,
+    );
+    h.tg.wait_for_message(-1005, WAIT, |m| m.text.contains("echo:"))
+        .await;
+    let prompts = system_prompts(&h);
+    assert_eq!(prompts.len(), 4);
+    for prompt in &prompts[2..] {
+        assert!(!prompt.contains("Restic"), "{prompt}");
+    }
+}
+
+#[tokio::test]
+async fn a_note_written_while_the_bot_runs_becomes_findable() {
+    let (h, vault) = with_vault(Harness::new().await);
+    let bot = h.start_bot().await;
+    bot.wait_for_log("notes indexed", WAIT).await;
+    h.tg.send_private(ALICE, "Alice", "/notes quokka");
+    h.reply_containing(ALICE, "Nothing in the notes matches")
+        .await;
+
+    write(
+        &vault,
+        "Animals/Quokka.md",
+        "# Rottnest\nQuokkas live on Rottnest Island.\n",
+    );
+    bot.wait_for_log("notes changed; index updated", WAIT).await;
+    h.tg.send_private(ALICE, "Alice", "/notes quokka");
+    let found = h.reply_containing(ALICE, "Quokka").await;
+    assert!(found.contains("Animals/Quokka"), "{found}");
+    assert!(found.contains("Rottnest Island"), "{found}");
+
+    // /notes alone: the vault and its counts.
+    h.tg.send_private(ALICE, "Alice", "/notes");
+    let overview = h.reply_containing(ALICE, "main:").await;
+    assert!(overview.contains("main: 2 notes"), "{overview}");
+    // Bob sees none of it.
+    h.tg.send_private(BOB, "Bob", "/notes quokka");
+    h.reply_containing(BOB, "has not shared any notes with you")
+        .await;
+    assert!(h.ollama.requests().is_empty());
+}
+
+#[tokio::test]
+async fn the_terminal_searches_and_indexes_while_the_bot_runs() {
+    let (h, vault) = with_vault(Harness::new().await);
+    write(
+        &vault,
+        "Daily/2024-03-05.md",
+        "Met Jin about the restic restore test.",
+    );
+    let bot = h.start_bot().await;
+    bot.wait_for_log("notes indexed", WAIT).await;
+
+    let mut search = h.spawn(&[
+        "notes", "search", "restic", "schedule", "--json", "--limit", "5",
+    ]);
+    assert_eq!(search.wait(WAIT).await, Some(0), "{}", search.log());
+    let log = search.log();
+    let json = &log[log.find('[').unwrap()..=log.rfind(']').unwrap()];
+    let hits: Vec<Value> = serde_json::from_str(json).unwrap();
+    assert_eq!(hits[0]["path"], "NAS/Backup.md", "{json}");
+    assert_eq!(hits[0]["vault"], "main");
+    assert_eq!(hits[0]["heading"], "NAS › Restic schedule");
+    assert!(hits[0]["text"].as_str().unwrap().contains("02:00"));
+    assert!(hits[0]["score"].as_f64().unwrap() > 0.0);
+    assert!(
+        hits.iter().any(|h| h["path"] == "Daily/2024-03-05.md"),
+        "{json}"
+    );
+    for hit in &hits {
+        let mut keys: Vec<&str> = hit
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort();
+        assert_eq!(keys, ["heading", "path", "score", "text", "vault"]);
+    }
+
+    // Indexing goes through the running bot, which holds the index.
+    let mut index = h.spawn(&["notes", "index"]);
+    assert_eq!(index.wait(WAIT).await, Some(0), "{}", index.log());
+    assert!(
+        index.log().contains("The running bot updated the index"),
+        "{}",
+        index.log()
+    );
+    assert!(
+        index.log().contains("main: 2 notes (0 new or changed"),
+        "{}",
+        index.log()
+    );
+
+    let mut status = h.spawn(&["notes", "status"]);
+    assert_eq!(status.wait(WAIT).await, Some(0), "{}", status.log());
+    assert!(status.log().contains("main (Obsidian"), "{}", status.log());
+    assert!(status.log().contains("2 notes"), "{}", status.log());
+}
+
+#[tokio::test]
+async fn the_terminal_indexes_with_a_summary_when_no_bot_runs_and_doctor_checks_vaults() {
+    let (h, vault) = with_vault(Harness::new().await);
+    std::fs::write(vault.join("binary.md"), [0xff, 0xfe, 0x00, 0x41]).unwrap();
+    write(&vault, "img/photo.png", "not really a png");
+    let mut index = h.spawn(&["notes", "index", "--vault", "main"]);
+    assert_eq!(index.wait(WAIT).await, Some(0), "{}", index.log());
+    let log = index.log();
+    assert!(
+        log.contains("main: 1 notes (1 new or changed, 0 removed), 1 passages written, 1 skipped, 1 attachments"),
+        "{log}"
+    );
+    let mut unknown = h.spawn(&["notes", "index", "--vault", "work"]);
+    assert_eq!(unknown.wait(WAIT).await, Some(1));
+    assert!(
+        unknown.log().contains("no vault is called work"),
+        "{}",
+        unknown.log()
+    );
+
+    let mut doctor = h.spawn(&["doctor"]);
+    doctor.wait(WAIT).await;
+    let log = doctor.log();
+    assert!(
+        log.lines().any(|l| l.starts_with("PASS")
+            && l.contains("notes vault main")
+            && l.contains("1 notes")),
+        "{log}"
+    );
+    assert!(
+        log.contains("notes vault main is indexed: 1 notes"),
+        "{log}"
+    );
+
+    let missing = Harness::new()
+        .await
+        .set("HEARTH_NOTES", "gone=/nonexistent/vault");
+    let mut doctor = missing.spawn(&["doctor"]);
+    doctor.wait(WAIT).await;
+    assert!(
+        doctor.log().contains("FAIL  notes vault gone"),
+        "{}",
+        doctor.log()
+    );
+}
