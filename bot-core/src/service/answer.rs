@@ -90,12 +90,18 @@ impl Inner {
             seq: u64::MAX,
             turn: user_turn.clone(),
         });
-        // The user's turn is stored while the model works; the answer is recorded after it
-        // and shown as final only once both are on disk (jobs of one conversation never
-        // overlap, so nothing else writes to this conversation meanwhile).
+        // The user's turn is stored once the model request is out (or generating ended
+        // without one), while the model evaluates the prompt: storage work never delays the
+        // request. The answer is recorded after it and shown as final only once both are on
+        // disk (jobs of one conversation never overlap, so nothing else writes meanwhile).
+        let (request_out, out) = tokio::sync::oneshot::channel::<()>();
+        let save_user = async {
+            let _ = out.await;
+            self.deps.history.append(&scope, user_turn).await
+        };
         let (saved, generated) = tokio::join!(
-            self.deps.history.append(&scope, user_turn),
-            self.generate(message, text, &settings, &history, reply),
+            save_user,
+            self.generate(message, text, &settings, &history, reply, request_out),
         );
         let (model, answer, ending, cited) = match (saved, generated) {
             (
@@ -165,6 +171,7 @@ impl Inner {
         settings: &crate::store::UserSettings,
         history: &[StoredTurn],
         reply: &Reply,
+        request_out: tokio::sync::oneshot::Sender<()>,
     ) -> Generated {
         let model = settings
             .model
@@ -222,7 +229,7 @@ impl Inner {
         };
         reply.send(ReplyEvent::Started).await;
         let started = Instant::now();
-        let (answer, ending) = self.stream_answer(request, reply).await;
+        let (answer, ending) = self.stream_answer(request, reply, request_out).await;
         tracing::info!(model = %model, elapsed_ms = started.elapsed().as_millis() as u64, chars = answer.len(), "answered");
         Generated::Answer {
             model,
@@ -283,7 +290,13 @@ impl Inner {
     }
 
     /// Streams the answer to `reply`; returns the visible text and how it ended.
-    async fn stream_answer(&self, request: ChatRequest, reply: &Reply) -> (String, Ending) {
+    /// `request_out` fires once the model server has the request.
+    async fn stream_answer(
+        &self,
+        request: ChatRequest,
+        reply: &Reply,
+        request_out: tokio::sync::oneshot::Sender<()>,
+    ) -> (String, Ending) {
         let mut filter = (!self.config.show_thinking).then(ThinkFilter::new);
         let mut answer = String::new();
         let deadline = Instant::now() + self.config.first_token_timeout;
@@ -291,7 +304,10 @@ impl Inner {
             .first_wait(self.deps.model.chat(request), deadline, reply)
             .await
         {
-            Ok(Ok(stream)) => stream,
+            Ok(Ok(stream)) => {
+                let _ = request_out.send(());
+                stream
+            }
             Ok(Err(e)) => return (answer, Ending::Failed(e)),
             Err(ending) => return (answer, ending),
         };
