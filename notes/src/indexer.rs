@@ -71,6 +71,9 @@ pub struct NoteState {
     /// Logseq block ids it defines, with their text, for resolving `((uuid))` elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub block_ids: Vec<(String, String)>,
+    /// Notes it links to (wikilink and page-reference targets): the vault's link graph.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub links: Vec<String>,
 }
 
 /// What one update did.
@@ -208,6 +211,7 @@ pub fn update_vault(
             modified,
             passages: 0,
             block_ids: note.block_ids.clone(),
+            links: note.links.clone(),
         };
         read.push((
             Read {
@@ -265,13 +269,17 @@ fn write_note(
         let at: DateTime<Utc> = read.modified.into();
         Some(at.date_naive()).filter(|d| *d > NaiveDate::MIN)
     });
-    let meta = note
+    // Aliases, tags and the date are searchable with the passage ("notes from March 2024").
+    let mut meta = note
         .aliases
         .iter()
         .chain(&note.tags)
         .cloned()
-        .collect::<Vec<_>>()
-        .join(" ");
+        .collect::<Vec<_>>();
+    if let Some(date) = note.date {
+        meta.push(date.format("%Y-%m-%d %B %Y").to_string());
+    }
+    let meta = meta.join(" ");
     let passages: Vec<(String, String)> = note
         .passages()
         .into_iter()
