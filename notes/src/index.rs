@@ -35,24 +35,9 @@ struct Fields {
     date: Field,
 }
 
-/// A passage found by a search.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Hit {
-    /// The vault's name.
-    pub vault: String,
-    /// The note's path in the vault (forward slashes, as on disk).
-    pub path: String,
-    /// The note's title.
-    pub title: String,
-    /// The heading path of the passage, ` › `-joined; empty at the top of a note.
-    pub heading: String,
-    /// The passage.
-    pub text: String,
-    /// The note's date.
-    pub date: Option<NaiveDate>,
-    /// BM25 score (higher is better).
-    pub score: f32,
-}
+/// A passage found by a search: the core's [`NoteHit`] (vault, path, title, heading, text,
+/// date, BM25 score).
+pub use bot_core::notes::NoteHit as Hit;
 
 /// A passage to store.
 #[derive(Clone, Debug)]

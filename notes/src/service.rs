@@ -191,18 +191,6 @@ impl Notes {
     }
 }
 
-fn note_hit(hit: Hit) -> NoteHit {
-    NoteHit {
-        vault: hit.vault,
-        path: hit.path,
-        title: hit.title,
-        heading: hit.heading,
-        text: hit.text,
-        date: hit.date,
-        score: hit.score,
-    }
-}
-
 /// The notes as the chat service sees them (searches run on blocking threads).
 #[derive(Clone)]
 pub struct NotesPort(pub Arc<Notes>);
@@ -229,7 +217,7 @@ impl NotesSource for NotesPort {
             .await
             .map_err(|e| bot_core::notes::NotesError::Unavailable(e.to_string()))?
             .map_err(|e| bot_core::notes::NotesError::Unavailable(e.to_string()))?;
-        Ok(hits.into_iter().map(note_hit).collect())
+        Ok(hits)
     }
 
     async fn overview(&self, reader: Reader<'_>) -> Vec<VaultOverview> {
