@@ -157,26 +157,15 @@ pub async fn send(config: &crate::config::Config, user: &str, text: &str) -> any
     if text.trim().is_empty() {
         anyhow::bail!("there is no text to send");
     }
-    let path = socket_path(&config.data_dir);
-    let stream = UnixStream::connect(&path).await.with_context(|| {
-        format!(
-            "cannot reach the running bot at {} (is `hearth run` running with this HEARTH_DATA_DIR?)",
-            path.display()
-        )
-    })?;
-    let (read, mut write) = stream.into_split();
-    let request = json!({"op": "send", "user": user, "text": text});
-    write
-        .write_all(format!("{request}\n").as_bytes())
-        .await
-        .context("writing to the admin socket")?;
-    let mut line = String::new();
-    BufReader::new(read)
-        .read_line(&mut line)
-        .await
-        .context("reading the bot's answer")?;
-    let answer: Value =
-        serde_json::from_str(&line).context("the bot's answer is not JSON (is it Hearth?)")?;
+    let request_line = json!({"op": "send", "user": user, "text": text});
+    let answer = request(&config.data_dir, &request_line)
+        .await?
+        .with_context(|| {
+            format!(
+                "cannot reach the running bot at {} (is `hearth run` running with this HEARTH_DATA_DIR?)",
+                socket_path(&config.data_dir).display()
+            )
+        })?;
     if answer["ok"].as_bool() == Some(true) {
         println!("sent to {user} ({} message(s))", answer["messages"]);
         Ok(())

@@ -67,8 +67,13 @@ pub fn words(text: &str) -> HashSet<String> {
     out
 }
 
-fn is_cjk(c: char) -> bool {
-    matches!(c as u32, 0x1100..=0x11FF | 0x3130..=0x318F | 0xAC00..=0xD7AF | 0x3040..=0x30FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF)
+/// Whether `c` is written without spaces between words (Hangul, Han, Kana): such runs are
+/// compared by character pairs here and indexed as bigrams by the notes index.
+pub fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x1100..=0x11FF | 0x3130..=0x318F | 0xA960..=0xA97F | 0xAC00..=0xD7AF | 0xD7B0..=0xD7FF
+        | 0x3040..=0x30FF | 0x31F0..=0x31FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
+        | 0x20000..=0x2FA1F)
 }
 
 /// The sources of the `passages` (best first) that `answer` to `question` used, deduplicated,

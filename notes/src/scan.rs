@@ -85,10 +85,7 @@ pub fn scan(root: &Path) -> Result<Scan, ScanError> {
         source,
     })?;
     let kind = kind_of(root);
-    let excluded = match kind {
-        Kind::Obsidian => obsidian_ignores(root),
-        Kind::Logseq => logseq_hidden(root),
-    };
+    let excluded = exclusions(root);
     let mut scan = Scan {
         kind,
         notes: Vec::new(),

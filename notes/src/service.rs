@@ -153,19 +153,20 @@ impl Notes {
         if names.is_empty() {
             return Ok(Vec::new());
         }
-        // The terminal may search while the bot indexes: pick up its latest commit.
-        self.index.reload()?;
+        // The reader sees the latest commit: it was opened with this `Notes` (a terminal
+        // command) and is reloaded after every update (the bot).
         self.index.search(query, &names, limit)
     }
 
     /// The state of every configured vault.
     pub fn status(&self) -> Vec<VaultStatus> {
-        let manifest = self.lock_manifest().clone();
+        let manifest = self.lock_manifest();
+        let empty = VaultState::default();
         self.vaults
             .iter()
             .map(|vault| {
                 let name = &vault.config.name;
-                let state = manifest.vaults.get(name).cloned().unwrap_or_default();
+                let state = manifest.vaults.get(name).unwrap_or(&empty);
                 VaultStatus {
                     name: name.clone(),
                     root: vault.config.root.display().to_string(),
@@ -174,8 +175,8 @@ impl Notes {
                     passages: state.notes.values().map(|n| n.passages).sum(),
                     attachments: state.attachments,
                     indexed_at: state.indexed_at,
-                    skipped: state.skipped,
-                    error: state.error,
+                    skipped: state.skipped.clone(),
+                    error: state.error.clone(),
                 }
             })
             .collect()

@@ -6,6 +6,7 @@
 //! is split at non-alphanumeric characters. The analyzer lower-cases, drops English stop
 //! words and stems English, so "backups" finds "backup".
 
+use bot_core::sources::is_cjk;
 use tantivy::tokenizer::{
     Language, LowerCaser, RemoveLongFilter, Stemmer, StopWordFilter, TextAnalyzer, Token,
     TokenStream, Tokenizer,
@@ -71,14 +72,6 @@ impl TokenStream for Tokens {
     fn token_mut(&mut self) -> &mut Token {
         &mut self.tokens[self.next - 1]
     }
-}
-
-/// Whether `c` is written without spaces between words (Hangul, Han, Kana).
-pub fn is_cjk(c: char) -> bool {
-    matches!(c as u32,
-        0x1100..=0x11FF | 0x3130..=0x318F | 0xA960..=0xA97F | 0xAC00..=0xD7AF | 0xD7B0..=0xD7FF
-        | 0x3040..=0x30FF | 0x31F0..=0x31FF | 0x3400..=0x4DBF | 0x4E00..=0x9FFF | 0xF900..=0xFAFF
-        | 0x20000..=0x2FA1F)
 }
 
 fn tokens(text: &str) -> Vec<Token> {
