@@ -166,6 +166,27 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         100,
         1..=100_000,
     )? as usize;
+    if let Some(zone) = get("HEARTH_TIMEZONE") {
+        service.default_timezone =
+            chrono_tz::Tz::from_str_insensitive(zone.trim()).map_err(|_| {
+                bad(
+                    "HEARTH_TIMEZONE",
+                    format!(
+                        "'{zone}' is not an IANA time zone (e.g. Asia/Seoul, Europe/Berlin, UTC)"
+                    ),
+                )
+            })?;
+    }
+    if let Some(late) = get("HEARTH_REMINDER_MAX_LATE") {
+        service.reminder_max_late = bot_core::remind::when::parse_duration(late)
+            .and_then(|d| d.to_std().ok())
+            .ok_or_else(|| {
+                bad(
+                    "HEARTH_REMINDER_MAX_LATE",
+                    format!("'{late}' is not a length of time (e.g. 24h, 90m, 2d)"),
+                )
+            })?;
+    }
 
     let telegram = match get("TELEGRAM_BOT_TOKEN") {
         None => None,
@@ -428,6 +449,24 @@ mod tests {
         );
         let err = from_vars(&vars(&[("HEARTH_MAX_CONCURRENT_REQUESTS", "0")])).unwrap_err();
         assert_eq!(err.var, "HEARTH_MAX_CONCURRENT_REQUESTS");
+    }
+
+    #[test]
+    fn reminder_settings_are_checked() {
+        let config = from_vars(&vars(&[
+            ("HEARTH_TIMEZONE", "asia/seoul"),
+            ("HEARTH_REMINDER_MAX_LATE", "90m"),
+        ]))
+        .unwrap();
+        assert_eq!(config.service.default_timezone, chrono_tz::Asia::Seoul);
+        assert_eq!(
+            config.service.reminder_max_late,
+            Duration::from_secs(90 * 60)
+        );
+        let err = from_vars(&vars(&[("HEARTH_TIMEZONE", "Mars/Olympus")])).unwrap_err();
+        assert_eq!(err.var, "HEARTH_TIMEZONE");
+        let err = from_vars(&vars(&[("HEARTH_REMINDER_MAX_LATE", "a while")])).unwrap_err();
+        assert_eq!(err.var, "HEARTH_REMINDER_MAX_LATE");
     }
 
     #[test]

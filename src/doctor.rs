@@ -76,6 +76,7 @@ pub async fn run(config: &Config) -> ExitCode {
     check_embedder(config, &mut report).await;
     check_voice(config, &mut report).await;
     check_notes(config, &mut report);
+    check_reminders(config, &mut report);
 
     match &config.telegram {
         None => report.skip("Telegram: TELEGRAM_BOT_TOKEN is not set"),
@@ -140,6 +141,31 @@ fn check_data_dir(config: &Config, report: &mut Report) {
             "NOTE  a running bot may be listening at {} (hearth send uses it)",
             socket.display()
         );
+    }
+}
+
+/// The time zone reminders use for people who set none, and the late-delivery limit.
+fn check_reminders(config: &Config, report: &mut Report) {
+    let zone = config.service.default_timezone;
+    let source = if std::env::var_os("HEARTH_TIMEZONE").is_some() {
+        "HEARTH_TIMEZONE"
+    } else {
+        "the host's zone; set HEARTH_TIMEZONE to choose"
+    };
+    report.pass(&format!(
+        "reminders: default time zone {} ({source}; it is {} there); reminders missed for more than {} are only noted (HEARTH_REMINDER_MAX_LATE)",
+        zone.name(),
+        chrono::Utc::now().with_timezone(&zone).format("%a %-d %b %H:%M"),
+        humanize(config.service.reminder_max_late),
+    ));
+}
+
+fn humanize(duration: std::time::Duration) -> String {
+    let minutes = duration.as_secs() / 60;
+    match (minutes / 60, minutes % 60) {
+        (0, m) => format!("{m} min"),
+        (h, 0) => format!("{h} h"),
+        (h, m) => format!("{h} h {m} min"),
     }
 }
 

@@ -249,6 +249,7 @@ async fn build_service(config: &config::Config, with_voice: bool) -> anyhow::Res
         },
         outbounds: bot_core::outbound::Outbounds::default(),
         clock,
+        reminders: Arc::new(store.clone()),
     };
     Ok(Services {
         service: ChatService::new(config.service.clone(), deps),

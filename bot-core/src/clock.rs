@@ -4,14 +4,37 @@
 //! instead of sleeping. (Durations inside one process, such as timeouts and pacing, use
 //! tokio's clock, which tests pause and advance with `tokio::time::pause`.)
 
-use std::sync::Mutex;
+use std::future::Future;
+use std::pin::Pin;
 
 use chrono::{DateTime, Duration, Utc};
+
+/// A future the clock hands out.
+pub type Wait<'a> = Pin<Box<dyn Future<Output = ()> + Send + 'a>>;
 
 /// Tells the time.
 pub trait Clock: Send + Sync + std::fmt::Debug {
     /// The current instant.
     fn now(&self) -> DateTime<Utc>;
+
+    /// Resolves once [`now`](Self::now) has reached `at`. The default sleeps on tokio's
+    /// timer in steps of at most a minute and reads the clock again after each, so a wall
+    /// clock that jumps (a laptop waking from sleep, NTP) is followed.
+    fn sleep_until(&self, at: DateTime<Utc>) -> Wait<'_> {
+        Box::pin(async move {
+            loop {
+                let left = at - self.now();
+                if left <= Duration::zero() {
+                    return;
+                }
+                let step = left
+                    .to_std()
+                    .unwrap_or_default()
+                    .min(std::time::Duration::from_secs(60));
+                tokio::time::sleep(step).await;
+            }
+        })
+    }
 }
 
 /// The system's wall clock.
@@ -24,38 +47,42 @@ impl Clock for SystemClock {
     }
 }
 
-/// A clock that shows what it is told, for tests.
+/// A clock that shows what it is told, for tests: nothing waiting on it wakes until the
+/// test moves it.
 #[derive(Debug)]
 pub struct ManualClock {
-    now: Mutex<DateTime<Utc>>,
+    now: tokio::sync::watch::Sender<DateTime<Utc>>,
 }
 
 impl ManualClock {
     /// A clock standing at `now`.
     pub fn new(now: DateTime<Utc>) -> Self {
         Self {
-            now: Mutex::new(now),
+            now: tokio::sync::watch::Sender::new(now),
         }
     }
 
     /// Moves the clock to `now`.
     pub fn set(&self, now: DateTime<Utc>) {
-        *self.lock() = now;
+        self.now.send_replace(now);
     }
 
     /// Moves the clock forward by `by`.
     pub fn advance(&self, by: Duration) {
-        let mut now = self.lock();
-        *now += by;
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, DateTime<Utc>> {
-        self.now.lock().unwrap_or_else(|e| e.into_inner())
+        self.now.send_modify(|now| *now += by);
     }
 }
 
 impl Clock for ManualClock {
     fn now(&self) -> DateTime<Utc> {
-        *self.lock()
+        *self.now.borrow()
+    }
+
+    fn sleep_until(&self, at: DateTime<Utc>) -> Wait<'_> {
+        let mut changes = self.now.subscribe();
+        Box::pin(async move {
+            // The sender lives as long as the clock, which outlives this borrow.
+            let _ = changes.wait_for(|now| *now >= at).await;
+        })
     }
 }

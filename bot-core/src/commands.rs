@@ -21,6 +21,12 @@ pub enum Command {
     Export,
     /// `/notes` shows the owner's vaults; `/notes QUERY` searches them; `/notes on|off`.
     Notes(Option<String>),
+    /// `/remind WHEN WHAT`: set a reminder.
+    Remind(Option<String>),
+    /// `/reminders` lists them; `/reminders cancel|pause|resume ID`, `/reminders snooze ID 10m`.
+    Reminders(Option<String>),
+    /// `/timezone` shows the person's zone; `/timezone Area/City` sets it.
+    Timezone(Option<String>),
     /// Any other `/word`.
     Unknown(String),
 }
@@ -117,6 +123,36 @@ pub const COMMANDS: &[CommandSpec] = &[
             false,
         ),
     ),
+    spec(
+        "remind",
+        "Set a reminder: /remind in 20 minutes take the pizza out",
+        arg(
+            "when_what",
+            "When and what, e.g. tomorrow at 9 call the dentist",
+            true,
+            false,
+        ),
+    ),
+    spec(
+        "reminders",
+        "List your reminders, or /reminders cancel ID, snooze ID 10m",
+        arg(
+            "action",
+            "cancel ID, snooze ID 10m, pause ID, resume ID; empty lists them",
+            false,
+            false,
+        ),
+    ),
+    spec(
+        "timezone",
+        "Show or set your time zone: /timezone Asia/Seoul",
+        arg(
+            "zone",
+            "An IANA time zone, e.g. Europe/Berlin",
+            false,
+            false,
+        ),
+    ),
 ];
 
 impl Command {
@@ -137,6 +173,9 @@ impl Command {
             "forget" => Command::Forget(arg),
             "export" => Command::Export,
             "notes" | "note" => Command::Notes(arg),
+            "remind" | "reminder" | "remindme" => Command::Remind(arg),
+            "reminders" => Command::Reminders(arg),
+            "timezone" | "tz" => Command::Timezone(arg),
             other => Command::Unknown(other.to_owned()),
         }
     }
@@ -174,7 +213,9 @@ pub fn help_text() -> String {
         text.push_str(&format!("- /{}: {}\n", command.name, command.description));
     }
     text.push_str(
-        "\nI also pick up lasting facts from our chats (turn that off with /memory off). \
+        "\nAsk for reminders in your own words too (\"remind me in 20 minutes to take the pizza out\", \
+         \"내일 오전 9시에 치과 가라고 알려줘\"); times are in your time zone (/timezone).\n\
+         I also pick up lasting facts from our chats (turn that off with /memory off). \
          In group chats I use your memories only if you allow it with /memory shared on.",
     );
     text

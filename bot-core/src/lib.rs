@@ -30,6 +30,8 @@
 //! - [`sources`]: which cited passages an answer used, for its `Sources:` line.
 //! - [`outbound`]: the [`Outbound`](outbound::Outbound) port: messages the core sends
 //!   on its own (private answers, the owner's `hearth send`, later reminders).
+//! - [`remind`]: reminders: the time grammar (English and Korean), the
+//!   [`ReminderStore`](remind::ReminderStore) port and the scheduler that delivers them.
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
 
 pub mod access;
@@ -43,6 +45,7 @@ pub mod notes;
 pub mod outbound;
 pub mod pacer;
 pub mod prompt;
+pub mod remind;
 pub mod render;
 pub mod retrieve;
 pub mod service;

@@ -144,6 +144,7 @@ impl Outbounds {
 #[derive(Debug, Default)]
 pub struct RecordingOutbound {
     sent: std::sync::Mutex<Vec<(Recipient, OutboundMessage)>>,
+    count: tokio::sync::watch::Sender<usize>,
     /// Recipients that cannot be written to.
     pub unreachable: Vec<Recipient>,
 }
@@ -161,6 +162,13 @@ impl RecordingOutbound {
     pub fn sent(&self) -> Vec<(Recipient, OutboundMessage)> {
         self.sent.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// Waits until at least `count` messages were sent; returns everything sent.
+    pub async fn wait_for(&self, count: usize) -> Vec<(Recipient, OutboundMessage)> {
+        let mut changes = self.count.subscribe();
+        let _ = changes.wait_for(|sent| *sent >= count).await;
+        self.sent()
+    }
 }
 
 #[async_trait::async_trait]
@@ -175,6 +183,9 @@ impl Outbound for RecordingOutbound {
         }
         let mut sent = self.sent.lock().unwrap_or_else(|e| e.into_inner());
         sent.push((to.clone(), message));
-        Ok(vec![sent.len().to_string()])
+        let count = sent.len();
+        drop(sent);
+        self.count.send_replace(count);
+        Ok(vec![count.to_string()])
     }
 }

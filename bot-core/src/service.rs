@@ -26,8 +26,10 @@ mod answer;
 mod extraction;
 mod memory_commands;
 mod notes_command;
+mod reminders;
 mod voice_note;
 
+pub(crate) use memory_commands::escape_markdown;
 pub use voice_note::VoiceNote;
 
 /// How many stored turns are read back to build a prompt.
@@ -62,6 +64,11 @@ pub struct ServiceConfig {
     /// The most messages that may wait for a model slot; past that new ones are told the
     /// bot is busy instead of queueing without end.
     pub max_queue: usize,
+    /// The time zone of people who have not set their own (`HEARTH_TIMEZONE`, else the host's).
+    pub default_timezone: chrono_tz::Tz,
+    /// A reminder missed for longer than this (the bot was down) is not delivered as a
+    /// reminder any more, only noted (`HEARTH_REMINDER_MAX_LATE`).
+    pub reminder_max_late: Duration,
 }
 
 impl ServiceConfig {
@@ -82,8 +89,18 @@ impl ServiceConfig {
             idle_timeout: Duration::from_secs(120),
             max_answer_tokens: 2048,
             max_queue: 100,
+            default_timezone: host_timezone(),
+            reminder_max_late: Duration::from_secs(24 * 3600),
         }
     }
+}
+
+/// The host's IANA time zone, UTC when it cannot be told.
+pub fn host_timezone() -> chrono_tz::Tz {
+    iana_time_zone::get_timezone()
+        .ok()
+        .and_then(|name| name.parse().ok())
+        .unwrap_or(chrono_tz::UTC)
 }
 
 /// The ports and policy the service works with.
@@ -109,6 +126,8 @@ pub struct Deps {
     pub retrievers: Vec<Arc<dyn crate::retrieve::Retriever>>,
     /// The owner's notes, for `/notes`; `None` when no vault is configured.
     pub notes: Option<Arc<dyn crate::notes::NotesSource>>,
+    /// Reminders.
+    pub reminders: Arc<dyn crate::remind::ReminderStore>,
 }
 
 /// What one inbound message asks for.
@@ -141,6 +160,10 @@ struct Inner {
     cancel: CancellationToken,
     /// Strangers refused recently: each is answered at most once per [`REFUSAL_INTERVAL`].
     refused: mini_moka::sync::Cache<crate::UserKey, ()>,
+    /// Delivers reminders.
+    scheduler: crate::remind::scheduler::Scheduler,
+    /// Stops background work (the reminder scheduler) at shutdown.
+    background: CancellationToken,
 }
 
 /// How often a stranger who keeps writing is told they are not allowed.
@@ -156,8 +179,22 @@ impl ChatService {
     /// A service over `deps`.
     pub fn new(config: ServiceConfig, deps: Deps) -> Self {
         let slots = Semaphore::new(config.max_concurrent_requests.max(1));
+        let scheduler = crate::remind::scheduler::Scheduler::new(
+            Arc::clone(&deps.reminders),
+            deps.outbounds.clone(),
+            Arc::clone(&deps.clock),
+            deps.access.clone(),
+            config.reminder_max_late,
+        );
+        let background = CancellationToken::new();
+        // Reminders are delivered from the moment the service exists in a runtime.
+        if let Ok(runtime) = tokio::runtime::Handle::try_current() {
+            runtime.spawn(scheduler.clone().run(background.clone()));
+        }
         Self {
             inner: Arc::new(Inner {
+                scheduler,
+                background,
                 config,
                 deps,
                 slots,
@@ -358,6 +395,7 @@ impl ChatService {
     /// then cancels the rest (their partial answers are saved) and flushes storage.
     pub async fn shutdown(&self, grace: Duration) {
         let inner = &self.inner;
+        inner.background.cancel();
         inner.tracker.close();
         if tokio::time::timeout(grace, inner.tracker.wait())
             .await
@@ -428,7 +466,11 @@ impl Inner {
                 .run_command(command, &message, reply)
                 .await
                 .map(|()| None),
-            None => self.answer(&message, reply).await,
+            None => match self.reminder_in_text(&message, reply).await {
+                Ok(true) => Ok(None),
+                Ok(false) => self.answer(&message, reply).await,
+                Err(e) => Err(e),
+            },
         };
         match result {
             Ok(exchange) => exchange,
@@ -470,6 +512,9 @@ impl Inner {
             Command::Forget(arg) => self.forget_command(arg, message, reply).await?,
             Command::Export => self.export_command(message, reply).await?,
             Command::Notes(arg) => self.notes_command(arg, message, reply).await?,
+            Command::Remind(arg) => self.remind_command(arg, message, reply).await?,
+            Command::Reminders(arg) => self.reminders_command(arg, message, reply).await?,
+            Command::Timezone(arg) => self.timezone_command(arg, message, reply).await?,
             Command::Unknown(name) => {
                 tracing::info!(command = %name, "unknown command");
                 reply
@@ -618,6 +663,8 @@ pub async fn contain_panic<T>(what: &str, job: impl std::future::Future<Output =
     }
 }
 
+#[cfg(test)]
+mod reminder_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(all(test, feature = "opus"))]

@@ -86,6 +86,7 @@ impl InProcess {
             voice: None,
             outbounds: bot_core::outbound::Outbounds::default(),
             clock: Arc::new(bot_core::clock::SystemClock),
+            reminders: Arc::new(bot_core::remind::InMemoryReminders::new()),
         };
         let mut config = ServiceConfig::new("m");
         config.max_concurrent_requests = slots;
@@ -597,7 +598,18 @@ async fn commands_are_registered_and_help_answers() {
     assert_eq!(
         names,
         [
-            "start", "help", "reset", "model", "remember", "memory", "forget", "export", "notes"
+            "start",
+            "help",
+            "reset",
+            "model",
+            "remember",
+            "memory",
+            "forget",
+            "export",
+            "notes",
+            "remind",
+            "reminders",
+            "timezone"
         ]
     );
     let slash: Vec<String> = bot

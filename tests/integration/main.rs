@@ -15,6 +15,8 @@
 //! - `notes`: the owner's vault in answers with sources, followed while the bot runs, kept
 //!   from groups and other people; `hearth notes index|search|status` and doctor.
 //! - `outbound`: `hearth send` and private answers to commands from shared chats.
+//! - `reminders`: /remind, plain-language requests, delivery across kill -9, exactly once,
+//!   per person, /reminders, /timezone.
 //! - `real_model`: the same flows against a real tiny model behind Ollama's API.
 //! - `voice`: voice notes (espeak-ng + opusenc) decoded and transcribed by the real
 //!   Whisper tiny.en model, through Telegram and Discord; limits and broken audio.
@@ -32,5 +34,6 @@ mod memory;
 mod notes;
 mod outbound;
 mod real_model;
+mod reminders;
 mod util;
 mod voice;

@@ -12,7 +12,7 @@ use crate::types::{InboundMessage, Platform, ReplyEvent, UserKey};
 const PAGE: usize = 10;
 
 /// Escapes Markdown so a user's text shows as written.
-pub(super) fn escape_markdown(text: &str) -> String {
+pub(crate) fn escape_markdown(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
         if "\\`*_[]()#+-.!|<>~".contains(c) {
@@ -240,6 +240,7 @@ impl Inner {
         let memories = self.deps.memories.list(user).await.map_err(store_error)?;
         let settings = self.deps.settings.settings(user).await?;
         let turns = self.deps.history.user_turns(platform, user_id).await?;
+        let reminders = self.deps.reminders.list(user).await?;
         let mut conversations: Vec<serde_json::Value> = Vec::new();
         for (scope, stored) in &turns {
             let turn = serde_json::to_value(&stored.turn).unwrap_or_default();
@@ -258,6 +259,7 @@ impl Inner {
             "user": user,
             "settings": settings,
             "memories": memories,
+            "reminders": reminders,
             "conversations": conversations,
         });
         Ok((export, memories.len(), turns.len()))
@@ -274,7 +276,7 @@ impl Inner {
             .map_err(|e| StoreError::Corrupt(format!("the export could not be written: {e}")))?;
         let name = format!("hearth-export-{}.json", user.as_str().replace(':', "-"));
         let text = format!(
-            "Everything I keep about you is in the file: {memories} memories, {messages} messages, and your settings."
+            "Everything I keep about you is in the file: {memories} memories, {messages} messages, your reminders and your settings."
         );
         let export = OutboundMessage {
             text,

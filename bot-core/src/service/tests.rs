@@ -52,6 +52,7 @@ pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps
         voice: None,
         outbounds: crate::outbound::Outbounds::default(),
         clock: Arc::new(crate::clock::ManualClock::new(test_time())),
+        reminders: Arc::new(crate::remind::InMemoryReminders::new()),
     }
 }
 

@@ -8,6 +8,7 @@ use chrono::Utc;
 use super::{HistoryStore, SettingsStore, Turn, UserSettings};
 use crate::memory::MemoryStore;
 use crate::model::Role;
+use crate::remind::ReminderStore;
 use crate::types::{Platform, ScopeKey, UserKey};
 
 /// A turn to store in tests.
@@ -266,6 +267,76 @@ pub async fn run_history<S: HistoryStore>(make: impl Fn() -> S) {
     reads_follow_writes(&make()).await;
 }
 
+fn new_reminder(owner: &UserKey, text: &str, minutes: i64) -> crate::remind::NewReminder {
+    let now = Utc::now();
+    crate::remind::NewReminder {
+        owner: owner.clone(),
+        text: text.into(),
+        due: now + chrono::Duration::minutes(minutes),
+        repeat: None,
+        zone: "Asia/Seoul".into(),
+        created: now,
+        chat: None,
+    }
+}
+
+async fn reminders_per_owner(store: &dyn ReminderStore) {
+    use crate::remind::ReminderState;
+    let alice = UserKey::new(Platform::Telegram, "1");
+    // A prefix of alice's id: must never see hers.
+    let bob = UserKey::new(Platform::Telegram, "10");
+    let a1 = store
+        .create(new_reminder(&alice, "dentist", 5))
+        .await
+        .unwrap();
+    let a2 = store
+        .create(new_reminder(&alice, "stretch", 1))
+        .await
+        .unwrap();
+    let b1 = store.create(new_reminder(&bob, "bob's", 2)).await.unwrap();
+    assert_eq!(
+        (a1.id.as_str(), a2.id.as_str(), b1.id.as_str()),
+        ("r1", "r2", "r1")
+    );
+    assert_eq!(a1.state, ReminderState::Pending);
+    let texts =
+        |list: Vec<crate::remind::Reminder>| list.into_iter().map(|r| r.text).collect::<Vec<_>>();
+    assert_eq!(
+        texts(store.list(&alice).await.unwrap()),
+        ["dentist", "stretch"]
+    );
+    assert_eq!(texts(store.list(&bob).await.unwrap()), ["bob's"]);
+    assert_eq!(store.get(&bob, "r2").await.unwrap(), None);
+    assert_eq!(
+        store.get(&alice, "R2").await.unwrap().unwrap().text,
+        "stretch"
+    );
+    let mut done = a2.clone();
+    done.state = ReminderState::Delivered;
+    store.put(&done).await.unwrap();
+    store.flush().await.unwrap();
+    let mut pending = texts(store.pending().await.unwrap());
+    pending.sort();
+    assert_eq!(pending, ["bob's", "dentist"]);
+    assert!(!store.remove(&bob, "r2").await.unwrap());
+    assert!(store.remove(&alice, "r1").await.unwrap());
+    // Ids are never given out twice.
+    let a3 = store
+        .create(new_reminder(&alice, "again", 3))
+        .await
+        .unwrap();
+    assert_eq!(a3.id, "r3");
+    assert_eq!(store.remove_all(&alice).await.unwrap(), 2);
+    assert!(store.list(&alice).await.unwrap().is_empty());
+    assert_eq!(texts(store.list(&bob).await.unwrap()), ["bob's"]);
+    assert_eq!(store.get(&alice, "not-an-id").await.unwrap(), None);
+}
+
+/// The reminder part of the suite, for a [`ReminderStore`].
+pub async fn run_reminders<S: ReminderStore>(make: impl Fn() -> S) {
+    reminders_per_owner(&make()).await;
+}
+
 /// The settings part of the suite, for a [`SettingsStore`] on its own.
 pub async fn run_settings<S: SettingsStore>(make: impl Fn() -> S) {
     settings_default_and_replace(&make()).await;
@@ -276,12 +347,18 @@ async fn memory_store_conforms() {
     run_all(super::memory::InMemoryStore::new).await;
 }
 
+#[tokio::test]
+async fn in_memory_reminders_conform() {
+    run_reminders(crate::remind::InMemoryReminders::new).await;
+}
+
 #[cfg(feature = "sled")]
 #[tokio::test]
 async fn sled_store_conforms() {
-    run_all(|| {
+    let make = || {
         super::sled_store::SledStore::from_db(sled::Config::new().temporary(true).open().unwrap())
             .unwrap()
-    })
-    .await;
+    };
+    run_all(make).await;
+    run_reminders(make).await;
 }

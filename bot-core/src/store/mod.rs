@@ -64,6 +64,8 @@ pub struct UserSettings {
     pub memory_in_shared: bool,
     /// The user turned the owner's notes off for their answers (`/notes off`).
     pub notes_off: bool,
+    /// The person's IANA time zone (`/timezone`), if not the owner's default.
+    pub timezone: Option<String>,
 }
 
 /// Storage errors, whatever the backend.

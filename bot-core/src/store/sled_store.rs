@@ -7,11 +7,14 @@
 //! - `settings`: `user` -> JSON [`UserSettings`].
 //! - `memories`: `user \0 id` -> JSON [`Memory`] (without the embedding).
 //! - `memory_vectors`: `user \0 id` -> the embedding, f32 little-endian.
+//! - `reminders`: `user \0 n(u64 BE)` -> JSON [`Reminder`] (its id is `r{n}`).
+//! - `reminder_ids`: `user` -> the last reminder number given out (u64 BE).
 
 use std::path::Path;
 
 use super::{HistoryStore, SettingsStore, StoreError, StoredTurn, Turn, UserSettings};
 use crate::memory::{Memory, MemoryStore, short_id};
+use crate::remind::{NewReminder, Reminder, ReminderState, ReminderStore, id_number, reminder_id};
 use crate::types::{ScopeKey, UserKey};
 
 /// Newest schema this build writes and reads.
@@ -38,6 +41,8 @@ pub struct SledStore {
     settings: sled::Tree,
     memories: sled::Tree,
     vectors: sled::Tree,
+    reminders: sled::Tree,
+    reminder_ids: sled::Tree,
 }
 
 impl From<sled::Error> for StoreError {
@@ -128,6 +133,8 @@ impl SledStore {
             settings: db.open_tree("settings")?,
             memories: db.open_tree("memories")?,
             vectors: db.open_tree("memory_vectors")?,
+            reminders: db.open_tree("reminders")?,
+            reminder_ids: db.open_tree("reminder_ids")?,
             db,
         })
     }
@@ -491,6 +498,152 @@ impl MemoryStore for SledStore {
         let owner = owner.clone();
         self.offload(move |s| s.blocking_remove_all_memories(&owner))
             .await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.flush_without_blocking().await
+    }
+}
+
+fn reminder_key(owner: &UserKey, n: u64) -> Vec<u8> {
+    let mut key = owner_prefix(owner);
+    key.extend_from_slice(&n.to_be_bytes());
+    key
+}
+
+fn decode_reminder(raw: &[u8]) -> Result<Reminder, StoreError> {
+    serde_json::from_slice(raw).map_err(|e| StoreError::Corrupt(format!("reminder: {e}")))
+}
+
+impl SledStore {
+    fn blocking_create_reminder(&self, new: NewReminder) -> Result<Reminder, StoreError> {
+        let counter = self
+            .reminder_ids
+            .update_and_fetch(new.owner.as_str(), |old| {
+                let last = old
+                    .and_then(|raw| raw.try_into().ok())
+                    .map(u64::from_be_bytes)
+                    .unwrap_or(0);
+                Some((last + 1).to_be_bytes().to_vec())
+            })?
+            .ok_or_else(|| StoreError::Corrupt("reminder counter".into()))?;
+        let n = u64::from_be_bytes(
+            counter
+                .as_ref()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("reminder counter".into()))?,
+        );
+        let reminder = Reminder {
+            id: reminder_id(n),
+            owner: new.owner,
+            text: new.text,
+            due: new.due,
+            repeat: new.repeat,
+            zone: new.zone,
+            state: ReminderState::Pending,
+            created: new.created,
+            last_fired: None,
+            chat: new.chat,
+        };
+        self.blocking_put_reminder(&reminder)?;
+        Ok(reminder)
+    }
+
+    fn blocking_put_reminder(&self, reminder: &Reminder) -> Result<(), StoreError> {
+        let n = id_number(&reminder.id)
+            .ok_or_else(|| StoreError::NotFound(format!("reminder {}", reminder.id)))?;
+        let value = serde_json::to_vec(reminder).map_err(|e| StoreError::Corrupt(e.to_string()))?;
+        self.reminders
+            .insert(reminder_key(&reminder.owner, n), value)?;
+        Ok(())
+    }
+
+    fn blocking_reminder(&self, owner: &UserKey, id: &str) -> Result<Option<Reminder>, StoreError> {
+        let Some(n) = id_number(id) else {
+            return Ok(None);
+        };
+        self.reminders
+            .get(reminder_key(owner, n))?
+            .map(|raw| decode_reminder(&raw))
+            .transpose()
+    }
+
+    fn blocking_reminders(&self, owner: &UserKey) -> Result<Vec<Reminder>, StoreError> {
+        self.reminders
+            .scan_prefix(owner_prefix(owner))
+            .values()
+            .map(|raw| decode_reminder(&raw?))
+            .collect()
+    }
+
+    fn blocking_remove_reminder(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError> {
+        let Some(n) = id_number(id) else {
+            return Ok(false);
+        };
+        Ok(self.reminders.remove(reminder_key(owner, n))?.is_some())
+    }
+
+    fn blocking_remove_all_reminders(&self, owner: &UserKey) -> Result<usize, StoreError> {
+        let mut removed = 0;
+        for key in self.reminders.scan_prefix(owner_prefix(owner)).keys() {
+            self.reminders.remove(key?)?;
+            removed += 1;
+        }
+        Ok(removed)
+    }
+
+    fn blocking_pending_reminders(&self) -> Result<Vec<Reminder>, StoreError> {
+        let mut out = Vec::new();
+        for raw in self.reminders.iter().values() {
+            match decode_reminder(&raw?) {
+                Ok(r) if r.state == ReminderState::Pending => out.push(r),
+                Ok(_) => {}
+                // One unreadable record must not keep everyone's reminders from loading.
+                Err(e) => tracing::error!(error = %e, "skipping an unreadable reminder"),
+            }
+        }
+        Ok(out)
+    }
+}
+
+#[async_trait::async_trait]
+impl ReminderStore for SledStore {
+    async fn create(&self, reminder: NewReminder) -> Result<Reminder, StoreError> {
+        self.offload(move |s| s.blocking_create_reminder(reminder))
+            .await
+    }
+
+    async fn put(&self, reminder: &Reminder) -> Result<(), StoreError> {
+        let reminder = reminder.clone();
+        self.offload(move |s| s.blocking_put_reminder(&reminder))
+            .await
+    }
+
+    async fn get(&self, owner: &UserKey, id: &str) -> Result<Option<Reminder>, StoreError> {
+        let (owner, id) = (owner.clone(), id.to_owned());
+        self.offload(move |s| s.blocking_reminder(&owner, &id))
+            .await
+    }
+
+    async fn list(&self, owner: &UserKey) -> Result<Vec<Reminder>, StoreError> {
+        let owner = owner.clone();
+        self.offload(move |s| s.blocking_reminders(&owner)).await
+    }
+
+    async fn remove(&self, owner: &UserKey, id: &str) -> Result<bool, StoreError> {
+        let (owner, id) = (owner.clone(), id.to_owned());
+        self.offload(move |s| s.blocking_remove_reminder(&owner, &id))
+            .await
+    }
+
+    async fn remove_all(&self, owner: &UserKey) -> Result<usize, StoreError> {
+        let owner = owner.clone();
+        self.offload(move |s| s.blocking_remove_all_reminders(&owner))
+            .await
+    }
+
+    async fn pending(&self) -> Result<Vec<Reminder>, StoreError> {
+        self.offload(SledStore::blocking_pending_reminders).await
     }
 
     async fn flush(&self) -> Result<(), StoreError> {

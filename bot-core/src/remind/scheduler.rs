@@ -1,0 +1,305 @@
+//! Delivers reminders on time.
+//!
+//! Every pending reminder sits in an in-memory queue ordered by its due instant (loaded
+//! from the store at start, added to as reminders are set). One task sleeps on the
+//! [`Clock`] until the earliest is due or a new one arrives, then fires everything due,
+//! a bounded number at once. Firing reads the reminder back from the store (a cancelled or
+//! changed one is skipped), writes what happens next (a one-shot delivered, a repeat moved
+//! to its next time) and flushes that, and only then sends: a crash after the flush loses
+//! at most this one delivery, never sends it twice. When the platform is not connected
+//! yet (a start with reminders already due) or sending fails, the write is undone and the
+//! reminder tried again shortly.
+
+use std::collections::{BTreeSet, HashMap};
+use std::sync::{Arc, Mutex};
+
+use chrono::{DateTime, Duration, Utc};
+use tokio::sync::{Notify, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+use super::when::{format_instant, format_lateness};
+use super::{Reminder, ReminderState, ReminderStore};
+use crate::access::AccessPolicy;
+use crate::clock::Clock;
+use crate::outbound::{OutboundError, OutboundMessage, Outbounds, Recipient};
+use crate::types::{Platform, UserKey};
+
+/// How many reminders are sent at once.
+const AT_ONCE: usize = 64;
+
+/// Less late than this counts as on time.
+const ON_TIME: i64 = 60;
+
+type Key = (DateTime<Utc>, UserKey, String);
+
+/// The reminder queue and its delivery task. Cheap to clone.
+#[derive(Clone)]
+pub struct Scheduler {
+    inner: Arc<Inner>,
+}
+
+impl std::fmt::Debug for Scheduler {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Scheduler")
+            .field("queued", &self.queue().len())
+            .finish()
+    }
+}
+
+struct Inner {
+    store: Arc<dyn ReminderStore>,
+    outbounds: Outbounds,
+    clock: Arc<dyn Clock>,
+    access: AccessPolicy,
+    max_late: Duration,
+    queue: Mutex<BTreeSet<Key>>,
+    retries: Mutex<HashMap<(UserKey, String), u32>>,
+    wake: Notify,
+    sending: Semaphore,
+}
+
+impl Scheduler {
+    /// A scheduler over `store`, sending through `outbounds` to people `access` allows;
+    /// reminders later than `max_late` become a note that they were missed.
+    pub fn new(
+        store: Arc<dyn ReminderStore>,
+        outbounds: Outbounds,
+        clock: Arc<dyn Clock>,
+        access: AccessPolicy,
+        max_late: std::time::Duration,
+    ) -> Self {
+        Self {
+            inner: Arc::new(Inner {
+                store,
+                outbounds,
+                clock,
+                access,
+                max_late: Duration::from_std(max_late).unwrap_or(Duration::days(1)),
+                queue: Mutex::default(),
+                retries: Mutex::default(),
+                wake: Notify::new(),
+                sending: Semaphore::new(AT_ONCE),
+            }),
+        }
+    }
+
+    fn queue(&self) -> std::sync::MutexGuard<'_, BTreeSet<Key>> {
+        self.inner.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Queues a pending reminder (a new one, a snoozed one, one moved to another zone).
+    pub fn arm(&self, reminder: &Reminder) {
+        if reminder.state != ReminderState::Pending {
+            return;
+        }
+        self.arm_at(reminder.due, &reminder.owner, &reminder.id);
+    }
+
+    fn arm_at(&self, due: DateTime<Utc>, owner: &UserKey, id: &str) {
+        self.queue().insert((due, owner.clone(), id.to_owned()));
+        self.inner.wake.notify_one();
+    }
+
+    /// Loads the pending reminders and delivers them on time until `stop` is cancelled.
+    /// Deliveries under way when it stops are finished (they are short).
+    pub async fn run(self, stop: CancellationToken) {
+        let tracker = TaskTracker::new();
+        let mut attempt = 0u32;
+        loop {
+            match self.inner.store.pending().await {
+                Ok(pending) => {
+                    tracing::info!(pending = pending.len(), "reminders loaded");
+                    for reminder in &pending {
+                        self.arm(reminder);
+                    }
+                    break;
+                }
+                Err(e) => {
+                    attempt += 1;
+                    tracing::error!(error = %e, "could not load reminders; trying again");
+                    let wait = std::time::Duration::from_secs(2u64.pow(attempt.min(6)));
+                    tokio::select! {
+                        () = tokio::time::sleep(wait) => {}
+                        () = stop.cancelled() => return,
+                    }
+                }
+            }
+        }
+        loop {
+            let now = self.inner.clock.now();
+            let (due, next) = {
+                let mut queue = self.queue();
+                let mut due = Vec::new();
+                while queue.first().is_some_and(|(at, _, _)| *at <= now) {
+                    due.extend(queue.pop_first());
+                }
+                (due, queue.first().map(|(at, _, _)| *at))
+            };
+            for (_, owner, id) in due {
+                let scheduler = self.clone();
+                tracker.spawn(async move {
+                    let Ok(_permit) = scheduler.inner.sending.acquire().await else {
+                        return;
+                    };
+                    let job = scheduler.fire(&owner, &id);
+                    if crate::service::contain_panic("a reminder", job)
+                        .await
+                        .is_none()
+                    {
+                        tracing::error!(user = %owner, reminder = %id, "delivering a reminder panicked");
+                    }
+                });
+            }
+            let until = next.unwrap_or(now + Duration::days(1));
+            tokio::select! {
+                () = self.inner.clock.sleep_until(until) => {}
+                () = self.inner.wake.notified() => {}
+                () = stop.cancelled() => break,
+            }
+        }
+        tracker.close();
+        tracker.wait().await;
+    }
+
+    /// Delivers one reminder if it is still pending and due.
+    async fn fire(&self, owner: &UserKey, id: &str) {
+        let inner = &self.inner;
+        let stored = match inner.store.get(owner, id).await {
+            Ok(Some(r)) => r,
+            Ok(None) => return,
+            Err(e) => {
+                tracing::error!(error = %e, user = %owner, reminder = %id, "could not read a due reminder; trying again");
+                self.retry(owner, id);
+                return;
+            }
+        };
+        let now = inner.clock.now();
+        if stored.state != ReminderState::Pending {
+            return;
+        }
+        if stored.due > now {
+            // Snoozed or moved since it was queued; its new time is queued too.
+            self.arm(&stored);
+            return;
+        }
+        let zone = stored.tz();
+        let late = now - stored.due;
+        let missed = late > inner.max_late;
+        let mut next = stored.clone();
+        next.last_fired = Some(now);
+        match next.repeat {
+            None if missed => next.state = ReminderState::Missed,
+            None => next.state = ReminderState::Delivered,
+            Some(repeat) => next.due = repeat.next_after(now, zone),
+        }
+        // What happens next is on disk before anything is sent.
+        if let Err(e) = self.save(&next).await {
+            tracing::error!(error = %e, user = %owner, reminder = %id, "could not record a reminder as delivered; not sending it yet");
+            self.retry(owner, id);
+            return;
+        }
+        self.arm(&next);
+        if !inner.access.is_allowed(owner.parts().0, owner.parts().1) {
+            tracing::info!(user = %owner, reminder = %id, "not delivering a reminder: the person is no longer allowed");
+            return;
+        }
+        let text = message_text(&stored, late, missed, inner.max_late);
+        match self.send(&stored, text).await {
+            Ok(()) => {
+                self.retries().remove(&(owner.clone(), id.to_owned()));
+                tracing::info!(user = %owner, reminder = %id, late_secs = late.num_seconds(), missed, "reminder delivered");
+            }
+            Err(e @ (OutboundError::PlatformOff(_) | OutboundError::Failed(_))) => {
+                // Not sent: undo the write and try again shortly.
+                tracing::warn!(error = %e, user = %owner, reminder = %id, "could not deliver a reminder; trying again");
+                if let Err(e) = self.save(&stored).await {
+                    tracing::error!(error = %e, user = %owner, reminder = %id, "could not put a reminder back after a failed delivery");
+                    return;
+                }
+                self.retry(owner, id);
+            }
+            Err(e) => {
+                tracing::warn!(error = %e, user = %owner, reminder = %id, "the platform will not deliver this reminder");
+            }
+        }
+    }
+
+    async fn save(&self, reminder: &Reminder) -> Result<(), crate::store::StoreError> {
+        self.inner.store.put(reminder).await?;
+        self.inner.store.flush().await
+    }
+
+    fn retries(&self) -> std::sync::MutexGuard<'_, HashMap<(UserKey, String), u32>> {
+        self.inner.retries.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Tries `id` again after a pause that grows with each failure (5 s up to 5 min).
+    fn retry(&self, owner: &UserKey, id: &str) {
+        let attempt = {
+            let mut retries = self.retries();
+            let attempt = retries.entry((owner.clone(), id.to_owned())).or_insert(0);
+            *attempt += 1;
+            *attempt
+        };
+        let wait = (5i64 << attempt.min(6).saturating_sub(1)).min(300);
+        self.arm_at(self.inner.clock.now() + Duration::seconds(wait), owner, id);
+    }
+
+    /// Sends to the person privately; when the platform will not let the bot write to
+    /// them first and the reminder was set in a shared chat, there.
+    async fn send(&self, reminder: &Reminder, text: String) -> Result<(), OutboundError> {
+        let outbounds = &self.inner.outbounds;
+        let private = Recipient::User(reminder.owner.clone());
+        match outbounds
+            .send(&private, OutboundMessage::text(text.clone()))
+            .await
+        {
+            Ok(_) => Ok(()),
+            Err(e @ (OutboundError::NotReachable(_) | OutboundError::UnknownRecipient(_))) => {
+                let Some(chat) = &reminder.chat else {
+                    return Err(e);
+                };
+                let platform: Platform = reminder.platform();
+                let shared = Recipient::Chat {
+                    platform,
+                    chat_id: chat.clone(),
+                };
+                outbounds
+                    .send(&shared, OutboundMessage::text(text))
+                    .await
+                    .map(|_| ())
+            }
+            Err(e) => Err(e),
+        }
+    }
+}
+
+/// What the person gets when `reminder` fires `late`.
+fn message_text(reminder: &Reminder, late: Duration, missed: bool, max_late: Duration) -> String {
+    let zone = reminder.tz();
+    let due = format_instant(reminder.due, zone);
+    let text = &crate::service::escape_markdown(&reminder.text);
+    let id = &reminder.id;
+    if missed {
+        return format!(
+            "⏰ Missed reminder {id}: it was due {due} ({zone}), {} ago, while I was offline. \
+             That is past the {} limit, so this is only a note: {text}",
+            format_lateness(late),
+            format_lateness(max_late),
+        );
+    }
+    let mut out = if late.num_seconds() >= ON_TIME {
+        format!(
+            "⏰ Reminder (late by {}, it was due {due}): {text}",
+            format_lateness(late)
+        )
+    } else {
+        format!("⏰ Reminder: {text}")
+    };
+    match &reminder.repeat {
+        Some(repeat) => out.push_str(&format!("\n_{id}, {}_", repeat.describe())),
+        None => out.push_str(&format!("\n_Snooze: /reminders snooze {id} 10m_")),
+    }
+    out
+}

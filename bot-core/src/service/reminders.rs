@@ -1,0 +1,497 @@
+//! `/remind`, `/reminders`, `/timezone`, and "remind me in 20 minutes to …" in a message.
+//!
+//! The bot writes every confirmation itself, and only once the reminder is on disk; the
+//! model never sees a reminder request nor computes a time.
+
+use std::sync::LazyLock;
+
+use chrono::Duration;
+use chrono_tz::Tz;
+use regex::Regex;
+
+use super::memory_commands::escape_markdown;
+use super::{Inner, Reply};
+use crate::outbound::OutboundMessage;
+use crate::remind::when::{self, WhenError, format_instant};
+use crate::remind::{NewReminder, Reminder, ReminderState, When};
+use crate::store::StoreError;
+use crate::types::{InboundMessage, UserKey};
+
+const REMIND_HELP: &str = "Tell me when and what, for example:\n\
+- /remind in 20 minutes take the pizza out\n\
+- /remind tomorrow at 9 call the dentist\n\
+- /remind on 2027-01-15 at 10:00 renew the passport\n\
+- /remind every weekday at 8 stand-up\n\
+- /remind 내일 오전 9시 치과 전화";
+
+/// "remind me …" at the start of a message (not "remind me what …", a question).
+static ASKS_EN: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?i)^\W*(?:(?:hey|hi|ok|okay|please|pls|can you|could you|would you|will you|kindly)[\s,]+)*(?:remind me|set an? reminder|reminder:)\b(?:\s+(what|who|where|when|why|how|which|whether|if)\b)?")
+        .expect("a valid pattern")
+});
+/// Korean ways to ask for a reminder: "…라고 알려줘", "리마인드", "알림 설정", "알람".
+static ASKS_KO_STRONG: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(r"(?:라고|하라고|고)\s*알려\s*(?:줘|주세요|줄래|주라)|리마인드|리마인더|알림\s*(?:설정|해\s*줘|해\s*주세요|맞춰)|알람\s*(?:맞춰|설정|해\s*줘)|잊지\s*않게")
+        .expect("a valid pattern")
+});
+/// "알려줘" alone asks for a reminder only with a clock time or an offset ("20분 후에
+/// 알려줘"), not with a bare day ("내일 날씨 알려줘" asks for the weather).
+static ASKS_KO_WEAK: LazyLock<Regex> =
+    LazyLock::new(|| Regex::new(r"알려\s*(?:줘|주세요|줄래|주라)").expect("a valid pattern"));
+static KO_CLOCK_OR_OFFSET: LazyLock<Regex> = LazyLock::new(|| {
+    Regex::new(
+        r"\d+\s*시(?:[^간]|$)|\d+\s*(?:초|분|시간|일|주)\s*(?:후|뒤|있다가|이따가)|\d{1,2}:\d{2}",
+    )
+    .expect("a valid pattern")
+});
+
+/// Whether a message (typed, or a voice note's transcript) asks for a reminder.
+pub fn asks_for_reminder(text: &str) -> bool {
+    if let Some(c) = ASKS_EN.captures(text) {
+        return c.get(1).is_none();
+    }
+    ASKS_KO_STRONG.is_match(text)
+        || (ASKS_KO_WEAK.is_match(text) && KO_CLOCK_OR_OFFSET.is_match(text))
+}
+
+/// A person's time zone: theirs if set and known, else the owner's default.
+pub(super) fn zone_of(settings_zone: Option<&str>, default: Tz) -> Tz {
+    settings_zone
+        .and_then(|name| name.parse().ok())
+        .unwrap_or(default)
+}
+
+/// What to tell someone whose request could not be read.
+fn explain(error: &WhenError) -> String {
+    let why = match error {
+        WhenError::NoTime => "I could not tell when you want to be reminded.".to_owned(),
+        WhenError::Conflicting(a, b) => {
+            format!("I could not tell when: \"{a}\" and \"{b}\" name different times.")
+        }
+        WhenError::Invalid(what) => format!("\"{what}\" is not a time or date I can use."),
+        WhenError::Past(what) => format!("\"{what}\" has already passed."),
+        WhenError::RepeatWithoutTime => {
+            "That repeats, but at what time? For example: every day at 7:00.".to_owned()
+        }
+        WhenError::NoText => "I see when, but not what to remind you of.".to_owned(),
+    };
+    format!("{why} Nothing was set.\n\n{REMIND_HELP}")
+}
+
+impl Inner {
+    async fn zone_for(&self, user: &UserKey) -> Result<Tz, StoreError> {
+        let settings = self.deps.settings.settings(user).await?;
+        Ok(zone_of(
+            settings.timezone.as_deref(),
+            self.config.default_timezone,
+        ))
+    }
+
+    /// Sets a reminder from a message that asks for one; `false` when it does not ask
+    /// (the message is answered by the model).
+    pub(super) async fn reminder_in_text(
+        &self,
+        message: &InboundMessage,
+        reply: &Reply,
+    ) -> Result<bool, StoreError> {
+        if !asks_for_reminder(&message.text) {
+            return Ok(false);
+        }
+        self.set_reminder(&message.text, message, reply).await?;
+        Ok(true)
+    }
+
+    pub(super) async fn remind_command(
+        &self,
+        arg: Option<String>,
+        message: &InboundMessage,
+        reply: &Reply,
+    ) -> Result<(), StoreError> {
+        match arg {
+            Some(text) => self.set_reminder(&text, message, reply).await,
+            None => {
+                reply.finish(REMIND_HELP).await;
+                Ok(())
+            }
+        }
+    }
+
+    async fn set_reminder(
+        &self,
+        text: &str,
+        message: &InboundMessage,
+        reply: &Reply,
+    ) -> Result<(), StoreError> {
+        let user = message.user_key();
+        let zone = self.zone_for(&user).await?;
+        let now = self.deps.clock.now();
+        let request = match when::parse(text, now, zone) {
+            Ok(request) => request,
+            Err(e) => {
+                tracing::info!(user = %user, error = %e, "could not read a reminder request");
+                reply.finish(explain(&e)).await;
+                return Ok(());
+            }
+        };
+        let due = request.first(now, zone);
+        let repeat = match request.when {
+            When::Once(_) => None,
+            When::Every(repeat) => Some(repeat),
+        };
+        let reminder = self
+            .deps
+            .reminders
+            .create(NewReminder {
+                owner: user.clone(),
+                text: request.what,
+                due,
+                repeat,
+                zone: zone.name().to_owned(),
+                created: now,
+                chat: message.chat.is_shared.then(|| message.chat.id.clone()),
+            })
+            .await?;
+        self.deps.reminders.flush().await?;
+        self.scheduler.arm(&reminder);
+        tracing::info!(user = %user, reminder = %reminder.id, due = %reminder.due, repeat = reminder.repeat.is_some(), "reminder set");
+        let mut text = confirmation(&reminder);
+        if message.chat.is_shared {
+            text.push_str("\nI will send it to you in a private message.");
+        }
+        reply.finish(text).await;
+        Ok(())
+    }
+
+    pub(super) async fn reminders_command(
+        &self,
+        arg: Option<String>,
+        message: &InboundMessage,
+        reply: &Reply,
+    ) -> Result<(), StoreError> {
+        let user = message.user_key();
+        let arg = arg.unwrap_or_default();
+        let mut words = arg.split_whitespace();
+        let action = words.next().unwrap_or("").to_lowercase();
+        let id = words.next().unwrap_or("").to_owned();
+        let rest = words.collect::<Vec<_>>().join(" ");
+        match action.as_str() {
+            "" | "list" => {
+                let listing = self.listing(&user).await?;
+                self.answer_privately(message, reply, OutboundMessage::text(listing))
+                    .await;
+            }
+            "cancel" | "delete" | "remove" | "취소" | "삭제" => {
+                if id.is_empty() {
+                    reply
+                        .finish("Which one? /reminders cancel ID (the ids are in /reminders).")
+                        .await;
+                    return Ok(());
+                }
+                let removed = self.deps.reminders.remove(&user, &id).await?;
+                self.deps.reminders.flush().await?;
+                reply
+                    .finish(if removed {
+                        tracing::info!(user = %user, reminder = %id, "reminder cancelled");
+                        format!("Cancelled reminder {}.", normal_id(&id))
+                    } else {
+                        no_such(&id)
+                    })
+                    .await;
+            }
+            "snooze" => self.snooze(&user, &id, &rest, message, reply).await?,
+            "pause" | "resume" => {
+                let Some(mut reminder) = self.deps.reminders.get(&user, &id).await? else {
+                    reply.finish(no_such(&id)).await;
+                    return Ok(());
+                };
+                if reminder.repeat.is_none() {
+                    reply
+                        .finish(format!(
+                            "{} is not a repeating reminder; cancel it with /reminders cancel {}.",
+                            reminder.id, reminder.id
+                        ))
+                        .await;
+                    return Ok(());
+                }
+                if action == "pause" {
+                    reminder.state = ReminderState::Paused;
+                } else {
+                    let repeat = reminder.repeat.expect("checked above");
+                    reminder.state = ReminderState::Pending;
+                    reminder.due = repeat.next_after(self.deps.clock.now(), reminder.tz());
+                }
+                self.deps.reminders.put(&reminder).await?;
+                self.deps.reminders.flush().await?;
+                self.scheduler.arm(&reminder);
+                reply
+                    .finish(if action == "pause" {
+                        format!(
+                            "Paused {}. /reminders resume {} starts it again.",
+                            reminder.id, reminder.id
+                        )
+                    } else {
+                        format!(
+                            "Resumed {}: next {} ({}).",
+                            reminder.id,
+                            format_instant(reminder.due, reminder.tz()),
+                            reminder.zone
+                        )
+                    })
+                    .await;
+            }
+            _ => {
+                reply
+                    .finish(
+                        "/reminders lists your reminders; /reminders cancel ID, /reminders snooze ID 10m, \
+                         /reminders pause ID and /reminders resume ID change one.",
+                    )
+                    .await;
+            }
+        }
+        Ok(())
+    }
+
+    async fn listing(&self, user: &UserKey) -> Result<String, StoreError> {
+        let now = self.deps.clock.now();
+        let all = self.deps.reminders.list(user).await?;
+        let mut upcoming: Vec<&Reminder> = all
+            .iter()
+            .filter(|r| matches!(r.state, ReminderState::Pending | ReminderState::Paused))
+            .collect();
+        upcoming.sort_by_key(|r| (r.state != ReminderState::Pending, r.due));
+        let recent: Vec<&Reminder> = all
+            .iter()
+            .filter(|r| {
+                r.state == ReminderState::Delivered
+                    && r.last_fired.is_some_and(|at| now - at < Duration::days(1))
+            })
+            .collect();
+        if upcoming.is_empty() && recent.is_empty() {
+            return Ok(format!("You have no reminders.\n\n{REMIND_HELP}"));
+        }
+        let mut text = String::new();
+        if !upcoming.is_empty() {
+            text.push_str("Your reminders:\n");
+            for r in &upcoming {
+                let repeat = r
+                    .repeat
+                    .map(|rep| format!(", {}", rep.describe()))
+                    .unwrap_or_default();
+                let paused = if r.state == ReminderState::Paused {
+                    " (paused)"
+                } else {
+                    ""
+                };
+                text.push_str(&format!(
+                    "- {}: {} ({}){repeat}{paused}: {}\n",
+                    r.id,
+                    format_instant(r.due, r.tz()),
+                    r.zone,
+                    escape_markdown(&r.text)
+                ));
+            }
+        }
+        if !recent.is_empty() {
+            text.push_str("\nSent in the last day (snooze with /reminders snooze ID 10m):\n");
+            for r in &recent {
+                text.push_str(&format!(
+                    "- {}: {}: {}\n",
+                    r.id,
+                    format_instant(r.due, r.tz()),
+                    escape_markdown(&r.text)
+                ));
+            }
+        }
+        text.push_str("\nCancel one with /reminders cancel ID.");
+        Ok(text)
+    }
+
+    async fn snooze(
+        &self,
+        user: &UserKey,
+        id: &str,
+        by: &str,
+        message: &InboundMessage,
+        reply: &Reply,
+    ) -> Result<(), StoreError> {
+        let Some(reminder) = self.deps.reminders.get(user, id).await? else {
+            reply.finish(no_such(id)).await;
+            return Ok(());
+        };
+        let by = if by.trim().is_empty() { "10m" } else { by };
+        let Some(by) = when::parse_duration(by) else {
+            reply
+                .finish(format!(
+                    "I could not read \"{by}\" as a length of time; try /reminders snooze {} 10m.",
+                    reminder.id
+                ))
+                .await;
+            return Ok(());
+        };
+        let now = self.deps.clock.now();
+        if reminder.last_fired.is_none() {
+            reply
+                .finish(format!(
+                    "{} has not gone off yet (it is set for {}); snooze is for after it fires.",
+                    reminder.id,
+                    format_instant(reminder.due, reminder.tz())
+                ))
+                .await;
+            return Ok(());
+        }
+        let snoozed = if reminder.repeat.is_none() {
+            // A one-shot comes back under its own id.
+            let mut again = reminder.clone();
+            again.state = ReminderState::Pending;
+            again.due = now + by;
+            self.deps.reminders.put(&again).await?;
+            again
+        } else {
+            // A repeat keeps its schedule; the snooze is a one-shot of its own.
+            self.deps
+                .reminders
+                .create(NewReminder {
+                    owner: user.clone(),
+                    text: reminder.text.clone(),
+                    due: now + by,
+                    repeat: None,
+                    zone: reminder.zone.clone(),
+                    created: now,
+                    chat: message.chat.is_shared.then(|| message.chat.id.clone()),
+                })
+                .await?
+        };
+        self.deps.reminders.flush().await?;
+        self.scheduler.arm(&snoozed);
+        tracing::info!(user = %user, reminder = %snoozed.id, due = %snoozed.due, "reminder snoozed");
+        reply
+            .finish(format!(
+                "💤 {} snoozed until {} ({}): {}",
+                snoozed.id,
+                format_instant(snoozed.due, snoozed.tz()),
+                snoozed.zone,
+                escape_markdown(&snoozed.text)
+            ))
+            .await;
+        Ok(())
+    }
+
+    pub(super) async fn timezone_command(
+        &self,
+        arg: Option<String>,
+        message: &InboundMessage,
+        reply: &Reply,
+    ) -> Result<(), StoreError> {
+        let user = message.user_key();
+        let mut settings = self.deps.settings.settings(&user).await?;
+        let now = self.deps.clock.now();
+        let Some(wanted) = arg else {
+            let zone = zone_of(settings.timezone.as_deref(), self.config.default_timezone);
+            let whose = if settings.timezone.is_some() {
+                "Your time zone"
+            } else {
+                "Your time zone (the bot's default; you have not set one)"
+            };
+            reply
+                .finish(format!(
+                    "{whose}: {} (it is {} there).\nChange it with /timezone Area/City, e.g. /timezone Asia/Seoul or /timezone America/New_York.",
+                    zone.name(),
+                    format_instant(now, zone)
+                ))
+                .await;
+            return Ok(());
+        };
+        let wanted = wanted.trim();
+        let zone = if wanted.eq_ignore_ascii_case("default") {
+            None
+        } else {
+            match Tz::from_str_insensitive(wanted) {
+                Ok(zone) => Some(zone),
+                Err(_) => {
+                    reply
+                        .finish(format!(
+                            "I don't know the time zone \"{}\". Use an IANA name such as Asia/Seoul, Europe/Berlin or America/New_York.",
+                            escape_markdown(wanted)
+                        ))
+                        .await;
+                    return Ok(());
+                }
+            }
+        };
+        settings.timezone = zone.map(|z| z.name().to_owned());
+        self.deps.settings.set_settings(&user, &settings).await?;
+        self.deps.settings.flush().await?;
+        let zone = zone.unwrap_or(self.config.default_timezone);
+        // Repeating reminders follow the person: "every day at 7" stays at 7 in the new
+        // zone. One-shots keep their instant.
+        let mut moved = 0;
+        for mut reminder in self.deps.reminders.list(&user).await? {
+            let Some(repeat) = reminder.repeat else {
+                continue;
+            };
+            if reminder.zone == zone.name() {
+                continue;
+            }
+            reminder.zone = zone.name().to_owned();
+            if reminder.state == ReminderState::Pending {
+                reminder.due = repeat.next_after(now, zone);
+            }
+            self.deps.reminders.put(&reminder).await?;
+            self.scheduler.arm(&reminder);
+            moved += 1;
+        }
+        self.deps.reminders.flush().await?;
+        tracing::info!(user = %user, zone = zone.name(), moved, "time zone set");
+        let mut text = format!(
+            "Your time zone is now {} (it is {} there).",
+            zone.name(),
+            format_instant(now, zone)
+        );
+        if moved > 0 {
+            text.push_str(&format!(
+                " {moved} repeating reminder{} now follow{} it.",
+                if moved == 1 { "" } else { "s" },
+                if moved == 1 { "s" } else { "" }
+            ));
+        }
+        reply.finish(text).await;
+        Ok(())
+    }
+}
+
+fn normal_id(id: &str) -> String {
+    crate::remind::id_number(id)
+        .map(crate::remind::reminder_id)
+        .unwrap_or_else(|| id.to_owned())
+}
+
+fn no_such(id: &str) -> String {
+    if id.is_empty() {
+        return "Which one? Give its id, as in /reminders (r1, r2, ...).".to_owned();
+    }
+    format!(
+        "You have no reminder {}. /reminders lists yours.",
+        escape_markdown(&normal_id(id))
+    )
+}
+
+/// "⏰ Reminder r12 set for Fri 15 Jan 2027 09:00 (Asia/Seoul): call the dentist".
+pub fn confirmation(reminder: &Reminder) -> String {
+    let zone = reminder.tz();
+    let at = format_instant(reminder.due, zone);
+    match reminder.repeat {
+        None => format!(
+            "⏰ Reminder {} set for {at} ({}): {}",
+            reminder.id,
+            reminder.zone,
+            escape_markdown(&reminder.text)
+        ),
+        Some(repeat) => format!(
+            "⏰ Reminder {} set for {} ({}), first {at}: {}",
+            reminder.id,
+            repeat.describe(),
+            reminder.zone,
+            escape_markdown(&reminder.text)
+        ),
+    }
+}
