@@ -81,6 +81,8 @@ pub struct Config {
     pub embed: Option<FastEmbedConfig>,
     /// The owner's vaults (`HEARTH_NOTES`), with who may read each.
     pub notes: Vec<hearth_notes::Vault>,
+    /// The `POST /hooks/notify` listener, when enabled.
+    pub hooks: Option<crate::hooks::HooksConfig>,
 }
 
 /// Reads and validates the configuration from `vars` (the environment after `.env`).
@@ -292,7 +294,9 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         }
     };
 
+    let hooks = hooks(&get)?;
     Ok(Config {
+        hooks,
         notes,
         data_dir,
         memory,
@@ -314,6 +318,62 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
             0..=600,
         )?),
     })
+}
+
+/// `HEARTH_HOOKS_ADDR`, `HEARTH_HOOKS_TOKEN`, `HEARTH_HOOKS_CHATS`: off without an address;
+/// an address without a token is refused (the listener never runs open).
+fn hooks<'a>(
+    get: &impl Fn(&str) -> Option<&'a str>,
+) -> Result<Option<crate::hooks::HooksConfig>, ConfigError> {
+    let Some(addr) = get("HEARTH_HOOKS_ADDR") else {
+        if get("HEARTH_HOOKS_TOKEN").is_some() || get("HEARTH_HOOKS_CHATS").is_some() {
+            return Err(bad(
+                "HEARTH_HOOKS_ADDR",
+                "is needed to turn the hooks listener on (e.g. 127.0.0.1:8787)",
+            ));
+        }
+        return Ok(None);
+    };
+    let addr: std::net::SocketAddr = addr.trim().parse().map_err(|_| {
+        bad(
+            "HEARTH_HOOKS_ADDR",
+            format!("'{addr}' is not an address and port like 127.0.0.1:8787"),
+        )
+    })?;
+    let token = match get("HEARTH_HOOKS_TOKEN").map(str::trim) {
+        Some(token) if token.len() >= 16 && !token.chars().any(char::is_whitespace) => token,
+        Some(_) => {
+            return Err(bad(
+                "HEARTH_HOOKS_TOKEN",
+                "must be at least 16 characters without spaces (e.g. from `openssl rand -hex 32`)",
+            ));
+        }
+        None => {
+            return Err(bad(
+                "HEARTH_HOOKS_TOKEN",
+                "is needed with HEARTH_HOOKS_ADDR: the hooks listener never runs without a token",
+            ));
+        }
+    };
+    let mut chats = Vec::new();
+    for raw in get("HEARTH_HOOKS_CHATS")
+        .unwrap_or("")
+        .split(',')
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+    {
+        chats.push(crate::hooks::parse_chat(raw).ok_or_else(|| {
+            bad(
+                "HEARTH_HOOKS_CHATS",
+                format!("'{raw}' is not like telegram:-100123 or discord:123456"),
+            )
+        })?);
+    }
+    Ok(Some(crate::hooks::HooksConfig {
+        addr,
+        token: secrecy::SecretString::new(token.to_owned()),
+        chats,
+    }))
 }
 
 /// Accepts what Ollama itself accepts: `http://host:port`, `host:port` or `host`.
@@ -467,6 +527,31 @@ mod tests {
         assert_eq!(err.var, "HEARTH_TIMEZONE");
         let err = from_vars(&vars(&[("HEARTH_REMINDER_MAX_LATE", "a while")])).unwrap_err();
         assert_eq!(err.var, "HEARTH_REMINDER_MAX_LATE");
+    }
+
+    #[test]
+    fn hooks_never_listen_without_a_token() {
+        assert!(from_vars(&vars(&[])).unwrap().hooks.is_none());
+        let err = from_vars(&vars(&[("HEARTH_HOOKS_ADDR", "127.0.0.1:8787")])).unwrap_err();
+        assert_eq!(err.var, "HEARTH_HOOKS_TOKEN");
+        let err = from_vars(&vars(&[
+            ("HEARTH_HOOKS_ADDR", "127.0.0.1:8787"),
+            ("HEARTH_HOOKS_TOKEN", "short"),
+        ]))
+        .unwrap_err();
+        assert!(!err.to_string().contains("short"));
+        let config = from_vars(&vars(&[
+            ("HEARTH_HOOKS_ADDR", "127.0.0.1:8787"),
+            ("HEARTH_HOOKS_TOKEN", "0123456789abcdef0123"),
+            ("HEARTH_HOOKS_CHATS", "telegram:-100123"),
+        ]))
+        .unwrap();
+        let hooks = config.hooks.unwrap();
+        assert_eq!(
+            hooks.chats,
+            [(bot_core::Platform::Telegram, "-100123".to_owned())]
+        );
+        assert!(!format!("{hooks:?}").contains("0123456789abcdef0123"));
     }
 
     #[test]

@@ -77,6 +77,14 @@ pub async fn run(config: &Config) -> ExitCode {
     check_voice(config, &mut report).await;
     check_notes(config, &mut report);
     check_reminders(config, &mut report);
+    match &config.hooks {
+        None => report.skip("hooks: HEARTH_HOOKS_ADDR is not set (POST /hooks/notify is off)"),
+        Some(hooks) => report.pass(&format!(
+            "hooks: POST /hooks/notify on {} with a bearer token (HEARTH_HOOKS_TOKEN); {} extra chat(s) allowed",
+            hooks.addr,
+            hooks.chats.len()
+        )),
+    }
 
     match &config.telegram {
         None => report.skip("Telegram: TELEGRAM_BOT_TOKEN is not set"),

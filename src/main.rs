@@ -7,6 +7,7 @@ mod config;
 mod data_dir;
 mod doctor;
 mod env_file;
+mod hooks;
 mod memory_cli;
 mod notes_cli;
 mod terminal;
@@ -368,6 +369,10 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
         notes.clone(),
         shutdown.clone(),
     ));
+    let hooks = match config.hooks.clone() {
+        Some(hooks) => Some(hooks::start(hooks, service.clone(), shutdown.clone()).await?),
+        None => None,
+    };
     // An adapter that ends before shutdown failed: stop everything and report it.
     let mut failure: Option<anyhow::Error> = None;
     tokio::select! {
@@ -385,6 +390,13 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
         }
         results
     });
+    if let Some(hooks) = hooks {
+        match hooks.await {
+            Ok(Err(e)) => tracing::error!("{e:#}"),
+            Err(e) => tracing::warn!(error = %e, "the hooks task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
     match admin.await {
         Ok(Err(e)) => tracing::warn!("{e:#}"),
         Err(e) => tracing::warn!(error = %e, "the admin socket task failed"),

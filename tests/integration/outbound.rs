@@ -147,3 +147,77 @@ async fn memory_by_mention_in_a_discord_channel_goes_to_a_dm() {
     h.dc.wait_for_message(&dm, WAIT, |m| m.content.contains("4321"))
         .await;
 }
+
+/// `POST /hooks/notify`: an automation (n8n, cron) writes through the bot, with the token only.
+#[tokio::test]
+async fn hooks_notify_needs_the_token_and_reaches_allowed_people_only() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let token = "hook-token-0123456789abcdef";
+    let h = Harness::new()
+        .await
+        .set("HEARTH_HOOKS_ADDR", &format!("127.0.0.1:{port}"))
+        .set("HEARTH_HOOKS_TOKEN", token)
+        .set("HEARTH_HOOKS_CHATS", &format!("telegram:{GROUP}"));
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "hi");
+    h.reply_containing(ALICE, "echo: hi").await;
+    let url = format!("http://127.0.0.1:{port}/hooks/notify");
+    let client = reqwest::Client::new();
+    let post = |body: serde_json::Value, auth: Option<&str>| {
+        let mut request = client.post(&url).json(&body);
+        if let Some(auth) = auth {
+            request = request.bearer_auth(auth);
+        }
+        request.send()
+    };
+    let alice = format!("telegram:{ALICE}");
+    let body = serde_json::json!({"user": alice, "text": "Your backup **failed**"});
+    let status = |r: reqwest::Response| r.status().as_u16();
+    assert_eq!(status(post(body.clone(), None).await.unwrap()), 401);
+    assert_eq!(
+        status(
+            post(body.clone(), Some("wrong-token-0123456789"))
+                .await
+                .unwrap()
+        ),
+        401
+    );
+    let stranger = serde_json::json!({"user": format!("telegram:{STRANGER}"), "text": "hi"});
+    assert_eq!(status(post(stranger, Some(token)).await.unwrap()), 404);
+    let unlisted = serde_json::json!({"chat": "telegram:-999", "text": "hi"});
+    assert_eq!(status(post(unlisted, Some(token)).await.unwrap()), 404);
+    let huge = serde_json::json!({"user": alice, "text": "x".repeat(100_000)});
+    assert_eq!(status(post(huge, Some(token)).await.unwrap()), 413);
+    let broken = client
+        .post(&url)
+        .bearer_auth(token)
+        .body("not json")
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(broken), 400);
+    // Nothing else is served.
+    let other = client
+        .get(format!("http://127.0.0.1:{port}/"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(status(other), 404);
+    assert!(
+        h.tg.messages(ALICE)
+            .iter()
+            .all(|m| !m.text.contains("backup"))
+    );
+    let ok = post(body, Some(token)).await.unwrap();
+    assert_eq!(ok.status().as_u16(), 200);
+    let answer: serde_json::Value = ok.json().await.unwrap();
+    assert_eq!(answer["delivered"], true);
+    h.reply_containing(ALICE, "Your backup failed").await;
+    let log = bot.log();
+    assert!(!log.contains(token), "the token was logged");
+}
