@@ -25,6 +25,10 @@ pub enum Command {
     Remind(Option<String>),
     /// `/reminders` lists them; `/reminders cancel|pause|resume ID`, `/reminders snooze ID 10m`.
     Reminders(Option<String>),
+    /// `/schedule WHEN PROMPT`: run a prompt at a time, the answer to this chat.
+    Schedule(Option<String>),
+    /// `/schedules` lists scheduled prompts; `cancel|pause|resume ID`.
+    Schedules(Option<String>),
     /// `/timezone` shows the person's zone; `/timezone Area/City` sets it.
     Timezone(Option<String>),
     /// Any other `/word`.
@@ -144,6 +148,26 @@ pub const COMMANDS: &[CommandSpec] = &[
         ),
     ),
     spec(
+        "schedule",
+        "Run a prompt on a schedule: /schedule every weekday at 7:30 summarize my day",
+        arg(
+            "when_prompt",
+            "When and the prompt, e.g. every day at 8 plan my day",
+            true,
+            false,
+        ),
+    ),
+    spec(
+        "schedules",
+        "List scheduled prompts, or /schedules cancel|pause|resume ID",
+        arg(
+            "action",
+            "cancel ID, pause ID, resume ID; empty lists them",
+            false,
+            false,
+        ),
+    ),
+    spec(
         "timezone",
         "Show or set your time zone: /timezone Asia/Seoul",
         arg(
@@ -175,6 +199,8 @@ impl Command {
             "notes" | "note" => Command::Notes(arg),
             "remind" | "reminder" | "remindme" => Command::Remind(arg),
             "reminders" => Command::Reminders(arg),
+            "schedule" => Command::Schedule(arg),
+            "schedules" => Command::Schedules(arg),
             "timezone" | "tz" => Command::Timezone(arg),
             other => Command::Unknown(other.to_owned()),
         }

@@ -187,28 +187,29 @@ impl ChatService {
             config.reminder_max_late,
         );
         let background = CancellationToken::new();
+        let inner = Arc::new(Inner {
+            scheduler,
+            background,
+            config,
+            deps,
+            slots,
+            waiting: AtomicUsize::new(0),
+            chains: Mutex::default(),
+            context_sizes: Mutex::default(),
+            tracker: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+            refused: mini_moka::sync::Cache::builder()
+                .max_capacity(10_000)
+                .time_to_live(REFUSAL_INTERVAL)
+                .build(),
+        });
+        let runner: Arc<dyn crate::remind::scheduler::PromptRunner> = inner.clone();
+        inner.scheduler.set_runner(Arc::downgrade(&runner));
         // Reminders are delivered from the moment the service exists in a runtime.
         if let Ok(runtime) = tokio::runtime::Handle::try_current() {
-            runtime.spawn(scheduler.clone().run(background.clone()));
+            runtime.spawn(inner.scheduler.clone().run(inner.background.clone()));
         }
-        Self {
-            inner: Arc::new(Inner {
-                scheduler,
-                background,
-                config,
-                deps,
-                slots,
-                waiting: AtomicUsize::new(0),
-                chains: Mutex::default(),
-                context_sizes: Mutex::default(),
-                tracker: TaskTracker::new(),
-                cancel: CancellationToken::new(),
-                refused: mini_moka::sync::Cache::builder()
-                    .max_capacity(10_000)
-                    .time_to_live(REFUSAL_INTERVAL)
-                    .build(),
-            }),
-        }
+        Self { inner }
     }
 
     /// The service's configuration.
@@ -513,7 +514,15 @@ impl Inner {
             Command::Export => self.export_command(message, reply).await?,
             Command::Notes(arg) => self.notes_command(arg, message, reply).await?,
             Command::Remind(arg) => self.remind_command(arg, message, reply).await?,
-            Command::Reminders(arg) => self.reminders_command(arg, message, reply).await?,
+            Command::Reminders(arg) => {
+                self.reminders_command(arg, crate::remind::Kind::Reminder, message, reply)
+                    .await?
+            }
+            Command::Schedule(arg) => self.schedule_command(arg, message, reply).await?,
+            Command::Schedules(arg) => {
+                self.reminders_command(arg, crate::remind::Kind::Prompt, message, reply)
+                    .await?
+            }
             Command::Timezone(arg) => self.timezone_command(arg, message, reply).await?,
             Command::Unknown(name) => {
                 tracing::info!(command = %name, "unknown command");

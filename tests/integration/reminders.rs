@@ -78,3 +78,23 @@ async fn reminders_are_listed_cancelled_and_kept_per_person() {
     let moved = moved.expect("the repeat follows the new zone").text;
     assert!(!moved.contains("plumber"), "{moved}");
 }
+
+#[tokio::test]
+async fn a_scheduled_prompt_is_answered_by_the_model_in_the_chat_it_was_set_in() {
+    let h = Harness::new().await;
+    let _bot = h.start_bot().await;
+    h.tg.send_private(
+        ALICE,
+        "Alice",
+        "/schedule in 2 seconds what is on my plate this week",
+    );
+    h.reply_containing(ALICE, "🗓 Scheduled prompt r1 set for")
+        .await;
+    let answer = h
+        .reply_containing(ALICE, "echo: what is on my plate this week")
+        .await;
+    assert!(answer.contains("Scheduled prompt r1"), "{answer}");
+    let asked = h.ollama.requests();
+    assert_eq!(asked.len(), 1);
+    assert_eq!(asked[0].last_user(), "what is on my plate this week");
+}

@@ -35,6 +35,18 @@ pub enum ReminderState {
     Paused,
 }
 
+/// What firing does.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Kind {
+    /// Sends the text (`/remind`).
+    #[default]
+    Reminder,
+    /// Runs the text as a prompt, with the person's memories and notes, and sends the
+    /// answer to the chat it was set in (`/schedule`).
+    Prompt,
+}
+
 /// One reminder.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Reminder {
@@ -62,6 +74,15 @@ pub struct Reminder {
     /// only when the platform will not let the bot write to them is this chat used.
     #[serde(default)]
     pub chat: Option<String>,
+    /// A reminder or a scheduled prompt.
+    #[serde(default)]
+    pub kind: Kind,
+    /// How the person is called (for a scheduled prompt's system prompt).
+    #[serde(default)]
+    pub name: String,
+    /// Scheduled prompts: failed runs in a row (three pause it).
+    #[serde(default)]
+    pub failures: u32,
 }
 
 impl Reminder {
@@ -93,6 +114,10 @@ pub struct NewReminder {
     pub created: DateTime<Utc>,
     /// The shared chat it was set in.
     pub chat: Option<String>,
+    /// A reminder or a scheduled prompt.
+    pub kind: Kind,
+    /// How the person is called.
+    pub name: String,
 }
 
 /// Reminders, per person.
@@ -178,6 +203,9 @@ impl ReminderStore for InMemoryReminders {
             created: new.created,
             last_fired: None,
             chat: new.chat,
+            kind: new.kind,
+            name: new.name,
+            failures: 0,
         };
         inner.1.insert((new.owner, n), reminder.clone());
         Ok(reminder)

@@ -11,7 +11,7 @@
 //! reminder tried again shortly.
 
 use std::collections::{BTreeSet, HashMap};
-use std::sync::{Arc, Mutex};
+use std::sync::{Arc, Mutex, OnceLock, Weak};
 
 use chrono::{DateTime, Duration, Utc};
 use tokio::sync::{Notify, Semaphore};
@@ -19,7 +19,7 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use super::when::{format_instant, format_lateness};
-use super::{Reminder, ReminderState, ReminderStore};
+use super::{Kind, Reminder, ReminderState, ReminderStore};
 use crate::access::AccessPolicy;
 use crate::clock::Clock;
 use crate::outbound::{OutboundError, OutboundMessage, Outbounds, Recipient};
@@ -32,6 +32,16 @@ const AT_ONCE: usize = 64;
 const ON_TIME: i64 = 60;
 
 type Key = (DateTime<Utc>, UserKey, String);
+
+/// Runs a scheduled prompt: the chat service answers it as if the person had asked.
+#[async_trait::async_trait]
+pub trait PromptRunner: Send + Sync {
+    /// The answer's text, or why there is none (for the person to read).
+    async fn run_prompt(&self, prompt: &Reminder) -> Result<String, String>;
+}
+
+/// Failed runs in a row after which a scheduled prompt pauses itself.
+pub const PAUSE_AFTER_FAILURES: u32 = 3;
 
 /// The reminder queue and its delivery task. Cheap to clone.
 #[derive(Clone)]
@@ -57,6 +67,7 @@ struct Inner {
     retries: Mutex<HashMap<(UserKey, String), u32>>,
     wake: Notify,
     sending: Semaphore,
+    runner: OnceLock<Weak<dyn PromptRunner>>,
 }
 
 impl Scheduler {
@@ -80,12 +91,18 @@ impl Scheduler {
                 retries: Mutex::default(),
                 wake: Notify::new(),
                 sending: Semaphore::new(AT_ONCE),
+                runner: OnceLock::new(),
             }),
         }
     }
 
     fn queue(&self) -> std::sync::MutexGuard<'_, BTreeSet<Key>> {
         self.inner.queue.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Who answers scheduled prompts (the chat service, once it exists).
+    pub fn set_runner(&self, runner: Weak<dyn PromptRunner>) {
+        let _ = self.inner.runner.set(runner);
     }
 
     /// Queues a pending reminder (a new one, a snoozed one, one moved to another zone).
@@ -204,7 +221,14 @@ impl Scheduler {
             tracing::info!(user = %owner, reminder = %id, "not delivering a reminder: the person is no longer allowed");
             return;
         }
-        let text = message_text(&stored, late, missed, inner.max_late);
+        let text = match stored.kind {
+            Kind::Reminder => message_text(&stored, late, missed, inner.max_late),
+            Kind::Prompt if missed => message_text(&stored, late, missed, inner.max_late),
+            Kind::Prompt => match self.run_prompt(&stored, next).await {
+                Some(text) => text,
+                None => return,
+            },
+        };
         match self.send(&stored, text).await {
             Ok(()) => {
                 self.retries().remove(&(owner.clone(), id.to_owned()));
@@ -221,6 +245,53 @@ impl Scheduler {
             }
             Err(e) => {
                 tracing::warn!(error = %e, user = %owner, reminder = %id, "the platform will not deliver this reminder");
+            }
+        }
+    }
+
+    /// Runs a scheduled prompt; its answer, or a note when it failed a third time in a row
+    /// (it is paused then), or `None` when there is nothing to send.
+    async fn run_prompt(&self, stored: &Reminder, mut next: Reminder) -> Option<String> {
+        let runner = self.inner.runner.get().and_then(Weak::upgrade);
+        let result = match runner {
+            Some(runner) => runner.run_prompt(stored).await,
+            None => Err("the chat service is not running".to_owned()),
+        };
+        let id = &stored.id;
+        match result {
+            Ok(answer) => {
+                if next.failures > 0 {
+                    next.failures = 0;
+                    if let Err(e) = self.save(&next).await {
+                        tracing::warn!(error = %e, reminder = %id, "could not reset a schedule's failures");
+                    }
+                }
+                let repeat = stored
+                    .repeat
+                    .map(|r| format!(", {}", r.describe()))
+                    .unwrap_or_default();
+                Some(format!("🗓 _Scheduled prompt {id}{repeat}_\n\n{answer}"))
+            }
+            Err(why) => {
+                next.failures += 1;
+                tracing::warn!(user = %stored.owner, reminder = %id, failures = next.failures, error = %why, "a scheduled prompt failed");
+                let pause = next.failures >= PAUSE_AFTER_FAILURES && next.repeat.is_some();
+                if pause {
+                    next.state = ReminderState::Paused;
+                }
+                if let Err(e) = self.save(&next).await {
+                    tracing::error!(error = %e, reminder = %id, "could not record a schedule's failure");
+                }
+                if pause {
+                    Some(format!(
+                        "⏸ Scheduled prompt {id} failed {PAUSE_AFTER_FAILURES} times in a row ({why}), so I paused it. \
+                         /schedules resume {id} starts it again."
+                    ))
+                } else if next.repeat.is_none() {
+                    Some(format!("🗓 Scheduled prompt {id} could not run: {why}"))
+                } else {
+                    None
+                }
             }
         }
     }
@@ -250,6 +321,17 @@ impl Scheduler {
     /// them first and the reminder was set in a shared chat, there.
     async fn send(&self, reminder: &Reminder, text: String) -> Result<(), OutboundError> {
         let outbounds = &self.inner.outbounds;
+        if let (Kind::Prompt, Some(chat)) = (reminder.kind, &reminder.chat) {
+            // A scheduled prompt answers in the chat it was set in.
+            let to = Recipient::Chat {
+                platform: reminder.platform(),
+                chat_id: chat.clone(),
+            };
+            return outbounds
+                .send(&to, OutboundMessage::text(text))
+                .await
+                .map(|_| ());
+        }
         let private = Recipient::User(reminder.owner.clone());
         match outbounds
             .send(&private, OutboundMessage::text(text.clone()))

@@ -466,6 +466,72 @@ fn find_pieces(text: &str) -> Vec<(usize, usize, Piece)> {
     found
 }
 
+/// Time phrases next to each other (only spaces, commas and small words between) form one
+/// cluster: "every weekday at 7:30". The first cluster is the request's time, and must make
+/// sense on its own; a later cluster joins it when it adds to it ("remind me at 9 to call the
+/// dentist tomorrow") and otherwise stays in the text ("... summarize what I did today").
+fn choose(
+    text: &str,
+    pieces: Vec<(usize, usize, Piece)>,
+) -> Result<Vec<(usize, usize, Piece)>, WhenError> {
+    static GLUE: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)^(?:[\s,]|\bat\b|\bon\b|\bin\b|\band\b|\bthe\b|에)*$")
+            .expect("a valid pattern")
+    });
+    let mut clusters: Vec<Vec<(usize, usize, Piece)>> = Vec::new();
+    for piece in pieces {
+        match clusters.last_mut() {
+            Some(cluster) if GLUE.is_match(&text[cluster.last().map_or(0, |p| p.1)..piece.0]) => {
+                cluster.push(piece);
+            }
+            _ => clusters.push(vec![piece]),
+        }
+    }
+    let mut clusters = clusters.into_iter();
+    let Some(first) = clusters.next() else {
+        return Err(WhenError::NoTime);
+    };
+    fits(text, &[], &first)?;
+    let mut chosen = first;
+    for cluster in clusters {
+        if fits(text, &chosen, &cluster).is_ok() {
+            chosen.extend(cluster);
+        }
+    }
+    chosen.sort_by_key(|(start, _, _)| *start);
+    Ok(chosen)
+}
+
+/// Whether `more` can join `chosen`: no kind twice, an offset alone, a repeat without a date.
+fn fits(
+    text: &str,
+    chosen: &[(usize, usize, Piece)],
+    more: &[(usize, usize, Piece)],
+) -> Result<(), WhenError> {
+    let mut seen: [Option<&str>; 5] = [None; 5];
+    for (start, end, piece) in chosen.iter().chain(more) {
+        let phrase = text[*start..*end].trim();
+        let slot = &mut seen[piece.slot() as usize];
+        if let Some(earlier) = slot {
+            return Err(WhenError::Conflicting(
+                (*earlier).to_owned(),
+                phrase.to_owned(),
+            ));
+        }
+        *slot = Some(phrase);
+    }
+    let [after, every, date, time, part] = seen;
+    if let Some(after) = after
+        && let Some(other) = every.or(date).or(time).or(part)
+    {
+        return Err(WhenError::Conflicting(after.to_owned(), other.to_owned()));
+    }
+    if let (Some(every), Some(date)) = (every, date) {
+        return Err(WhenError::Conflicting(every.to_owned(), date.to_owned()));
+    }
+    Ok(())
+}
+
 /// Whether `text` names a time at all (for telling a reminder request from a question).
 pub fn mentions_time(text: &str) -> bool {
     !find_pieces(text).is_empty()
@@ -474,10 +540,7 @@ pub fn mentions_time(text: &str) -> bool {
 /// Reads a reminder request: the time phrases anywhere in `text`, resolved against `now`
 /// in `zone`; the rest is what to be reminded of.
 pub fn parse(text: &str, now: DateTime<Utc>, zone: Tz) -> Result<Request, WhenError> {
-    let pieces = find_pieces(text);
-    if pieces.is_empty() {
-        return Err(WhenError::NoTime);
-    }
+    let pieces = choose(text, find_pieces(text))?;
     let mut slots: [Option<(Piece, &str)>; 5] = [None; 5];
     for (start, end, piece) in &pieces {
         let phrase = text[*start..*end].trim();

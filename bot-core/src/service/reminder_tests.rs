@@ -328,6 +328,8 @@ async fn a_reminder_due_at_start_is_delivered_once_its_platform_connects() {
             zone: "UTC".into(),
             created: start() - Duration::hours(1),
             chat: None,
+            kind: crate::remind::Kind::Reminder,
+            name: String::new(),
         })
         .await
         .unwrap();
@@ -342,5 +344,83 @@ async fn a_reminder_due_at_start_is_delivered_once_its_platform_connects() {
     assert_eq!(
         reminders.get(&alice(), "r1").await.unwrap().unwrap().state,
         ReminderState::Delivered
+    );
+}
+
+#[tokio::test]
+async fn a_scheduled_prompt_is_answered_with_memories_and_pauses_after_three_failures() {
+    let bot = bot();
+    bot.say("1", "/remember I water the tomatoes on Fridays")
+        .await;
+    let said = bot
+        .say(
+            "1",
+            "/schedule every day at 10:00 what should I water today",
+        )
+        .await;
+    assert_eq!(
+        said,
+        "🗓 Scheduled prompt r1 set for every day at 10:00 (UTC), first Fri 15 Jan 2027 10:00: what should I water today\nThe answer will come to this chat."
+    );
+    bot.clock
+        .set(Utc.with_ymd_and_hms(2027, 1, 15, 10, 0, 0).unwrap());
+    let sent = bot.outbound.wait_for(1).await;
+    assert_eq!(sent[0].0, Recipient::User(alice()));
+    assert!(
+        sent[0].1.text.contains("echo: what should I water today"),
+        "{}",
+        sent[0].1.text
+    );
+    let request = bot.model.requests().pop().unwrap();
+    let system = &request.messages[0].content;
+    assert!(
+        system.contains("tomatoes"),
+        "the memories were not in the prompt: {system}"
+    );
+    // /schedules lists it, /reminders does not.
+    assert!(
+        bot.say("1", "/schedules")
+            .await
+            .contains("what should I water")
+    );
+    assert!(
+        !bot.say("1", "/reminders")
+            .await
+            .contains("what should I water")
+    );
+    // Three failures in a row pause it, and the person is told once.
+    for day in 16..=18 {
+        bot.model.push_error(crate::model::ModelError::Unreachable {
+            host: "http://gpu:11434".into(),
+            source: "refused".into(),
+        });
+        bot.clock
+            .set(Utc.with_ymd_and_hms(2027, 1, day, 10, 0, 0).unwrap());
+        let failures = day - 15;
+        // Wait until the scheduler recorded this run's failure.
+        loop {
+            let stored = bot.reminders.get(&alice(), "r1").await.unwrap().unwrap();
+            if stored.failures == failures {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+    }
+    let sent = bot.outbound.wait_for(2).await;
+    assert_eq!(sent.len(), 2, "{sent:?}");
+    assert!(
+        sent[1]
+            .1
+            .text
+            .starts_with("⏸ Scheduled prompt r1 failed 3 times"),
+        "{}",
+        sent[1].1.text
+    );
+    let stored = bot.reminders.get(&alice(), "r1").await.unwrap().unwrap();
+    assert_eq!(stored.state, ReminderState::Paused);
+    let said = bot.say("1", "/schedules resume r1").await;
+    assert!(
+        said.starts_with("Resumed r1: next Tue 19 Jan 2027 10:00"),
+        "{said}"
     );
 }

@@ -13,9 +13,15 @@ use super::memory_commands::escape_markdown;
 use super::{Inner, Reply};
 use crate::outbound::OutboundMessage;
 use crate::remind::when::{self, WhenError, format_instant};
-use crate::remind::{NewReminder, Reminder, ReminderState, When};
+use crate::remind::{Kind, NewReminder, Reminder, ReminderState, When};
 use crate::store::StoreError;
 use crate::types::{InboundMessage, UserKey};
+
+const SCHEDULE_HELP: &str = "Tell me when and what to do, for example:\n\
+- /schedule every weekday at 7:30 summarize my reminders for today\n\
+- /schedule every Monday at 9 suggest three priorities for the week\n\
+- /schedule tomorrow at 18:00 give me a recipe idea\n\
+The answer comes to this chat, with your memories and notes as for any question.";
 
 const REMIND_HELP: &str = "Tell me when and what, for example:\n\
 - /remind in 20 minutes take the pizza out\n\
@@ -62,7 +68,7 @@ pub(super) fn zone_of(settings_zone: Option<&str>, default: Tz) -> Tz {
 }
 
 /// What to tell someone whose request could not be read.
-fn explain(error: &WhenError) -> String {
+fn explain(error: &WhenError, help: &str) -> String {
     let why = match error {
         WhenError::NoTime => "I could not tell when you want to be reminded.".to_owned(),
         WhenError::Conflicting(a, b) => {
@@ -75,7 +81,7 @@ fn explain(error: &WhenError) -> String {
         }
         WhenError::NoText => "I see when, but not what to remind you of.".to_owned(),
     };
-    format!("{why} Nothing was set.\n\n{REMIND_HELP}")
+    format!("{why} Nothing was set.\n\n{help}")
 }
 
 impl Inner {
@@ -97,7 +103,8 @@ impl Inner {
         if !asks_for_reminder(&message.text) {
             return Ok(false);
         }
-        self.set_reminder(&message.text, message, reply).await?;
+        self.set_reminder(&message.text, Kind::Reminder, message, reply)
+            .await?;
         Ok(true)
     }
 
@@ -108,9 +115,27 @@ impl Inner {
         reply: &Reply,
     ) -> Result<(), StoreError> {
         match arg {
-            Some(text) => self.set_reminder(&text, message, reply).await,
+            Some(text) => {
+                self.set_reminder(&text, Kind::Reminder, message, reply)
+                    .await
+            }
             None => {
                 reply.finish(REMIND_HELP).await;
+                Ok(())
+            }
+        }
+    }
+
+    pub(super) async fn schedule_command(
+        &self,
+        arg: Option<String>,
+        message: &InboundMessage,
+        reply: &Reply,
+    ) -> Result<(), StoreError> {
+        match arg {
+            Some(text) => self.set_reminder(&text, Kind::Prompt, message, reply).await,
+            None => {
+                reply.finish(SCHEDULE_HELP).await;
                 Ok(())
             }
         }
@@ -119,6 +144,7 @@ impl Inner {
     async fn set_reminder(
         &self,
         text: &str,
+        kind: Kind,
         message: &InboundMessage,
         reply: &Reply,
     ) -> Result<(), StoreError> {
@@ -129,7 +155,12 @@ impl Inner {
             Ok(request) => request,
             Err(e) => {
                 tracing::info!(user = %user, error = %e, "could not read a reminder request");
-                reply.finish(explain(&e)).await;
+                let help = if kind == Kind::Prompt {
+                    SCHEDULE_HELP
+                } else {
+                    REMIND_HELP
+                };
+                reply.finish(explain(&e, help)).await;
                 return Ok(());
             }
         };
@@ -149,13 +180,15 @@ impl Inner {
                 zone: zone.name().to_owned(),
                 created: now,
                 chat: message.chat.is_shared.then(|| message.chat.id.clone()),
+                kind,
+                name: message.display_name.clone(),
             })
             .await?;
         self.deps.reminders.flush().await?;
         self.scheduler.arm(&reminder);
         tracing::info!(user = %user, reminder = %reminder.id, due = %reminder.due, repeat = reminder.repeat.is_some(), "reminder set");
         let mut text = confirmation(&reminder);
-        if message.chat.is_shared {
+        if message.chat.is_shared && kind == Kind::Reminder {
             text.push_str("\nI will send it to you in a private message.");
         }
         reply.finish(text).await;
@@ -165,6 +198,7 @@ impl Inner {
     pub(super) async fn reminders_command(
         &self,
         arg: Option<String>,
+        kind: Kind,
         message: &InboundMessage,
         reply: &Reply,
     ) -> Result<(), StoreError> {
@@ -176,7 +210,7 @@ impl Inner {
         let rest = words.collect::<Vec<_>>().join(" ");
         match action.as_str() {
             "" | "list" => {
-                let listing = self.listing(&user).await?;
+                let listing = self.listing(&user, kind).await?;
                 self.answer_privately(message, reply, OutboundMessage::text(listing))
                     .await;
             }
@@ -218,6 +252,7 @@ impl Inner {
                 } else {
                     let repeat = reminder.repeat.expect("checked above");
                     reminder.state = ReminderState::Pending;
+                    reminder.failures = 0;
                     reminder.due = repeat.next_after(self.deps.clock.now(), reminder.tz());
                 }
                 self.deps.reminders.put(&reminder).await?;
@@ -251,9 +286,10 @@ impl Inner {
         Ok(())
     }
 
-    async fn listing(&self, user: &UserKey) -> Result<String, StoreError> {
+    async fn listing(&self, user: &UserKey, kind: Kind) -> Result<String, StoreError> {
         let now = self.deps.clock.now();
-        let all = self.deps.reminders.list(user).await?;
+        let mut all = self.deps.reminders.list(user).await?;
+        all.retain(|r| r.kind == kind);
         let mut upcoming: Vec<&Reminder> = all
             .iter()
             .filter(|r| matches!(r.state, ReminderState::Pending | ReminderState::Paused))
@@ -267,11 +303,17 @@ impl Inner {
             })
             .collect();
         if upcoming.is_empty() && recent.is_empty() {
-            return Ok(format!("You have no reminders.\n\n{REMIND_HELP}"));
+            return Ok(match kind {
+                Kind::Reminder => format!("You have no reminders.\n\n{REMIND_HELP}"),
+                Kind::Prompt => format!("You have no scheduled prompts.\n\n{SCHEDULE_HELP}"),
+            });
         }
         let mut text = String::new();
         if !upcoming.is_empty() {
-            text.push_str("Your reminders:\n");
+            text.push_str(match kind {
+                Kind::Reminder => "Your reminders:\n",
+                Kind::Prompt => "Your scheduled prompts:\n",
+            });
             for r in &upcoming {
                 let repeat = r
                     .repeat
@@ -302,7 +344,10 @@ impl Inner {
                 ));
             }
         }
-        text.push_str("\nCancel one with /reminders cancel ID.");
+        text.push_str(match kind {
+            Kind::Reminder => "\nCancel one with /reminders cancel ID.",
+            Kind::Prompt => "\nCancel one with /schedules cancel ID; pause ID and resume ID too.",
+        });
         Ok(text)
     }
 
@@ -358,6 +403,8 @@ impl Inner {
                     zone: reminder.zone.clone(),
                     created: now,
                     chat: message.chat.is_shared.then(|| message.chat.id.clone()),
+                    kind: reminder.kind,
+                    name: reminder.name.clone(),
                 })
                 .await?
         };
@@ -479,6 +526,17 @@ fn no_such(id: &str) -> String {
 pub fn confirmation(reminder: &Reminder) -> String {
     let zone = reminder.tz();
     let at = format_instant(reminder.due, zone);
+    if reminder.kind == Kind::Prompt {
+        let when = match reminder.repeat {
+            None => format!("{at} ({})", reminder.zone),
+            Some(repeat) => format!("{} ({}), first {at}", repeat.describe(), reminder.zone),
+        };
+        return format!(
+            "🗓 Scheduled prompt {} set for {when}: {}\nThe answer will come to this chat.",
+            reminder.id,
+            escape_markdown(&reminder.text)
+        );
+    }
     match reminder.repeat {
         None => format!(
             "⏰ Reminder {} set for {at} ({}): {}",
@@ -493,5 +551,54 @@ pub fn confirmation(reminder: &Reminder) -> String {
             reminder.zone,
             escape_markdown(&reminder.text)
         ),
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::remind::scheduler::PromptRunner for Inner {
+    async fn run_prompt(&self, prompt: &Reminder) -> Result<String, String> {
+        let (platform, user_id) = prompt.owner.parts();
+        let message = InboundMessage {
+            platform,
+            chat: crate::types::ChatRef {
+                id: prompt.chat.clone().unwrap_or_else(|| user_id.to_owned()),
+                is_shared: prompt.chat.is_some(),
+            },
+            user_id: user_id.to_owned(),
+            display_name: if prompt.name.is_empty() {
+                user_id.to_owned()
+            } else {
+                prompt.name.clone()
+            },
+            message_id: None,
+            text: prompt.text.clone(),
+            attachments: Vec::new(),
+            reply_to: None,
+            membership: None,
+        };
+        let (tx, mut events) = tokio::sync::mpsc::channel(256);
+        let reply = Reply { tx };
+        let answering = async {
+            let result = self.answer(&message, &reply).await;
+            drop(reply);
+            result
+        };
+        let collecting = async {
+            let mut last = None;
+            while let Some(event) = events.recv().await {
+                last = Some(event);
+            }
+            last
+        };
+        let (result, last) = tokio::join!(answering, collecting);
+        if let Err(e) = result {
+            tracing::error!(error = %e, "storage failed while running a scheduled prompt");
+            return Err("I could not save the conversation".to_owned());
+        }
+        match last {
+            Some(crate::types::ReplyEvent::Finished { text, .. }) => Ok(text),
+            Some(crate::types::ReplyEvent::Failed { message }) => Err(message),
+            _ => Err("the model gave no answer".to_owned()),
+        }
     }
 }

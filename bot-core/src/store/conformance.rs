@@ -277,6 +277,8 @@ fn new_reminder(owner: &UserKey, text: &str, minutes: i64) -> crate::remind::New
         zone: "Asia/Seoul".into(),
         created: now,
         chat: None,
+        kind: crate::remind::Kind::Reminder,
+        name: String::new(),
     }
 }
 

@@ -544,6 +544,9 @@ impl SledStore {
             created: new.created,
             last_fired: None,
             chat: new.chat,
+            kind: new.kind,
+            name: new.name,
+            failures: 0,
         };
         self.blocking_put_reminder(&reminder)?;
         Ok(reminder)
