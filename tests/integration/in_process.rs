@@ -845,3 +845,42 @@ async fn memory_commands_are_private_and_private_asks_use_memories() {
     assert!(name.ends_with(".json"));
     assert!(String::from_utf8_lossy(bytes).contains("peanuts"));
 }
+
+#[tokio::test]
+async fn a_discord_slash_reminder_is_confirmed_privately_and_arrives_as_a_dm() {
+    let bot = InProcess::start().await;
+    let token = bot.dc.slash(
+        DC_ALICE,
+        CHANNEL,
+        MEMBER,
+        "remind",
+        &[("when_what", json!("in 1 second drink water"))],
+    );
+    let texts = bot
+        .dc_texts(&token, |t| t.contains("⏰ Reminder r1 set for"))
+        .await;
+    assert!(
+        texts.last().unwrap().ends_with(": drink water"),
+        "{texts:?}"
+    );
+    let record = bot.dc.interaction(&token).unwrap();
+    assert!(record.ephemeral(), "the confirmation showed in the channel");
+    let delivered = hearth_tests::eventually(WAIT, || {
+        let dm = bot.dc.dm_channel(DC_ALICE)?;
+        bot.dc
+            .messages(&dm)
+            .into_iter()
+            .find(|m| m.content.contains("⏰ Reminder: drink water"))
+    })
+    .await;
+    assert!(delivered.is_some(), "no DM with the reminder");
+    // Nothing about it in the channel besides the ephemeral confirmation.
+    assert!(
+        bot.dc
+            .messages(CHANNEL)
+            .iter()
+            .filter(|m| m.interaction.is_none())
+            .all(|m| !m.content.contains("drink water"))
+    );
+    assert!(bot.model.requests().is_empty());
+}

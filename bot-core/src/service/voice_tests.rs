@@ -127,3 +127,19 @@ async fn silence_gets_a_note_instead_of_an_empty_question() {
     assert!(final_text(&events).contains("couldn't make out any words"));
     assert!(model.requests().is_empty());
 }
+
+#[tokio::test]
+async fn a_spoken_reminder_is_set_like_a_typed_one() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let transcriber =
+        ScriptedTranscriber::answering("Remind me in 20 minutes to take the pizza out.");
+    let (service, _) = service_with_voice(model.clone(), 1, Some(voice(transcriber)));
+    let fetched = Arc::new(AtomicBool::new(false));
+    let ogg = encode_ogg_opus(&tone(2.0));
+    let events =
+        collect(service.handle_voice(message("1", ""), note(ogg, Some(2.0), &fetched))).await;
+    let said = final_text(&events);
+    assert!(said.starts_with("⏰ Reminder r1 set for"), "{said}");
+    assert!(said.ends_with(": take the pizza out"), "{said}");
+    assert!(model.requests().is_empty(), "the model computed a time");
+}
