@@ -609,6 +609,8 @@ async fn commands_are_registered_and_help_answers() {
             "notes",
             "remind",
             "reminders",
+            "schedule",
+            "schedules",
             "timezone"
         ]
     );

@@ -10,7 +10,9 @@ use serde_json::json;
 use crate::discord::DiscordHarness;
 use crate::util::*;
 
-const SENTENCE: &str = "Please remind me to call the dentist tomorrow morning.";
+const SENTENCE: &str = "What should I bring to the dentist tomorrow morning?";
+/// Asks for a reminder: set by the bot, never sent to the model.
+const REMINDER: &str = "Please remind me to call the dentist tomorrow morning.";
 
 fn transcriber() -> WhisperTranscriber {
     WhisperTranscriber::load(WhisperConfig {
@@ -68,6 +70,18 @@ async fn a_telegram_voice_note_is_transcribed_and_answered() {
     let history = h.ollama.requests()[1].all_text();
     assert!(history.contains(&request), "{history}");
     assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_spoken_reminder_is_set_without_the_model() {
+    let h = voice_harness(Harness::new().await).set("HEARTH_TIMEZONE", "Asia/Seoul");
+    let _bot = h.start_bot().await;
+    h.tg.send_voice(ALICE, "Alice", voice_note(REMINDER), 4);
+    let reply = h.reply_containing(ALICE, "⏰ Reminder r1 set for").await;
+    assert!(reply.starts_with("🎙 «"), "{reply}");
+    // "tomorrow morning" is 9:00 in the person's zone.
+    assert!(reply.contains(" 09:00 (Asia/Seoul): call"), "{reply}");
+    assert!(h.ollama.requests().is_empty());
 }
 
 #[tokio::test]

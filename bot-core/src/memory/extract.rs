@@ -120,6 +120,33 @@ pub struct Applied {
     pub discarded: usize,
 }
 
+/// Escapes control characters written raw inside JSON strings (a line break in a fact), which
+/// some servers' grammars let through and JSON forbids; everything else is left as it is.
+fn escape_raw_controls(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    let (mut in_string, mut escaped) = (false, false);
+    for c in raw.chars() {
+        if in_string && !escaped && c < ' ' {
+            out.push_str(match c {
+                '\n' => "\\n",
+                '\r' => "\\r",
+                '\t' => "\\t",
+                _ => " ",
+            });
+            continue;
+        }
+        out.push(c);
+        if escaped {
+            escaped = false;
+        } else if in_string && c == '\\' {
+            escaped = true;
+        } else if c == '"' {
+            in_string = !in_string;
+        }
+    }
+    out
+}
+
 /// Checks the model's `raw` answer and applies it to `owner`'s memories.
 /// `similar` are the memories shown to the model: only they may be changed.
 pub async fn apply(
@@ -130,7 +157,9 @@ pub async fn apply(
     source: MemorySource,
 ) -> Result<Applied, super::MemoryError> {
     let mut applied = Applied::default();
-    let answer: Answer = match serde_json::from_str(raw.trim()) {
+    let parsed = serde_json::from_str(raw.trim())
+        .or_else(|_| serde_json::from_str(&escape_raw_controls(raw.trim())));
+    let answer: Answer = match parsed {
         Ok(answer) => answer,
         Err(e) => {
             tracing::warn!(error = %e, output_chars = raw.len(), "discarded malformed memory extraction output");
@@ -224,5 +253,20 @@ mod schema_tests {
             .unwrap_or_default();
         actions.sort();
         assert_eq!(actions, ["ADD", "DELETE", "NONE", "UPDATE"], "{schema:#}");
+    }
+}
+
+#[cfg(test)]
+mod raw_control_tests {
+    #[test]
+    fn raw_line_breaks_inside_strings_are_escaped_and_nothing_else_changes() {
+        let raw = "{\"operations\": [\n {\"action\": \"add\", \"text\": \"two cats:\nMiso \\\"M\\\" and\tTofu\"}]}";
+        assert!(serde_json::from_str::<serde_json::Value>(raw).is_err());
+        let fixed = super::escape_raw_controls(raw);
+        let value: serde_json::Value = serde_json::from_str(&fixed).unwrap();
+        assert_eq!(
+            value["operations"][0]["text"],
+            "two cats:\nMiso \"M\" and\tTofu"
+        );
     }
 }
