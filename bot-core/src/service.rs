@@ -513,12 +513,18 @@ impl Inner {
             Command::Forget(arg) => self.forget_command(arg, message, reply).await?,
             Command::Export => self.export_command(message, reply).await?,
             Command::Notes(arg) => self.notes_command(arg, message, reply).await?,
-            Command::Remind(arg) => self.remind_command(arg, message, reply).await?,
+            Command::Remind(arg) => {
+                self.remind_command(arg, crate::remind::Kind::Reminder, message, reply)
+                    .await?
+            }
             Command::Reminders(arg) => {
                 self.reminders_command(arg, crate::remind::Kind::Reminder, message, reply)
                     .await?
             }
-            Command::Schedule(arg) => self.schedule_command(arg, message, reply).await?,
+            Command::Schedule(arg) => {
+                self.remind_command(arg, crate::remind::Kind::Prompt, message, reply)
+                    .await?
+            }
             Command::Schedules(arg) => {
                 self.reminders_command(arg, crate::remind::Kind::Prompt, message, reply)
                     .await?

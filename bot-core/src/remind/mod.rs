@@ -120,6 +120,27 @@ pub struct NewReminder {
     pub name: String,
 }
 
+impl NewReminder {
+    /// The stored reminder, as the person's `n`-th: pending, never fired.
+    pub fn numbered(self, n: u64) -> Reminder {
+        Reminder {
+            id: reminder_id(n),
+            owner: self.owner,
+            text: self.text,
+            due: self.due,
+            repeat: self.repeat,
+            zone: self.zone,
+            state: ReminderState::Pending,
+            created: self.created,
+            last_fired: None,
+            chat: self.chat,
+            kind: self.kind,
+            name: self.name,
+            failures: 0,
+        }
+    }
+}
+
 /// Reminders, per person.
 #[async_trait::async_trait]
 pub trait ReminderStore: Send + Sync {
@@ -192,22 +213,9 @@ impl ReminderStore for InMemoryReminders {
         let counter = inner.0.entry(new.owner.clone()).or_insert(0);
         *counter += 1;
         let n = *counter;
-        let reminder = Reminder {
-            id: reminder_id(n),
-            owner: new.owner.clone(),
-            text: new.text,
-            due: new.due,
-            repeat: new.repeat,
-            zone: new.zone,
-            state: ReminderState::Pending,
-            created: new.created,
-            last_fired: None,
-            chat: new.chat,
-            kind: new.kind,
-            name: new.name,
-            failures: 0,
-        };
-        inner.1.insert((new.owner, n), reminder.clone());
+        let owner = new.owner.clone();
+        let reminder = new.numbered(n);
+        inner.1.insert((owner, n), reminder.clone());
         Ok(reminder)
     }
 

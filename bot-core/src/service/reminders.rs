@@ -67,6 +67,13 @@ pub(super) fn zone_of(settings_zone: Option<&str>, default: Tz) -> Tz {
         .unwrap_or(default)
 }
 
+fn help_for(kind: Kind) -> &'static str {
+    match kind {
+        Kind::Reminder => REMIND_HELP,
+        Kind::Prompt => SCHEDULE_HELP,
+    }
+}
+
 /// What to tell someone whose request could not be read.
 fn explain(error: &WhenError, help: &str) -> String {
     let why = match error {
@@ -108,34 +115,18 @@ impl Inner {
         Ok(true)
     }
 
+    /// `/remind` (`Kind::Reminder`) and `/schedule` (`Kind::Prompt`): set one, or show how.
     pub(super) async fn remind_command(
         &self,
         arg: Option<String>,
+        kind: Kind,
         message: &InboundMessage,
         reply: &Reply,
     ) -> Result<(), StoreError> {
         match arg {
-            Some(text) => {
-                self.set_reminder(&text, Kind::Reminder, message, reply)
-                    .await
-            }
+            Some(text) => self.set_reminder(&text, kind, message, reply).await,
             None => {
-                reply.finish(REMIND_HELP).await;
-                Ok(())
-            }
-        }
-    }
-
-    pub(super) async fn schedule_command(
-        &self,
-        arg: Option<String>,
-        message: &InboundMessage,
-        reply: &Reply,
-    ) -> Result<(), StoreError> {
-        match arg {
-            Some(text) => self.set_reminder(&text, Kind::Prompt, message, reply).await,
-            None => {
-                reply.finish(SCHEDULE_HELP).await;
+                reply.finish(help_for(kind)).await;
                 Ok(())
             }
         }

@@ -14,7 +14,7 @@ use std::path::Path;
 
 use super::{HistoryStore, SettingsStore, StoreError, StoredTurn, Turn, UserSettings};
 use crate::memory::{Memory, MemoryStore, short_id};
-use crate::remind::{NewReminder, Reminder, ReminderState, ReminderStore, id_number, reminder_id};
+use crate::remind::{NewReminder, Reminder, ReminderState, ReminderStore, id_number};
 use crate::types::{ScopeKey, UserKey};
 
 /// Newest schema this build writes and reads.
@@ -533,21 +533,7 @@ impl SledStore {
                 .try_into()
                 .map_err(|_| StoreError::Corrupt("reminder counter".into()))?,
         );
-        let reminder = Reminder {
-            id: reminder_id(n),
-            owner: new.owner,
-            text: new.text,
-            due: new.due,
-            repeat: new.repeat,
-            zone: new.zone,
-            state: ReminderState::Pending,
-            created: new.created,
-            last_fired: None,
-            chat: new.chat,
-            kind: new.kind,
-            name: new.name,
-            failures: 0,
-        };
+        let reminder = new.numbered(n);
         self.blocking_put_reminder(&reminder)?;
         Ok(reminder)
     }
