@@ -213,13 +213,7 @@ static PATTERNS: LazyLock<Vec<(Regex, Reader)>> = LazyLock::new(|| {
             r"(\d+)\s*(초|분|시간|일|주)\s*(?:(\d+)\s*분\s*)?(?:후|뒤|있다가|이따가|지나서)(?:에)?".into(),
             |c| {
                 let n: f64 = c.get(1)?.as_str().parse().ok()?;
-                let unit = match c.get(2)?.as_str() {
-                    "초" => "s",
-                    "분" => "m",
-                    "시간" => "h",
-                    "일" => "d",
-                    _ => "w",
-                };
+                let unit = unit_ko(c.get(2)?.as_str());
                 let mut total = duration_of(n, unit)?;
                 if let Some(m) = c.get(3) {
                     total += Duration::minutes(m.as_str().parse().ok()?);
@@ -365,6 +359,18 @@ fn amount(word: &str) -> Option<f64> {
         "half a" | "half an" | "a half" => 0.5,
         number => number.parse().ok()?,
     })
+}
+
+/// A Korean time unit as the English letter [`duration_of`] reads; other units unchanged.
+fn unit_ko(unit: &str) -> &str {
+    match unit {
+        "초" => "s",
+        "분" => "m",
+        "시간" => "h",
+        "일" => "d",
+        "주" => "w",
+        other => other,
+    }
 }
 
 fn duration_of(amount: f64, unit: &str) -> Option<Duration> {
@@ -756,14 +762,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
     });
     let c = SHORT.captures(text)?;
     let n: f64 = c.get(1)?.as_str().parse().ok()?;
-    let unit = match c.get(2)?.as_str() {
-        "초" => "s",
-        "분" => "m",
-        "시간" => "h",
-        "일" => "d",
-        "주" => "w",
-        other => other,
-    };
+    let unit = unit_ko(c.get(2)?.as_str());
     duration_of(n, unit)
 }
 
