@@ -156,6 +156,9 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         1..=1_000_000,
     )? as usize;
     service.show_thinking = flag(get("HEARTH_SHOW_THINKING"), "HEARTH_SHOW_THINKING")?;
+    if get("HEARTH_TOOLS").is_some() {
+        service.tools = flag(get("HEARTH_TOOLS"), "HEARTH_TOOLS")?;
+    }
     service.max_answer_tokens = number(
         get("HEARTH_MAX_ANSWER_TOKENS"),
         "HEARTH_MAX_ANSWER_TOKENS",
@@ -527,6 +530,15 @@ mod tests {
         assert_eq!(err.var, "HEARTH_TIMEZONE");
         let err = from_vars(&vars(&[("HEARTH_REMINDER_MAX_LATE", "a while")])).unwrap_err();
         assert_eq!(err.var, "HEARTH_REMINDER_MAX_LATE");
+    }
+
+    #[test]
+    fn tools_are_on_unless_turned_off() {
+        assert!(from_vars(&vars(&[])).unwrap().service.tools);
+        let config = from_vars(&vars(&[("HEARTH_TOOLS", "false")])).unwrap();
+        assert!(!config.service.tools);
+        let err = from_vars(&vars(&[("HEARTH_TOOLS", "maybe")])).unwrap_err();
+        assert_eq!(err.var, "HEARTH_TOOLS");
     }
 
     #[test]

@@ -54,6 +54,7 @@ pub async fn run(config: &Config) -> ExitCode {
             let latest = format!("{wanted}:latest");
             if models.iter().any(|m| m == wanted || *m == latest) {
                 report.pass(&format!("model '{wanted}' is installed"));
+                check_tools(config, model.as_ref(), &mut report).await;
             } else {
                 report.fail(
                     &format!(
@@ -149,6 +150,29 @@ fn check_data_dir(config: &Config, report: &mut Report) {
             "NOTE  a running bot may be listening at {} (hearth send uses it)",
             socket.display()
         );
+    }
+}
+
+/// Whether the default model will be offered the built-in tools.
+async fn check_tools(
+    config: &Config,
+    model: &dyn bot_core::model::LanguageModel,
+    report: &mut Report,
+) {
+    let wanted = &config.service.default_model;
+    if !config.service.tools {
+        report.skip("tools: HEARTH_TOOLS=false (the model is offered no tools)");
+        return;
+    }
+    match model.model_info(wanted).await {
+        Ok(info) if info.tools => report.pass(&format!(
+            "tools: '{wanted}' can call tools (reminders, memories, notes, the time)"
+        )),
+        Ok(_) => println!(
+            "NOTE  tools: '{wanted}' cannot call tools; reminders and memories work through \
+             commands and plain requests (a tool-capable model such as qwen2.5 or llama3.2 adds them to answers)"
+        ),
+        Err(e) => report.skip(&format!("tools: could not ask about '{wanted}': {e}")),
     }
 }
 

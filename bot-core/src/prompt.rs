@@ -133,19 +133,16 @@ pub fn assemble(input: &PromptInput<'_>) -> Result<Vec<PromptMessage>, TooLong> 
             break;
         }
         used += cost;
-        kept.push(PromptMessage {
-            role: stored.turn.role,
-            content: stored.turn.text.clone(),
-        });
+        kept.push(PromptMessage::new(
+            stored.turn.role,
+            stored.turn.text.clone(),
+        ));
     }
     // A conversation should not open with an orphaned answer.
     while kept.last().is_some_and(|m| m.role == Role::Assistant) {
         kept.pop();
     }
-    kept.push(PromptMessage {
-        role: Role::System,
-        content: system,
-    });
+    kept.push(PromptMessage::new(Role::System, system));
     kept.reverse();
     Ok(kept)
 }

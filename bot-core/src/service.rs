@@ -27,6 +27,7 @@ mod extraction;
 mod memory_commands;
 mod notes_command;
 mod reminders;
+mod tools;
 mod voice_note;
 
 pub(crate) use memory_commands::escape_markdown;
@@ -69,6 +70,9 @@ pub struct ServiceConfig {
     /// A reminder missed for longer than this (the bot was down) is not delivered as a
     /// reminder any more, only noted (`HEARTH_REMINDER_MAX_LATE`).
     pub reminder_max_late: Duration,
+    /// Offer the built-in tools (reminders, memories, notes, the time) to models that can
+    /// call tools (`HEARTH_TOOLS`).
+    pub tools: bool,
 }
 
 impl ServiceConfig {
@@ -91,6 +95,7 @@ impl ServiceConfig {
             max_queue: 100,
             default_timezone: host_timezone(),
             reminder_max_late: Duration::from_secs(24 * 3600),
+            tools: true,
         }
     }
 }
@@ -155,7 +160,8 @@ struct Inner {
     slots: Semaphore,
     waiting: AtomicUsize,
     chains: Mutex<Chains>,
-    context_sizes: Mutex<HashMap<String, u64>>,
+    /// Per model: the context window to ask for, and whether it can call tools.
+    model_facts: Mutex<HashMap<String, ModelFacts>>,
     tracker: TaskTracker,
     cancel: CancellationToken,
     /// Strangers refused recently: each is answered at most once per [`REFUSAL_INTERVAL`].
@@ -168,6 +174,15 @@ struct Inner {
 
 /// How often a stranger who keeps writing is told they are not allowed.
 pub const REFUSAL_INTERVAL: Duration = Duration::from_secs(5 * 60);
+
+/// What the service keeps about a model once the server has said.
+#[derive(Clone, Copy, Debug)]
+struct ModelFacts {
+    /// The context window to ask for, in tokens.
+    context_tokens: u64,
+    /// Whether to offer it tools.
+    tools: bool,
+}
 
 /// The platform-neutral chat service. Cheap to clone.
 #[derive(Clone)]
@@ -195,7 +210,7 @@ impl ChatService {
             slots,
             waiting: AtomicUsize::new(0),
             chains: Mutex::default(),
-            context_sizes: Mutex::default(),
+            model_facts: Mutex::default(),
             tracker: TaskTracker::new(),
             cancel: CancellationToken::new(),
             refused: mini_moka::sync::Cache::builder()
@@ -682,5 +697,7 @@ pub async fn contain_panic<T>(what: &str, job: impl std::future::Future<Output =
 mod reminder_tests;
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod tool_tests;
 #[cfg(all(test, feature = "opus"))]
 mod voice_tests;

@@ -17,6 +17,8 @@
 //! - `outbound`: `hearth send` and private answers to commands from shared chats.
 //! - `reminders`: /remind, plain-language requests, delivery across kill -9, exactly once,
 //!   per person, /reminders, /timezone.
+//! - `tools`: a streamed tool call run by the bot, its result sent back, the answer streamed
+//!   under a 🔧 line; no tools for models without them.
 //! - `real_model`: the same flows against a real tiny model behind Ollama's API.
 //! - `voice`: voice notes (espeak-ng + opusenc) decoded and transcribed by the real
 //!   Whisper tiny.en model, through Telegram and Discord; limits and broken audio.
@@ -35,5 +37,6 @@ mod notes;
 mod outbound;
 mod real_model;
 mod reminders;
+mod tools;
 mod util;
 mod voice;

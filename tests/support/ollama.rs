@@ -28,6 +28,8 @@ pub struct Script {
     pub delay: Duration,
     /// Cut the body into chunks of this many bytes (splitting characters).
     pub chunk_bytes: Option<usize>,
+    /// Tool calls streamed after the pieces, as Ollama writes them (`{"function": {...}}`).
+    pub tool_calls: Vec<Value>,
 }
 
 impl Script {
@@ -37,7 +39,24 @@ impl Script {
             pieces: pieces.iter().map(|p| (*p).to_owned()).collect(),
             delay: Duration::ZERO,
             chunk_bytes: None,
+            tool_calls: Vec::new(),
         }
+    }
+
+    /// An answer that calls `name` with `arguments`, as Ollama 0.12 streams it: one line
+    /// whose message has empty content and `tool_calls`, then the final line.
+    pub fn tool_call(name: &str, arguments: Value) -> Self {
+        Self::pieces(&[]).and_call(name, arguments)
+    }
+
+    /// The same with one more call.
+    pub fn and_call(mut self, name: &str, arguments: Value) -> Self {
+        let index = self.tool_calls.len();
+        self.tool_calls.push(json!({
+            "id": format!("call_{index}"),
+            "function": {"index": index, "name": name, "arguments": arguments},
+        }));
+        self
     }
 
     /// The same with a pause before each piece.
@@ -94,6 +113,8 @@ impl Received {
 
 struct OllamaState {
     models: Vec<String>,
+    /// Models whose `/api/show` lists the `tools` capability.
+    tool_models: Mutex<Vec<String>>,
     context_length: u64,
     scripts: Mutex<VecDeque<Script>>,
     requests: Mutex<Vec<Received>>,
@@ -120,6 +141,7 @@ impl FakeOllama {
     pub async fn start(models: &[&str]) -> Self {
         let state = Arc::new(OllamaState {
             models: models.iter().map(|m| (*m).to_owned()).collect(),
+            tool_models: Mutex::default(),
             context_length: 8192,
             scripts: Mutex::default(),
             requests: Mutex::default(),
@@ -167,6 +189,16 @@ impl FakeOllama {
     /// Serves again on the same port.
     pub fn restart(&self) {
         self.serve(bind(self.addr));
+    }
+
+    /// Makes `model` able to call tools: `/api/show` lists `tools` in its capabilities
+    /// (otherwise a request with `tools` is refused as Ollama refuses it).
+    pub fn enable_tools(&self, model: &str) {
+        self.state
+            .tool_models
+            .lock()
+            .unwrap()
+            .push(model.to_owned());
     }
 
     /// Queues a scripted answer.
@@ -226,11 +258,20 @@ async fn show(
     if !state.models.iter().any(|m| m == model) {
         return not_found(model);
     }
+    let tools = state.tool_models.lock().unwrap().iter().any(|m| m == model);
+    let (template, capabilities) = if tools {
+        (
+            "{{- if .Tools }}{{ range .Tools }}{{ . }}{{ end }}{{ end }}{{ .Prompt }}",
+            json!(["completion", "tools"]),
+        )
+    } else {
+        ("{{ .Prompt }}", json!(["completion"]))
+    };
     axum::Json(json!({
-        "license": "", "modelfile": "", "parameters": "", "template": "{{ .Prompt }}",
+        "license": "", "modelfile": "", "parameters": "", "template": template,
         "details": {"format": "gguf", "family": "llama"},
         "model_info": {"general.architecture": "llama", "llama.context_length": state.context_length},
-        "capabilities": ["completion"],
+        "capabilities": capabilities,
     }))
     .into_response()
 }
@@ -262,6 +303,15 @@ async fn chat(
     if !state.models.contains(&model) {
         return not_found(&model);
     }
+    let offers_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
+    if offers_tools && !state.tool_models.lock().unwrap().contains(&model) {
+        // Ollama's answer to tools for a model whose template has none.
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"error": format!("registry.ollama.ai/library/{model} does not support tools")})),
+        )
+            .into_response();
+    }
     let script = state
         .scripts
         .lock()
@@ -273,11 +323,22 @@ async fn chat(
         .iter()
         .map(|p| (script.delay, line(&model, p)))
         .collect();
+    if !script.tool_calls.is_empty() {
+        let v = json!({
+            "model": model, "created_at": now(),
+            "message": {"role": "assistant", "content": "", "tool_calls": script.tool_calls},
+            "done": false,
+        });
+        lines.push((script.delay, format!("{v}\n")));
+    }
     lines.push((Duration::ZERO, final_line(&model, script.pieces.len())));
     if body["stream"] == json!(false) {
         let content: String = script.pieces.concat();
         let mut v: Value = serde_json::from_str(&final_line(&model, script.pieces.len())).unwrap();
         v["message"]["content"] = content.into();
+        if !script.tool_calls.is_empty() {
+            v["message"]["tool_calls"] = script.tool_calls.clone().into();
+        }
         return axum::Json(v).into_response();
     }
     let chunk_bytes = script.chunk_bytes;

@@ -57,14 +57,8 @@ pub fn prompt(user_text: &str, answer: &str, similar: &[SearchHit]) -> Vec<Promp
         "Known facts:\n{known}\nThe user said:\n{user_text}\n\nThe assistant answered:\n{answer}"
     );
     vec![
-        PromptMessage {
-            role: Role::System,
-            content: system.to_owned(),
-        },
-        PromptMessage {
-            role: Role::User,
-            content: user,
-        },
+        PromptMessage::new(Role::System, system),
+        PromptMessage::new(Role::User, user),
     ]
 }
 

@@ -22,15 +22,80 @@ pub enum Role {
     User,
     /// The model.
     Assistant,
+    /// The result of a tool the model called.
+    Tool,
 }
 
 /// One message of a prompt.
-#[derive(Clone, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, PartialEq)]
 pub struct PromptMessage {
     /// Who said it.
     pub role: Role,
     /// What was said.
     pub content: String,
+    /// The tools the model called in this (assistant) message.
+    pub tool_calls: Vec<ToolCall>,
+    /// For a [`Role::Tool`] message: which tool's result it is.
+    pub tool_name: Option<String>,
+}
+
+impl PromptMessage {
+    /// A message with text only.
+    pub fn new(role: Role, content: impl Into<String>) -> Self {
+        Self {
+            role,
+            content: content.into(),
+            tool_calls: Vec::new(),
+            tool_name: None,
+        }
+    }
+
+    /// The model's message that called `calls` (with any text it wrote first).
+    pub fn tool_request(content: impl Into<String>, calls: Vec<ToolCall>) -> Self {
+        Self {
+            tool_calls: calls,
+            ..Self::new(Role::Assistant, content)
+        }
+    }
+
+    /// A tool's result, given back to the model.
+    pub fn tool_result(tool: &str, content: impl Into<String>) -> Self {
+        Self {
+            tool_name: Some(tool.to_owned()),
+            ..Self::new(Role::Tool, content)
+        }
+    }
+}
+
+/// A tool the model may call: a name, what it does, and a JSON schema for its arguments.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolSpec {
+    /// Name the model calls it by, e.g. `create_reminder`.
+    pub name: String,
+    /// What it does and when to use it, for the model.
+    pub description: String,
+    /// JSON schema (an object schema) of the arguments.
+    pub parameters: serde_json::Value,
+}
+
+/// A tool call the model made.
+#[derive(Clone, Debug, PartialEq)]
+pub struct ToolCall {
+    /// The server's id for the call, when it gives one.
+    pub id: Option<String>,
+    /// The tool's name.
+    pub name: String,
+    /// Its arguments (a JSON object when the model behaves).
+    pub arguments: serde_json::Value,
+}
+
+/// One piece of a streamed answer.
+#[derive(Clone, Debug, PartialEq)]
+pub enum ChatPiece {
+    /// Answer text.
+    Text(String),
+    /// The model asks for these tools to be run.
+    ToolCalls(Vec<ToolCall>),
 }
 
 /// A chat request to a model.
@@ -46,6 +111,22 @@ pub struct ChatRequest {
     pub format: Option<serde_json::Value>,
     /// The most tokens the answer may have (`num_predict`); `None`: the server's default.
     pub num_predict: Option<u64>,
+    /// Tools the model may call; empty: none (nothing about tools is sent).
+    pub tools: Vec<ToolSpec>,
+}
+
+impl ChatRequest {
+    /// A request for `model` with `messages` and nothing else set.
+    pub fn new(model: impl Into<String>, messages: Vec<PromptMessage>) -> Self {
+        Self {
+            model: model.into(),
+            messages,
+            num_ctx: None,
+            format: None,
+            num_predict: None,
+            tools: Vec::new(),
+        }
+    }
 }
 
 /// `url` as it may appear in logs and errors: without user name and password.
@@ -60,14 +141,16 @@ pub fn redact_url(url: &url::Url) -> String {
 }
 
 /// What the core needs to know about a model.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct ModelInfo {
     /// The model's trained context length in tokens, when the server reports it.
     pub context_length: Option<u64>,
+    /// Whether the model can call tools (Ollama's `/api/show` `capabilities` has `tools`).
+    pub tools: bool,
 }
 
-/// Pieces of answer text as the model produces them.
-pub type TextStream = BoxStream<'static, Result<String, ModelError>>;
+/// The answer as the model produces it: text pieces, and tool calls.
+pub type ChatStream = BoxStream<'static, Result<ChatPiece, ModelError>>;
 
 /// Errors from a model server.
 #[derive(Debug, thiserror::Error)]
@@ -99,6 +182,9 @@ pub enum ModelError {
     /// The server's answer did not have the expected shape.
     #[error("unexpected answer from the model server: {0}")]
     Protocol(String),
+    /// The request offered tools and the model cannot call any.
+    #[error("the model does not support tools: {0}")]
+    ToolsUnsupported(String),
     /// The model took too long.
     #[error("the model did not answer within {0:?}")]
     Timeout(std::time::Duration),
@@ -116,7 +202,9 @@ impl ModelError {
                 "The model `{model}` is not installed on the model server. \
                  Install it with `ollama pull {model}` or pick another one with /model."
             ),
-            ModelError::Server { .. } | ModelError::Protocol(_) => {
+            ModelError::Server { .. }
+            | ModelError::Protocol(_)
+            | ModelError::ToolsUnsupported(_) => {
                 "The model server had a problem answering. Please try again in a moment.".into()
             }
             ModelError::Timeout(limit) => format!(
@@ -131,8 +219,9 @@ impl ModelError {
 /// A chat model server.
 #[async_trait::async_trait]
 pub trait LanguageModel: Send + Sync {
-    /// Starts a chat; the stream yields answer text as it is generated.
-    async fn chat(&self, request: ChatRequest) -> Result<TextStream, ModelError>;
+    /// Starts a chat; the stream yields answer text as it is generated, and the tool
+    /// calls the model makes (only when the request offers tools).
+    async fn chat(&self, request: ChatRequest) -> Result<ChatStream, ModelError>;
 
     /// Names of the models the server has.
     async fn list_models(&self) -> Result<Vec<String>, ModelError>;

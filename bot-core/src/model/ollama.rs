@@ -11,11 +11,13 @@ use std::time::Duration;
 use bytes::{Bytes, BytesMut};
 use futures::{Stream, StreamExt};
 use ollama_rs::Ollama;
-use ollama_rs::generation::chat::{ChatMessage, ChatMessageResponse, request::ChatMessageRequest};
 use ollama_rs::models::ModelOptions;
 use url::Url;
 
-use super::{ChatRequest, LanguageModel, ModelError, ModelInfo, Role, TextStream};
+use super::{
+    ChatPiece, ChatRequest, ChatStream, LanguageModel, ModelError, ModelInfo, Role, ToolCall,
+    ToolSpec,
+};
 
 /// Settings for [`OllamaModel`].
 #[derive(Clone, Debug)]
@@ -124,6 +126,9 @@ fn classify_error_body(status: u16, body: &str, model: Option<&str>) -> ModelErr
         .ok()
         .and_then(|v| v.get("error").and_then(|e| e.as_str()).map(str::to_owned))
         .unwrap_or_else(|| body.trim().to_owned());
+    if message.contains("does not support tools") {
+        return ModelError::ToolsUnsupported(message);
+    }
     let missing = status == 404 || (message.contains("not found") && message.contains("model"));
     if let (true, Some(model)) = (missing, model) {
         return ModelError::ModelNotFound {
@@ -133,23 +138,55 @@ fn classify_error_body(status: u16, body: &str, model: Option<&str>) -> ModelErr
     ModelError::Server { status, message }
 }
 
-fn to_ollama_message(message: &super::PromptMessage) -> ChatMessage {
-    let content = message.content.clone();
-    match message.role {
-        Role::System => ChatMessage::system(content),
-        Role::User => ChatMessage::user(content),
-        Role::Assistant => ChatMessage::assistant(content),
+/// One prompt message as Ollama's `/api/chat` takes it. Written here rather than with
+/// ollama-rs's `ChatMessage`: that type has no `tool_name` for a tool's result and its
+/// tool calls carry no id.
+fn wire_message(message: &super::PromptMessage) -> serde_json::Value {
+    let role = match message.role {
+        Role::System => "system",
+        Role::User => "user",
+        Role::Assistant => "assistant",
+        Role::Tool => "tool",
+    };
+    let mut v = serde_json::json!({"role": role, "content": message.content});
+    if !message.tool_calls.is_empty() {
+        v["tool_calls"] = message
+            .tool_calls
+            .iter()
+            .map(|call| {
+                let mut c = serde_json::json!({
+                    "function": {"name": call.name, "arguments": call.arguments}
+                });
+                if let Some(id) = &call.id {
+                    c["id"] = id.clone().into();
+                }
+                c
+            })
+            .collect();
     }
+    if let Some(name) = &message.tool_name {
+        v["tool_name"] = name.clone().into();
+    }
+    v
+}
+
+/// A tool as `/api/chat`'s `tools` lists it (ollama-rs's `ToolInfo` wants a schema
+/// generated from a Rust type; these come from code and the owner's configuration).
+fn wire_tool(tool: &ToolSpec) -> serde_json::Value {
+    serde_json::json!({
+        "type": "function",
+        "function": {
+            "name": tool.name,
+            "description": tool.description,
+            "parameters": tool.parameters,
+        }
+    })
 }
 
 #[async_trait::async_trait]
 impl LanguageModel for OllamaModel {
     #[tracing::instrument(skip_all, fields(model = %request.model, messages = request.messages.len()))]
-    async fn chat(&self, request: ChatRequest) -> Result<TextStream, ModelError> {
-        let mut body = ChatMessageRequest::new(
-            request.model.clone(),
-            request.messages.iter().map(to_ollama_message).collect(),
-        );
+    async fn chat(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
         let mut options = ModelOptions::default();
         if let Some(num_ctx) = request.num_ctx {
             options = options.num_ctx(num_ctx);
@@ -157,10 +194,15 @@ impl LanguageModel for OllamaModel {
         if let Some(num_predict) = request.num_predict {
             options = options.num_predict(i32::try_from(num_predict).unwrap_or(i32::MAX));
         }
-        body = body.options(options);
-        let mut body =
-            serde_json::to_value(&body).map_err(|e| ModelError::Protocol(e.to_string()))?;
-        body["stream"] = true.into();
+        let mut body = serde_json::json!({
+            "model": request.model,
+            "messages": request.messages.iter().map(wire_message).collect::<Vec<_>>(),
+            "stream": true,
+            "options": serde_json::to_value(&options).map_err(|e| ModelError::Protocol(e.to_string()))?,
+        });
+        if !request.tools.is_empty() {
+            body["tools"] = request.tools.iter().map(wire_tool).collect();
+        }
         if let Some(keep_alive) = &self.config.keep_alive {
             body["keep_alive"] = keep_alive.clone().into();
         }
@@ -190,7 +232,7 @@ impl LanguageModel for OllamaModel {
                 source: Box::new(e.without_url()),
             })
         });
-        Ok(chat_text_stream(bytes).boxed())
+        Ok(chat_stream(bytes).boxed())
     }
 
     async fn list_models(&self) -> Result<Vec<String>, ModelError> {
@@ -219,7 +261,17 @@ impl LanguageModel for OllamaModel {
             .iter()
             .find(|(key, _)| key.ends_with(".context_length"))
             .and_then(|(_, value)| value.as_u64());
-        Ok(ModelInfo { context_length })
+        // Servers before `capabilities` existed: Ollama itself asked whether the
+        // chat template handles tools.
+        let tools = if info.capabilities.is_empty() {
+            info.template.contains(".Tools")
+        } else {
+            info.capabilities.iter().any(|c| c == "tools")
+        };
+        Ok(ModelInfo {
+            context_length,
+            tools,
+        })
     }
 
     fn describe(&self) -> String {
@@ -227,11 +279,11 @@ impl LanguageModel for OllamaModel {
     }
 }
 
-/// Splits a byte stream into lines and decodes each complete line as one
-/// `ChatMessageResponse`, yielding the content pieces until `done`.
-pub fn chat_text_stream(
+/// Splits a byte stream into lines and decodes each complete line of `/api/chat`'s
+/// NDJSON, yielding text pieces and tool calls until `done`.
+pub fn chat_stream(
     bytes: impl Stream<Item = Result<Bytes, ModelError>> + Send + 'static,
-) -> impl Stream<Item = Result<String, ModelError>> + Send + 'static {
+) -> impl Stream<Item = Result<ChatPiece, ModelError>> + Send + 'static {
     let lines = ndjson_lines(bytes);
     futures::stream::unfold((Box::pin(lines), false), |(mut lines, done)| async move {
         if done {
@@ -239,33 +291,93 @@ pub fn chat_text_stream(
         }
         match lines.next().await {
             None => Some((
-                Err(ModelError::Protocol("the answer stream ended early".into())),
+                vec![Err(ModelError::Protocol(
+                    "the answer stream ended early".into(),
+                ))],
                 (lines, true),
             )),
-            Some(Err(e)) => Some((Err(e), (lines, true))),
-            Some(Ok(line)) => {
-                let parsed = parse_chat_line(&line);
-                let finished = matches!(parsed, Err(_) | Ok((_, true)));
-                Some((parsed.map(|(text, _)| text), (lines, finished)))
-            }
+            Some(Err(e)) => Some((vec![Err(e)], (lines, true))),
+            Some(Ok(line)) => match parse_chat_line(&line) {
+                Ok((pieces, finished)) => {
+                    Some((pieces.into_iter().map(Ok).collect(), (lines, finished)))
+                }
+                Err(e) => Some((vec![Err(e)], (lines, true))),
+            },
         }
     })
-    .filter(|item| futures::future::ready(!matches!(item, Ok(text) if text.is_empty())))
+    .flat_map(futures::stream::iter)
 }
 
-/// Parses one NDJSON line: the content piece and whether it is the last line.
-fn parse_chat_line(line: &[u8]) -> Result<(String, bool), ModelError> {
+#[derive(serde::Deserialize)]
+struct WireLine {
+    #[serde(default)]
+    message: Option<WireMessage>,
+    #[serde(default)]
+    done: bool,
+}
+
+#[derive(serde::Deserialize)]
+struct WireMessage {
+    #[serde(default)]
+    content: String,
+    #[serde(default)]
+    tool_calls: Vec<WireToolCall>,
+}
+
+#[derive(serde::Deserialize)]
+struct WireToolCall {
+    #[serde(default)]
+    id: Option<String>,
+    function: WireFunction,
+}
+
+#[derive(serde::Deserialize)]
+struct WireFunction {
+    name: String,
+    #[serde(default, alias = "parameters")]
+    arguments: serde_json::Value,
+}
+
+/// Arguments as an object: some servers send them as a JSON string.
+pub(super) fn arguments_object(arguments: serde_json::Value) -> serde_json::Value {
+    match arguments {
+        serde_json::Value::String(text) => {
+            serde_json::from_str(&text).unwrap_or(serde_json::Value::String(text))
+        }
+        serde_json::Value::Null => serde_json::json!({}),
+        other => other,
+    }
+}
+
+/// Parses one NDJSON line: its pieces and whether it is the last line.
+fn parse_chat_line(line: &[u8]) -> Result<(Vec<ChatPiece>, bool), ModelError> {
     let value: serde_json::Value = serde_json::from_slice(line)
         .map_err(|e| ModelError::Protocol(format!("bad stream line: {e}")))?;
     if let Some(error) = value.get("error").and_then(|e| e.as_str()) {
-        return Err(ModelError::Server {
-            status: 0,
-            message: error.to_owned(),
-        });
+        return Err(classify_error_body(0, error, None));
     }
-    let response: ChatMessageResponse = serde_json::from_value(value)
+    let line: WireLine = serde_json::from_value(value)
         .map_err(|e| ModelError::Protocol(format!("bad stream line: {e}")))?;
-    Ok((response.message.content, response.done))
+    let mut pieces = Vec::new();
+    if let Some(message) = line.message {
+        if !message.content.is_empty() {
+            pieces.push(ChatPiece::Text(message.content));
+        }
+        if !message.tool_calls.is_empty() {
+            pieces.push(ChatPiece::ToolCalls(
+                message
+                    .tool_calls
+                    .into_iter()
+                    .map(|call| ToolCall {
+                        id: call.id,
+                        name: call.function.name,
+                        arguments: arguments_object(call.function.arguments),
+                    })
+                    .collect(),
+            ));
+        }
+    }
+    Ok((pieces, line.done))
 }
 
 /// Splits a byte stream on `\n` without decoding (NDJSON and server-sent events alike), so a character split across
@@ -329,10 +441,81 @@ mod tests {
             .chunks(chunk)
             .map(|c| Ok(Bytes::copy_from_slice(c)))
             .collect();
-        chat_text_stream(futures::stream::iter(chunks))
-            .map(|r| r.map_err(|e| e.to_string()))
+        chat_stream(futures::stream::iter(chunks))
+            .map(|r| {
+                r.map(|piece| match piece {
+                    ChatPiece::Text(text) => text,
+                    ChatPiece::ToolCalls(calls) => format!("{calls:?}"),
+                })
+                .map_err(|e| e.to_string())
+            })
             .collect()
             .await
+    }
+
+    #[tokio::test]
+    async fn streamed_tool_calls_are_read_with_their_arguments() {
+        // As Ollama 0.12 streams a call: one line with `tool_calls`, then the final line.
+        let call = serde_json::json!({
+            "model": "m", "created_at": "2024-01-01T00:00:00Z",
+            "message": {"role": "assistant", "content": "", "tool_calls": [
+                {"id": "call_1", "function": {"index": 0, "name": "create_reminder",
+                 "arguments": {"when": "in 2 minutes", "text": "stretch"}}},
+                {"function": {"name": "current_time", "arguments": "{}"}}
+            ]},
+            "done": false
+        });
+        let body = format!("{call}\n{}", line("", true));
+        let pieces: Vec<ChatPiece> = chat_stream(futures::stream::iter([Ok(Bytes::from(body))]))
+            .map(|r| r.unwrap())
+            .collect()
+            .await;
+        assert_eq!(
+            pieces,
+            vec![ChatPiece::ToolCalls(vec![
+                ToolCall {
+                    id: Some("call_1".into()),
+                    name: "create_reminder".into(),
+                    arguments: serde_json::json!({"when": "in 2 minutes", "text": "stretch"}),
+                },
+                ToolCall {
+                    id: None,
+                    name: "current_time".into(),
+                    arguments: serde_json::json!({}),
+                },
+            ])]
+        );
+    }
+
+    #[test]
+    fn a_tool_result_goes_back_with_the_tools_name() {
+        let result = super::super::PromptMessage::tool_result("current_time", "09:00");
+        assert_eq!(
+            wire_message(&result),
+            serde_json::json!({"role": "tool", "content": "09:00", "tool_name": "current_time"})
+        );
+        let asked = super::super::PromptMessage::tool_request(
+            "",
+            vec![ToolCall {
+                id: Some("c1".into()),
+                name: "current_time".into(),
+                arguments: serde_json::json!({}),
+            }],
+        );
+        assert_eq!(
+            wire_message(&asked)["tool_calls"][0],
+            serde_json::json!({"id": "c1", "function": {"name": "current_time", "arguments": {}}})
+        );
+    }
+
+    #[test]
+    fn a_model_without_tools_is_recognised() {
+        let err = classify_error_body(
+            400,
+            r#"{"error":"registry.ollama.ai/library/smollm2:135m does not support tools"}"#,
+            Some("smollm2:135m"),
+        );
+        assert!(matches!(err, ModelError::ToolsUnsupported(_)));
     }
 
     #[tokio::test]

@@ -15,7 +15,7 @@ use serde_json::{Value, json};
 use url::Url;
 
 use super::ollama::ndjson_lines;
-use super::{ChatRequest, LanguageModel, ModelError, ModelInfo, Role, TextStream};
+use super::{ChatPiece, ChatRequest, ChatStream, LanguageModel, ModelError, ModelInfo, Role};
 
 /// Settings for [`OpenAiModel`].
 #[derive(Clone, Debug)]
@@ -144,6 +144,7 @@ fn role(role: Role) -> &'static str {
         Role::System => "system",
         Role::User => "user",
         Role::Assistant => "assistant",
+        Role::Tool => "tool",
     }
 }
 
@@ -232,7 +233,7 @@ pub fn sse_text_stream(
 #[async_trait::async_trait]
 impl LanguageModel for OpenAiModel {
     #[tracing::instrument(skip_all, fields(model = %request.model, messages = request.messages.len()))]
-    async fn chat(&self, request: ChatRequest) -> Result<TextStream, ModelError> {
+    async fn chat(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
         let response = self
             .request(self.http.post(self.endpoint("chat/completions")))
             .json(&body(&request))
@@ -251,7 +252,11 @@ impl LanguageModel for OpenAiModel {
                 source: Box::new(e.without_url()),
             })
         });
-        Ok(sse_text_stream(bytes).boxed())
+        // Tools are not offered through this backend yet (`model_info` says so), so
+        // the stream is text only.
+        Ok(sse_text_stream(bytes)
+            .map(|r| r.map(ChatPiece::Text))
+            .boxed())
     }
 
     async fn list_models(&self) -> Result<Vec<String>, ModelError> {
@@ -276,6 +281,7 @@ impl LanguageModel for OpenAiModel {
             .or_else(|| found["context_length"].as_u64());
         Ok(ModelInfo {
             context_length: Some(reported.unwrap_or(self.config.context_tokens)),
+            tools: false,
         })
     }
 
@@ -357,14 +363,13 @@ mod tests {
     #[test]
     fn the_request_carries_the_cap_and_the_schema() {
         let request = ChatRequest {
-            model: "m".into(),
-            messages: vec![super::super::PromptMessage {
-                role: Role::User,
-                content: "hi".into(),
-            }],
             num_ctx: Some(4096),
             format: Some(json!({"type": "object"})),
             num_predict: Some(128),
+            ..ChatRequest::new(
+                "m",
+                vec![super::super::PromptMessage::new(Role::User, "hi")],
+            )
         };
         let body = body(&request);
         assert_eq!(body["max_tokens"], 128);

@@ -6,7 +6,9 @@ use std::time::Duration;
 
 use futures::StreamExt;
 
-use super::{ChatRequest, LanguageModel, ModelError, ModelInfo, Role, TextStream};
+use super::{
+    ChatPiece, ChatRequest, ChatStream, LanguageModel, ModelError, ModelInfo, Role, ToolCall,
+};
 
 /// One scripted answer.
 #[derive(Debug)]
@@ -17,6 +19,13 @@ pub enum ScriptedReply {
         pieces: Vec<String>,
         /// Pause before each piece.
         delay: Duration,
+    },
+    /// Call these tools (after any text the pieces hold).
+    Tools {
+        /// Text before the calls.
+        pieces: Vec<String>,
+        /// The calls.
+        calls: Vec<ToolCall>,
     },
     /// Fail the request.
     Error(ModelError),
@@ -30,6 +39,7 @@ pub enum ScriptedReply {
 pub struct ScriptedModel {
     models: Vec<String>,
     context_length: Option<u64>,
+    tools: bool,
     script: Mutex<VecDeque<ScriptedReply>>,
     requests: Mutex<Vec<ChatRequest>>,
 }
@@ -49,6 +59,28 @@ impl ScriptedModel {
         let pieces = pieces.iter().map(|p| (*p).to_owned()).collect();
         self.lock_script()
             .push_back(ScriptedReply::Text { pieces, delay });
+    }
+
+    /// The same server, its models able to call tools.
+    pub fn with_tools(mut self) -> Self {
+        self.tools = true;
+        self
+    }
+
+    /// Queues an answer that calls tools, each given as `(name, arguments)`.
+    pub fn push_tool_calls(&self, calls: &[(&str, serde_json::Value)]) {
+        let calls = calls
+            .iter()
+            .map(|(name, arguments)| ToolCall {
+                id: None,
+                name: (*name).to_owned(),
+                arguments: arguments.clone(),
+            })
+            .collect();
+        self.lock_script().push_back(ScriptedReply::Tools {
+            pieces: Vec::new(),
+            calls,
+        });
     }
 
     /// Queues a panic.
@@ -76,7 +108,7 @@ impl ScriptedModel {
 
 #[async_trait::async_trait]
 impl LanguageModel for ScriptedModel {
-    async fn chat(&self, request: ChatRequest) -> Result<TextStream, ModelError> {
+    async fn chat(&self, request: ChatRequest) -> Result<ChatStream, ModelError> {
         if !self.models.contains(&request.model) {
             return Err(ModelError::ModelNotFound {
                 model: request.model,
@@ -94,12 +126,17 @@ impl LanguageModel for ScriptedModel {
             .unwrap_or_else(|e| e.into_inner())
             .push(request);
         let next = self.lock_script().pop_front();
-        let (pieces, delay) = match next {
+        let (pieces, delay, calls) = match next {
             Some(ScriptedReply::Error(e)) => return Err(e),
             Some(ScriptedReply::Panic) => panic!("scripted panic"),
-            Some(ScriptedReply::Text { pieces, delay }) => (pieces, delay),
-            None => (vec![echo], Duration::ZERO),
+            Some(ScriptedReply::Text { pieces, delay }) => (pieces, delay, Vec::new()),
+            Some(ScriptedReply::Tools { pieces, calls }) => (pieces, Duration::ZERO, calls),
+            None => (vec![echo], Duration::ZERO, Vec::new()),
         };
+        let mut pieces: Vec<ChatPiece> = pieces.into_iter().map(ChatPiece::Text).collect();
+        if !calls.is_empty() {
+            pieces.push(ChatPiece::ToolCalls(calls));
+        }
         Ok(futures::stream::iter(pieces)
             .then(move |piece| async move {
                 tokio::time::sleep(delay).await;
@@ -120,6 +157,7 @@ impl LanguageModel for ScriptedModel {
         }
         Ok(ModelInfo {
             context_length: self.context_length,
+            tools: self.tools,
         })
     }
 

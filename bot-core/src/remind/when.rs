@@ -546,6 +546,41 @@ pub fn mentions_time(text: &str) -> bool {
 /// Reads a reminder request: the time phrases anywhere in `text`, resolved against `now`
 /// in `zone`; the rest is what to be reminded of.
 pub fn parse(text: &str, now: DateTime<Utc>, zone: Tz) -> Result<Request, WhenError> {
+    let (when, pieces) = resolve(text, now, zone)?;
+    let what = rest_of(text, &pieces);
+    if what.is_empty() {
+        return Err(WhenError::NoText);
+    }
+    Ok(Request { when, what })
+}
+
+/// Reads a request whose time phrase and text come apart (a model's tool call:
+/// `when` = "tomorrow at 9", `what` = "call the dentist"). Only `when` is searched for
+/// times, so a time-like word in the text changes nothing.
+pub fn parse_parts(
+    when: &str,
+    what: &str,
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> Result<Request, WhenError> {
+    let (when, _) = resolve(when, now, zone)?;
+    let what = what.trim();
+    if what.is_empty() {
+        return Err(WhenError::NoText);
+    }
+    Ok(Request {
+        when,
+        what: what.to_owned(),
+    })
+}
+
+/// The instant or repeat the time phrases in `text` name, and where those phrases are.
+#[allow(clippy::type_complexity)]
+fn resolve(
+    text: &str,
+    now: DateTime<Utc>,
+    zone: Tz,
+) -> Result<(When, Vec<(usize, usize, Piece)>), WhenError> {
     let pieces = choose(text, find_pieces(text))?;
     let mut slots: [Option<(Piece, &str)>; 5] = [None; 5];
     for (start, end, piece) in &pieces {
@@ -691,11 +726,7 @@ pub fn parse(text: &str, now: DateTime<Utc>, zone: Tz) -> Result<Request, WhenEr
         }
         When::Once(at)
     };
-    let what = rest_of(text, &pieces);
-    if what.is_empty() {
-        return Err(WhenError::NoText);
-    }
-    Ok(Request { when, what })
+    Ok((when, pieces))
 }
 
 /// A clock time from an hour, minutes and a half of the day; an hour without am/pm is

@@ -3,8 +3,8 @@
 use futures::StreamExt;
 use tokio::time::Instant;
 
-use super::{HISTORY_WINDOW, Inner, Reply};
-use crate::model::{ChatRequest, ModelError, Role};
+use super::{HISTORY_WINDOW, Inner, ModelFacts, Reply, tools};
+use crate::model::{ChatPiece, ChatRequest, ModelError, PromptMessage, Role, ToolCall};
 use crate::prompt::{self, PromptInput};
 use crate::retrieve::{ContextGroup, Passage, Query};
 use crate::sources;
@@ -27,8 +27,10 @@ enum Generated {
         model: String,
         answer: String,
         ending: Ending,
-        /// The passages to cite that were in the prompt.
+        /// The passages to cite that were in the prompt or came from tools.
         cited: Vec<Passage>,
+        /// One line per tool run, shown above the answer.
+        tools: Vec<String>,
     },
 }
 
@@ -103,7 +105,7 @@ impl Inner {
             save_user,
             self.generate(message, text, &settings, &history, reply, request_out),
         );
-        let (model, answer, ending, cited) = match (saved, generated) {
+        let (model, answer, ending, cited, tools) = match (saved, generated) {
             (
                 Ok(_),
                 Generated::Answer {
@@ -111,8 +113,9 @@ impl Inner {
                     answer,
                     ending,
                     cited,
+                    tools,
                 },
-            ) => (model, answer, ending, cited),
+            ) => (model, answer, ending, cited, tools),
             (Ok(_), Generated::Replied) => return Ok(None),
             // The user was already told why there is no answer; the storage error is logged.
             (Err(e), Generated::Replied) => {
@@ -134,7 +137,7 @@ impl Inner {
                 }
             }
             Ending::Cancelled => format!("{answer}\n\n_(stopped: the bot is shutting down)_"),
-            Ending::Failed(e) if answer.is_empty() => {
+            Ending::Failed(e) if answer.is_empty() && tools.is_empty() => {
                 tracing::warn!(error = %e, model = %model, "model request failed");
                 reply.fail(e.user_message()).await;
                 return Ok(None);
@@ -143,6 +146,11 @@ impl Inner {
                 tracing::warn!(error = %e, model = %model, "model stream broke off");
                 format!("{answer}\n\n⚠️ {}", e.user_message())
             }
+        };
+        let visible = if tools.is_empty() {
+            visible
+        } else {
+            format!("{}\n\n{visible}", tools.join("\n"))
         };
         let seq = self
             .record(&scope, Role::Assistant, &answer, Vec::new())
@@ -178,8 +186,8 @@ impl Inner {
             .clone()
             .unwrap_or_else(|| self.config.default_model.clone());
 
-        let context_tokens = match self.context_tokens(&model).await {
-            Ok(tokens) => tokens,
+        let facts = match self.model_facts(&model).await {
+            Ok(facts) => facts,
             Err(e) => {
                 tracing::warn!(error = %e, model = %model, "model server unavailable");
                 reply.fail(e.user_message()).await;
@@ -193,9 +201,9 @@ impl Inner {
             history,
             context: &context,
             now: self.deps.clock.now(),
-            budget_tokens: prompt::prompt_budget(context_tokens),
+            budget_tokens: prompt::prompt_budget(facts.context_tokens),
         };
-        let cited: Vec<Passage> = prompt::cited_passages(&input)
+        let mut cited: Vec<Passage> = prompt::cited_passages(&input)
             .into_iter()
             .cloned()
             .collect();
@@ -213,12 +221,18 @@ impl Inner {
                 return Generated::Replied;
             }
         };
+        let tools = if self.config.tools && facts.tools {
+            self.tool_specs(message, settings)
+        } else {
+            Vec::new()
+        };
         let request = ChatRequest {
             model: model.clone(),
             messages,
-            num_ctx: Some(context_tokens),
+            num_ctx: Some(facts.context_tokens),
             format: None,
             num_predict: Some(self.config.max_answer_tokens),
+            tools,
         };
 
         let Some(_slot) = self.acquire_slot(reply).await else {
@@ -229,13 +243,65 @@ impl Inner {
         };
         reply.send(ReplyEvent::Started).await;
         let started = Instant::now();
-        let (answer, ending) = self.stream_answer(request, reply, request_out).await;
-        tracing::info!(model = %model, elapsed_ms = started.elapsed().as_millis() as u64, chars = answer.len(), "answered");
+        let mut request_out = Some(request_out);
+        let mut request = request;
+        let mut answer = String::new();
+        let mut shown = Vec::new();
+        let mut round = 0;
+        let ending = loop {
+            let (text, ending, calls) = self
+                .stream_answer(request.clone(), reply, &mut request_out)
+                .await;
+            if let Ending::Failed(ModelError::ToolsUnsupported(why)) = &ending
+                && !request.tools.is_empty()
+            {
+                // The server knows better than its `capabilities`: ask again without tools.
+                tracing::info!(model = %model, reason = %why, "the model cannot call tools; answering without them");
+                self.no_tools(&model);
+                request.tools.clear();
+                continue;
+            }
+            answer.push_str(&text);
+            if calls.is_empty() || !matches!(ending, Ending::Complete) {
+                break ending;
+            }
+            round += 1;
+            request
+                .messages
+                .push(PromptMessage::tool_request(text, calls.clone()));
+            for (i, call) in calls.iter().enumerate() {
+                let run = if i < tools::MAX_CALLS_PER_ROUND {
+                    self.run_tool(message, settings, call).await
+                } else {
+                    tools::ToolRun {
+                        result: "Not run: too many tool calls at once.".into(),
+                        shown: String::new(),
+                        cited: Vec::new(),
+                    }
+                };
+                if !run.shown.is_empty() {
+                    reply
+                        .send(ReplyEvent::Delta(format!("{}\n\n", run.shown)))
+                        .await;
+                    shown.push(run.shown);
+                }
+                cited.extend(run.cited);
+                request
+                    .messages
+                    .push(PromptMessage::tool_result(&call.name, run.result));
+            }
+            if round >= tools::MAX_TOOL_ROUNDS {
+                // Enough tools: the next answer has to be in words.
+                request.tools.clear();
+            }
+        };
+        tracing::info!(model = %model, elapsed_ms = started.elapsed().as_millis() as u64, chars = answer.len(), tool_runs = shown.len(), "answered");
         Generated::Answer {
             model,
             answer,
             ending,
             cited,
+            tools: shown,
         }
     }
 
@@ -267,36 +333,53 @@ impl Inner {
         groups
     }
 
-    /// The context window to ask for: the model's own, capped by configuration.
-    async fn context_tokens(&self, model: &str) -> Result<u64, ModelError> {
-        if let Some(&tokens) = self
-            .context_sizes
+    /// The context window to ask for (the model's own, capped by configuration) and
+    /// whether the model can call tools; asked once per model.
+    async fn model_facts(&self, model: &str) -> Result<ModelFacts, ModelError> {
+        if let Some(&facts) = self
+            .model_facts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .get(model)
         {
-            return Ok(tokens);
+            return Ok(facts);
         }
         let info = self.deps.model.model_info(model).await?;
-        let tokens = info
-            .context_length
-            .unwrap_or(self.config.fallback_context_tokens)
-            .min(self.config.max_context_tokens);
-        self.context_sizes
+        let facts = ModelFacts {
+            context_tokens: info
+                .context_length
+                .unwrap_or(self.config.fallback_context_tokens)
+                .min(self.config.max_context_tokens),
+            tools: info.tools,
+        };
+        self.model_facts
             .lock()
             .unwrap_or_else(|e| e.into_inner())
-            .insert(model.to_owned(), tokens);
-        Ok(tokens)
+            .insert(model.to_owned(), facts);
+        Ok(facts)
     }
 
-    /// Streams the answer to `reply`; returns the visible text and how it ended.
-    /// `request_out` fires once the model server has the request.
+    /// Remembers that `model` refused tools.
+    fn no_tools(&self, model: &str) {
+        if let Some(facts) = self
+            .model_facts
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .get_mut(model)
+        {
+            facts.tools = false;
+        }
+    }
+
+    /// Streams the answer to `reply`; returns the visible text, how it ended and the
+    /// tools the model called. `request_out` fires once a model server has a request.
     async fn stream_answer(
         &self,
         request: ChatRequest,
         reply: &Reply,
-        request_out: tokio::sync::oneshot::Sender<()>,
-    ) -> (String, Ending) {
+        request_out: &mut Option<tokio::sync::oneshot::Sender<()>>,
+    ) -> (String, Ending, Vec<ToolCall>) {
+        let mut calls = Vec::new();
         let mut filter = (!self.config.show_thinking).then(ThinkFilter::new);
         let mut answer = String::new();
         let deadline = Instant::now() + self.config.first_token_timeout;
@@ -305,11 +388,13 @@ impl Inner {
             .await
         {
             Ok(Ok(stream)) => {
-                let _ = request_out.send(());
+                if let Some(out) = request_out.take() {
+                    let _ = out.send(());
+                }
                 stream
             }
-            Ok(Err(e)) => return (answer, Ending::Failed(e)),
-            Err(ending) => return (answer, ending),
+            Ok(Err(e)) => return (answer, Ending::Failed(e), calls),
+            Err(ending) => return (answer, ending, calls),
         };
         let mut first = true;
         loop {
@@ -324,10 +409,15 @@ impl Inner {
                 }
             };
             let piece = match next {
-                Ok(Some(Ok(piece))) => piece,
-                Ok(Some(Err(e))) => return (answer, Ending::Failed(e)),
+                Ok(Some(Ok(ChatPiece::Text(piece)))) => piece,
+                Ok(Some(Ok(ChatPiece::ToolCalls(more)))) => {
+                    first = false;
+                    calls.extend(more);
+                    continue;
+                }
+                Ok(Some(Err(e))) => return (answer, Ending::Failed(e), calls),
                 Ok(None) => break,
-                Err(ending) => return (answer, ending),
+                Err(ending) => return (answer, ending, calls),
             };
             first = false;
             let visible = match filter.as_mut() {
@@ -347,7 +437,7 @@ impl Inner {
             answer.push_str(&rest);
             reply.send(ReplyEvent::Delta(rest)).await;
         }
-        (answer, Ending::Complete)
+        (answer, Ending::Complete, calls)
     }
 
     /// Waits for `fut` until `deadline`, telling the user when the model seems to be loading.

@@ -7,7 +7,7 @@ use futures::StreamExt;
 use super::Inner;
 use super::answer::Exchange;
 use crate::memory::{MemorySource, extract};
-use crate::model::ChatRequest;
+use crate::model::{ChatPiece, ChatRequest};
 
 /// The longest an extraction may take before it is abandoned.
 const EXTRACTION_TIMEOUT: Duration = Duration::from_secs(120);
@@ -45,6 +45,7 @@ impl Inner {
             format: Some(extract::schema()),
             // The extraction is a short JSON list; a model that rambles is cut off.
             num_predict: Some(512),
+            tools: Vec::new(),
         };
         let raw = tokio::select! {
             _ = self.cancel.cancelled() => return,
@@ -72,7 +73,10 @@ impl Inner {
     }
 
     /// A whole (non-streamed) answer, taking a model slot like any request.
-    async fn complete(&self, request: ChatRequest) -> Result<String, crate::model::ModelError> {
+    pub(super) async fn complete(
+        &self,
+        request: ChatRequest,
+    ) -> Result<String, crate::model::ModelError> {
         let _slot = self
             .slots
             .acquire()
@@ -81,7 +85,9 @@ impl Inner {
         let mut stream = self.deps.model.chat(request).await?;
         let mut text = String::new();
         while let Some(piece) = stream.next().await {
-            text.push_str(&piece?);
+            if let ChatPiece::Text(piece) = piece? {
+                text.push_str(&piece);
+            }
         }
         Ok(text)
     }

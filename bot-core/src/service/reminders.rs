@@ -11,6 +11,7 @@ use regex::Regex;
 
 use super::memory_commands::escape_markdown;
 use super::{Inner, Reply};
+use crate::model::{ChatRequest, PromptMessage, Role};
 use crate::outbound::OutboundMessage;
 use crate::remind::when::{self, WhenError, format_instant};
 use crate::remind::{Kind, NewReminder, Reminder, ReminderState, When};
@@ -60,6 +61,27 @@ pub fn asks_for_reminder(text: &str) -> bool {
         || (ASKS_KO_WEAK.is_match(text) && KO_CLOCK_OR_OFFSET.is_match(text))
 }
 
+/// What the model is asked when the grammar cannot read a reminder request.
+const READ_REQUEST_PROMPT: &str = "The user's message asks for a reminder. Copy two parts of it \
+into a JSON object. \"when\": the words that say when, rewritten plainly with digits \
+(\"half past nine tomorrow\" becomes \"tomorrow at 9:30\", \"in twenty minutes\" becomes \
+\"in 20 minutes\", \"삼십 분 뒤\" becomes \"30분 후\"); an empty string if the message says \
+no time. \"what\": what to remind them of. Do not compute dates. Answer with the JSON only.";
+
+/// How long the model may take to help read a request.
+const READ_REQUEST_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(60);
+
+/// Whether a request the grammar could not read still seems to say a time (a number,
+/// a number word, a day or part of the day): only then is the model asked to help, so
+/// it never makes up a time the person did not give.
+fn sounds_timed(text: &str) -> bool {
+    static TIMED: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"(?i)\d|\b(?:one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|fifty|half|quarter|noon|midnight|tomorrow|tonight|today|morning|afternoon|evening|night|weekend|week|month|monday|tuesday|wednesday|thursday|friday|saturday|sunday|hours?|minutes?)\b|[일이삼사오육칠팔구십]\s*(?:분|시)|반|정오|자정|오늘|내일|모레|아침|점심|저녁|밤|주말|다음\s*주|요일")
+            .expect("a valid pattern")
+    });
+    TIMED.is_match(text)
+}
+
 /// A person's time zone: theirs if set and known, else the owner's default.
 pub(super) fn zone_of(settings_zone: Option<&str>, default: Tz) -> Tz {
     settings_zone
@@ -92,7 +114,7 @@ fn explain(error: &WhenError, help: &str) -> String {
 }
 
 impl Inner {
-    async fn zone_for(&self, user: &UserKey) -> Result<Tz, StoreError> {
+    pub(super) async fn zone_for(&self, user: &UserKey) -> Result<Tz, StoreError> {
         let settings = self.deps.settings.settings(user).await?;
         Ok(zone_of(
             settings.timezone.as_deref(),
@@ -142,7 +164,16 @@ impl Inner {
         let user = message.user_key();
         let zone = self.zone_for(&user).await?;
         let now = self.deps.clock.now();
-        let request = match when::parse(text, now, zone) {
+        let parsed = match when::parse(text, now, zone) {
+            Err(e @ (WhenError::NoTime | WhenError::Invalid(_))) if sounds_timed(text) => {
+                match self.model_reads_request(text, &user, zone).await {
+                    Some(request) => Ok(request),
+                    None => Err(e),
+                }
+            }
+            other => other,
+        };
+        let request = match parsed {
             Ok(request) => request,
             Err(e) => {
                 tracing::info!(user = %user, error = %e, "could not read a reminder request");
@@ -155,6 +186,75 @@ impl Inner {
                 return Ok(());
             }
         };
+        let reminder = self.store_reminder(request, kind, message, zone).await?;
+        let mut text = confirmation(&reminder);
+        if message.chat.is_shared && kind == Kind::Reminder {
+            text.push_str("\nI will send it to you in a private message.");
+        }
+        reply.finish(text).await;
+        Ok(())
+    }
+
+    /// The JSON-format fallback for a request the grammar could not read ("at half past
+    /// nine"): the person's model only copies out the time phrase (numbers as digits) and
+    /// the text, in a JSON object; the grammar still reads the time, so the model never
+    /// computes one. `None` when the model is down, says nothing usable, or the phrase
+    /// does not parse.
+    async fn model_reads_request(
+        &self,
+        text: &str,
+        user: &UserKey,
+        zone: Tz,
+    ) -> Option<when::Request> {
+        let settings = self.deps.settings.settings(user).await.ok()?;
+        let model = settings
+            .model
+            .unwrap_or_else(|| self.config.default_model.clone());
+        let request = ChatRequest {
+            format: Some(serde_json::json!({
+                "type": "object",
+                "properties": {"when": {"type": "string"}, "what": {"type": "string"}},
+                "required": ["when", "what"],
+            })),
+            num_predict: Some(128),
+            ..ChatRequest::new(
+                model,
+                vec![
+                    PromptMessage::new(Role::System, READ_REQUEST_PROMPT),
+                    PromptMessage::new(Role::User, text),
+                ],
+            )
+        };
+        let raw = match tokio::time::timeout(READ_REQUEST_TIMEOUT, self.complete(request)).await {
+            Ok(Ok(raw)) => raw,
+            Ok(Err(e)) => {
+                tracing::info!(error = %e, "the model could not help read a reminder request");
+                return None;
+            }
+            Err(_) => {
+                tracing::info!("the model took too long to help read a reminder request");
+                return None;
+            }
+        };
+        let value: serde_json::Value = serde_json::from_str(raw.trim()).ok()?;
+        let when_phrase = value["when"].as_str()?;
+        let what = value["what"].as_str()?;
+        let now = self.deps.clock.now();
+        let request = when::parse_parts(when_phrase, what, now, zone).ok()?;
+        tracing::info!(when = %when_phrase, "the model helped read a reminder request");
+        Some(request)
+    }
+
+    /// Stores what `request` asks for, durably, and arms the scheduler.
+    pub(super) async fn store_reminder(
+        &self,
+        request: when::Request,
+        kind: Kind,
+        message: &InboundMessage,
+        zone: Tz,
+    ) -> Result<Reminder, StoreError> {
+        let user = message.user_key();
+        let now = self.deps.clock.now();
         let due = request.first(now, zone);
         let repeat = match request.when {
             When::Once(_) => None,
@@ -178,12 +278,7 @@ impl Inner {
         self.deps.reminders.flush().await?;
         self.scheduler.arm(&reminder);
         tracing::info!(user = %user, reminder = %reminder.id, due = %reminder.due, repeat = reminder.repeat.is_some(), "reminder set");
-        let mut text = confirmation(&reminder);
-        if message.chat.is_shared && kind == Kind::Reminder {
-            text.push_str("\nI will send it to you in a private message.");
-        }
-        reply.finish(text).await;
-        Ok(())
+        Ok(reminder)
     }
 
     pub(super) async fn reminders_command(
@@ -277,7 +372,7 @@ impl Inner {
         Ok(())
     }
 
-    async fn listing(&self, user: &UserKey, kind: Kind) -> Result<String, StoreError> {
+    pub(super) async fn listing(&self, user: &UserKey, kind: Kind) -> Result<String, StoreError> {
         let now = self.deps.clock.now();
         let mut all = self.deps.reminders.list(user).await?;
         all.retain(|r| r.kind == kind);
@@ -497,7 +592,7 @@ impl Inner {
     }
 }
 
-fn normal_id(id: &str) -> String {
+pub(super) fn normal_id(id: &str) -> String {
     crate::remind::id_number(id)
         .map(crate::remind::reminder_id)
         .unwrap_or_else(|| id.to_owned())

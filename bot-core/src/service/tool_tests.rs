@@ -1,0 +1,387 @@
+//! Tools through the service: the model calls one, the bot runs it as the person, shows a
+//! 🔧 line, gives the result back and streams the answer; models that cannot call tools
+//! are never offered any; shared chats get no personal tools.
+
+use std::sync::Arc;
+
+use chrono::{DateTime, Duration, TimeZone, Utc};
+use serde_json::json;
+
+use super::tests::{collect, deps, final_text, message};
+use super::*;
+use crate::clock::ManualClock;
+use crate::model::scripted::ScriptedModel;
+use crate::model::{ModelError, Role};
+use crate::notes::{NoteHit, NotesError, NotesSource, Reader, VaultOverview};
+use crate::remind::{InMemoryReminders, ReminderStore};
+use crate::store::memory::InMemoryStore;
+use crate::types::{ChatRef, Platform, UserKey};
+
+/// Friday 15 January 2027, 09:30 UTC.
+fn start() -> DateTime<Utc> {
+    Utc.with_ymd_and_hms(2027, 1, 15, 9, 30, 0).unwrap()
+}
+
+struct Bot {
+    service: ChatService,
+    model: Arc<ScriptedModel>,
+    reminders: Arc<InMemoryReminders>,
+    memories: Arc<crate::memory::Memories>,
+}
+
+/// One vault with one note about backups, for user 1 in private chats.
+struct OneVault;
+
+fn allowed(reader: Reader<'_>) -> bool {
+    reader.user.as_str() == "telegram:1" && !reader.shared_chat
+}
+
+#[async_trait::async_trait]
+impl NotesSource for OneVault {
+    fn vaults_for(&self, reader: Reader<'_>) -> Vec<String> {
+        if allowed(reader) {
+            vec!["main".into()]
+        } else {
+            Vec::new()
+        }
+    }
+
+    async fn search(
+        &self,
+        reader: Reader<'_>,
+        query: &str,
+        _limit: usize,
+    ) -> Result<Vec<NoteHit>, NotesError> {
+        if !allowed(reader) || !query.to_lowercase().contains("restic") {
+            return Ok(Vec::new());
+        }
+        Ok(vec![NoteHit {
+            vault: "main".into(),
+            path: "NAS/Backup.md".into(),
+            title: "Backup".into(),
+            heading: "Setup › Restic schedule".into(),
+            text: "Restic runs nightly at 02:00 from a systemd timer.".into(),
+            date: None,
+            score: 2.0,
+        }])
+    }
+
+    async fn overview(&self, _reader: Reader<'_>) -> Vec<VaultOverview> {
+        Vec::new()
+    }
+}
+
+fn bot_with(model: ScriptedModel) -> Bot {
+    let model = Arc::new(model);
+    let store = Arc::new(InMemoryStore::new());
+    let mut deps = deps(model.clone(), store);
+    deps.clock = Arc::new(ManualClock::new(start()));
+    let reminders = Arc::new(InMemoryReminders::new());
+    deps.reminders = reminders.clone();
+    deps.notes = Some(Arc::new(OneVault));
+    let memories = deps.memories.clone();
+    let mut config = ServiceConfig::new("m");
+    config.default_timezone = chrono_tz::Asia::Seoul;
+    Bot {
+        service: ChatService::new(config, deps),
+        model,
+        reminders,
+        memories,
+    }
+}
+
+fn bot() -> Bot {
+    bot_with(ScriptedModel::new(&["m"], 8192).with_tools())
+}
+
+fn in_group(mut message: InboundMessage) -> InboundMessage {
+    message.chat = ChatRef {
+        id: "-100".into(),
+        is_shared: true,
+    };
+    message
+}
+
+fn alice() -> UserKey {
+    UserKey::new(Platform::Telegram, "1")
+}
+
+fn offered(request: &crate::model::ChatRequest) -> Vec<String> {
+    request.tools.iter().map(|t| t.name.clone()).collect()
+}
+
+#[tokio::test]
+async fn a_reminder_tool_call_is_stored_shown_and_given_back_to_the_model() {
+    let bot = bot();
+    bot.model.push_tool_calls(&[(
+        "create_reminder",
+        json!({"when": "in 2 minutes", "text": "stretch"}),
+    )]);
+    bot.model.push_text(
+        &["Done, I will remind you to stretch."],
+        std::time::Duration::ZERO,
+    );
+    let events = collect(bot.service.handle(message("1", "nudge me to stretch soon"))).await;
+    let text = final_text(&events);
+    assert_eq!(
+        text,
+        "🔧 set reminder r1 for Fri 15 Jan 2027 18:32 (Asia/Seoul): stretch\n\n\
+         Done, I will remind you to stretch."
+    );
+    // Stored, at the instant the grammar read, before the user saw it.
+    let stored = bot.reminders.get(&alice(), "r1").await.unwrap().unwrap();
+    assert_eq!(stored.due, start() + Duration::minutes(2));
+    assert_eq!(stored.text, "stretch");
+    // The model got the call and its result back, then answered.
+    let requests = bot.model.requests();
+    assert_eq!(requests.len(), 2);
+    assert!(offered(&requests[0]).contains(&"create_reminder".to_owned()));
+    let asked = &requests[1].messages[requests[1].messages.len() - 2];
+    assert_eq!(asked.role, Role::Assistant);
+    assert_eq!(asked.tool_calls[0].name, "create_reminder");
+    let result = requests[1].messages.last().unwrap();
+    assert_eq!(result.role, Role::Tool);
+    assert_eq!(result.tool_name.as_deref(), Some("create_reminder"));
+    assert!(
+        result.content.starts_with("Reminder r1 is set for"),
+        "{}",
+        result.content
+    );
+    // The conversation keeps the answer only.
+    let history = bot
+        .service
+        .inner
+        .deps
+        .history
+        .recent(&message("1", "").scope(), 10)
+        .await
+        .unwrap();
+    assert_eq!(
+        history.last().unwrap().turn.text,
+        "Done, I will remind you to stretch."
+    );
+}
+
+#[tokio::test]
+async fn an_unreadable_time_from_the_model_sets_nothing_and_says_so() {
+    let bot = bot();
+    bot.model.push_tool_calls(&[(
+        "create_reminder",
+        json!({"when": "sometime", "text": "stretch"}),
+    )]);
+    bot.model
+        .push_text(&["When should I remind you?"], std::time::Duration::ZERO);
+    let text = final_text(&collect(bot.service.handle(message("1", "nudge me"))).await);
+    assert!(text.starts_with("🔧 could not set a reminder"), "{text}");
+    assert!(text.ends_with("When should I remind you?"), "{text}");
+    assert!(bot.reminders.list(&alice()).await.unwrap().is_empty());
+    let result = bot.model.requests()[1].messages.last().unwrap().clone();
+    assert!(
+        result.content.starts_with("Nothing was set"),
+        "{}",
+        result.content
+    );
+}
+
+#[tokio::test]
+async fn notes_memories_time_and_cancel_run_as_the_person() {
+    let bot = bot();
+    bot.memories
+        .remember(
+            &alice(),
+            "Alice's NAS is called vault",
+            crate::memory::MemorySource::Explicit,
+        )
+        .await
+        .unwrap();
+    bot.model.push_tool_calls(&[
+        ("search_notes", json!({"query": "restic"})),
+        ("search_memories", json!({"query": "NAS"})),
+        ("current_time", json!({})),
+    ]);
+    bot.model.push_text(
+        &["Restic runs nightly at 02:00 from a systemd timer on vault."],
+        std::time::Duration::ZERO,
+    );
+    let text =
+        final_text(&collect(bot.service.handle(message("1", "how does my backup run?"))).await);
+    assert!(
+        text.starts_with(
+            "🔧 searched your notes for 'restic'\n🔧 searched your memories for 'NAS'\n🔧 checked the time\n\n"
+        ),
+        "{text}"
+    );
+    // Passages found by a tool are cited like those in the prompt.
+    assert!(
+        text.ends_with("Sources: NAS/Backup.md › Restic schedule"),
+        "{text}"
+    );
+    let results: Vec<String> = bot.model.requests()[1]
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::Tool)
+        .map(|m| m.content.clone())
+        .collect();
+    assert!(results[0].contains("Restic runs nightly"), "{results:?}");
+    assert!(
+        results[1].contains("Alice's NAS is called vault"),
+        "{results:?}"
+    );
+    assert_eq!(results[2], "Friday 2027-01-15 18:30 (Asia/Seoul)");
+
+    // Someone else's reminder cannot be cancelled through the model.
+    collect(
+        bot.service
+            .handle(message("2", "/remind in 1 hour bob's thing")),
+    )
+    .await;
+    collect(
+        bot.service
+            .handle(message("2", "/remind in 2 hours bob's other thing")),
+    )
+    .await;
+    bot.model
+        .push_tool_calls(&[("cancel_reminder", json!({"id": "r1"}))]);
+    bot.model.push_text(&["ok"], std::time::Duration::ZERO);
+    let text = final_text(&collect(bot.service.handle(message("1", "cancel r1"))).await);
+    assert!(text.starts_with("🔧 found no reminder r1"), "{text}");
+    let bob = UserKey::new(Platform::Telegram, "2");
+    assert_eq!(bot.reminders.list(&bob).await.unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn a_shared_chat_offers_no_personal_tools_and_refuses_them() {
+    let bot = bot();
+    bot.model.push_tool_calls(&[
+        ("list_reminders", json!({})),
+        ("search_notes", json!({"query": "restic"})),
+    ]);
+    bot.model
+        .push_text(&["I can't see that here."], std::time::Duration::ZERO);
+    let text = final_text(
+        &collect(
+            bot.service
+                .handle(in_group(message("1", "what are my reminders?"))),
+        )
+        .await,
+    );
+    let requests = bot.model.requests();
+    let tools = offered(&requests[0]);
+    assert_eq!(tools, ["current_time", "create_reminder"]);
+    assert!(
+        text.contains("🔧 the model asked for a tool I do not have (list\\_reminders)"),
+        "{text}"
+    );
+    let results: Vec<String> = requests[1]
+        .messages
+        .iter()
+        .filter(|m| m.role == Role::Tool)
+        .map(|m| m.content.clone())
+        .collect();
+    assert!(
+        results
+            .iter()
+            .all(|r| r.starts_with("There is no tool named")),
+        "{results:?}"
+    );
+    assert!(!results.iter().any(|r| r.contains("Restic")));
+}
+
+#[tokio::test]
+async fn a_model_without_tools_is_offered_none_and_a_refusal_is_retried_without() {
+    // Capabilities without "tools": nothing about tools is sent.
+    let plain = bot_with(ScriptedModel::new(&["m"], 8192));
+    let text = final_text(&collect(plain.service.handle(message("1", "hello"))).await);
+    assert_eq!(text, "echo: hello");
+    assert!(plain.model.requests()[0].tools.is_empty());
+
+    // A server that says it cannot after all: asked again without tools, and not again.
+    let bot = bot();
+    bot.model.push_error(ModelError::ToolsUnsupported(
+        "m does not support tools".into(),
+    ));
+    let text = final_text(&collect(bot.service.handle(message("1", "hello"))).await);
+    assert_eq!(text, "echo: hello");
+    let text = final_text(&collect(bot.service.handle(message("1", "again"))).await);
+    assert_eq!(text, "echo: again");
+    let requests = bot.model.requests();
+    assert_eq!(requests.len(), 3);
+    assert!(!requests[0].tools.is_empty());
+    assert!(requests[1].tools.is_empty() && requests[2].tools.is_empty());
+}
+
+#[tokio::test]
+async fn a_model_that_keeps_calling_tools_is_made_to_answer() {
+    let bot = bot();
+    for _ in 0..tools::MAX_TOOL_ROUNDS {
+        bot.model.push_tool_calls(&[("current_time", json!({}))]);
+    }
+    bot.model
+        .push_text(&["It is evening."], std::time::Duration::ZERO);
+    let text = final_text(&collect(bot.service.handle(message("1", "time?"))).await);
+    assert!(text.ends_with("It is evening."), "{text}");
+    let requests = bot.model.requests();
+    assert_eq!(requests.len(), tools::MAX_TOOL_ROUNDS + 1);
+    assert!(requests.last().unwrap().tools.is_empty());
+}
+
+#[tokio::test]
+async fn remember_stores_a_memory_for_the_person() {
+    let bot = bot();
+    bot.model
+        .push_tool_calls(&[("remember", json!({"fact": "Prefers tea over coffee"}))]);
+    bot.model.push_text(&["Noted."], std::time::Duration::ZERO);
+    let text = final_text(
+        &collect(
+            bot.service
+                .handle(message("1", "remember that I prefer tea")),
+        )
+        .await,
+    );
+    assert_eq!(text, "🔧 remembered: Prefers tea over coffee\n\nNoted.");
+    let hits = bot.memories.search(&alice(), "tea", 5).await.unwrap();
+    assert_eq!(hits[0].memory.text, "Prefers tea over coffee");
+}
+
+#[tokio::test]
+async fn the_model_helps_read_a_time_the_grammar_cannot_but_never_invents_one() {
+    let bot = bot_with(ScriptedModel::new(&["m"], 8192));
+    // "half past nine" is not in the grammar: the model rewrites it, the grammar reads it.
+    bot.model.push_text(
+        &[r#"{"when": "at 9:30", "what": "call mom"}"#],
+        std::time::Duration::ZERO,
+    );
+    let text = final_text(
+        &collect(
+            bot.service
+                .handle(message("1", "remind me at half past nine to call mom")),
+        )
+        .await,
+    );
+    assert_eq!(
+        text,
+        "⏰ Reminder r1 set for Fri 15 Jan 2027 21:30 (Asia/Seoul): call mom"
+    );
+    let requests = bot.model.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(requests[0].format.is_some());
+    assert!(requests[0].tools.is_empty());
+
+    // No time at all: the model is not asked, nothing is set.
+    let text =
+        final_text(&collect(bot.service.handle(message("1", "remind me to buy milk"))).await);
+    assert!(text.contains("Nothing was set"), "{text}");
+    assert_eq!(bot.model.requests().len(), 1);
+
+    // A model that answers nonsense (or is down) sets nothing either.
+    bot.model.push_text(&["sure!"], std::time::Duration::ZERO);
+    let text = final_text(
+        &collect(
+            bot.service
+                .handle(message("1", "remind me at a quarter to five to leave")),
+        )
+        .await,
+    );
+    assert!(text.contains("Nothing was set"), "{text}");
+    assert_eq!(bot.reminders.list(&alice()).await.unwrap().len(), 1);
+}

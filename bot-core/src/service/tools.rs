@@ -1,0 +1,371 @@
+//! The built-in tools a tool-capable model may call while answering: reminders,
+//! memories, the owner's notes and the time.
+//!
+//! Each tool runs as the person who sent the message and sees only what they may see
+//! there: in a shared chat no tool reads their memories or reminders (unless they allowed
+//! memories there) and notes only from vaults the owner opened to shared chats. Times are
+//! read by the reminder grammar, never by the model. Every run gives the model a result
+//! and the user one short line written by the bot ("🔧 searched your notes for 'restic'").
+
+use serde_json::{Value, json};
+
+use super::Inner;
+use super::memory_commands::escape_markdown;
+use crate::memory::MemorySource;
+use crate::model::{ToolCall, ToolSpec};
+use crate::notes::Reader;
+use crate::remind::Kind;
+use crate::remind::when::{self, format_instant};
+use crate::retrieve::Passage;
+use crate::store::{StoreError, UserSettings};
+use crate::types::InboundMessage;
+
+/// How many tool rounds one answer may take before the model must answer in words.
+pub(super) const MAX_TOOL_ROUNDS: usize = 4;
+/// How many calls of one round are run; the rest are refused.
+pub(super) const MAX_CALLS_PER_ROUND: usize = 8;
+/// How many memories or passages a search gives the model.
+const SEARCH_LIMIT: usize = 5;
+
+/// What came of one tool call.
+pub(super) struct ToolRun {
+    /// The result, for the model.
+    pub(super) result: String,
+    /// The line the user sees, starting with 🔧.
+    pub(super) shown: String,
+    /// Passages of notes the result holds, to cite when the answer uses them.
+    pub(super) cited: Vec<Passage>,
+}
+
+impl ToolRun {
+    fn new(result: impl Into<String>, shown: impl Into<String>) -> Self {
+        Self {
+            result: result.into(),
+            shown: format!("🔧 {}", shown.into()),
+            cited: Vec::new(),
+        }
+    }
+}
+
+fn spec(name: &str, description: &str, properties: Value, required: &[&str]) -> ToolSpec {
+    ToolSpec {
+        name: name.to_owned(),
+        description: description.to_owned(),
+        parameters: json!({
+            "type": "object",
+            "properties": properties,
+            "required": required,
+        }),
+    }
+}
+
+/// A string argument, trimmed; `None` when missing or empty.
+fn text_arg(call: &ToolCall, name: &str) -> Option<String> {
+    call.arguments
+        .get(name)
+        .and_then(|v| match v {
+            Value::String(s) => Some(s.trim().to_owned()),
+            Value::Number(n) => Some(n.to_string()),
+            _ => None,
+        })
+        .filter(|s| !s.is_empty())
+}
+
+/// At most `n` characters of `text`, for a shown line.
+fn short(text: &str, n: usize) -> String {
+    let mut out: String = text.chars().take(n).collect();
+    if text.chars().count() > n {
+        out.push('…');
+    }
+    escape_markdown(&out)
+}
+
+impl Inner {
+    /// Whether `message`'s sender may have their own memories and reminders read here.
+    fn personal_here(message: &InboundMessage, settings: &UserSettings) -> bool {
+        !message.chat.is_shared || settings.memory_in_shared
+    }
+
+    /// The tools offered for `message`: only those whose results its chat may see.
+    pub(super) fn tool_specs(
+        &self,
+        message: &InboundMessage,
+        settings: &UserSettings,
+    ) -> Vec<ToolSpec> {
+        let mut tools = vec![
+            spec(
+                "current_time",
+                "The current date, time and weekday in the person's time zone.",
+                json!({}),
+                &[],
+            ),
+            spec(
+                "create_reminder",
+                "Set a reminder the bot will send the person at a time. Use it whenever they \
+                 ask to be reminded. Give the time in their own words; it is read by code.",
+                json!({
+                    "when": {"type": "string", "description": "When, as the person said it: 'in 20 minutes', 'tomorrow at 9', 'on Friday at 8', 'every weekday at 7:30', '내일 오전 9시'."},
+                    "text": {"type": "string", "description": "What to remind them of, e.g. 'call the dentist'."}
+                }),
+                &["when", "text"],
+            ),
+        ];
+        if Self::personal_here(message, settings) {
+            tools.extend([
+                spec(
+                    "list_reminders",
+                    "The person's upcoming reminders with their ids.",
+                    json!({}),
+                    &[],
+                ),
+                spec(
+                    "cancel_reminder",
+                    "Cancel one of the person's reminders by id (as list_reminders shows it).",
+                    json!({"id": {"type": "string", "description": "The reminder's id, e.g. r3."}}),
+                    &["id"],
+                ),
+                spec(
+                    "search_memories",
+                    "Search what you remember about the person from earlier conversations.",
+                    json!({"query": {"type": "string", "description": "What to look for."}}),
+                    &["query"],
+                ),
+                spec(
+                    "remember",
+                    "Store one lasting fact about the person (a preference, a name, a plan) \
+                     when they ask you to remember it.",
+                    json!({"fact": {"type": "string", "description": "The fact, one short sentence."}}),
+                    &["fact"],
+                ),
+            ]);
+        }
+        if self.notes_readable(message, settings) {
+            tools.push(spec(
+                "search_notes",
+                "Search the owner's notes (Obsidian, Logseq) for passages.",
+                json!({"query": {"type": "string", "description": "Words to look for."}}),
+                &["query"],
+            ));
+        }
+        tools
+    }
+
+    fn notes_readable(&self, message: &InboundMessage, settings: &UserSettings) -> bool {
+        let user = message.user_key();
+        !settings.notes_off
+            && self.deps.notes.as_ref().is_some_and(|notes| {
+                !notes
+                    .vaults_for(Reader {
+                        user: &user,
+                        shared_chat: message.chat.is_shared,
+                    })
+                    .is_empty()
+            })
+    }
+
+    /// Runs one call as `message`'s sender. Storage failures are told to the model and
+    /// the user like any other failed tool; they are logged.
+    pub(super) async fn run_tool(
+        &self,
+        message: &InboundMessage,
+        settings: &UserSettings,
+        call: &ToolCall,
+    ) -> ToolRun {
+        let offered = self
+            .tool_specs(message, settings)
+            .iter()
+            .any(|t| t.name == call.name);
+        if !offered {
+            tracing::info!(tool = %call.name, "the model called a tool it was not offered");
+            return ToolRun::new(
+                format!("There is no tool named {} here.", call.name),
+                format!(
+                    "the model asked for a tool I do not have ({})",
+                    short(&call.name, 40)
+                ),
+            );
+        }
+        tracing::info!(tool = %call.name, user = %message.user_key(), "running a tool");
+        match self.tool(message, settings, call).await {
+            Ok(run) => run,
+            Err(e) => {
+                tracing::error!(error = %e, tool = %call.name, "a tool failed on storage");
+                ToolRun::new(
+                    "The tool failed: storage is unavailable. Tell the person it did not work.",
+                    format!("{} failed: storage is unavailable", call.name),
+                )
+            }
+        }
+    }
+
+    async fn tool(
+        &self,
+        message: &InboundMessage,
+        settings: &UserSettings,
+        call: &ToolCall,
+    ) -> Result<ToolRun, StoreError> {
+        let user = message.user_key();
+        let zone =
+            super::reminders::zone_of(settings.timezone.as_deref(), self.config.default_timezone);
+        let now = self.deps.clock.now();
+        Ok(match call.name.as_str() {
+            "current_time" => {
+                let local = now.with_timezone(&zone);
+                ToolRun::new(
+                    format!("{} ({})", local.format("%A %Y-%m-%d %H:%M"), zone.name()),
+                    "checked the time",
+                )
+            }
+            "create_reminder" => {
+                let when_text = text_arg(call, "when").unwrap_or_default();
+                let what = text_arg(call, "text").unwrap_or_default();
+                match when::parse_parts(&when_text, &what, now, zone) {
+                    Ok(request) => {
+                        let reminder = self
+                            .store_reminder(request, Kind::Reminder, message, zone)
+                            .await?;
+                        let at =
+                            format!("{} ({})", format_instant(reminder.due, zone), reminder.zone);
+                        let repeat = reminder
+                            .repeat
+                            .map(|r| format!(", {}", r.describe()))
+                            .unwrap_or_default();
+                        let private = if message.chat.is_shared {
+                            " It will be sent to them in a private message."
+                        } else {
+                            ""
+                        };
+                        ToolRun::new(
+                            format!(
+                                "Reminder {} is set for {at}{repeat}: {}.{private}",
+                                reminder.id, reminder.text
+                            ),
+                            format!(
+                                "set reminder {} for {at}{repeat}: {}",
+                                reminder.id,
+                                short(&reminder.text, 80)
+                            ),
+                        )
+                    }
+                    Err(e) => {
+                        tracing::info!(error = %e, "a reminder tool call could not be read");
+                        ToolRun::new(
+                            format!(
+                                "Nothing was set: {e}. Ask the person when, in words such as \
+                                 'in 20 minutes' or 'tomorrow at 9'."
+                            ),
+                            format!("could not set a reminder ({e})"),
+                        )
+                    }
+                }
+            }
+            "list_reminders" => ToolRun::new(
+                self.listing(&user, Kind::Reminder).await?,
+                "looked at your reminders",
+            ),
+            "cancel_reminder" => {
+                let id = text_arg(call, "id").unwrap_or_default();
+                let id = super::reminders::normal_id(&id);
+                let removed = !id.is_empty() && self.deps.reminders.remove(&user, &id).await?;
+                if removed {
+                    self.deps.reminders.flush().await?;
+                    tracing::info!(user = %user, reminder = %id, "reminder cancelled by a tool");
+                    ToolRun::new(
+                        format!("Reminder {id} is cancelled."),
+                        format!("cancelled reminder {}", short(&id, 20)),
+                    )
+                } else {
+                    ToolRun::new(
+                        format!("There is no reminder {id}. Nothing was cancelled."),
+                        format!("found no reminder {}", short(&id, 20)),
+                    )
+                }
+            }
+            "search_memories" => {
+                let query = text_arg(call, "query").unwrap_or_default();
+                let shown = format!("searched your memories for '{}'", short(&query, 60));
+                match self.deps.memories.search(&user, &query, SEARCH_LIMIT).await {
+                    Ok(hits) if hits.is_empty() => ToolRun::new("Nothing found.", shown),
+                    Ok(hits) => ToolRun::new(
+                        hits.iter()
+                            .map(|h| {
+                                format!(
+                                    "- ({}) {}",
+                                    h.memory.updated.format("%Y-%m-%d"),
+                                    h.memory.text
+                                )
+                            })
+                            .collect::<Vec<_>>()
+                            .join("\n"),
+                        shown,
+                    ),
+                    Err(e) => {
+                        tracing::warn!(error = %e, "memory search failed in a tool");
+                        ToolRun::new("The memory search failed.", shown)
+                    }
+                }
+            }
+            "remember" => {
+                let fact = text_arg(call, "fact").unwrap_or_default();
+                match self
+                    .deps
+                    .memories
+                    .remember(&user, &fact, MemorySource::Explicit)
+                    .await
+                {
+                    Ok(memory) => ToolRun::new(
+                        format!("Remembered as {}: {}", memory.id, memory.text),
+                        format!("remembered: {}", short(&memory.text, 80)),
+                    ),
+                    Err(e) => ToolRun::new(
+                        format!("Nothing was stored: {e}."),
+                        format!("could not remember that ({e})"),
+                    ),
+                }
+            }
+            "search_notes" => {
+                let query = text_arg(call, "query").unwrap_or_default();
+                let shown = format!("searched your notes for '{}'", short(&query, 60));
+                let Some(notes) = &self.deps.notes else {
+                    return Ok(ToolRun::new("No notes are configured.", shown));
+                };
+                let reader = Reader {
+                    user: &user,
+                    shared_chat: message.chat.is_shared,
+                };
+                match notes.search(reader, &query, SEARCH_LIMIT).await {
+                    Ok(hits) if hits.is_empty() => ToolRun::new("Nothing found.", shown),
+                    Ok(hits) => ToolRun {
+                        cited: hits
+                            .iter()
+                            .map(|h| Passage {
+                                label: h.title.clone(),
+                                source: h.citation(),
+                                text: h.text.clone(),
+                                score: h.score,
+                            })
+                            .collect(),
+                        ..ToolRun::new(
+                            hits.iter()
+                                .map(|h| format!("[{}]\n{}", h.citation(), h.text))
+                                .collect::<Vec<_>>()
+                                .join("\n\n"),
+                            shown,
+                        )
+                    },
+                    Err(e) => {
+                        tracing::warn!(error = %e, "notes search failed in a tool");
+                        ToolRun::new("The notes search failed.", shown)
+                    }
+                }
+            }
+            other => ToolRun::new(
+                format!("There is no tool named {other}."),
+                format!(
+                    "the model asked for a tool I do not have ({})",
+                    short(other, 40)
+                ),
+            ),
+        })
+    }
+}
