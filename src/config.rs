@@ -182,6 +182,11 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
                 )
             })?;
     }
+    if let Some(path) = get("HEARTH_ACTIONS") {
+        service.actions =
+            crate::actions::load(std::path::Path::new(path), &|var| vars.get(var).cloned())
+                .map_err(|e| bad("HEARTH_ACTIONS", e))?;
+    }
     if let Some(late) = get("HEARTH_REMINDER_MAX_LATE") {
         service.reminder_max_late = bot_core::remind::when::parse_duration(late)
             .and_then(|d| d.to_std().ok())

@@ -78,6 +78,7 @@ pub async fn run(config: &Config) -> ExitCode {
     check_voice(config, &mut report).await;
     check_notes(config, &mut report);
     check_reminders(config, &mut report);
+    check_actions(config, &mut report);
     match &config.hooks {
         None => report.skip("hooks: HEARTH_HOOKS_ADDR is not set (POST /hooks/notify is off)"),
         Some(hooks) => report.pass(&format!(
@@ -173,6 +174,37 @@ async fn check_tools(
              commands and plain requests (a tool-capable model such as qwen2.5 or llama3.2 adds them to answers)"
         ),
         Err(e) => report.skip(&format!("tools: could not ask about '{wanted}': {e}")),
+    }
+}
+
+/// The owner's actions (`HEARTH_ACTIONS`; the file was read and checked with the rest
+/// of the configuration).
+fn check_actions(config: &Config, report: &mut Report) {
+    let actions = &config.service.actions;
+    if actions.is_empty() {
+        report.skip("actions: HEARTH_ACTIONS is not set (no automations offered to the model)");
+        return;
+    }
+    let (asking, direct): (Vec<_>, Vec<_>) = actions.iter().partition(|a| a.confirm);
+    let names = |list: &[&bot_core::actions::Action]| {
+        list.iter()
+            .map(|a| format!("{} ({})", a.name, a.url.host_str().unwrap_or("?")))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if !direct.is_empty() {
+        report.pass(&format!(
+            "actions: {} offered to tool-capable models: {}",
+            direct.len(),
+            names(&direct)
+        ));
+    }
+    if !asking.is_empty() {
+        println!(
+            "NOTE  actions: {} with confirm = true not offered yet (confirmation buttons are not built): {}",
+            asking.len(),
+            names(&asking)
+        );
     }
 }
 

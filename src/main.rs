@@ -2,6 +2,7 @@
 //! and the adapters together, and shuts them down cleanly. Everything else
 //! lives in the library crates.
 
+mod actions;
 mod admin;
 mod config;
 mod data_dir;

@@ -32,9 +32,11 @@
 //!   on its own (private answers, the owner's `hearth send`, later reminders).
 //! - [`remind`]: reminders: the time grammar (English and Korean), the
 //!   [`ReminderStore`](remind::ReminderStore) port and the scheduler that delivers them.
+//! - [`actions`]: the owner's automations (HTTP endpoints such as n8n webhooks) as tools.
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
 
 pub mod access;
+pub mod actions;
 pub mod adapter;
 pub mod clock;
 pub mod commands;

@@ -73,6 +73,9 @@ pub struct ServiceConfig {
     /// Offer the built-in tools (reminders, memories, notes, the time) to models that can
     /// call tools (`HEARTH_TOOLS`).
     pub tools: bool,
+    /// The owner's automations, offered as tools to models that can call them
+    /// (`HEARTH_ACTIONS`).
+    pub actions: Vec<crate::actions::Action>,
 }
 
 impl ServiceConfig {
@@ -96,6 +99,7 @@ impl ServiceConfig {
             default_timezone: host_timezone(),
             reminder_max_late: Duration::from_secs(24 * 3600),
             tools: true,
+            actions: Vec::new(),
         }
     }
 }
@@ -170,6 +174,8 @@ struct Inner {
     scheduler: crate::remind::scheduler::Scheduler,
     /// Stops background work (the reminder scheduler) at shutdown.
     background: CancellationToken,
+    /// Calls the owner's actions.
+    actions: crate::actions::ActionClient,
 }
 
 /// How often a stranger who keeps writing is told they are not allowed.
@@ -205,6 +211,7 @@ impl ChatService {
         let inner = Arc::new(Inner {
             scheduler,
             background,
+            actions: crate::actions::ActionClient::new(),
             config,
             deps,
             slots,

@@ -81,3 +81,114 @@ async fn a_model_without_tools_is_never_offered_any() {
         requests[0].body
     );
 }
+
+/// What an n8n Webhook node would receive.
+#[derive(Clone, Debug)]
+struct Hit {
+    authorization: Option<String>,
+    body: serde_json::Value,
+}
+
+/// A stand-in for an n8n Webhook node on 127.0.0.1: records each call, answers JSON.
+async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Hit>>>) {
+    use axum::routing::post;
+    let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Hit>::new()));
+    let seen = hits.clone();
+    let app = axum::Router::new().route(
+        "/webhook/shopping",
+        post(
+            move |headers: axum::http::HeaderMap,
+                  axum::Json(body): axum::Json<serde_json::Value>| {
+                let seen = seen.clone();
+                async move {
+                    seen.lock().unwrap().push(Hit {
+                        authorization: headers
+                            .get("authorization")
+                            .and_then(|v| v.to_str().ok())
+                            .map(str::to_owned),
+                        body,
+                    });
+                    axum::Json(json!({"ok": true, "list": ["eggs", "milk"]}))
+                }
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (format!("http://{addr}"), hits)
+}
+
+#[tokio::test]
+async fn an_owners_action_is_called_with_its_secret_header_and_its_result_reaches_the_model() {
+    let (base, hits) = webhook().await;
+    let h = Harness::new().await;
+    let file = h.data.path().join("actions.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[actions]]
+name = "add_to_shopping_list"
+description = "Add an item to the family shopping list."
+url = "{base}/webhook/shopping"
+confirm = false
+headers = {{ Authorization = "Bearer ${{SHOP_TOKEN}}" }}
+parameters = {{ type = "object", properties = {{ item = {{ type = "string" }} }}, required = ["item"] }}
+
+[[actions]]
+name = "unlock_door"
+description = "Unlock the front door."
+url = "{base}/webhook/door"
+"#
+        ),
+    )
+    .unwrap();
+    let h = h
+        .set("HEARTH_ACTIONS", &file.display().to_string())
+        .set("SHOP_TOKEN", "shop-secret-0123456789");
+    h.ollama.enable_tools("llama3.2");
+    h.ollama.push(Script::tool_call(
+        "add_to_shopping_list",
+        json!({"item": "milk"}),
+    ));
+    h.ollama.push(Script::pieces(&["Milk is on the list."]));
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "we're out of milk, put it on the list");
+    let answer = h.reply_containing(ALICE, "Milk is on the list.").await;
+    assert!(
+        answer.starts_with("🔧 ran add_to_shopping_list"),
+        "{answer}"
+    );
+
+    let hits = hits.lock().unwrap().clone();
+    assert_eq!(hits.len(), 1);
+    assert_eq!(hits[0].body, json!({"item": "milk"}));
+    assert_eq!(
+        hits[0].authorization.as_deref(),
+        Some("Bearer shop-secret-0123456789")
+    );
+    let requests = h.ollama.requests();
+    let offered: Vec<&str> = requests[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert!(offered.contains(&"add_to_shopping_list"), "{offered:?}");
+    // An action that needs the person's approval is not offered without a way to ask.
+    assert!(!offered.contains(&"unlock_door"), "{offered:?}");
+    let result = requests[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(result["tool_name"], "add_to_shopping_list");
+    assert!(
+        result["content"].as_str().unwrap().contains("\"eggs\""),
+        "{result}"
+    );
+    // The header's secret is never logged.
+    assert!(!bot.log().contains("shop-secret"), "{}", bot.log());
+}

@@ -139,6 +139,19 @@ impl Inner {
                 ),
             ]);
         }
+        // The owner's actions; those that need the person's approval wait for
+        // confirmation buttons and are not offered yet.
+        tools.extend(
+            self.config
+                .actions
+                .iter()
+                .filter(|a| !a.confirm)
+                .map(|a| ToolSpec {
+                    name: a.name.clone(),
+                    description: a.description.clone(),
+                    parameters: a.parameters.clone(),
+                }),
+        );
         if self.notes_readable(message, settings) {
             tools.push(spec(
                 "search_notes",
@@ -359,13 +372,25 @@ impl Inner {
                     }
                 }
             }
-            other => ToolRun::new(
-                format!("There is no tool named {other}."),
-                format!(
-                    "the model asked for a tool I do not have ({})",
-                    short(other, 40)
+            name => match self.config.actions.iter().find(|a| a.name == name) {
+                Some(action) => {
+                    tracing::info!(action = %action.name, user = %user, "calling an action");
+                    match self.actions.call(action, &call.arguments).await {
+                        Ok(result) => ToolRun::new(result, format!("ran {}", short(name, 40))),
+                        Err(e) => ToolRun::new(
+                            format!("The action failed: {e}. Tell the person."),
+                            format!("{} failed: {e}", short(name, 40)),
+                        ),
+                    }
+                }
+                None => ToolRun::new(
+                    format!("There is no tool named {name}."),
+                    format!(
+                        "the model asked for a tool I do not have ({})",
+                        short(name, 40)
+                    ),
                 ),
-            ),
+            },
         })
     }
 }
