@@ -185,27 +185,18 @@ fn check_actions(config: &Config, report: &mut Report) {
         report.skip("actions: HEARTH_ACTIONS is not set (no automations offered to the model)");
         return;
     }
-    let (asking, direct): (Vec<_>, Vec<_>) = actions.iter().partition(|a| a.confirm);
-    let names = |list: &[&bot_core::actions::Action]| {
-        list.iter()
-            .map(|a| format!("{} ({})", a.name, a.url.host_str().unwrap_or("?")))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    if !direct.is_empty() {
-        report.pass(&format!(
-            "actions: {} offered to tool-capable models: {}",
-            direct.len(),
-            names(&direct)
-        ));
-    }
-    if !asking.is_empty() {
-        println!(
-            "NOTE  actions: {} with confirm = true not offered yet (confirmation buttons are not built): {}",
-            asking.len(),
-            names(&asking)
-        );
-    }
+    let list = actions
+        .iter()
+        .map(|a| {
+            let ask = if a.confirm { ", asks first" } else { "" };
+            format!("{} ({}{ask})", a.name, a.url.host_str().unwrap_or("?"))
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    report.pass(&format!(
+        "actions: {} offered to tool-capable models: {list}",
+        actions.len()
+    ));
 }
 
 /// The time zone reminders use for people who set none, and the late-delivery limit.

@@ -70,6 +70,15 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                         println!("{text}");
                     }
                 }
+                ReplyEvent::Confirm { id, prompt } => {
+                    println!("\n{prompt}");
+                    print!("Run it? [y/N] ");
+                    std::io::stdout().flush()?;
+                    let answer = lines.next_line().await?.unwrap_or_default();
+                    let yes = matches!(answer.trim().to_lowercase().as_str(), "y" | "yes");
+                    let me = bot_core::UserKey::new(Platform::Terminal, &user);
+                    service.decide(&id, &me, yes);
+                }
                 ReplyEvent::Failed { message } => println!("! {message}"),
                 ReplyEvent::File { name, bytes, .. } => {
                     std::fs::write(&name, bytes)?;

@@ -169,3 +169,19 @@ impl ActionClient {
         Ok(text)
     }
 }
+
+/// The data a confirmation button carries (Telegram `callback_data`, Discord
+/// `custom_id`): `hc:<id>:y` to run, `hc:<id>:n` to cancel; short enough for both.
+pub fn button_data(id: &str, approve: bool) -> String {
+    format!("hc:{id}:{}", if approve { "y" } else { "n" })
+}
+
+/// The confirmation id and choice in a button's data, when it is one of ours.
+pub fn parse_button_data(data: &str) -> Option<(String, bool)> {
+    let (id, choice) = data.strip_prefix("hc:")?.rsplit_once(':')?;
+    match choice {
+        "y" => Some((id.to_owned(), true)),
+        "n" => Some((id.to_owned(), false)),
+        _ => None,
+    }
+}

@@ -58,7 +58,7 @@ pub mod types;
 pub mod voice;
 
 pub use error::CoreError;
-pub use service::{ChatService, ServiceConfig, VoiceNote};
+pub use service::{ChatService, Decided, ServiceConfig, VoiceNote};
 pub use types::{
     Attachment, ChatRef, InboundMessage, Membership, Platform, ReplyEvent, ReplyStream, ScopeKey,
     TurnRef, UserKey,

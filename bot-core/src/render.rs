@@ -46,6 +46,15 @@ pub trait LiveReply: Send {
         caption: String,
     ) -> impl Future<Output = Result<(), String>> + Send;
 
+    /// Sends `prompt` in a message of its own with two buttons, approve and cancel, whose
+    /// taps the adapter passes to [`ChatService::decide`](crate::ChatService::decide) with
+    /// `id`. The error is for the log.
+    fn ask(
+        &mut self,
+        id: String,
+        prompt: String,
+    ) -> impl Future<Output = Result<(), String>> + Send;
+
     /// The platform ids of the messages sent.
     fn message_ids(&self) -> Vec<String>;
 }
@@ -128,6 +137,22 @@ pub async fn render(
                 bytes,
                 caption,
             }) => files.push((name, bytes, caption)),
+            Some(ReplyEvent::Confirm { id, prompt }) => {
+                // What the answer shows so far (the 🔧 lines) goes out first, so the
+                // question comes below it.
+                if !live.text().trim().is_empty() {
+                    live.settle().await;
+                    dirty = false;
+                }
+                live.stop_typing();
+                if let Err(e) = live.ask(id, prompt).await {
+                    tracing::warn!(error = %e, "could not ask for a confirmation");
+                    live.text().push_str(
+                        "\n\n⚠️ I could not show the buttons to confirm an action, so it will not run.",
+                    );
+                    live.settle().await;
+                }
+            }
             Some(ReplyEvent::Failed { message }) => {
                 live.stop_typing();
                 show(live, format!("{header}⚠️ {message}"));

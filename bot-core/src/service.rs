@@ -76,6 +76,8 @@ pub struct ServiceConfig {
     /// The owner's automations, offered as tools to models that can call them
     /// (`HEARTH_ACTIONS`).
     pub actions: Vec<crate::actions::Action>,
+    /// How long an action that needs approval waits for the person's tap.
+    pub confirm_timeout: Duration,
 }
 
 impl ServiceConfig {
@@ -100,6 +102,7 @@ impl ServiceConfig {
             reminder_max_late: Duration::from_secs(24 * 3600),
             tools: true,
             actions: Vec::new(),
+            confirm_timeout: Duration::from_secs(5 * 60),
         }
     }
 }
@@ -176,6 +179,28 @@ struct Inner {
     background: CancellationToken,
     /// Calls the owner's actions.
     actions: crate::actions::ActionClient,
+    /// Actions waiting for the person's tap, by confirmation id.
+    pending: Mutex<HashMap<String, Pending>>,
+}
+
+/// An action call waiting for a tap.
+struct Pending {
+    user: crate::UserKey,
+    scope: ScopeKey,
+    decide: oneshot::Sender<bool>,
+}
+
+/// What came of a tap on a confirmation button ([`ChatService::decide`]).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decided {
+    /// The action runs now.
+    Approved,
+    /// The action will not run.
+    Declined,
+    /// Someone else's button: nothing changed.
+    NotYours,
+    /// Already decided, timed out, or from before a restart: nothing changed.
+    Expired,
 }
 
 /// How often a stranger who keeps writing is told they are not allowed.
@@ -212,6 +237,7 @@ impl ChatService {
             scheduler,
             background,
             actions: crate::actions::ActionClient::new(),
+            pending: Mutex::default(),
             config,
             deps,
             slots,
@@ -270,6 +296,30 @@ impl ChatService {
         Some(AccessPolicy::refusal(message.platform, &message.user_id))
     }
 
+    /// Applies a tap on a confirmation button ([`ReplyEvent::Confirm`]): `approve` runs
+    /// the action, otherwise it is not run. Only the person who asked may decide.
+    pub fn decide(&self, id: &str, user: &crate::UserKey, approve: bool) -> Decided {
+        let mut pending = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
+        match pending.get(id) {
+            None => Decided::Expired,
+            Some(p) if &p.user != user => {
+                tracing::info!(user = %user, "a confirmation was tapped by someone else");
+                Decided::NotYours
+            }
+            Some(_) => {
+                let p = pending.remove(id).expect("checked above");
+                if p.decide.send(approve).is_err() {
+                    return Decided::Expired;
+                }
+                if approve {
+                    Decided::Approved
+                } else {
+                    Decided::Declined
+                }
+            }
+        }
+    }
+
     /// Answers `message`. Returns at once; events arrive on the stream.
     ///
     /// Call it in arrival order: jobs of one conversation run in the order of
@@ -314,6 +364,9 @@ impl ChatService {
             return rx;
         }
         let scope = message.scope();
+        // A new message while an action waits for this person's tap: the action is not
+        // run (they moved on), and the new message is answered once that job ends.
+        inner.supersede(&scope, &message.user_key());
         let (done_tx, done_rx) = oneshot::channel::<()>();
         let (job_id, previous) = {
             let mut chains = inner.chains.lock().unwrap_or_else(|e| e.into_inner());
@@ -325,7 +378,7 @@ impl ChatService {
             if let Some((_, previous)) = previous {
                 let _ = previous.await;
             }
-            let reply = Reply { tx };
+            let reply = Reply { tx, can_ask: true };
             let job = async {
                 match job {
                     Job::Message => {
@@ -449,6 +502,9 @@ pub enum SendError {
 /// The sending half of a reply; a closed receiver (adapter gone) is not an error.
 struct Reply {
     tx: mpsc::Sender<ReplyEvent>,
+    /// Someone reads this reply and can tap a confirmation button (not so for a
+    /// scheduled prompt).
+    can_ask: bool,
 }
 
 impl Reply {

@@ -221,6 +221,15 @@ pub enum ReplyEvent {
         /// A short caption.
         caption: String,
     },
+    /// Ask the person to approve an action before it runs: show `prompt` with two
+    /// buttons, approve and cancel, that call [`ChatService::decide`](crate::ChatService::decide)
+    /// with `id`. The reply goes on after the tap (or without the action when none comes).
+    Confirm {
+        /// Identifies the request in the buttons' data (short, ASCII).
+        id: String,
+        /// What will be sent where, in Markdown.
+        prompt: String,
+    },
     /// The reply failed; `message` is a short sentence for the user (the cause is logged).
     Failed {
         /// What to show the user.

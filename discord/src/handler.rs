@@ -8,10 +8,11 @@ use bot_core::pacer::Pacer;
 use bot_core::service::{SOMETHING_WENT_WRONG, contain_panic};
 use bot_core::{ChatService, Platform};
 use serenity::all::{
-    AutocompleteChoice, ChannelId, Command, CommandInteraction, CommandOptionType, Context,
-    CreateAllowedMentions, CreateAutocompleteResponse, CreateCommand, CreateCommandOption,
-    CreateInteractionResponse, CreateInteractionResponseMessage, CreateMessage, EventHandler,
-    GuildId, Interaction, Message, Ready, ResumedEvent, UserId,
+    AutocompleteChoice, ChannelId, Command, CommandInteraction, CommandOptionType,
+    ComponentInteraction, Context, CreateAllowedMentions, CreateAutocompleteResponse,
+    CreateCommand, CreateCommandOption, CreateInteractionResponse,
+    CreateInteractionResponseMessage, CreateMessage, EventHandler, GuildId, Interaction, Message,
+    Ready, ResumedEvent, UserId,
 };
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
@@ -237,6 +238,7 @@ impl EventHandler for Handler {
             match interaction {
                 Interaction::Command(command) => self.command(&ctx, command).await,
                 Interaction::Autocomplete(command) => self.autocomplete(&ctx, command).await,
+                Interaction::Component(component) => self.button(&ctx, component).await,
                 _ => {}
             }
         })
@@ -254,6 +256,42 @@ impl EventHandler for Handler {
             .is_none()
         {
             say_something_went_wrong(&ctx, channel).await;
+        }
+    }
+}
+
+impl Handler {
+    /// A tap on a confirmation button: the core decides (only the person who asked
+    /// counts). Decided: the message loses its buttons and says how it ended; someone
+    /// else's tap gets a note only they see.
+    async fn button(&self, ctx: &Context, component: ComponentInteraction) {
+        let Some((id, approve)) = bot_core::actions::parse_button_data(&component.data.custom_id)
+        else {
+            return;
+        };
+        let user = bot_core::UserKey::new(Platform::Discord, &component.user.id.to_string());
+        let decided = self.service.decide(&id, &user, approve);
+        let response = match decided {
+            bot_core::Decided::NotYours => CreateInteractionResponse::Message(
+                CreateInteractionResponseMessage::new()
+                    .content("Only the person who asked can answer this.")
+                    .ephemeral(true),
+            ),
+            other => {
+                let outcome = match other {
+                    bot_core::Decided::Approved => "✅ Confirmed",
+                    bot_core::Decided::Declined => "✖ Cancelled",
+                    _ => "⌛ Expired: nothing was sent.",
+                };
+                CreateInteractionResponse::UpdateMessage(
+                    CreateInteractionResponseMessage::new()
+                        .content(format!("{}\n\n{outcome}", component.message.content))
+                        .components(Vec::new()),
+                )
+            }
+        };
+        if let Err(e) = component.create_response(&ctx.http, response).await {
+            tracing::warn!(error = %e, "could not answer a button tap");
         }
     }
 }

@@ -358,6 +358,39 @@ impl Live<'_> {
     fn message_ids(&self) -> Vec<String> {
         self.sent.iter().map(|s| s.id.to_string()).collect()
     }
+
+    /// Sends `prompt` with approve and cancel buttons, the way the answer goes (a
+    /// follow-up of the slash command, else a channel message).
+    async fn ask(&mut self, id: &str, prompt: String) -> serenity::Result<()> {
+        use serenity::all::{ButtonStyle, CreateActionRow, CreateButton};
+        let row = CreateActionRow::Buttons(vec![
+            CreateButton::new(bot_core::actions::button_data(id, true))
+                .label("Run")
+                .emoji('✅')
+                .style(ButtonStyle::Success),
+            CreateButton::new(bot_core::actions::button_data(id, false))
+                .label("Cancel")
+                .style(ButtonStyle::Secondary),
+        ]);
+        let prompt: String = prompt.chars().take(1900).collect();
+        self.pacer.take(self.key()).await;
+        let http = self.http;
+        if let Some((interaction, ephemeral)) = self.interaction_usable() {
+            let followup = CreateInteractionResponseFollowup::new()
+                .content(prompt)
+                .components(vec![row])
+                .ephemeral(ephemeral);
+            return interaction.create_followup(http, followup).await.map(drop);
+        }
+        let channel = self.fallback_or_surface().await?;
+        channel
+            .send_message(
+                http,
+                CreateMessage::new().content(prompt).components(vec![row]),
+            )
+            .await
+            .map(drop)
+    }
 }
 
 /// Keeps "typing…" visible in a channel until aborted (Discord shows it for 10 s).
@@ -415,6 +448,12 @@ impl LiveReply for Live<'_> {
         caption: String,
     ) -> Result<(), String> {
         Live::send_file(self, name, bytes, caption)
+            .await
+            .map_err(|e| e.to_string())
+    }
+
+    async fn ask(&mut self, id: String, prompt: String) -> Result<(), String> {
+        Live::ask(self, &id, prompt)
             .await
             .map_err(|e| e.to_string())
     }

@@ -172,7 +172,9 @@ pub async fn run(
         deliveries: TaskTracker::new(),
     };
     let deliveries = context.deliveries.clone();
-    let handler = Update::filter_message().endpoint(handle_message);
+    let handler = dptree::entry()
+        .branch(Update::filter_message().endpoint(handle_message))
+        .branch(Update::filter_callback_query().endpoint(handle_callback));
     let mut dispatcher = Dispatcher::builder(bot, handler)
         .dependencies(dptree::deps![context])
         .default_handler(|_| async {})
@@ -274,6 +276,56 @@ fn start_reply(
         reply_to: (!message.chat.is_private()).then_some(message.id),
     };
     Some((target, events))
+}
+
+/// A tap on a confirmation button: the core decides (only the person who asked counts);
+/// Telegram's spinner is answered with a short note, and the buttons go once decided.
+async fn handle_callback(bot: Bot, query: CallbackQuery, context: Context) -> ResponseResult<()> {
+    let parsed = query
+        .data
+        .as_deref()
+        .and_then(bot_core::actions::parse_button_data);
+    let Some((id, approve)) = parsed else {
+        // Not one of ours: just stop the spinner.
+        let _ = bot.answer_callback_query(query.id.clone()).await;
+        return Ok(());
+    };
+    let user = bot_core::UserKey::new(bot_core::Platform::Telegram, &query.from.id.0.to_string());
+    let decided = context.service.decide(&id, &user, approve);
+    let note = match decided {
+        bot_core::Decided::Approved => "Running it…",
+        bot_core::Decided::Declined => "Cancelled: nothing was sent.",
+        bot_core::Decided::NotYours => "Only the person who asked can answer this.",
+        bot_core::Decided::Expired => "This request has expired; nothing was sent.",
+    };
+    if let Err(e) = bot.answer_callback_query(query.id.clone()).text(note).await {
+        tracing::warn!(error = %e, "could not answer a button tap");
+    }
+    if decided != bot_core::Decided::NotYours
+        && let Some(message) = &query.message
+    {
+        let outcome = match decided {
+            bot_core::Decided::Approved => "✅ Confirmed",
+            bot_core::Decided::Declined => "✖ Cancelled",
+            _ => "⌛ Expired",
+        };
+        // An edit without a keyboard removes the buttons: one tap per question.
+        let asked = message
+            .regular_message()
+            .and_then(|m| m.text())
+            .unwrap_or_default();
+        let edited = bot
+            .edit_message_text(
+                message.chat().id,
+                message.id(),
+                format!("{asked}\n\n{outcome}"),
+            )
+            .await;
+        if let Err(e) = edited {
+            tracing::debug!(error = %e, "could not mark a confirmation as answered");
+        }
+    }
+    Ok(())
 }
 
 async fn say_something_went_wrong(bot: &Bot, chat: ChatId) {

@@ -249,6 +249,35 @@ impl LiveReply for Live<'_> {
             .map_err(|e| e.to_string())
     }
 
+    async fn ask(&mut self, id: String, prompt: String) -> Result<(), String> {
+        use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+        let keyboard = InlineKeyboardMarkup::new([[
+            InlineKeyboardButton::callback("✅ Run", bot_core::actions::button_data(&id, true)),
+            InlineKeyboardButton::callback("✖ Cancel", bot_core::actions::button_data(&id, false)),
+        ]]);
+        let chunk = render_chunks(&prompt, TELEGRAM_LIMIT)
+            .into_iter()
+            .next()
+            .ok_or("an empty confirmation")?;
+        self.pacer.take(self.target.chat).await;
+        let sent = self
+            .bot
+            .send_message(self.target.chat, &chunk.html)
+            .parse_mode(ParseMode::Html)
+            .reply_markup(keyboard.clone())
+            .await;
+        match sent {
+            Err(RequestError::Api(ApiError::CantParseEntities(_))) => self
+                .bot
+                .send_message(self.target.chat, &chunk.plain)
+                .reply_markup(keyboard)
+                .await
+                .map(drop)
+                .map_err(|e| e.to_string()),
+            other => other.map(drop).map_err(|e| e.to_string()),
+        }
+    }
+
     fn message_ids(&self) -> Vec<String> {
         Live::message_ids(self)
     }

@@ -366,3 +366,81 @@ async fn doctor_checks_the_discord_token() {
         refused.log()
     );
 }
+
+#[tokio::test]
+async fn an_action_with_confirm_waits_for_the_askers_button_on_discord() {
+    let (base, hits) = crate::tools::webhook().await;
+    let h = DiscordHarness::new().await;
+    let file = h.data.path().join("actions.toml");
+    std::fs::write(
+        &file,
+        format!(
+            "[[actions]]\nname = \"add_to_shopping_list\"\ndescription = \"Add an item.\"\n\
+             url = \"{base}/webhook/shopping\"\nconfirm = true\n"
+        ),
+    )
+    .unwrap();
+    let h = h.set("HEARTH_ACTIONS", &file.display().to_string());
+    h.ollama.enable_tools("llama3.2");
+    h.ollama.push(Script::tool_call(
+        "add_to_shopping_list",
+        json!({"item": "milk"}),
+    ));
+    h.ollama.push(Script::pieces(&["Milk is on the list."]));
+    let _bot = h.start_bot().await;
+    let token = ask(&h, ALICE, "put milk on the list");
+    // The question comes as a follow-up with two buttons.
+    let asked = hearth_tests::eventually(WAIT, || {
+        let record = h.dc.interaction(&token)?;
+        record
+            .followups
+            .iter()
+            .filter_map(|id| h.dc.message(id))
+            .find(|m| !m.buttons.is_empty())
+    })
+    .await
+    .expect("a message with buttons");
+    // Markdown, as Discord renders it; the action's address is not shown.
+    let shown = asked.content.replace('\\', "");
+    assert!(shown.contains("Run **add_to_shopping_list**?"), "{shown}");
+    assert!(!shown.contains("127.0.0.1"), "{shown}");
+    let run = asked.buttons[0].1.clone();
+    assert!(hits.lock().unwrap().is_empty());
+    // Someone else's tap: a note only they see, nothing called.
+    let other = h.dc.press_button(BOB, &asked.id, MEMBER, &run);
+    let note = hearth_tests::eventually(WAIT, || h.dc.interaction(&other)?.response)
+        .await
+        .expect("the tap is answered");
+    assert_eq!(note.1["type"], 4);
+    assert!(
+        note.1["data"]["content"]
+            .as_str()
+            .unwrap()
+            .contains("Only the person who asked")
+    );
+    assert!(hits.lock().unwrap().is_empty());
+    // The asker's tap: the buttons go, the action runs once, the answer follows.
+    let mine = h.dc.press_button(ALICE, &asked.id, MEMBER, &run);
+    // The answer continues in the original response, above the question.
+    let answer = hearth_tests::eventually(WAIT, || {
+        h.dc.interaction_texts(&token)
+            .into_iter()
+            .find(|t| t.ends_with("Milk is on the list."))
+    })
+    .await
+    .expect("the answer follows the tap");
+    assert!(
+        answer
+            .replace('\\', "")
+            .starts_with("🔧 ran add_to_shopping_list"),
+        "{answer}"
+    );
+    assert_eq!(hits.lock().unwrap().len(), 1);
+    assert_eq!(h.dc.interaction(&mine).unwrap().response_type(), Some(7));
+    let updated = h.dc.message(&asked.id).unwrap();
+    assert!(
+        updated.buttons.is_empty() && updated.content.ends_with("✅ Confirmed"),
+        "{updated:?}"
+    );
+    assert!(h.dc.violations().is_empty(), "{:?}", h.dc.violations());
+}

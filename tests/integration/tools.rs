@@ -84,13 +84,13 @@ async fn a_model_without_tools_is_never_offered_any() {
 
 /// What an n8n Webhook node would receive.
 #[derive(Clone, Debug)]
-struct Hit {
-    authorization: Option<String>,
-    body: serde_json::Value,
+pub(crate) struct Hit {
+    pub(crate) authorization: Option<String>,
+    pub(crate) body: serde_json::Value,
 }
 
 /// A stand-in for an n8n Webhook node on 127.0.0.1: records each call, answers JSON.
-async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Hit>>>) {
+pub(crate) async fn webhook() -> (String, std::sync::Arc<std::sync::Mutex<Vec<Hit>>>) {
     use axum::routing::post;
     let hits = std::sync::Arc::new(std::sync::Mutex::new(Vec::<Hit>::new()));
     let seen = hits.clone();
@@ -176,8 +176,8 @@ url = "{base}/webhook/door"
         .filter_map(|t| t["function"]["name"].as_str())
         .collect();
     assert!(offered.contains(&"add_to_shopping_list"), "{offered:?}");
-    // An action that needs the person's approval is not offered without a way to ask.
-    assert!(!offered.contains(&"unlock_door"), "{offered:?}");
+    // One that needs the person's approval is offered too (the tap is asked for when called).
+    assert!(offered.contains(&"unlock_door"), "{offered:?}");
     let result = requests[1].body["messages"]
         .as_array()
         .unwrap()
@@ -191,4 +191,84 @@ url = "{base}/webhook/door"
     );
     // The header's secret is never logged.
     assert!(!bot.log().contains("shop-secret"), "{}", bot.log());
+}
+
+#[tokio::test]
+async fn an_action_with_confirm_waits_for_the_askers_tap_on_telegram() {
+    let (base, hits) = webhook().await;
+    let h = Harness::new().await;
+    let file = h.data.path().join("actions.yaml");
+    std::fs::write(
+        &file,
+        format!(
+            "actions:\n  - name: add_to_shopping_list\n    description: Add an item to the shopping list.\n    url: {base}/webhook/shopping\n    confirm: true\n    parameters:\n      type: object\n      properties:\n        item: {{type: string}}\n"
+        ),
+    )
+    .unwrap();
+    let h = h.set("HEARTH_ACTIONS", &file.display().to_string());
+    h.ollama.enable_tools("llama3.2");
+    h.ollama.push(Script::tool_call(
+        "add_to_shopping_list",
+        json!({"item": "milk"}),
+    ));
+    h.ollama.push(Script::pieces(&["Milk is on the list."]));
+    let _bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "put milk on the list");
+    let asked =
+        h.tg.wait_for_message(ALICE, WAIT, |m| !m.buttons.is_empty())
+            .await;
+    assert!(
+        asked.text.contains("add_to_shopping_list"),
+        "{}",
+        asked.text
+    );
+    assert!(asked.text.contains("\"item\": \"milk\""), "{}", asked.text);
+    let (run, cancel) = (&asked.buttons[0], &asked.buttons[1]);
+    assert!(
+        run.0.contains("Run") && cancel.0.contains("Cancel"),
+        "{:?}",
+        asked.buttons
+    );
+    // Nothing is called while nobody has tapped, nor when someone else taps.
+    assert!(hits.lock().unwrap().is_empty());
+    h.tg.press_button(BOB, "Bob", ALICE, asked.message_id, &run.1);
+    hearth_tests::eventually(WAIT, || {
+        h.tg.calls_of("answercallbackquery")
+            .iter()
+            .find(|c| {
+                c.body["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("Only the person who asked"))
+            })
+            .map(drop)
+    })
+    .await
+    .expect("the other person is told the button is not theirs");
+    assert!(hits.lock().unwrap().is_empty());
+    // The asker's tap runs it, once.
+    h.tg.press_button(ALICE, "Alice", ALICE, asked.message_id, &run.1);
+    let answer = h.reply_containing(ALICE, "Milk is on the list.").await;
+    assert!(answer.contains("🔧 ran add_to_shopping_list"), "{answer}");
+    assert_eq!(hits.lock().unwrap().len(), 1);
+    let answered =
+        h.tg.wait_for_message(ALICE, WAIT, |m| {
+            m.message_id == asked.message_id && m.buttons.is_empty()
+        })
+        .await;
+    assert!(answered.text.ends_with("✅ Confirmed"), "{}", answered.text);
+    // A second tap on the old button does nothing more.
+    h.tg.press_button(ALICE, "Alice", ALICE, asked.message_id, &run.1);
+    hearth_tests::eventually(WAIT, || {
+        h.tg.calls_of("answercallbackquery")
+            .iter()
+            .find(|c| {
+                c.body["text"]
+                    .as_str()
+                    .is_some_and(|t| t.contains("expired"))
+            })
+            .map(drop)
+    })
+    .await
+    .expect("an old button is answered as expired");
+    assert_eq!(hits.lock().unwrap().len(), 1);
 }

@@ -63,6 +63,8 @@ pub struct DcMessage {
     pub reply_to: Option<String>,
     /// Attached files (name, bytes).
     pub files: Vec<(String, Vec<u8>)>,
+    /// Its buttons: (label, custom id).
+    pub buttons: Vec<(String, String)>,
 }
 
 /// What the bot did with one interaction.
@@ -399,6 +401,52 @@ impl FakeDiscord {
                 dispatched: Instant::now(),
                 response: None,
                 original: None,
+                followups: Vec::new(),
+            },
+        );
+        self.state.dispatch("INTERACTION_CREATE", data);
+        token
+    }
+
+    /// `user` taps the button `custom_id` under the bot's message `message_id` (a
+    /// component interaction, type 3, in a DM when `guild` is None). Returns the
+    /// interaction token.
+    pub fn press_button(
+        &self,
+        user_id: &str,
+        message_id: &str,
+        guild: Option<(&str, &[&str])>,
+        custom_id: &str,
+    ) -> String {
+        let message = self
+            .message(message_id)
+            .expect("the button's message exists");
+        let id = self.state.snowflake();
+        let token = format!("itoken-{id}");
+        let mut data = json!({
+            "id": id, "application_id": BOT_ID, "type": 3, "token": token, "version": 1,
+            "channel_id": message.channel_id, "locale": "en-US", "entitlements": [],
+            "attachment_size_limit": 26_214_400, "app_permissions": "0",
+            "data": {"custom_id": custom_id, "component_type": 2},
+            "message": rest::stored_message_json(&self.state, &message),
+        });
+        match guild {
+            Some((guild, roles)) => {
+                data["guild_id"] = json!(guild);
+                data["member"] = member(user_id, roles);
+            }
+            None => data["user"] = user(user_id),
+        }
+        self.state.interactions.lock().unwrap().insert(
+            token.clone(),
+            InteractionRecord {
+                id: id.clone(),
+                user: user_id.to_owned(),
+                channel: message.channel_id.clone(),
+                dispatched: Instant::now(),
+                response: None,
+                // An UPDATE_MESSAGE response edits the message the button is on.
+                original: Some(message.id.clone()),
                 followups: Vec::new(),
             },
         );

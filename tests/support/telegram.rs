@@ -54,6 +54,8 @@ pub struct BotMessage {
     pub versions: Vec<String>,
     /// The message this one replies to.
     pub reply_to: Option<i64>,
+    /// Its inline keyboard, row after row: (label, callback data).
+    pub buttons: Vec<(String, String)>,
 }
 
 #[derive(Default)]
@@ -139,14 +141,44 @@ impl FakeTelegram {
             let id = message["chat"]["id"].as_i64().unwrap_or_default();
             self.state.started.lock().unwrap().insert(id);
         }
+        self.push_raw("message", message)
+    }
+
+    fn push_raw(&self, kind: &str, payload: Value) -> i64 {
         let update_id = self.state.next_update_id.fetch_add(1, Ordering::SeqCst);
         self.state
             .updates
             .lock()
             .unwrap()
-            .push(json!({"update_id": update_id, "message": message}));
+            .push(json!({"update_id": update_id, kind: payload}));
         self.state.new_update.notify_waiters();
         update_id
+    }
+
+    /// User `user_id` taps the inline button with `data` under the bot's message
+    /// `message_id` in `chat_id`: a `callback_query` update, as Telegram sends it.
+    pub fn press_button(
+        &self,
+        user_id: i64,
+        name: &str,
+        chat_id: i64,
+        message_id: i64,
+        data: &str,
+    ) -> i64 {
+        let message = self
+            .state
+            .messages
+            .lock()
+            .unwrap()
+            .get(&(chat_id, message_id))
+            .map(message_json)
+            .expect("the button's message exists");
+        let id = format!("cb{}", self.next_message_id());
+        self.push_raw(
+            "callback_query",
+            json!({"id": id, "from": user(user_id, name), "message": message,
+                   "chat_instance": "-123456789", "data": data}),
+        )
     }
 
     fn next_message_id(&self) -> i64 {
@@ -391,7 +423,9 @@ async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Resp
         "getwebhookinfo" => {
             ok(json!({"url": "", "has_custom_certificate": false, "pending_update_count": 0}))
         }
-        "deletewebhook" | "sendchataction" | "deletemessage" => ok(json!(true)),
+        "deletewebhook" | "sendchataction" | "deletemessage" | "answercallbackquery" => {
+            ok(json!(true))
+        }
         "getme" => ok(json!({
             "id": BOT_ID, "is_bot": true, "first_name": "Hearth", "username": BOT_USERNAME,
             "can_join_groups": true, "can_read_all_group_messages": false,
@@ -443,6 +477,7 @@ async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Resp
                 entities: Vec::new(),
                 versions: Vec::new(),
                 reply_to: None,
+                buttons: Vec::new(),
             };
             store_message(state, message)
         }
@@ -472,6 +507,18 @@ async fn get_updates(state: &TgState, body: &Value) -> Value {
             .unwrap()
             .iter()
             .filter(|u| u["update_id"].as_i64().unwrap() >= offset)
+            // Like Telegram: only the kinds of update the bot asked for.
+            .filter(|u| {
+                body.get("allowed_updates")
+                    .and_then(Value::as_array)
+                    .filter(|kinds| !kinds.is_empty())
+                    .is_none_or(|kinds| {
+                        kinds
+                            .iter()
+                            .filter_map(Value::as_str)
+                            .any(|kind| u.get(kind).is_some())
+                    })
+            })
             .take(limit)
             .cloned()
             .collect();
@@ -536,11 +583,39 @@ fn check_text(body: &Value) -> Result<(String, Option<String>, Vec<html::Entity>
 }
 
 fn message_json(message: &BotMessage) -> Value {
-    json!({
+    let mut json = json!({
         "message_id": message.message_id, "date": 1_700_000_000,
         "chat": {"id": message.chat_id, "type": "private", "first_name": "User"},
         "from": bot_user(), "text": message.text,
-    })
+    });
+    if !message.buttons.is_empty() {
+        let row: Vec<Value> = message
+            .buttons
+            .iter()
+            .map(|(text, data)| json!({"text": text, "callback_data": data}))
+            .collect();
+        json["reply_markup"] = json!({"inline_keyboard": [row]});
+    }
+    json
+}
+
+/// The inline keyboard of a send or edit, flattened.
+fn buttons(body: &Value) -> Vec<(String, String)> {
+    body.pointer("/reply_markup/inline_keyboard")
+        .and_then(Value::as_array)
+        .map(|rows| {
+            rows.iter()
+                .filter_map(Value::as_array)
+                .flatten()
+                .map(|b| {
+                    (
+                        b["text"].as_str().unwrap_or_default().to_owned(),
+                        b["callback_data"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
 }
 
 fn send_message(state: &TgState, body: &Value) -> Response {
@@ -559,6 +634,7 @@ fn send_message(state: &TgState, body: &Value) -> Response {
         reply_to: body
             .pointer("/reply_parameters/message_id")
             .and_then(Value::as_i64),
+        buttons: buttons(body),
     };
     store_message(state, message)
 }
@@ -582,7 +658,8 @@ fn edit_message(state: &TgState, body: &Value) -> Response {
     let Some(message) = messages.get_mut(&(chat_id, message_id)) else {
         return error(400, "Bad Request: message to edit not found", None);
     };
-    if message.text == text && message.html == html {
+    let keyboard = buttons(body);
+    if message.text == text && message.html == html && message.buttons == keyboard {
         return error(
             400,
             "Bad Request: message is not modified: specified new message content and reply markup are exactly the same as a current content and reply markup of the message",
@@ -593,5 +670,7 @@ fn edit_message(state: &TgState, body: &Value) -> Response {
     message.text = text;
     message.html = html;
     message.entities = entities;
+    // An edit without `reply_markup` removes the inline keyboard.
+    message.buttons = keyboard;
     ok(message_json(message))
 }

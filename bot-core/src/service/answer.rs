@@ -222,7 +222,7 @@ impl Inner {
             }
         };
         let tools = if self.config.tools && facts.tools {
-            self.tool_specs(message, settings)
+            self.tool_specs(message, settings, reply.can_ask)
         } else {
             Vec::new()
         };
@@ -235,7 +235,7 @@ impl Inner {
             tools,
         };
 
-        let Some(_slot) = self.acquire_slot(reply).await else {
+        let Some(slot) = self.acquire_slot(reply).await else {
             reply
                 .fail("I am busy with many requests right now. Please try again in a few minutes.")
                 .await;
@@ -243,6 +243,7 @@ impl Inner {
         };
         reply.send(ReplyEvent::Started).await;
         let started = Instant::now();
+        let mut slot = Some(slot);
         let mut request_out = Some(request_out);
         let mut request = request;
         let mut answer = String::new();
@@ -266,12 +267,16 @@ impl Inner {
                 break ending;
             }
             round += 1;
+            // Waiting for a tap must not hold a model slot others need.
+            if calls.iter().any(|c| self.needs_approval(&c.name)) {
+                slot = None;
+            }
             request
                 .messages
                 .push(PromptMessage::tool_request(text, calls.clone()));
             for (i, call) in calls.iter().enumerate() {
                 let run = if i < tools::MAX_CALLS_PER_ROUND {
-                    self.run_tool(message, settings, call).await
+                    self.run_tool(message, settings, call, reply).await
                 } else {
                     tools::ToolRun {
                         result: "Not run: too many tool calls at once.".into(),
@@ -289,6 +294,14 @@ impl Inner {
                 request
                     .messages
                     .push(PromptMessage::tool_result(&call.name, run.result));
+            }
+            if slot.is_none() {
+                slot = Some(
+                    self.slots
+                        .acquire()
+                        .await
+                        .expect("the semaphore is never closed"),
+                );
             }
             if round >= tools::MAX_TOOL_ROUNDS {
                 // Enough tools: the next answer has to be in words.

@@ -663,7 +663,8 @@ impl crate::remind::scheduler::PromptRunner for Inner {
             membership: None,
         };
         let (tx, mut events) = tokio::sync::mpsc::channel(256);
-        let reply = Reply { tx };
+        // Nobody is there to tap a button: actions that need approval are not offered.
+        let reply = Reply { tx, can_ask: false };
         let answering = async {
             let result = self.answer(&message, &reply).await;
             drop(reply);

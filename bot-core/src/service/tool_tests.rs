@@ -385,3 +385,163 @@ async fn the_model_helps_read_a_time_the_grammar_cannot_but_never_invents_one() 
     assert!(text.contains("Nothing was set"), "{text}");
     assert_eq!(bot.reminders.list(&alice()).await.unwrap().len(), 1);
 }
+
+mod confirm {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    use super::*;
+    use crate::actions::{Action, Method};
+    use crate::types::ReplyEvent;
+
+    /// A webhook on 127.0.0.1 that counts the calls it gets and answers "added".
+    async fn webhook() -> (url::Url, Arc<AtomicUsize>) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url =
+            url::Url::parse(&format!("http://{}/hook", listener.local_addr().unwrap())).unwrap();
+        let calls = Arc::new(AtomicUsize::new(0));
+        let counted = calls.clone();
+        tokio::spawn(async move {
+            while let Ok((mut socket, _)) = listener.accept().await {
+                counted.fetch_add(1, Ordering::SeqCst);
+                let mut buf = vec![0u8; 8192];
+                let _ = socket.read(&mut buf).await;
+                let _ = socket
+                    .write_all(
+                        b"HTTP/1.1 200 OK\r\ncontent-length: 5\r\nconnection: close\r\n\r\nadded",
+                    )
+                    .await;
+            }
+        });
+        (url, calls)
+    }
+
+    async fn bot_with_action(timeout: std::time::Duration) -> (Bot, Arc<AtomicUsize>) {
+        let (url, calls) = webhook().await;
+        let model = Arc::new(ScriptedModel::new(&["m"], 8192).with_tools());
+        let mut deps = deps(model.clone(), Arc::new(InMemoryStore::new()));
+        deps.clock = Arc::new(ManualClock::new(start()));
+        let reminders = Arc::new(InMemoryReminders::new());
+        deps.reminders = reminders.clone();
+        let memories = deps.memories.clone();
+        let mut config = ServiceConfig::new("m");
+        config.confirm_timeout = timeout;
+        config.actions = vec![Action {
+            name: "shop".into(),
+            description: "Add to the shopping list.".into(),
+            parameters: json!({"type": "object", "properties": {"item": {"type": "string"}}}),
+            url,
+            method: Method::Post,
+            headers: Vec::new(),
+            timeout: std::time::Duration::from_secs(5),
+            confirm: true,
+        }];
+        let bot = Bot {
+            service: ChatService::new(config, deps),
+            model,
+            reminders,
+            memories,
+        };
+        bot.model
+            .push_tool_calls(&[("shop", json!({"item": "milk"}))]);
+        bot.model.push_text(&["Done."], std::time::Duration::ZERO);
+        (bot, calls)
+    }
+
+    /// Reads events until the confirmation; its id and prompt.
+    async fn until_confirm(stream: &mut crate::types::ReplyStream) -> (String, String) {
+        while let Some(event) = stream.recv().await {
+            if let ReplyEvent::Confirm { id, prompt } = event {
+                return (id, prompt);
+            }
+        }
+        panic!("no confirmation asked");
+    }
+
+    #[tokio::test]
+    async fn nothing_is_called_before_the_persons_tap_and_only_theirs_counts() {
+        let (bot, calls) = bot_with_action(std::time::Duration::from_secs(300)).await;
+        let mut stream = bot.service.handle(message("1", "add milk"));
+        let (id, prompt) = until_confirm(&mut stream).await;
+        assert!(
+            prompt.contains("**shop**") && prompt.contains("\"item\": \"milk\""),
+            "{prompt}"
+        );
+        assert_eq!(calls.load(Ordering::SeqCst), 0);
+        let bob = UserKey::new(Platform::Telegram, "2");
+        assert_eq!(bot.service.decide(&id, &bob, true), Decided::NotYours);
+        assert_eq!(bot.service.decide(&id, &alice(), true), Decided::Approved);
+        let text = final_text(&collect(stream).await);
+        assert_eq!(text, "🔧 ran shop\n\nDone.");
+        assert_eq!(calls.load(Ordering::SeqCst), 1);
+        assert_eq!(
+            bot.model.requests()[1].messages.last().unwrap().content,
+            "added"
+        );
+        // A second tap on the same button changes nothing.
+        assert_eq!(bot.service.decide(&id, &alice(), true), Decided::Expired);
+    }
+
+    #[tokio::test]
+    async fn cancel_a_new_message_or_silence_sends_nothing() {
+        // Cancel.
+        let (bot, calls) = bot_with_action(std::time::Duration::from_secs(300)).await;
+        let mut stream = bot.service.handle(message("1", "add milk"));
+        let (id, _) = until_confirm(&mut stream).await;
+        assert_eq!(bot.service.decide(&id, &alice(), false), Decided::Declined);
+        let text = final_text(&collect(stream).await);
+        assert!(
+            text.starts_with("🔧 shop not sent: you cancelled"),
+            "{text}"
+        );
+
+        // A new message instead of a tap.
+        bot.model
+            .push_tool_calls(&[("shop", json!({"item": "eggs"}))]);
+        bot.model
+            .push_text(&["Okay, not adding it."], std::time::Duration::ZERO);
+        let mut first = bot.service.handle(message("1", "add eggs"));
+        until_confirm(&mut first).await;
+        let second = bot
+            .service
+            .handle(message("1", "actually, what time is it?"));
+        let text = final_text(&collect(first).await);
+        assert!(
+            text.starts_with("🔧 shop not sent: you cancelled"),
+            "{text}"
+        );
+        assert_eq!(
+            final_text(&collect(second).await),
+            "echo: actually, what time is it?"
+        );
+
+        // No answer within the time limit.
+        let (bot, quiet_calls) = bot_with_action(std::time::Duration::from_millis(50)).await;
+        let text = final_text(&collect(bot.service.handle(message("1", "add milk"))).await);
+        assert!(
+            text.starts_with("🔧 shop not sent: no confirmation"),
+            "{text}"
+        );
+        assert_eq!(
+            calls.load(Ordering::SeqCst) + quiet_calls.load(Ordering::SeqCst),
+            0
+        );
+    }
+
+    #[tokio::test]
+    async fn a_scheduled_prompt_is_not_offered_actions_that_need_a_tap() {
+        let (bot, _calls) = bot_with_action(std::time::Duration::from_secs(300)).await;
+        let inner = &bot.service.inner;
+        let settings = crate::store::UserSettings::default();
+        let names = |can_ask| {
+            inner
+                .tool_specs(&message("1", "x"), &settings, can_ask)
+                .into_iter()
+                .map(|t| t.name)
+                .collect::<Vec<_>>()
+        };
+        assert!(names(true).contains(&"shop".to_owned()));
+        assert!(!names(false).contains(&"shop".to_owned()));
+    }
+}

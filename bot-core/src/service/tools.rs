@@ -9,8 +9,9 @@
 
 use serde_json::{Value, json};
 
-use super::Inner;
 use super::memory_commands::escape_markdown;
+use super::{Inner, Pending, Reply};
+use crate::actions::Action;
 use crate::memory::MemorySource;
 use crate::model::{ToolCall, ToolSpec};
 use crate::notes::Reader;
@@ -19,6 +20,7 @@ use crate::remind::when::{self, format_instant};
 use crate::retrieve::Passage;
 use crate::store::{StoreError, UserSettings};
 use crate::types::InboundMessage;
+use crate::types::ReplyEvent;
 
 /// How many tool rounds one answer may take before the model must answer in words.
 pub(super) const MAX_TOOL_ROUNDS: usize = 4;
@@ -80,7 +82,88 @@ fn short(text: &str, n: usize) -> String {
     escape_markdown(&out)
 }
 
+/// What the person said to an action that needs approval.
+enum Approval {
+    Approved,
+    Declined,
+    TimedOut,
+}
+
 impl Inner {
+    /// Shows what `action` would send and waits for the person's tap (or a new message
+    /// from them, which declines). Nothing is called before an approval.
+    async fn approval(
+        &self,
+        message: &InboundMessage,
+        action: &Action,
+        arguments: &Value,
+        reply: &Reply,
+    ) -> Approval {
+        let id = format!("{:016x}", fastrand::u64(..));
+        let (tx, rx) = tokio::sync::oneshot::channel();
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                id.clone(),
+                Pending {
+                    user: message.user_key(),
+                    scope: message.scope(),
+                    decide: tx,
+                },
+            );
+        let shown = serde_json::to_string_pretty(arguments).unwrap_or_default();
+        // The action's address stays private: chat users never see internal addresses.
+        let prompt = format!(
+            "Run **{}**? It will send:\n```\n{}\n```",
+            escape_markdown(&action.name),
+            shown.replace("```", "'''")
+        );
+        reply
+            .send(ReplyEvent::Confirm {
+                id: id.clone(),
+                prompt,
+            })
+            .await;
+        tracing::info!(action = %action.name, "waiting for the person to confirm an action");
+        let outcome = tokio::select! {
+            decided = rx => match decided {
+                Ok(true) => Approval::Approved,
+                _ => Approval::Declined,
+            },
+            _ = tokio::time::sleep(self.config.confirm_timeout) => Approval::TimedOut,
+            _ = self.cancel.cancelled() => Approval::TimedOut,
+        };
+        self.pending
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&id);
+        outcome
+    }
+
+    /// Whether the tool `name` is an action that waits for the person's approval.
+    pub(super) fn needs_approval(&self, name: &str) -> bool {
+        self.config
+            .actions
+            .iter()
+            .any(|a| a.name == name && a.confirm)
+    }
+
+    /// Declines every action waiting for `user` in `scope` (they wrote something new).
+    pub(super) fn supersede(&self, scope: &crate::types::ScopeKey, user: &crate::UserKey) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let ids: Vec<String> = pending
+            .iter()
+            .filter(|(_, p)| &p.scope == scope && &p.user == user)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(p) = pending.remove(&id) {
+                let _ = p.decide.send(false);
+            }
+        }
+    }
+
     /// Whether `message`'s sender may have their own memories and reminders read here.
     fn personal_here(message: &InboundMessage, settings: &UserSettings) -> bool {
         !message.chat.is_shared || settings.memory_in_shared
@@ -91,6 +174,7 @@ impl Inner {
         &self,
         message: &InboundMessage,
         settings: &UserSettings,
+        can_ask: bool,
     ) -> Vec<ToolSpec> {
         let mut tools = vec![
             spec(
@@ -139,13 +223,13 @@ impl Inner {
                 ),
             ]);
         }
-        // The owner's actions; those that need the person's approval wait for
-        // confirmation buttons and are not offered yet.
+        // The owner's actions; those that need the person's approval only where someone
+        // can tap the button.
         tools.extend(
             self.config
                 .actions
                 .iter()
-                .filter(|a| !a.confirm)
+                .filter(|a| can_ask || !a.confirm)
                 .map(|a| ToolSpec {
                     name: a.name.clone(),
                     description: a.description.clone(),
@@ -183,9 +267,10 @@ impl Inner {
         message: &InboundMessage,
         settings: &UserSettings,
         call: &ToolCall,
+        reply: &Reply,
     ) -> ToolRun {
         let offered = self
-            .tool_specs(message, settings)
+            .tool_specs(message, settings, reply.can_ask)
             .iter()
             .any(|t| t.name == call.name);
         if !offered {
@@ -199,7 +284,7 @@ impl Inner {
             );
         }
         tracing::info!(tool = %call.name, user = %message.user_key(), "running a tool");
-        match self.tool(message, settings, call).await {
+        match self.tool(message, settings, call, reply).await {
             Ok(run) => run,
             Err(e) => {
                 tracing::error!(error = %e, tool = %call.name, "a tool failed on storage");
@@ -216,6 +301,7 @@ impl Inner {
         message: &InboundMessage,
         settings: &UserSettings,
         call: &ToolCall,
+        reply: &Reply,
     ) -> Result<ToolRun, StoreError> {
         let user = message.user_key();
         let zone =
@@ -374,6 +460,24 @@ impl Inner {
             }
             name => match self.config.actions.iter().find(|a| a.name == name) {
                 Some(action) => {
+                    if action.confirm {
+                        match self.approval(message, action, &call.arguments, reply).await {
+                            Approval::Approved => {}
+                            Approval::Declined => {
+                                return Ok(ToolRun::new(
+                                    "The person declined: nothing was sent. Do not try again \
+                                     unless they ask.",
+                                    format!("{} not sent: you cancelled", short(name, 40)),
+                                ));
+                            }
+                            Approval::TimedOut => {
+                                return Ok(ToolRun::new(
+                                    "The person did not confirm in time: nothing was sent.",
+                                    format!("{} not sent: no confirmation", short(name, 40)),
+                                ));
+                            }
+                        }
+                    }
                     tracing::info!(action = %action.name, user = %user, "calling an action");
                     match self.actions.call(action, &call.arguments).await {
                         Ok(result) => ToolRun::new(result, format!("ran {}", short(name, 40))),

@@ -221,9 +221,63 @@ fn store_message(
             interaction,
             reply_to,
             files,
+            buttons: Vec::new(),
         },
     );
     Ok((id, json))
+}
+
+/// The buttons in a message body's `components` (action rows of buttons).
+fn buttons(body: &Value) -> Vec<(String, String)> {
+    body["components"]
+        .as_array()
+        .map(|rows| {
+            rows.iter()
+                .filter_map(|row| row["components"].as_array())
+                .flatten()
+                .map(|b| {
+                    (
+                        b["label"].as_str().unwrap_or_default().to_owned(),
+                        b["custom_id"].as_str().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Gives message `id` the buttons of `body` (none when it has no `components`) and
+/// returns its JSON as Discord would.
+fn set_buttons(state: &DcState, id: &str, body: &Value) -> Value {
+    let mut messages = state.messages.lock().unwrap();
+    let message = messages
+        .get_mut(&id.parse::<u64>().unwrap())
+        .expect("a stored message");
+    message.buttons = buttons(body);
+    let message = message.clone();
+    drop(messages);
+    stored_message_json(state, &message)
+}
+
+/// A stored bot message as Discord sends it, with its buttons.
+pub(crate) fn stored_message_json(state: &DcState, message: &super::DcMessage) -> Value {
+    let mut json = bot_message_json(
+        state,
+        &message.id,
+        &message.channel_id,
+        &message.content,
+        message.ephemeral,
+        &message.files,
+    );
+    if !message.buttons.is_empty() {
+        let row: Vec<Value> = message
+            .buttons
+            .iter()
+            .map(|(label, id)| json!({"type": 2, "style": 1, "label": label, "custom_id": id}))
+            .collect();
+        json["components"] = json!([{"type": 1, "components": row}]);
+    }
+    json
 }
 
 fn check_length(state: &DcState, content: &str) -> Result<(), Response> {
@@ -337,6 +391,22 @@ pub(super) async fn callback(
             Err(response) => return response,
         },
         Some(8) => None,
+        // UPDATE_MESSAGE, for a component interaction: edits the message with the button.
+        Some(7) => {
+            let Some(id) = record.original.clone() else {
+                return error(
+                    400,
+                    50035,
+                    "UPDATE_MESSAGE for an interaction without a message",
+                );
+            };
+            let content = body["data"]["content"].as_str().unwrap_or_default();
+            if let Err(response) = edit_stored(&state, &id, content) {
+                return response;
+            }
+            set_buttons(&state, &id, &body["data"]);
+            Some(id)
+        }
         other => return error(400, 50035, &format!("unsupported callback type {other:?}")),
     };
     let mut interactions = state.interactions.lock().unwrap();
@@ -383,7 +453,8 @@ pub(super) async fn followup(
         None,
         files,
     ) {
-        Ok((id, json)) => {
+        Ok((id, _)) => {
+            let json = set_buttons(&state, &id, &body);
             if let Some(record) = state.interactions.lock().unwrap().get_mut(&token) {
                 record.followups.push(id);
             }
@@ -449,7 +520,7 @@ pub(super) async fn create_message(
                 .map(|id| id.to_string())
         });
     match store_message(&state, &channel, content, false, None, reply_to, files) {
-        Ok((_, json)) => axum::Json(json).into_response(),
+        Ok((id, _)) => axum::Json(set_buttons(&state, &id, &body)).into_response(),
         Err(response) => response,
     }
 }
