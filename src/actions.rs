@@ -12,7 +12,22 @@
 //! parameters = { type = "object", properties = { item = { type = "string" } }, required = ["item"] }
 //! ```
 //!
-//! YAML holds the same keys under `actions:`. Every mistake is reported with the action's
+//! MCP servers come in the same file:
+//!
+//! ```toml
+//! [[mcp]]
+//! name = "n8n"                                     # tools are offered as n8n_<tool>
+//! url = "http://127.0.0.1:5678/mcp/abc"            # streamable HTTP (n8n's MCP Server Trigger)
+//! headers = { Authorization = "Bearer ${N8N_MCP_TOKEN}" }
+//! confirm = true                                   # default true
+//! timeout = "30s"                                  # default 30s
+//!
+//! [[mcp]]
+//! name = "files"
+//! command = ["npx", "-y", "@modelcontextprotocol/server-filesystem", "/srv/shared"]  # stdio
+//! ```
+//!
+//! YAML holds the same keys under `actions:` and `mcp:`. Every mistake is reported with the action's
 //! name and the key, never with a header's value.
 
 use std::collections::{BTreeMap, HashSet};
@@ -20,6 +35,8 @@ use std::path::Path;
 use std::time::Duration;
 
 use bot_core::actions::{Action, Method};
+
+use crate::mcp::{McpServerConfig, Transport};
 use secrecy::SecretString;
 use serde::Deserialize;
 use serde_json::Value;
@@ -40,6 +57,32 @@ const BUILT_IN: &[&str] = &[
 struct File {
     #[serde(default)]
     actions: Vec<Entry>,
+    #[serde(default)]
+    mcp: Vec<McpEntry>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct McpEntry {
+    name: String,
+    #[serde(default)]
+    command: Option<Vec<String>>,
+    #[serde(default)]
+    url: Option<String>,
+    #[serde(default)]
+    headers: BTreeMap<String, String>,
+    #[serde(default)]
+    timeout: Option<String>,
+    #[serde(default)]
+    confirm: Option<bool>,
+}
+
+/// What the file lists.
+pub struct Loaded {
+    /// HTTP actions.
+    pub actions: Vec<Action>,
+    /// MCP servers.
+    pub mcp: Vec<McpServerConfig>,
 }
 
 #[derive(Deserialize)]
@@ -60,8 +103,9 @@ struct Entry {
     parameters: Option<Value>,
 }
 
-/// Reads the actions in `path`; `env` gives the values of `${VAR}` in headers.
-pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Action>, String> {
+/// Reads the actions and MCP servers in `path`; `env` gives the values of `${VAR}` in
+/// headers.
+pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Loaded, String> {
     let text = std::fs::read_to_string(path)
         .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
     let yaml = matches!(
@@ -78,7 +122,8 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Act
         toml::from_str(&text).map_err(|e| format!("{}: {}", path.display(), e.message()))?
     };
     let mut seen = HashSet::new();
-    file.actions
+    let actions = file
+        .actions
         .into_iter()
         .map(|entry| {
             let name = entry.name.clone();
@@ -87,6 +132,95 @@ pub fn load(path: &Path, env: &dyn Fn(&str) -> Option<String>) -> Result<Vec<Act
                 return Err(format!("action '{name}' is listed twice"));
             }
             Ok(action)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    let mut servers = HashSet::new();
+    let mcp = file
+        .mcp
+        .into_iter()
+        .map(|entry| {
+            let name = entry.name.clone();
+            let server = check_mcp(entry, env).map_err(|e| format!("mcp '{name}': {e}"))?;
+            if !servers.insert(server.name.clone()) {
+                return Err(format!("mcp '{name}' is listed twice"));
+            }
+            Ok(server)
+        })
+        .collect::<Result<Vec<_>, String>>()?;
+    Ok(Loaded { actions, mcp })
+}
+
+fn check_mcp(
+    entry: McpEntry,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<McpServerConfig, String> {
+    let name = entry.name.trim().to_owned();
+    let valid_name = !name.is_empty()
+        && name.len() <= 32
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    if !valid_name {
+        return Err("the name may have only letters, digits, _ and - (at most 32)".into());
+    }
+    let transport = match (entry.command, entry.url) {
+        (Some(command), None) => {
+            if !entry.headers.is_empty() {
+                return Err(
+                    "headers are for url servers; a command gets its settings from its arguments"
+                        .into(),
+                );
+            }
+            let mut parts = command.into_iter();
+            let program = parts
+                .next()
+                .filter(|p| !p.trim().is_empty())
+                .ok_or("command is empty")?;
+            Transport::Stdio {
+                program,
+                args: parts.collect(),
+            }
+        }
+        (None, Some(url)) => {
+            let url = url::Url::parse(url.trim())
+                .ok()
+                .filter(|u| matches!(u.scheme(), "http" | "https"))
+                .ok_or("url is not an http:// or https:// address")?;
+            let headers = expand_headers(entry.headers, env)?;
+            Transport::Http { url, headers }
+        }
+        _ => return Err("give either command (a list: program and arguments) or url".into()),
+    };
+    Ok(McpServerConfig {
+        name,
+        transport,
+        confirm: entry.confirm.unwrap_or(true),
+        timeout: timeout_of(entry.timeout.as_deref(), 30)?,
+    })
+}
+
+fn timeout_of(text: Option<&str>, default_secs: u64) -> Result<Duration, String> {
+    match text {
+        None => Ok(Duration::from_secs(default_secs)),
+        Some(t) => bot_core::remind::when::parse_duration(t)
+            .and_then(|d| d.to_std().ok())
+            .filter(|d| (Duration::from_secs(1)..=Duration::from_secs(600)).contains(d))
+            .ok_or_else(|| format!("timeout '{t}' is not between 1s and 10m")),
+    }
+}
+
+fn expand_headers(
+    headers: BTreeMap<String, String>,
+    env: &dyn Fn(&str) -> Option<String>,
+) -> Result<Vec<(String, SecretString)>, String> {
+    headers
+        .into_iter()
+        .map(|(key, value)| {
+            if reqwest_header_name_ok(&key) {
+                Ok((key.clone(), SecretString::new(expand(&value, env, &key)?)))
+            } else {
+                Err(format!("header '{key}' is not a valid header name"))
+            }
         })
         .collect()
 }
@@ -116,30 +250,14 @@ fn check(entry: Entry, env: &dyn Fn(&str) -> Option<String>) -> Result<Action, S
         Some(m) => Method::parse(m.trim())
             .ok_or_else(|| format!("method '{m}' is not POST, PUT, PATCH, GET or DELETE"))?,
     };
-    let timeout = match &entry.timeout {
-        None => Duration::from_secs(10),
-        Some(t) => bot_core::remind::when::parse_duration(t)
-            .and_then(|d| d.to_std().ok())
-            .filter(|d| (Duration::from_secs(1)..=Duration::from_secs(600)).contains(d))
-            .ok_or_else(|| format!("timeout '{t}' is not between 1s and 10m"))?,
-    };
+    let timeout = timeout_of(entry.timeout.as_deref(), 10)?;
     let parameters = entry
         .parameters
         .unwrap_or_else(|| serde_json::json!({"type": "object", "properties": {}}));
     if parameters.get("type").and_then(Value::as_str) != Some("object") {
         return Err("parameters must be a JSON schema with type = \"object\"".into());
     }
-    let headers = entry
-        .headers
-        .into_iter()
-        .map(|(key, value)| {
-            if reqwest_header_name_ok(&key) {
-                Ok((key.clone(), SecretString::new(expand(&value, env, &key)?)))
-            } else {
-                Err(format!("header '{key}' is not a valid header name"))
-            }
-        })
-        .collect::<Result<Vec<_>, String>>()?;
+    let headers = expand_headers(entry.headers, env)?;
     Ok(Action {
         name,
         description: entry.description.trim().to_owned(),
@@ -260,7 +378,7 @@ method = "get"
     #[test]
     fn toml_and_yaml_give_the_same_actions() {
         let (_d, toml_path) = write("actions.toml", TOML);
-        let from_toml = load(&toml_path, &env).unwrap();
+        let from_toml = load(&toml_path, &env).unwrap().actions;
         let yaml = r#"
 actions:
   - name: add_to_shopping_list
@@ -281,7 +399,7 @@ actions:
     method: get
 "#;
         let (_e, yaml_path) = write("actions.yaml", yaml);
-        let from_yaml = load(&yaml_path, &env).unwrap();
+        let from_yaml = load(&yaml_path, &env).unwrap().actions;
         for actions in [&from_toml, &from_yaml] {
             assert_eq!(actions.len(), 2);
             let shop = &actions[0];
@@ -305,12 +423,14 @@ actions:
     #[test]
     fn the_example_file_loads() {
         let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("deploy/actions.example.toml");
-        let actions = load(&path, &|var| {
-            (var == "N8N_WEBHOOK_TOKEN").then(|| "t".to_owned())
+        let loaded = load(&path, &|var| {
+            var.starts_with("N8N_").then(|| "t".to_owned())
         })
         .unwrap();
-        assert_eq!(actions.len(), 2);
-        assert!(!actions[0].confirm && actions[1].confirm);
+        assert_eq!(loaded.actions.len(), 2);
+        assert!(!loaded.actions[0].confirm && loaded.actions[1].confirm);
+        assert_eq!(loaded.mcp.len(), 2);
+        assert!(matches!(loaded.mcp[1].transport, Transport::Stdio { .. }));
     }
 
     #[test]
@@ -346,11 +466,26 @@ actions:
             ),
         ] {
             let (_d, path) = write("actions.toml", &text);
-            let err = load(&path, &env).unwrap_err();
+            let err = load(&path, &env).err().unwrap();
             assert!(err.contains(expected), "{err}");
             assert!(!err.contains("s3cret"), "{err}");
         }
+        for (text, expected) in [
+            ("[[mcp]]\nname = \"x\"\n", "mcp 'x': give either command"),
+            (
+                "[[mcp]]\nname = \"x\"\ncommand = [\"a\"]\nurl = \"http://h/\"\n",
+                "give either command",
+            ),
+            (
+                "[[mcp]]\nname = \"x y\"\nurl = \"http://h/\"\n",
+                "the name may have only",
+            ),
+        ] {
+            let (_d, path) = write("actions.toml", text);
+            let err = load(&path, &env).err().unwrap();
+            assert!(err.contains(expected), "{err}");
+        }
         let (_d, path) = write("actions.yml", "actions: [unclosed");
-        assert!(load(&path, &env).unwrap_err().contains("not valid YAML"));
+        assert!(load(&path, &env).err().unwrap().contains("not valid YAML"));
     }
 }

@@ -83,6 +83,8 @@ pub struct Config {
     pub notes: Vec<hearth_notes::Vault>,
     /// The `POST /hooks/notify` listener, when enabled.
     pub hooks: Option<crate::hooks::HooksConfig>,
+    /// The owner's MCP servers (`[[mcp]]` in the `HEARTH_ACTIONS` file).
+    pub mcp: Vec<crate::mcp::McpServerConfig>,
 }
 
 /// Reads and validates the configuration from `vars` (the environment after `.env`).
@@ -182,10 +184,13 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
                 )
             })?;
     }
+    let mut mcp = Vec::new();
     if let Some(path) = get("HEARTH_ACTIONS") {
-        service.actions =
+        let loaded =
             crate::actions::load(std::path::Path::new(path), &|var| vars.get(var).cloned())
                 .map_err(|e| bad("HEARTH_ACTIONS", e))?;
+        service.actions = loaded.actions;
+        mcp = loaded.mcp;
     }
     if let Some(late) = get("HEARTH_REMINDER_MAX_LATE") {
         service.reminder_max_late = bot_core::remind::when::parse_duration(late)
@@ -305,6 +310,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
     let hooks = hooks(&get)?;
     Ok(Config {
         hooks,
+        mcp,
         notes,
         data_dir,
         memory,

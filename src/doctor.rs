@@ -79,6 +79,7 @@ pub async fn run(config: &Config) -> ExitCode {
     check_notes(config, &mut report);
     check_reminders(config, &mut report);
     check_actions(config, &mut report);
+    check_mcp(config, &mut report).await;
     match &config.hooks {
         None => report.skip("hooks: HEARTH_HOOKS_ADDR is not set (POST /hooks/notify is off)"),
         Some(hooks) => report.pass(&format!(
@@ -197,6 +198,26 @@ fn check_actions(config: &Config, report: &mut Report) {
         "actions: {} offered to tool-capable models: {list}",
         actions.len()
     ));
+}
+
+/// Each MCP server: connects, lists its tools, disconnects.
+async fn check_mcp(config: &Config, report: &mut Report) {
+    for server in &config.mcp {
+        match crate::mcp::probe(server).await {
+            Ok(tools) => report.pass(&format!(
+                "mcp '{}' ({}): {} tool(s){}: {}",
+                server.name,
+                server.describe(),
+                tools.len(),
+                if server.confirm { ", each call asks first" } else { "" },
+                tools.join(", ")
+            )),
+            Err(e) => report.fail(
+                &format!("mcp '{}' ({}): {e}", server.name, server.describe()),
+                "check the [[mcp]] entry in the HEARTH_ACTIONS file (command or url, headers); the bot keeps retrying every 30 s",
+            ),
+        }
+    }
 }
 
 /// The time zone reminders use for people who set none, and the late-delivery limit.

@@ -9,6 +9,7 @@ mod data_dir;
 mod doctor;
 mod env_file;
 mod hooks;
+mod mcp;
 mod memory_cli;
 mod notes_cli;
 mod terminal;
@@ -201,8 +202,13 @@ pub fn build_model(config: &config::Config) -> Arc<dyn bot_core::model::Language
 }
 
 /// Storage, model and service, shared by `run`, `chat` and `memory`. Only `run` receives voice
-/// notes, so only it loads the speech model (`with_voice`).
-async fn build_service(config: &config::Config, with_voice: bool) -> anyhow::Result<Services> {
+/// notes, so only it loads the speech model (`with_voice`); `run` and `chat` answer questions,
+/// so they connect to the owner's MCP servers (`with_mcp`; stopped with `Services::mcp_stop`).
+async fn build_service(
+    config: &config::Config,
+    with_voice: bool,
+    with_mcp: bool,
+) -> anyhow::Result<Services> {
     data_dir::create(&config.data_dir)?;
     let store = SledStore::open(&config.data_dir.join("db"))
         .with_context(|| format!("cannot open the database in {}", config.data_dir.display()))?;
@@ -252,11 +258,19 @@ async fn build_service(config: &config::Config, with_voice: bool) -> anyhow::Res
         outbounds: bot_core::outbound::Outbounds::default(),
         clock,
         reminders: Arc::new(store.clone()),
+        tool_sources: Vec::new(),
     };
+    let mut deps = deps;
+    let mcp_stop = tokio_util::sync::CancellationToken::new();
+    if with_mcp && !config.mcp.is_empty() {
+        deps.tool_sources
+            .push(mcp::McpTools::start(config.mcp.clone(), mcp_stop.clone()));
+    }
     Ok(Services {
         service: ChatService::new(config.service.clone(), deps),
         store,
         notes,
+        mcp_stop,
     })
 }
 
@@ -268,6 +282,8 @@ pub struct Services {
     pub store: SledStore,
     /// The owner's notes, when vaults are configured.
     pub notes: Option<Arc<hearth_notes::Notes>>,
+    /// Stops the MCP connections (and the servers started over stdio).
+    pub mcp_stop: tokio_util::sync::CancellationToken,
 }
 
 /// Opens the notes index for the configured vaults; `None` without vaults.
@@ -323,7 +339,8 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
         service,
         store,
         notes,
-    } = build_service(&config, true).await?;
+        mcp_stop,
+    } = build_service(&config, true, true).await?;
     tracing::info!(model_server = %bot_core::model::redact_url(&config.model_url), api = ?config.model_api, model = %config.service.default_model, data_dir = %config.data_dir.display(), "starting Hearth");
     let shutdown = CancellationToken::new();
     tokio::spawn(cancel_on_signal(shutdown.clone()));
@@ -391,6 +408,8 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
         }
         results
     });
+    // After the replies in flight: they may still call tools.
+    mcp_stop.cancel();
     if let Some(hooks) = hooks {
         match hooks.await {
             Ok(Err(e)) => tracing::error!("{e:#}"),

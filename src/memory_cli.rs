@@ -42,7 +42,8 @@ fn user_key(raw: &str) -> anyhow::Result<UserKey> {
 
 /// Runs one memory command.
 pub async fn run(config: Config, action: Action) -> anyhow::Result<()> {
-    let crate::Services { service, store, .. } = crate::build_service(&config, false).await?;
+    let crate::Services { service, store, .. } =
+        crate::build_service(&config, false, false).await?;
     let memories = service.memories();
     match action {
         Action::List { user } => {

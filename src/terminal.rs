@@ -13,7 +13,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         service,
         store,
         notes,
-    } = crate::build_service(&config, false).await?;
+        mcp_stop,
+    } = crate::build_service(&config, false, true).await?;
     if let Some(notes) = &notes {
         crate::index_notes_in_background(notes);
     }
@@ -88,6 +89,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         }
     }
     service.shutdown(config.shutdown_grace).await;
+    mcp_stop.cancel();
     store.flush_all()?;
     Ok(())
 }

@@ -185,3 +185,24 @@ pub fn parse_button_data(data: &str) -> Option<(String, bool)> {
         _ => None,
     }
 }
+
+/// A tool offered by a [`ToolSource`].
+#[derive(Clone, Debug, PartialEq)]
+pub struct SourcedTool {
+    /// Its name, description and argument schema, as the model sees them.
+    pub spec: crate::model::ToolSpec,
+    /// Ask the person before each call.
+    pub confirm: bool,
+}
+
+/// The port for tools that live elsewhere (the owner's MCP servers; the binary implements
+/// it with rmcp). Calls run as the service decides; the source only lists and calls.
+#[async_trait::async_trait]
+pub trait ToolSource: Send + Sync {
+    /// The tools it offers now (servers may connect later or go away).
+    fn tools(&self) -> Vec<SourcedTool>;
+
+    /// Calls `name` with `arguments`: its text result, or why it failed in a sentence
+    /// a person can read (no addresses, no secrets).
+    async fn call(&self, name: &str, arguments: &Value) -> Result<String, String>;
+}

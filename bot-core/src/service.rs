@@ -140,6 +140,8 @@ pub struct Deps {
     pub notes: Option<Arc<dyn crate::notes::NotesSource>>,
     /// Reminders.
     pub reminders: Arc<dyn crate::remind::ReminderStore>,
+    /// Tools from elsewhere (the owner's MCP servers), offered like the owner's actions.
+    pub tool_sources: Vec<Arc<dyn crate::actions::ToolSource>>,
 }
 
 /// What one inbound message asks for.

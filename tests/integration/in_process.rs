@@ -82,6 +82,7 @@ impl InProcess {
                 memories.clone(),
             ))],
             notes: None,
+            tool_sources: Vec::new(),
             memories,
             voice: None,
             outbounds: bot_core::outbound::Outbounds::default(),

@@ -272,3 +272,113 @@ async fn an_action_with_confirm_waits_for_the_askers_tap_on_telegram() {
     .expect("an old button is answered as expired");
     assert_eq!(hits.lock().unwrap().len(), 1);
 }
+
+#[tokio::test]
+async fn mcp_tools_over_http_and_stdio_are_offered_called_and_confirmed() {
+    let mcp = hearth_tests::mcp::FakeMcp::start().await;
+    let h = Harness::new().await;
+    let call_log = h.data.path().join("stdio-calls.jsonl");
+    let file = h.data.path().join("actions.toml");
+    std::fs::write(
+        &file,
+        format!(
+            r#"
+[[mcp]]
+name = "shop"
+url = "{url}"
+headers = {{ Authorization = "Bearer ${{MCP_TOKEN}}" }}
+confirm = false
+
+[[mcp]]
+name = "pantry"
+command = ["{stdio}", "{log}"]
+"#,
+            url = mcp.url(),
+            stdio = env!("CARGO_BIN_EXE_fake-mcp-stdio"),
+            log = call_log.display(),
+        ),
+    )
+    .unwrap();
+    let h = h
+        .set("HEARTH_ACTIONS", &file.display().to_string())
+        .set("MCP_TOKEN", "mcp-secret-0123456789");
+    h.ollama.enable_tools("llama3.2");
+    let bot = h.start_bot().await;
+    // Both servers connect and list their tools (the bot says so in its log).
+    hearth_tests::eventually(WAIT, || {
+        (bot.log().matches("connected to an MCP server").count() == 2).then_some(())
+    })
+    .await
+    .expect("both MCP servers connected");
+    assert!(
+        mcp.authorization()
+            .iter()
+            .all(|a| a.as_deref() == Some("Bearer mcp-secret-0123456789")),
+        "{:?}",
+        mcp.authorization()
+    );
+
+    // Over HTTP, without confirmation.
+    h.ollama
+        .push(Script::tool_call("shop_add_item", json!({"item": "milk"})));
+    h.ollama.push(Script::pieces(&["Milk is on the list."]));
+    h.tg.send_private(ALICE, "Alice", "put milk on the list");
+    let answer = h.reply_containing(ALICE, "Milk is on the list.").await;
+    assert!(answer.starts_with("🔧 ran shop_add_item"), "{answer}");
+    assert_eq!(mcp.calls(), vec![json!({"item": "milk"})]);
+    let requests = h.ollama.requests();
+    let offered: Vec<&str> = requests[0].body["tools"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["function"]["name"].as_str())
+        .collect();
+    assert!(
+        offered.contains(&"shop_add_item") && offered.contains(&"pantry_add_item"),
+        "{offered:?}"
+    );
+    let result = requests[1].body["messages"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(result["content"], "Added milk; the list has 3 items.");
+
+    // Over stdio, with confirmation (the default): nothing before the tap.
+    h.ollama.push(Script::tool_call(
+        "pantry_add_item",
+        json!({"item": "rice"}),
+    ));
+    h.ollama
+        .push(Script::pieces(&["Rice is in the pantry list."]));
+    h.tg.send_private(ALICE, "Alice", "note that we need rice");
+    let asked =
+        h.tg.wait_for_message(ALICE, WAIT, |m| !m.buttons.is_empty())
+            .await;
+    assert!(
+        asked.text.starts_with("Run pantry_add_item?"),
+        "{}",
+        asked.text
+    );
+    assert!(!call_log.exists(), "called before the tap");
+    h.tg.press_button(ALICE, "Alice", ALICE, asked.message_id, &asked.buttons[0].1);
+    h.reply_containing(ALICE, "Rice is in the pantry list.")
+        .await;
+    let logged = std::fs::read_to_string(&call_log).unwrap();
+    assert_eq!(logged.trim(), r#"{"item":"rice"}"#);
+    assert!(!bot.log().contains("mcp-secret"), "{}", bot.log());
+
+    // doctor connects to each server and lists its tools.
+    let mut doctor = h.spawn(&["doctor"]);
+    doctor.wait(WAIT).await;
+    let log = doctor.log();
+    assert!(
+        log.contains("mcp 'shop' (127.0.0.1): 1 tool(s): add_item"),
+        "{log}"
+    );
+    assert!(
+        log.contains("mcp 'pantry' (command ") && log.contains("each call asks first: add_item"),
+        "{log}"
+    );
+}

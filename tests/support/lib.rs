@@ -18,6 +18,7 @@ pub mod bot;
 pub mod discord;
 pub mod html;
 pub mod llm;
+pub mod mcp;
 pub mod ollama;
 pub mod telegram;
 pub mod voice;

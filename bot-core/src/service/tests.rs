@@ -48,6 +48,7 @@ pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps
             memories.clone(),
         ))],
         notes: None,
+        tool_sources: Vec::new(),
         memories,
         voice: None,
         outbounds: crate::outbound::Outbounds::default(),

@@ -545,3 +545,60 @@ mod confirm {
         assert!(!names(false).contains(&"shop".to_owned()));
     }
 }
+
+mod sources {
+    use std::sync::Mutex;
+
+    use super::*;
+    use crate::actions::{SourcedTool, ToolSource};
+    use crate::model::ToolSpec;
+
+    /// A source with one tool that records its calls.
+    #[derive(Default)]
+    struct Pantry {
+        calls: Mutex<Vec<serde_json::Value>>,
+        confirm: bool,
+    }
+
+    #[async_trait::async_trait]
+    impl ToolSource for Pantry {
+        fn tools(&self) -> Vec<SourcedTool> {
+            vec![SourcedTool {
+                spec: ToolSpec {
+                    name: "pantry_add".into(),
+                    description: "Add to the pantry list.".into(),
+                    parameters: json!({"type": "object"}),
+                },
+                confirm: self.confirm,
+            }]
+        }
+
+        async fn call(&self, _name: &str, arguments: &serde_json::Value) -> Result<String, String> {
+            self.calls.lock().unwrap().push(arguments.clone());
+            Err("the pantry server is full".into())
+        }
+    }
+
+    #[tokio::test]
+    async fn a_sources_tools_are_offered_called_and_their_failures_told() {
+        let model = Arc::new(ScriptedModel::new(&["m"], 8192).with_tools());
+        let mut deps = deps(model.clone(), Arc::new(InMemoryStore::new()));
+        let pantry = Arc::new(Pantry::default());
+        deps.tool_sources.push(pantry.clone());
+        let service = ChatService::new(ServiceConfig::new("m"), deps);
+        model.push_tool_calls(&[("pantry_add", json!({"item": "rice"}))]);
+        model.push_text(&["Sorry, that failed."], std::time::Duration::ZERO);
+        let text = final_text(&collect(service.handle(message("1", "add rice"))).await);
+        assert_eq!(
+            text,
+            "🔧 pantry\\_add failed: the pantry server is full\n\nSorry, that failed."
+        );
+        assert_eq!(
+            pantry.calls.lock().unwrap().as_slice(),
+            &[json!({"item": "rice"})]
+        );
+        assert!(offered(&model.requests()[0]).contains(&"pantry_add".to_owned()));
+        let result = model.requests()[1].messages.last().unwrap().content.clone();
+        assert!(result.contains("the pantry server is full"), "{result}");
+    }
+}

@@ -11,7 +11,6 @@ use serde_json::{Value, json};
 
 use super::memory_commands::escape_markdown;
 use super::{Inner, Pending, Reply};
-use crate::actions::Action;
 use crate::memory::MemorySource;
 use crate::model::{ToolCall, ToolSpec};
 use crate::notes::Reader;
@@ -95,7 +94,7 @@ impl Inner {
     async fn approval(
         &self,
         message: &InboundMessage,
-        action: &Action,
+        name: &str,
         arguments: &Value,
         reply: &Reply,
     ) -> Approval {
@@ -116,7 +115,7 @@ impl Inner {
         // The action's address stays private: chat users never see internal addresses.
         let prompt = format!(
             "Run **{}**? It will send:\n```\n{}\n```",
-            escape_markdown(&action.name),
+            escape_markdown(name),
             shown.replace("```", "'''")
         );
         reply
@@ -125,7 +124,7 @@ impl Inner {
                 prompt,
             })
             .await;
-        tracing::info!(action = %action.name, "waiting for the person to confirm an action");
+        tracing::info!(tool = %name, "waiting for the person to confirm a tool call");
         let outcome = tokio::select! {
             decided = rx => match decided {
                 Ok(true) => Approval::Approved,
@@ -141,12 +140,77 @@ impl Inner {
         outcome
     }
 
+    /// Runs `call` on the tool source that offers it, or says there is no such tool.
+    async fn source_tool(
+        &self,
+        message: &InboundMessage,
+        call: &ToolCall,
+        reply: &Reply,
+    ) -> ToolRun {
+        let name = call.name.as_str();
+        let found = self.deps.tool_sources.iter().find_map(|source| {
+            source
+                .tools()
+                .into_iter()
+                .find(|t| t.spec.name == name)
+                .map(|t| (source, t.confirm))
+        });
+        let Some((source, confirm)) = found else {
+            return ToolRun::new(
+                format!("There is no tool named {name}."),
+                format!(
+                    "the model asked for a tool I do not have ({})",
+                    short(name, 40)
+                ),
+            );
+        };
+        if confirm && let Some(refused) = self.ask_first(message, call, reply).await {
+            return refused;
+        }
+        tracing::info!(tool = %name, user = %message.user_key(), "calling an MCP tool");
+        match source.call(name, &call.arguments).await {
+            Ok(result) => ToolRun::new(result, format!("ran {}", short(name, 40))),
+            Err(e) => ToolRun::new(
+                format!("The tool failed: {e}. Tell the person."),
+                format!("{} failed: {}", short(name, 40), short(&e, 120)),
+            ),
+        }
+    }
+
+    /// Asks the person before `call` runs; `None` when they approved, else what to tell
+    /// the model and show.
+    async fn ask_first(
+        &self,
+        message: &InboundMessage,
+        call: &ToolCall,
+        reply: &Reply,
+    ) -> Option<ToolRun> {
+        let name = &call.name;
+        match self.approval(message, name, &call.arguments, reply).await {
+            Approval::Approved => None,
+            Approval::Declined => Some(ToolRun::new(
+                "The person declined: nothing was sent. Do not try again unless they ask.",
+                format!("{} not sent: you cancelled", short(name, 40)),
+            )),
+            Approval::TimedOut => Some(ToolRun::new(
+                "The person did not confirm in time: nothing was sent.",
+                format!("{} not sent: no confirmation", short(name, 40)),
+            )),
+        }
+    }
+
     /// Whether the tool `name` is an action that waits for the person's approval.
     pub(super) fn needs_approval(&self, name: &str) -> bool {
         self.config
             .actions
             .iter()
             .any(|a| a.name == name && a.confirm)
+            || self
+                .deps
+                .tool_sources
+                .iter()
+                .flat_map(|source| source.tools())
+                .any(|t| t.spec.name == name && t.confirm)
     }
 
     /// Declines every action waiting for `user` in `scope` (they wrote something new).
@@ -235,6 +299,14 @@ impl Inner {
                     description: a.description.clone(),
                     parameters: a.parameters.clone(),
                 }),
+        );
+        tools.extend(
+            self.deps
+                .tool_sources
+                .iter()
+                .flat_map(|source| source.tools())
+                .filter(|t| can_ask || !t.confirm)
+                .map(|t| t.spec),
         );
         if self.notes_readable(message, settings) {
             tools.push(spec(
@@ -460,23 +532,10 @@ impl Inner {
             }
             name => match self.config.actions.iter().find(|a| a.name == name) {
                 Some(action) => {
-                    if action.confirm {
-                        match self.approval(message, action, &call.arguments, reply).await {
-                            Approval::Approved => {}
-                            Approval::Declined => {
-                                return Ok(ToolRun::new(
-                                    "The person declined: nothing was sent. Do not try again \
-                                     unless they ask.",
-                                    format!("{} not sent: you cancelled", short(name, 40)),
-                                ));
-                            }
-                            Approval::TimedOut => {
-                                return Ok(ToolRun::new(
-                                    "The person did not confirm in time: nothing was sent.",
-                                    format!("{} not sent: no confirmation", short(name, 40)),
-                                ));
-                            }
-                        }
+                    if action.confirm
+                        && let Some(refused) = self.ask_first(message, call, reply).await
+                    {
+                        return Ok(refused);
                     }
                     tracing::info!(action = %action.name, user = %user, "calling an action");
                     match self.actions.call(action, &call.arguments).await {
@@ -487,13 +546,7 @@ impl Inner {
                         ),
                     }
                 }
-                None => ToolRun::new(
-                    format!("There is no tool named {name}."),
-                    format!(
-                        "the model asked for a tool I do not have ({})",
-                        short(name, 40)
-                    ),
-                ),
+                None => self.source_tool(message, call, reply).await,
             },
         })
     }
