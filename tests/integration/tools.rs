@@ -8,6 +8,31 @@ use hearth_tests::ollama::Script;
 
 use crate::util::*;
 
+/// The names of the tools a request to the model offered.
+fn offered_tools(request: &hearth_tests::ollama::Received) -> Vec<String> {
+    request.body["tools"]
+        .as_array()
+        .map(|tools| {
+            tools
+                .iter()
+                .filter_map(|t| t["function"]["name"].as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Whether the bot answered a button tap with a note containing `needle`.
+async fn toast(h: &Harness, needle: &str) -> bool {
+    hearth_tests::eventually(WAIT, || {
+        h.tg.calls_of("answercallbackquery")
+            .iter()
+            .any(|c| c.body["text"].as_str().is_some_and(|t| t.contains(needle)))
+            .then_some(())
+    })
+    .await
+    .is_some()
+}
+
 #[tokio::test]
 async fn a_streamed_tool_call_sets_a_reminder_and_the_answer_follows() {
     let h = Harness::new().await.set("HEARTH_TIMEZONE", "Asia/Seoul");
@@ -32,14 +57,15 @@ async fn a_streamed_tool_call_sets_a_reminder_and_the_answer_follows() {
 
     let requests = h.ollama.requests();
     assert_eq!(requests.len(), 2, "{requests:?}");
-    let offered: Vec<&str> = requests[0].body["tools"]
-        .as_array()
-        .expect("tools offered")
-        .iter()
-        .filter_map(|t| t["function"]["name"].as_str())
-        .collect();
-    assert!(offered.contains(&"create_reminder"), "{offered:?}");
-    assert!(offered.contains(&"search_memories"), "{offered:?}");
+    let offered = offered_tools(&requests[0]);
+    assert!(
+        offered.contains(&"create_reminder".to_owned()),
+        "{offered:?}"
+    );
+    assert!(
+        offered.contains(&"search_memories".to_owned()),
+        "{offered:?}"
+    );
     let messages = requests[1].body["messages"].as_array().unwrap();
     let call = &messages[messages.len() - 2];
     assert_eq!(call["role"], "assistant");
@@ -169,15 +195,13 @@ url = "{base}/webhook/door"
         Some("Bearer shop-secret-0123456789")
     );
     let requests = h.ollama.requests();
-    let offered: Vec<&str> = requests[0].body["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|t| t["function"]["name"].as_str())
-        .collect();
-    assert!(offered.contains(&"add_to_shopping_list"), "{offered:?}");
+    let offered = offered_tools(&requests[0]);
+    assert!(
+        offered.contains(&"add_to_shopping_list".to_owned()),
+        "{offered:?}"
+    );
     // One that needs the person's approval is offered too (the tap is asked for when called).
-    assert!(offered.contains(&"unlock_door"), "{offered:?}");
+    assert!(offered.contains(&"unlock_door".to_owned()), "{offered:?}");
     let result = requests[1].body["messages"]
         .as_array()
         .unwrap()
@@ -232,18 +256,10 @@ async fn an_action_with_confirm_waits_for_the_askers_tap_on_telegram() {
     // Nothing is called while nobody has tapped, nor when someone else taps.
     assert!(hits.lock().unwrap().is_empty());
     h.tg.press_button(BOB, "Bob", ALICE, asked.message_id, &run.1);
-    hearth_tests::eventually(WAIT, || {
-        h.tg.calls_of("answercallbackquery")
-            .iter()
-            .find(|c| {
-                c.body["text"]
-                    .as_str()
-                    .is_some_and(|t| t.contains("Only the person who asked"))
-            })
-            .map(drop)
-    })
-    .await
-    .expect("the other person is told the button is not theirs");
+    assert!(
+        toast(&h, "Only the person who asked").await,
+        "the other person is told the button is not theirs"
+    );
     assert!(hits.lock().unwrap().is_empty());
     // The asker's tap runs it, once.
     h.tg.press_button(ALICE, "Alice", ALICE, asked.message_id, &run.1);
@@ -258,18 +274,10 @@ async fn an_action_with_confirm_waits_for_the_askers_tap_on_telegram() {
     assert!(answered.text.ends_with("✅ Confirmed"), "{}", answered.text);
     // A second tap on the old button does nothing more.
     h.tg.press_button(ALICE, "Alice", ALICE, asked.message_id, &run.1);
-    hearth_tests::eventually(WAIT, || {
-        h.tg.calls_of("answercallbackquery")
-            .iter()
-            .find(|c| {
-                c.body["text"]
-                    .as_str()
-                    .is_some_and(|t| t.contains("expired"))
-            })
-            .map(drop)
-    })
-    .await
-    .expect("an old button is answered as expired");
+    assert!(
+        toast(&h, "expired").await,
+        "an old button is answered as expired"
+    );
     assert_eq!(hits.lock().unwrap().len(), 1);
 }
 
@@ -327,14 +335,10 @@ command = ["{stdio}", "{log}"]
     assert!(answer.starts_with("🔧 ran shop_add_item"), "{answer}");
     assert_eq!(mcp.calls(), vec![json!({"item": "milk"})]);
     let requests = h.ollama.requests();
-    let offered: Vec<&str> = requests[0].body["tools"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter_map(|t| t["function"]["name"].as_str())
-        .collect();
+    let offered = offered_tools(&requests[0]);
     assert!(
-        offered.contains(&"shop_add_item") && offered.contains(&"pantry_add_item"),
+        offered.contains(&"shop_add_item".to_owned())
+            && offered.contains(&"pantry_add_item".to_owned()),
         "{offered:?}"
     );
     let result = requests[1].body["messages"]

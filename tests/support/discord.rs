@@ -377,14 +377,39 @@ impl FakeDiscord {
         name: &str,
         options: Value,
     ) -> String {
+        self.dispatch_interaction(
+            kind,
+            user_id,
+            channel,
+            guild,
+            json!({"id": "700000000000000001", "name": name, "type": 1, "options": options}),
+            None,
+        )
+    }
+
+    /// Dispatches an interaction of `kind` with `payload` as its `data` (and, for a
+    /// component, the `message` it is on, which an UPDATE_MESSAGE response edits);
+    /// records it and returns its token.
+    fn dispatch_interaction(
+        &self,
+        kind: u64,
+        user_id: &str,
+        channel: &str,
+        guild: Option<(&str, &[&str])>,
+        payload: Value,
+        message: Option<&DcMessage>,
+    ) -> String {
         let id = self.state.snowflake();
         let token = format!("itoken-{id}");
         let mut data = json!({
             "id": id, "application_id": BOT_ID, "type": kind, "token": token, "version": 1,
             "channel_id": channel, "locale": "en-US", "entitlements": [],
             "attachment_size_limit": 26_214_400, "app_permissions": "0",
-            "data": {"id": "700000000000000001", "name": name, "type": 1, "options": options},
+            "data": payload,
         });
+        if let Some(message) = message {
+            data["message"] = rest::stored_message_json(&self.state, message);
+        }
         match guild {
             Some((guild, roles)) => {
                 data["guild_id"] = json!(guild);
@@ -400,7 +425,7 @@ impl FakeDiscord {
                 channel: channel.to_owned(),
                 dispatched: Instant::now(),
                 response: None,
-                original: None,
+                original: message.map(|m| m.id.clone()),
                 followups: Vec::new(),
             },
         );
@@ -421,37 +446,14 @@ impl FakeDiscord {
         let message = self
             .message(message_id)
             .expect("the button's message exists");
-        let id = self.state.snowflake();
-        let token = format!("itoken-{id}");
-        let mut data = json!({
-            "id": id, "application_id": BOT_ID, "type": 3, "token": token, "version": 1,
-            "channel_id": message.channel_id, "locale": "en-US", "entitlements": [],
-            "attachment_size_limit": 26_214_400, "app_permissions": "0",
-            "data": {"custom_id": custom_id, "component_type": 2},
-            "message": rest::stored_message_json(&self.state, &message),
-        });
-        match guild {
-            Some((guild, roles)) => {
-                data["guild_id"] = json!(guild);
-                data["member"] = member(user_id, roles);
-            }
-            None => data["user"] = user(user_id),
-        }
-        self.state.interactions.lock().unwrap().insert(
-            token.clone(),
-            InteractionRecord {
-                id: id.clone(),
-                user: user_id.to_owned(),
-                channel: message.channel_id.clone(),
-                dispatched: Instant::now(),
-                response: None,
-                // An UPDATE_MESSAGE response edits the message the button is on.
-                original: Some(message.id.clone()),
-                followups: Vec::new(),
-            },
-        );
-        self.state.dispatch("INTERACTION_CREATE", data);
-        token
+        self.dispatch_interaction(
+            3,
+            user_id,
+            &message.channel_id.clone(),
+            guild,
+            json!({"custom_id": custom_id, "component_type": 2}),
+            Some(&message),
+        )
     }
 
     /// A slash command from `user` in `channel` (in the test server with `roles`, or a DM

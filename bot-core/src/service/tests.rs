@@ -528,12 +528,12 @@ mod retrievers {
     }
 }
 
-mod notes {
+pub(super) mod notes {
     use super::*;
     use crate::notes::{NoteHit, NotesError, NotesRetriever, NotesSource, Reader, VaultOverview};
 
     /// One vault with one note, readable by user 1 in private chats only.
-    struct OneVault;
+    pub(in crate::service) struct OneVault;
 
     fn allowed(reader: Reader<'_>) -> bool {
         reader.user.as_str() == "telegram:1" && !reader.shared_chat

@@ -7,12 +7,12 @@ use std::sync::Arc;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use serde_json::json;
 
+use super::tests::notes::OneVault;
 use super::tests::{collect, deps, final_text, message};
 use super::*;
 use crate::clock::ManualClock;
 use crate::model::scripted::ScriptedModel;
 use crate::model::{ModelError, Role};
-use crate::notes::{NoteHit, NotesError, NotesSource, Reader, VaultOverview};
 use crate::remind::{InMemoryReminders, ReminderStore};
 use crate::store::memory::InMemoryStore;
 use crate::types::{ChatRef, Platform, UserKey};
@@ -27,48 +27,6 @@ struct Bot {
     model: Arc<ScriptedModel>,
     reminders: Arc<InMemoryReminders>,
     memories: Arc<crate::memory::Memories>,
-}
-
-/// One vault with one note about backups, for user 1 in private chats.
-struct OneVault;
-
-fn allowed(reader: Reader<'_>) -> bool {
-    reader.user.as_str() == "telegram:1" && !reader.shared_chat
-}
-
-#[async_trait::async_trait]
-impl NotesSource for OneVault {
-    fn vaults_for(&self, reader: Reader<'_>) -> Vec<String> {
-        if allowed(reader) {
-            vec!["main".into()]
-        } else {
-            Vec::new()
-        }
-    }
-
-    async fn search(
-        &self,
-        reader: Reader<'_>,
-        query: &str,
-        _limit: usize,
-    ) -> Result<Vec<NoteHit>, NotesError> {
-        if !allowed(reader) || !query.to_lowercase().contains("restic") {
-            return Ok(Vec::new());
-        }
-        Ok(vec![NoteHit {
-            vault: "main".into(),
-            path: "NAS/Backup.md".into(),
-            title: "Backup".into(),
-            heading: "Setup › Restic schedule".into(),
-            text: "Restic runs nightly at 02:00 from a systemd timer.".into(),
-            date: None,
-            score: 2.0,
-        }])
-    }
-
-    async fn overview(&self, _reader: Reader<'_>) -> Vec<VaultOverview> {
-        Vec::new()
-    }
 }
 
 fn bot_with(model: ScriptedModel) -> Bot {
@@ -195,7 +153,7 @@ async fn notes_memories_time_and_cancel_run_as_the_person() {
         .await
         .unwrap();
     bot.model.push_tool_calls(&[
-        ("search_notes", json!({"query": "restic"})),
+        ("search_notes", json!({"query": "restic backup"})),
         ("search_memories", json!({"query": "NAS"})),
         ("current_time", json!({})),
     ]);
@@ -207,7 +165,7 @@ async fn notes_memories_time_and_cancel_run_as_the_person() {
         final_text(&collect(bot.service.handle(message("1", "how does my backup run?"))).await);
     assert!(
         text.starts_with(
-            "🔧 searched your notes for 'restic'\n🔧 searched your memories for 'NAS'\n🔧 checked the time\n\n"
+            "🔧 searched your notes for 'restic backup'\n🔧 searched your memories for 'NAS'\n🔧 checked the time\n\n"
         ),
         "{text}"
     );
@@ -254,7 +212,7 @@ async fn a_shared_chat_offers_no_personal_tools_and_refuses_them() {
     let bot = bot();
     bot.model.push_tool_calls(&[
         ("list_reminders", json!({})),
-        ("search_notes", json!({"query": "restic"})),
+        ("search_notes", json!({"query": "restic backup"})),
     ]);
     bot.model
         .push_text(&["I can't see that here."], std::time::Duration::ZERO);
