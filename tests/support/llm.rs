@@ -1,6 +1,7 @@
-//! A real tiny model (SmolLM2-135M-Instruct) behind an Ollama-compatible API,
-//! served by `tests/support/llm/ollama_server.py` over llama-cpp-python.
-//! `scripts/install-llm.sh` installs the model and the engine (scripts/test.sh runs it).
+//! Real tiny models behind an Ollama-compatible API, served by
+//! `tests/support/llm/ollama_server.py` over llama-cpp-python: SmolLM2-135M-Instruct (fast, no
+//! tools) and Qwen2.5-Coder-0.5B-Instruct (calls tools). `scripts/install-llm.sh` installs the
+//! models and the engine (scripts/test.sh runs it).
 
 use std::io::{BufRead, BufReader};
 use std::path::PathBuf;
@@ -16,11 +17,42 @@ pub struct RealModelServer {
 /// The model name the server answers to.
 pub const MODEL: &str = "smollm2:135m";
 
+/// The name the tool-capable model answers to ([`RealModelServer::start_tool_model`]).
+pub const TOOL_MODEL: &str = "qwen2.5-coder:0.5b";
+
 impl RealModelServer {
-    /// Starts the server with a context window of `ctx` tokens, on a free port.
+    /// Starts the server with SmolLM2 and a context window of `ctx` tokens, on a free port.
     pub fn start(ctx: usize) -> Self {
+        Self::serve(
+            "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            MODEL,
+            ctx,
+            &["--parameter-size", "135M", "--quantization", "Q4_1"],
+        )
+    }
+
+    /// Starts the server with Qwen2.5-Coder-0.5B-Instruct, whose chat template takes tools:
+    /// `/api/show` reports the `tools` capability and its calls come back as Ollama's
+    /// `tool_calls`.
+    pub fn start_tool_model(ctx: usize) -> Self {
+        Self::serve(
+            "models/qwen/qwen2.5-coder-0.5b-instruct-q4_k_m.gguf",
+            TOOL_MODEL,
+            ctx,
+            &[
+                "--parameter-size",
+                "494M",
+                "--quantization",
+                "Q4_K_M",
+                "--max-tokens",
+                "160",
+            ],
+        )
+    }
+
+    fn serve(model: &str, name: &str, ctx: usize, extra: &[&str]) -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
-        let model = root.join("models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf");
+        let model = root.join(model);
         let site = root.join(".cache/llm/site");
         assert!(
             model.is_file() && site.join("llama_cpp").is_dir(),
@@ -32,10 +64,11 @@ impl RealModelServer {
                 "--model",
                 &model.display().to_string(),
                 "--name",
-                MODEL,
+                name,
                 "--ctx",
                 &ctx.to_string(),
             ])
+            .args(extra)
             .env("PYTHONPATH", &site)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())

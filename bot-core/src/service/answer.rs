@@ -248,6 +248,7 @@ impl Inner {
         let mut request = request;
         let mut answer = String::new();
         let mut shown = Vec::new();
+        let mut ran: Vec<((String, String), String)> = Vec::new();
         let mut round = 0;
         let ending = loop {
             let (text, ending, calls) = self
@@ -274,9 +275,21 @@ impl Inner {
             request
                 .messages
                 .push(PromptMessage::tool_request(text, calls.clone()));
+            let mut repeats = 0;
             for (i, call) in calls.iter().enumerate() {
-                let run = if i < tools::MAX_CALLS_PER_ROUND {
-                    self.run_tool(message, settings, call, reply).await
+                // A call made before in this answer is not run again (small models loop):
+                // the model gets the earlier result and is asked to answer.
+                let key = (call.name.clone(), call.arguments.to_string());
+                let earlier = ran.iter().find(|(k, _)| *k == key).map(|(_, r)| r.clone());
+                let run = if let Some(result) = earlier {
+                    repeats += 1;
+                    tools::ToolRun::refused(format!(
+                        "Already done above; its result was: {result}\nAnswer the person now."
+                    ))
+                } else if i < tools::MAX_CALLS_PER_ROUND {
+                    let run = self.run_tool(message, settings, call, reply).await;
+                    ran.push((key, run.result.clone()));
+                    run
                 } else {
                     tools::ToolRun {
                         result: "Not run: too many tool calls at once.".into(),
@@ -303,8 +316,8 @@ impl Inner {
                         .expect("the semaphore is never closed"),
                 );
             }
-            if round >= tools::MAX_TOOL_ROUNDS {
-                // Enough tools: the next answer has to be in words.
+            if round >= tools::MAX_TOOL_ROUNDS || repeats == calls.len() {
+                // Enough tools, or only repeats: the next answer has to be in words.
                 request.tools.clear();
             }
         };

@@ -225,7 +225,7 @@ async fn a_shared_chat_offers_no_personal_tools_and_refuses_them() {
     );
     let requests = bot.model.requests();
     let tools = offered(&requests[0]);
-    assert_eq!(tools, ["current_time", "create_reminder"]);
+    assert_eq!(tools, ["create_reminder", "current_time"]);
     assert!(
         text.contains("🔧 the model asked for a tool I do not have (list\\_reminders)"),
         "{text}"
@@ -271,8 +271,9 @@ async fn a_model_without_tools_is_offered_none_and_a_refusal_is_retried_without(
 #[tokio::test]
 async fn a_model_that_keeps_calling_tools_is_made_to_answer() {
     let bot = bot();
-    for _ in 0..tools::MAX_TOOL_ROUNDS {
-        bot.model.push_tool_calls(&[("current_time", json!({}))]);
+    for round in 0..tools::MAX_TOOL_ROUNDS {
+        bot.model
+            .push_tool_calls(&[("search_memories", json!({"query": format!("q{round}")}))]);
     }
     bot.model
         .push_text(&["It is evening."], std::time::Duration::ZERO);
@@ -281,6 +282,75 @@ async fn a_model_that_keeps_calling_tools_is_made_to_answer() {
     let requests = bot.model.requests();
     assert_eq!(requests.len(), tools::MAX_TOOL_ROUNDS + 1);
     assert!(requests.last().unwrap().tools.is_empty());
+    assert!(
+        requests[..tools::MAX_TOOL_ROUNDS]
+            .iter()
+            .all(|r| !r.tools.is_empty())
+    );
+}
+
+#[tokio::test]
+async fn a_call_repeated_in_one_answer_runs_once_and_then_the_model_must_answer() {
+    let bot = bot();
+    let call = (
+        "create_reminder",
+        json!({"when": "in 5 minutes", "text": "tea"}),
+    );
+    bot.model.push_tool_calls(std::slice::from_ref(&call));
+    bot.model.push_tool_calls(&[call]);
+    bot.model.push_text(&["Set."], std::time::Duration::ZERO);
+    let text = final_text(&collect(bot.service.handle(message("1", "tea soon"))).await);
+    assert_eq!(
+        text,
+        "🔧 set reminder r1 for Fri 15 Jan 2027 18:35 (Asia/Seoul): tea\n\nSet."
+    );
+    assert_eq!(bot.reminders.list(&alice()).await.unwrap().len(), 1);
+    let requests = bot.model.requests();
+    assert_eq!(requests.len(), 3);
+    let result = requests[2].messages.last().unwrap();
+    assert!(
+        result
+            .content
+            .starts_with("Already done above; its result was: Reminder r1"),
+        "{}",
+        result.content
+    );
+    assert!(
+        requests[2].tools.is_empty(),
+        "only repeats: answer in words"
+    );
+}
+
+#[tokio::test]
+async fn a_call_with_another_tools_arguments_is_refused_with_the_right_name() {
+    let bot = bot();
+    // What Qwen2.5 0.5B did: the arguments of create_reminder under the name current_time.
+    bot.model.push_tool_calls(&[(
+        "current_time",
+        json!({"when": "in 2 minutes", "text": "drink water"}),
+    )]);
+    bot.model.push_tool_calls(&[(
+        "create_reminder",
+        json!({"when": "in 2 minutes", "text": "drink water"}),
+    )]);
+    bot.model.push_tool_calls(&[("cancel_reminder", json!({}))]);
+    bot.model.push_text(&["Done."], std::time::Duration::ZERO);
+    let text = final_text(&collect(bot.service.handle(message("1", "water in 2"))).await);
+    // Only what ran is shown.
+    assert_eq!(
+        text,
+        "🔧 set reminder r1 for Fri 15 Jan 2027 18:32 (Asia/Seoul): drink water\n\nDone."
+    );
+    let requests = bot.model.requests();
+    let first = requests[1].messages.last().unwrap();
+    assert_eq!(
+        first.content,
+        "Not run: current_time takes no arguments, not when, text. \
+         To use those arguments, call create_reminder."
+    );
+    let missing = requests[3].messages.last().unwrap();
+    assert_eq!(missing.content, "Not run: cancel_reminder needs id.");
+    assert_eq!(bot.reminders.list(&alice()).await.unwrap().len(), 1);
 }
 
 #[tokio::test]

@@ -39,6 +39,16 @@ pub(super) struct ToolRun {
 }
 
 impl ToolRun {
+    /// A call that was not run because of how it was made: the model is told why, the
+    /// user sees nothing (nothing happened).
+    pub(super) fn refused(result: impl Into<String>) -> Self {
+        Self {
+            result: result.into(),
+            shown: String::new(),
+            cited: Vec::new(),
+        }
+    }
+
     fn new(result: impl Into<String>, shown: impl Into<String>) -> Self {
         Self {
             result: result.into(),
@@ -56,8 +66,62 @@ fn spec(name: &str, description: &str, properties: Value, required: &[&str]) -> 
             "type": "object",
             "properties": properties,
             "required": required,
+            "additionalProperties": false,
         }),
     }
+}
+
+/// What is wrong with `call`'s arguments for `tool`, in words the model can act on:
+/// arguments the tool does not take (when its schema closes them) or required ones
+/// missing. `None` when they fit. A call that names the wrong tool for its arguments gets
+/// the name of an offered tool that takes them.
+fn argument_problem(call: &ToolCall, tool: &ToolSpec, offered: &[ToolSpec]) -> Option<String> {
+    let empty = serde_json::Map::new();
+    let given = call.arguments.as_object().unwrap_or(&empty);
+    let properties = |t: &ToolSpec| -> Vec<String> {
+        t.parameters["properties"]
+            .as_object()
+            .map(|p| p.keys().cloned().collect())
+            .unwrap_or_default()
+    };
+    let takes = properties(tool);
+    let closed = tool.parameters["additionalProperties"] == Value::Bool(false);
+    let unknown: Vec<&str> = given
+        .keys()
+        .filter(|k| !takes.contains(k))
+        .map(String::as_str)
+        .collect();
+    if closed && !unknown.is_empty() {
+        let takes = if takes.is_empty() {
+            "no arguments".to_owned()
+        } else {
+            format!("only {}", takes.join(", "))
+        };
+        let mut problem = format!(
+            "Not run: {} takes {takes}, not {}.",
+            tool.name,
+            unknown.join(", ")
+        );
+        if let Some(other) = offered
+            .iter()
+            .find(|t| t.name != tool.name && given.keys().all(|k| properties(t).contains(k)))
+        {
+            problem.push_str(&format!(" To use those arguments, call {}.", other.name));
+        }
+        return Some(problem);
+    }
+    let missing: Vec<&str> = tool.parameters["required"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(Value::as_str)
+        .filter(|k| {
+            given
+                .get(*k)
+                .is_none_or(|v| v.is_null() || v.as_str().is_some_and(|s| s.trim().is_empty()))
+        })
+        .collect();
+    (!missing.is_empty()).then(|| format!("Not run: {} needs {}.", tool.name, missing.join(", ")))
 }
 
 /// A string argument, trimmed; `None` when missing or empty.
@@ -242,12 +306,6 @@ impl Inner {
     ) -> Vec<ToolSpec> {
         let mut tools = vec![
             spec(
-                "current_time",
-                "The current date, time and weekday in the person's time zone.",
-                json!({}),
-                &[],
-            ),
-            spec(
                 "create_reminder",
                 "Set a reminder the bot will send the person at a time. Use it whenever they \
                  ask to be reminded. Give the time in their own words; it is read by code.",
@@ -256,6 +314,12 @@ impl Inner {
                     "text": {"type": "string", "description": "What to remind them of, e.g. 'call the dentist'."}
                 }),
                 &["when", "text"],
+            ),
+            spec(
+                "current_time",
+                "The current date, time and weekday in the person's time zone.",
+                json!({}),
+                &[],
             ),
         ];
         if Self::personal_here(message, settings) {
@@ -341,11 +405,8 @@ impl Inner {
         call: &ToolCall,
         reply: &Reply,
     ) -> ToolRun {
-        let offered = self
-            .tool_specs(message, settings, reply.can_ask)
-            .iter()
-            .any(|t| t.name == call.name);
-        if !offered {
+        let offered = self.tool_specs(message, settings, reply.can_ask);
+        let Some(tool) = offered.iter().find(|t| t.name == call.name) else {
             tracing::info!(tool = %call.name, "the model called a tool it was not offered");
             return ToolRun::new(
                 format!("There is no tool named {} here.", call.name),
@@ -354,6 +415,10 @@ impl Inner {
                     short(&call.name, 40)
                 ),
             );
+        };
+        if let Some(problem) = argument_problem(call, tool, &offered) {
+            tracing::info!(tool = %call.name, problem = %problem, "the model called a tool with the wrong arguments");
+            return ToolRun::refused(problem);
         }
         tracing::info!(tool = %call.name, user = %message.user_key(), "running a tool");
         match self.tool(message, settings, call, reply).await {

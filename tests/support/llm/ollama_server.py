@@ -63,8 +63,8 @@ class Handler(BaseHTTPRequestHandler):
             self.send_json(200, {"models": [{
                 "name": cfg.name, "model": cfg.name, "modified_at": cfg.modified_at,
                 "size": cfg.size, "digest": cfg.digest,
-                "details": {"parent_model": "", "format": "gguf", "family": "llama", "families": ["llama"],
-                            "parameter_size": "135M", "quantization_level": "Q4_1"},
+                "details": {"parent_model": "", "format": "gguf", "family": cfg.family, "families": [cfg.family],
+                            "parameter_size": cfg.parameter_size, "quantization_level": cfg.quantization},
             }]})
         elif self.path == "/v1/models":
             self.send_json(200, {"object": "list", "data": [
@@ -94,9 +94,9 @@ class Handler(BaseHTTPRequestHandler):
         if self.path == "/api/show":
             self.send_json(200, {
                 "license": "Apache-2.0", "modelfile": f"FROM {cfg.name}", "parameters": f"num_ctx {cfg.ctx}",
-                "template": "{{ .Prompt }}", "details": {"format": "gguf", "family": "llama"},
-                "model_info": {"general.architecture": "llama", "llama.context_length": cfg.ctx},
-                "capabilities": ["completion"],
+                "template": cfg.template, "details": {"format": "gguf", "family": cfg.family},
+                "model_info": {"general.architecture": cfg.family, f"{cfg.family}.context_length": cfg.ctx},
+                "capabilities": ["completion", "tools"] if cfg.tools else ["completion"],
             })
         elif self.path == "/api/chat":
             self.chat(body)
@@ -106,15 +106,24 @@ class Handler(BaseHTTPRequestHandler):
     def chat(self, body):
         cfg = self.server.cfg
         llm = self.server.llm
-        messages = [{"role": m.get("role", "user"), "content": m.get("content", "")} for m in body.get("messages", [])]
+        tools = body.get("tools") or None
+        if tools and not cfg.tools:
+            # What Ollama answers when the model's template has no tools.
+            self.send_json(400, {"error": f"registry.ollama.ai/library/{cfg.name} does not support tools"})
+            return
+        messages = [to_llama_message(m) for m in body.get("messages", [])]
         options = body.get("options") or {}
         stream = body.get("stream", True)
         kwargs = {"temperature": 0.0, "top_k": 1, "max_tokens": int(options.get("num_predict") or cfg.max_tokens)}
+        if tools:
+            kwargs["tools"] = tools
+            kwargs["tool_choice"] = "auto"
         fmt = body.get("format")
         if isinstance(fmt, dict):
             kwargs["response_format"] = {"type": "json_object", "schema": fmt}
         elif fmt == "json":
             kwargs["response_format"] = {"type": "json_object"}
+        names = {t.get("function", {}).get("name") for t in tools or []}
         with LOCK:
             started = time.monotonic_ns()
             llm.reset()
@@ -132,8 +141,13 @@ class Handler(BaseHTTPRequestHandler):
                 usage = out.get("usage", {})
                 reason = out["choices"][0].get("finish_reason") or "stop"
                 final = final_line(cfg.name, usage.get("prompt_tokens", 0), usage.get("completion_tokens", 0), reason, started)
-                final["message"] = {"role": "assistant", "content": out["choices"][0]["message"]["content"] or ""}
-                STATS.append({"prompt_tokens": final["prompt_eval_count"], "generated": final["eval_count"], "rejected": None})
+                content = out["choices"][0]["message"]["content"] or ""
+                calls = parse_tool_calls(content, names) if tools else None
+                final["message"] = {"role": "assistant", "content": "" if calls else content}
+                if calls:
+                    final["message"]["tool_calls"] = calls
+                STATS.append({"prompt_tokens": final["prompt_eval_count"], "generated": final["eval_count"],
+                              "rejected": None, "tools": len(tools or []), "tool_calls": calls or []})
                 self.send_json(200, final)
                 return
             # The prompt has been evaluated once the first chunk exists.
@@ -144,6 +158,10 @@ class Handler(BaseHTTPRequestHandler):
             self.end_headers()
             generated = 0
             reason = "stop"
+            # Like Ollama: with tools, text that may be the start of a call is held back
+            # until it is clearly one (sent as `tool_calls`) or clearly not (sent as text).
+            held = "" if tools else None
+            calls = []
             try:
                 pending = [first] if first else []
                 for chunk in pending_then(pending, chunks):
@@ -151,16 +169,29 @@ class Handler(BaseHTTPRequestHandler):
                     piece = choice.get("delta", {}).get("content") or ""
                     if choice.get("finish_reason"):
                         reason = choice["finish_reason"]
-                    if piece:
-                        generated += 1
-                        self.write_chunk({"model": cfg.name, "created_at": now(),
-                                          "message": {"role": "assistant", "content": piece}, "done": False})
+                    if not piece:
+                        continue
+                    generated += 1
+                    if held is not None:
+                        held += piece
+                        if may_be_tool_call(held):
+                            continue
+                        piece, held = held, None
+                    self.write_chunk(content_line(cfg.name, piece))
+                if held is not None:
+                    calls = parse_tool_calls(held, names)
+                    if calls:
+                        self.write_chunk({"model": cfg.name, "created_at": now(), "message": {
+                            "role": "assistant", "content": "", "tool_calls": calls}, "done": False})
+                    elif held:
+                        self.write_chunk(content_line(cfg.name, held))
                 self.write_chunk(final_line(cfg.name, prompt_tokens, generated, reason, started))
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 pass
-            STATS.append({"prompt_tokens": prompt_tokens, "generated": generated, "rejected": None})
+            STATS.append({"prompt_tokens": prompt_tokens, "generated": generated, "rejected": None,
+                          "tools": len(tools or []), "tool_calls": calls})
 
     def openai_chat(self, body):
         cfg = self.server.cfg
@@ -219,6 +250,67 @@ class Handler(BaseHTTPRequestHandler):
         self.wfile.flush()
 
 
+def content_line(name, piece):
+    return {"model": name, "created_at": now(), "message": {"role": "assistant", "content": piece}, "done": False}
+
+
+def to_llama_message(m):
+    """An Ollama chat message as llama-cpp-python's chat template wants it (OpenAI's shape)."""
+    out = {"role": m.get("role", "user"), "content": m.get("content", "")}
+    if m.get("tool_calls"):
+        out["tool_calls"] = [{
+            "id": c.get("id") or f"call_{i}", "type": "function",
+            "function": {"name": c["function"]["name"], "arguments": c["function"].get("arguments") or {}},
+        } for i, c in enumerate(m["tool_calls"])]
+    if m.get("role") == "tool" and m.get("tool_name"):
+        out["name"] = m["tool_name"]
+    return out
+
+
+def may_be_tool_call(text):
+    """Whether streamed text so far may still turn out to be a tool call."""
+    t = text.lstrip()
+    return t == "" or t.startswith("{") or t.startswith("```") or "<tool_call>".startswith(t[:11]) or t.startswith("<tool_call>")
+
+
+def parse_tool_calls(text, names):
+    """Qwen's calls as llama-cpp-python returns them: JSON objects `{"name", "arguments"}`, bare
+    or inside <tool_call> tags or a code fence, one or more (a missing closing brace at the end is
+    added). Ollama's `tool_calls` when every
+    object names an offered tool, else None (the text is an answer)."""
+    t = text.strip()
+    for junk in ("<tool_call>", "</tool_call>", "```json", "```"):
+        t = t.replace(junk, " ")
+    decoder = json.JSONDecoder()
+    calls, i = [], 0
+    t = t.strip()
+    while i < len(t):
+        if t[i].isspace():
+            i += 1
+            continue
+        obj = None
+        # The 0.5B model often drops the last closing brace; Ollama's parser, which reads
+        # the JSON from the template's own tags, is as forgiving of that.
+        for repair in ("", "}", "}}"):
+            try:
+                obj, end = decoder.raw_decode(t[i:] + repair)
+                i += min(end, len(t) - i)
+                break
+            except json.JSONDecodeError:
+                continue
+        if not isinstance(obj, dict) or obj.get("name") not in names:
+            return None
+        args = obj.get("arguments") or obj.get("parameters") or {}
+        if isinstance(args, str):
+            try:
+                args = json.loads(args)
+            except json.JSONDecodeError:
+                return None
+        calls.append({"id": "call_" + hashlib.sha256(f"{time.time_ns()}{len(calls)}".encode()).hexdigest()[:8],
+                      "function": {"index": len(calls), "name": obj["name"], "arguments": args}})
+    return calls or None
+
+
 def pending_then(pending, rest):
     yield from pending
     yield from rest
@@ -243,6 +335,8 @@ def main():
     parser.add_argument("--ctx", type=int, default=2048)
     parser.add_argument("--max-tokens", type=int, default=96)
     parser.add_argument("--port", type=int, default=0)
+    parser.add_argument("--parameter-size", default="135M")
+    parser.add_argument("--quantization", default="Q4_1")
     args = parser.parse_args()
     cfg = Config()
     cfg.name, cfg.ctx, cfg.max_tokens = args.name, args.ctx, args.max_tokens
@@ -250,6 +344,13 @@ def main():
     cfg.digest = hashlib.sha256(args.model.encode()).hexdigest()
     cfg.modified_at = now()
     llm = Llama(model_path=args.model, n_ctx=args.ctx, n_threads=1, n_threads_batch=1, seed=0, verbose=False)
+    # What Ollama reads from the model too: its family, and whether its template takes tools.
+    meta = llm.metadata
+    cfg.family = meta.get("general.architecture", "llama")
+    cfg.template = meta.get("tokenizer.chat_template") or "{{ .Prompt }}"
+    cfg.tools = "tools" in cfg.template
+    cfg.parameter_size = args.parameter_size
+    cfg.quantization = args.quantization
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.cfg, server.llm = cfg, llm
     print(f"listening on http://127.0.0.1:{server.server_address[1]}", flush=True)
