@@ -182,6 +182,8 @@ const WEEKDAYS_EN: &str = r"(monday|tuesday|wednesday|thursday|friday|saturday|s
 const WEEKDAYS_FULL: &str = r"(monday|tuesday|wednesday|thursday|friday|saturday|sunday)";
 const MONTHS_EN: &str = r"(january|february|march|april|may|june|july|august|september|october|november|december|jan|feb|mar|apr|jun|jul|aug|sept|sep|oct|nov|dec)";
 const NUMBER_EN: &str = r"(\d+(?:\.\d+)?|an?|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve|fifteen|twenty|thirty|forty|forty-five|fifty|sixty|ninety|half an?|a half|a couple of|couple of|a few|few)";
+const HOUR_EN: &str = r"(\d{1,2}|one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)";
+const HOUR_WORD: &str = r"(one|two|three|four|five|six|seven|eight|nine|ten|eleven|twelve)\b";
 const UNITS_EN: &str =
     r"(seconds?|secs?|s|minutes?|mins?|m|hours?|hrs?|hr|h|days?|d|weeks?|wks?|w)";
 
@@ -279,7 +281,46 @@ static PATTERNS: LazyLock<Vec<(Regex, Reader)>> = LazyLock::new(|| {
             let day = weekday_ko(c.get(2)?.as_str())?;
             Some(Piece::Date(DateSpec::Weekday(day, next)))
         }),
-        // Times of day.
+        // Times of day. Spelled first: "half past nine", "quarter to 8 pm", "at nine thirty".
+        p(format!(r"\b(?:at\s+)?(half|quarter|a\s+quarter)\s+(past|after|to|before)\s+{HOUR_EN}\b(?:\s*(a\.m\.|p\.m\.|am|pm)|\s+(?:in\s+the\s+)?(morning|afternoon|evening|at\s+night|tonight))?"), |c| {
+            let minutes = if c.get(1)?.as_str().eq_ignore_ascii_case("half") { 30 } else { 15 };
+            let hour = hour_en(c.get(3)?.as_str())?;
+            let (hour, minute) = match c.get(2)?.as_str().to_ascii_lowercase().as_str() {
+                "to" | "before" => (
+                    match hour {
+                        0 => 23,
+                        1 => 12,
+                        h => h - 1,
+                    },
+                    60 - minutes,
+                ),
+                _ => (hour, minutes),
+            };
+            Some(Piece::Time(hour, minute, spelled_half(c.get(4), c.get(5))))
+        }),
+        // A spelled hour needs something that makes it a time ("o'clock", "thirty", "pm",
+        // "in the evening", or the end of the sentence): "look at one of them" is none.
+        p(format!(r"\bat\s+{HOUR_WORD}(?:\s+(o'?clock|fifteen|thirty|forty-five|forty\s+five))?(?:\s*(a\.m\.|p\.m\.|am|pm)|\s+(?:in\s+the\s+)?(morning|afternoon|evening|at\s+night|tonight))?(\s*(?:[,.!?]|$))?"), |c| {
+            if c.get(2).is_none() && c.get(3).is_none() && c.get(4).is_none() && c.get(5).is_none() {
+                return None;
+            }
+            let minute = match c.get(2).map(|m| m.as_str().to_ascii_lowercase()) {
+                Some(m) if m == "fifteen" => 15,
+                Some(m) if m == "thirty" => 30,
+                Some(m) if m.starts_with("forty") => 45,
+                _ => 0,
+            };
+            Some(Piece::Time(hour_en(c.get(1)?.as_str())?, minute, spelled_half(c.get(3), c.get(4))))
+        }),
+        // "at 9 thirty".
+        p(r"\bat\s+(\d{1,2})\s+(fifteen|thirty|forty-five|forty\s+five)\b".into(), |c| {
+            let minute = match c.get(2)?.as_str().to_ascii_lowercase().as_str() {
+                "fifteen" => 15,
+                "thirty" => 30,
+                _ => 45,
+            };
+            Some(Piece::Time(c.get(1)?.as_str().parse().ok()?, minute, Half::Unknown))
+        }),
         p(r"(?:\bat\s+|@\s*)?\b(\d{1,2})(?:[:.](\d{2}))?\s*(a\.m\.|p\.m\.|am|pm)(?:\W|$)".into(), |c| {
             let half = if c.get(3)?.as_str().to_ascii_lowercase().starts_with('a') { Half::Am } else { Half::Pm };
             Some(Piece::Time(c.get(1)?.as_str().parse().ok()?, minutes(c.get(2))?, half))
@@ -330,6 +371,31 @@ fn minutes(m: Option<regex::Match<'_>>) -> Option<u32> {
     match m {
         Some(m) => m.as_str().parse().ok(),
         None => Some(0),
+    }
+}
+
+/// An hour said in digits or words, 0-24.
+fn hour_en(word: &str) -> Option<u32> {
+    let hour = match word.parse::<u32>() {
+        Ok(n) => n,
+        Err(_) => amount(word)? as u32,
+    };
+    (hour <= 24).then_some(hour)
+}
+
+/// Morning or afternoon from "pm" or "in the evening" after a spelled time.
+fn spelled_half(suffix: Option<regex::Match<'_>>, part: Option<regex::Match<'_>>) -> Half {
+    if let Some(s) = suffix {
+        return if s.as_str().to_ascii_lowercase().starts_with('a') {
+            Half::Am
+        } else {
+            Half::Pm
+        };
+    }
+    match part.map(|p| p.as_str().to_ascii_lowercase()) {
+        Some(p) if p == "morning" => Half::Am,
+        Some(_) => Half::Pm,
+        None => Half::Unknown,
     }
 }
 

@@ -55,6 +55,46 @@ fn english_and_korean_requests_resolve_to_the_right_instant() {
         ),
         ("at 5pm buy milk", once(2026, 12, 3, 17, 0), "buy milk"),
         (
+            "remind me tomorrow at half past nine to call mom",
+            once(2026, 12, 4, 9, 30),
+            "call mom",
+        ),
+        (
+            "at quarter to 8 pm put the bins out",
+            once(2026, 12, 3, 19, 45),
+            "put the bins out",
+        ),
+        (
+            "on Friday at a quarter past ten in the morning water the plants",
+            once(2026, 12, 4, 10, 15),
+            "water the plants",
+        ),
+        (
+            "tomorrow at nine thirty standup notes",
+            once(2026, 12, 4, 9, 30),
+            "standup notes",
+        ),
+        (
+            "call the bank tomorrow at nine",
+            once(2026, 12, 4, 9, 0),
+            "call the bank",
+        ),
+        (
+            "tomorrow at seven in the evening feed the cat",
+            once(2026, 12, 4, 19, 0),
+            "feed the cat",
+        ),
+        (
+            "tomorrow look at one of the flats",
+            once(2026, 12, 4, 9, 0),
+            "look at one of the flats",
+        ),
+        (
+            "tomorrow at 9 thirty dentist",
+            once(2026, 12, 4, 9, 30),
+            "dentist",
+        ),
+        (
             "tomorrow at 9 call the dentist",
             once(2026, 12, 4, 9, 0),
             "call the dentist",

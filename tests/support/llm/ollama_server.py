@@ -8,7 +8,16 @@ counts, real JSON-schema-constrained output and a real context limit. One thread
 Prints "listening on http://127.0.0.1:PORT" once ready. Endpoints: GET /api/version, GET /api/tags,
 POST /api/show, POST /api/chat (streaming NDJSON or one JSON); the OpenAI-compatible GET /v1/models and
 POST /v1/chat/completions (server-sent events or one JSON; like LM Studio, no context size reported);
-GET /debug/requests (what each chat request cost: prompt tokens, generated tokens, the context size).
+GET /debug/requests (what each chat request cost: prompt tokens, generated tokens, the context size,
+tools offered and the tool calls made).
+
+Tools as Ollama does them: `/api/show` lists the `tools` capability when the model's chat template
+takes tools (Qwen2.5 does, SmolLM2 does not, and a request with tools to it gets Ollama's 400 "does
+not support tools"); the template renders the tools; the call the model writes (llama-cpp-python
+returns Qwen's `<tool_call>` JSON as plain text) is held back while streaming and sent as one
+`message.tool_calls` line with ids and argument objects, then the final line, exactly as Ollama
+0.12 streams it; assistant `tool_calls` and `role: tool` results in later requests go back into the
+template.
 """
 
 import argparse
