@@ -1,0 +1,49 @@
+#!/usr/bin/env bash
+# Idle memory of a hearth binary: starts `hearth run` against a minimal fake Telegram Bot API
+# (getUpdates holds 2 s and returns nothing), reads VmRSS, RssAnon and the resident pages of
+# the binary's own mappings 3 s after start. Usage: bench/idle-rss.sh [BINARY] [RUNS]
+# (default target/release/hearth, 3 runs). Needs python3. Reported in BENCHMARKS.md.
+set -euo pipefail
+bin=$(realpath "${1:-target/release/hearth}")
+runs=${2:-3}
+port=18655
+python3 - "$port" 2>/dev/null <<'PY' &
+import json, sys, time
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+class H(BaseHTTPRequestHandler):
+    def log_message(self, *a): pass
+    def do_POST(self): self.do_GET()
+    def do_GET(self):
+        n = int(self.headers.get('content-length') or 0); self.rfile.read(n)
+        m = self.path.rsplit('/', 1)[-1].lower()
+        if m == 'getme':
+            r = {"id": 1, "is_bot": True, "first_name": "h", "username": "hbot", "can_join_groups": True,
+                 "can_read_all_group_messages": False, "supports_inline_queries": False, "has_main_web_app": False}
+        elif m == 'getupdates':
+            time.sleep(2); r = []
+        elif m == 'getwebhookinfo':
+            r = {"url": "", "has_custom_certificate": False, "pending_update_count": 0}
+        else:
+            r = True
+        b = json.dumps({"ok": True, "result": r}).encode()
+        self.send_response(200); self.send_header('content-type', 'application/json')
+        self.send_header('content-length', str(len(b))); self.end_headers(); self.wfile.write(b)
+ThreadingHTTPServer(('127.0.0.1', int(sys.argv[1])), H).serve_forever()
+PY
+fake=$!
+trap 'kill $fake 2>/dev/null' EXIT
+sleep 1
+for _ in $(seq "$runs"); do
+  d=$(mktemp -d)
+  env -i PATH="$PATH" HOME="$d" TELEGRAM_BOT_TOKEN=123456:TEST-idle-token TELEGRAM_API_URL=http://127.0.0.1:$port \
+    OLLAMA_HOST=http://127.0.0.1:9 HEARTH_DATA_DIR="$d/data" HEARTH_TELEGRAM_ALLOWED_USERS=1 RUST_LOG=warn \
+    "$bin" run > "$d/log" 2>&1 &
+  pid=$!
+  sleep 3
+  rss=$(awk '/^VmRSS/{print $2}' /proc/$pid/status)
+  anon=$(awk '/^RssAnon/{print $2}' /proc/$pid/status)
+  own=$(awk -v b="$bin" '/^[0-9a-f]+-[0-9a-f]+ /{cur=$6} /^Rss:/{ if (cur == b) s += $2 } END {print s+0}' /proc/$pid/smaps)
+  kill $pid; wait $pid 2>/dev/null || true
+  rm -rf "$d"
+  printf 'idle RSS %.1f MiB (binary %.1f MiB, anonymous %.1f MiB)\n' "$(bc -l <<< "$rss/1024")" "$(bc -l <<< "$own/1024")" "$(bc -l <<< "$anon/1024")"
+done
