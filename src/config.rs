@@ -184,6 +184,14 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
                 )
             })?;
     }
+    if let Some(language) = get("HEARTH_LANGUAGE") {
+        service.language = bot_core::lang::Choice::parse(language).ok_or_else(|| {
+            bad(
+                "HEARTH_LANGUAGE",
+                format!("'{language}' is not a language Hearth speaks: use auto, en or ko"),
+            )
+        })?;
+    }
     let mut mcp = Vec::new();
     if let Some(path) = get("HEARTH_ACTIONS") {
         let loaded =
@@ -541,6 +549,19 @@ mod tests {
         assert_eq!(err.var, "HEARTH_TIMEZONE");
         let err = from_vars(&vars(&[("HEARTH_REMINDER_MAX_LATE", "a while")])).unwrap_err();
         assert_eq!(err.var, "HEARTH_REMINDER_MAX_LATE");
+    }
+
+    #[test]
+    fn the_language_is_auto_en_or_ko() {
+        use bot_core::lang::{Choice, Lang};
+        assert_eq!(
+            from_vars(&vars(&[])).unwrap().service.language,
+            Choice::Auto
+        );
+        let config = from_vars(&vars(&[("HEARTH_LANGUAGE", "ko")])).unwrap();
+        assert_eq!(config.service.language, Choice::Fixed(Lang::Ko));
+        let err = from_vars(&vars(&[("HEARTH_LANGUAGE", "tlh")])).unwrap_err();
+        assert_eq!(err.var, "HEARTH_LANGUAGE");
     }
 
     #[test]

@@ -78,6 +78,7 @@ pub async fn run(config: &Config) -> ExitCode {
     check_voice(config, &mut report).await;
     check_notes(config, &mut report);
     check_reminders(config, &mut report);
+    check_language(config, &mut report);
     check_actions(config, &mut report);
     check_mcp(config, &mut report).await;
     match &config.hooks {
@@ -233,6 +234,20 @@ fn check_reminders(config: &Config, report: &mut Report) {
         zone.name(),
         chrono::Utc::now().with_timezone(&zone).format("%a %-d %b %H:%M"),
         humanize(config.service.reminder_max_late),
+    ));
+}
+
+/// The language people are answered in when they chose none.
+fn check_language(config: &Config, report: &mut Report) {
+    use bot_core::lang::Choice;
+    let shown = match config.service.language {
+        Choice::Auto => {
+            "auto (each person's app language and the language they write in)".to_owned()
+        }
+        Choice::Fixed(lang) => format!("{} ({})", lang.code(), lang.name()),
+    };
+    report.pass(&format!(
+        "language: {shown} for people who chose none with /language (HEARTH_LANGUAGE: auto, en or ko)"
     ));
 }
 

@@ -51,6 +51,8 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
             attachments: Vec::new(),
             reply_to: None,
             membership: None,
+            // The terminal's own language (LANG=ko_KR.UTF-8 reads as Korean).
+            locale: std::env::var("LANG").ok(),
         });
         let mut streamed = false;
         while let Some(event) = events.recv().await {

@@ -31,6 +31,8 @@ pub enum Command {
     Schedules(Option<String>),
     /// `/timezone` shows the person's zone; `/timezone Area/City` sets it.
     Timezone(Option<String>),
+    /// `/language` shows the person's language; `/language ko|en|auto` sets it.
+    Language(Option<String>),
     /// Any other `/word`.
     Unknown(String),
 }
@@ -177,6 +179,16 @@ pub const COMMANDS: &[CommandSpec] = &[
             false,
         ),
     ),
+    spec(
+        "language",
+        "Show or set the language I answer in: /language ko, en or auto",
+        arg(
+            "language",
+            "ko (한국어), en (English) or auto",
+            false,
+            false,
+        ),
+    ),
 ];
 
 impl Command {
@@ -202,6 +214,7 @@ impl Command {
             "schedule" => Command::Schedule(arg),
             "schedules" => Command::Schedules(arg),
             "timezone" | "tz" => Command::Timezone(arg),
+            "language" | "lang" => Command::Language(arg),
             other => Command::Unknown(other.to_owned()),
         }
     }

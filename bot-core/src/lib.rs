@@ -32,6 +32,8 @@
 //!   on its own (private answers, the owner's `hearth send`, later reminders).
 //! - [`remind`]: reminders: the time grammar (English and Korean), the
 //!   [`ReminderStore`](remind::ReminderStore) port and the scheduler that delivers them.
+//! - [`lang`]: which language to answer a person in (`/language`, the app's locale,
+//!   `HEARTH_LANGUAGE`).
 //! - [`actions`]: the owner's automations (HTTP endpoints such as n8n webhooks) as tools.
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
 
@@ -41,6 +43,7 @@ pub mod adapter;
 pub mod clock;
 pub mod commands;
 pub mod error;
+pub mod lang;
 pub mod memory;
 pub mod model;
 pub mod notes;

@@ -43,6 +43,10 @@ pub struct PromptInput<'a> {
     pub context: &'a [ContextGroup],
     /// The current time, given to the model so "today" means something.
     pub now: DateTime<Utc>,
+    /// The person's time zone: the time is given in it.
+    pub zone: chrono_tz::Tz,
+    /// What language to answer in ([`crate::lang::answer_instruction`]); empty for none.
+    pub language: &'a str,
     /// Tokens the prompt may use.
     pub budget_tokens: u64,
 }
@@ -61,11 +65,19 @@ pub struct TooLong {
 /// tokens: each group under its heading, passages labelled, best first.
 fn system_message(input: &PromptInput<'_>, context_budget: u64) -> String {
     let mut text = format!(
-        "{}\n\nYou are talking with {}. The current date and time is {} (UTC).",
+        "{}\n\nYou are talking with {}. The current date and time is {} ({}).",
         input.system_prompt.trim(),
         input.display_name,
-        input.now.format("%A, %Y-%m-%d %H:%M")
+        input
+            .now
+            .with_timezone(&input.zone)
+            .format("%A, %Y-%m-%d %H:%M"),
+        input.zone.name()
     );
+    if !input.language.is_empty() {
+        text.push(' ');
+        text.push_str(input.language);
+    }
     for (group, passages) in fit_context(input.context, context_budget) {
         let lines: Vec<String> = passages.iter().map(|p| passage_line(p)).collect();
         text.push_str(&format!("\n\n{}:\n{}", group.heading, lines.join("\n")));
@@ -173,6 +185,8 @@ mod tests {
         PromptInput {
             system_prompt: "Be brief.",
             display_name: "Alice",
+            zone: chrono_tz::UTC,
+            language: "",
             history,
             context: &[],
             now: Utc::now(),

@@ -24,6 +24,7 @@ use crate::types::{InboundMessage, ReplyEvent, ReplyStream, ScopeKey, TurnRef};
 
 mod answer;
 mod extraction;
+mod language;
 mod memory_commands;
 mod notes_command;
 mod reminders;
@@ -67,6 +68,9 @@ pub struct ServiceConfig {
     pub max_queue: usize,
     /// The time zone of people who have not set their own (`HEARTH_TIMEZONE`, else the host's).
     pub default_timezone: chrono_tz::Tz,
+    /// The language for people who have not chosen one (`HEARTH_LANGUAGE`): `auto`
+    /// follows each person's app and messages.
+    pub language: crate::lang::Choice,
     /// A reminder missed for longer than this (the bot was down) is not delivered as a
     /// reminder any more, only noted (`HEARTH_REMINDER_MAX_LATE`).
     pub reminder_max_late: Duration,
@@ -99,6 +103,7 @@ impl ServiceConfig {
             max_answer_tokens: 2048,
             max_queue: 100,
             default_timezone: host_timezone(),
+            language: crate::lang::Choice::Auto,
             reminder_max_late: Duration::from_secs(24 * 3600),
             tools: true,
             actions: Vec::new(),
@@ -610,6 +615,7 @@ impl Inner {
                     .await?
             }
             Command::Timezone(arg) => self.timezone_command(arg, message, reply).await?,
+            Command::Language(arg) => self.language_command(arg, message, reply).await?,
             Command::Unknown(name) => {
                 tracing::info!(command = %name, "unknown command");
                 reply

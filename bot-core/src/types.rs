@@ -156,6 +156,9 @@ pub struct InboundMessage {
     pub reply_to: Option<String>,
     /// The author's server and roles, where the platform has them (Discord guilds).
     pub membership: Option<Membership>,
+    /// The language the author's app is set to, as the platform reports it (Telegram
+    /// `language_code`, Discord interaction `locale`): `ko`, `en-US`, ...
+    pub locale: Option<String>,
 }
 
 /// Where a person writes from inside a community (a Discord server) and the roles they hold

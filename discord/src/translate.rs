@@ -82,6 +82,7 @@ pub fn command_to_inbound(interaction: &CommandInteraction) -> Option<CommandReq
             attachments: Vec::new(),
             reply_to: None,
             membership,
+            locale: Some(interaction.locale.clone()).filter(|l| !l.is_empty()),
         },
         command,
         ephemeral,
@@ -148,6 +149,8 @@ pub fn message_to_inbound(
             .and_then(|r| r.message_id)
             .map(|id| id.to_string()),
         membership,
+        // Messages carry no locale on Discord; interactions do.
+        locale: None,
     })
 }
 

@@ -53,6 +53,7 @@ pub fn to_inbound(message: &Message, me: &Me, allow_groups: bool) -> Option<Inbo
         attachments: attachments(message),
         reply_to: message.reply_to_message().map(|m| m.id.0.to_string()),
         membership: None,
+        locale: from.language_code.clone(),
     })
 }
 

@@ -612,7 +612,8 @@ async fn commands_are_registered_and_help_answers() {
             "reminders",
             "schedule",
             "schedules",
-            "timezone"
+            "timezone",
+            "language"
         ]
     );
     let slash: Vec<String> = bot

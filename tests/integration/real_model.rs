@@ -321,3 +321,27 @@ async fn a_real_tool_model_sets_reminders_at_the_instant_the_person_said() {
     );
     assert_eq!(bot.terminate().await, Some(0));
 }
+
+#[tokio::test]
+async fn a_question_in_korean_is_answered_in_korean() {
+    let server = RealModelServer::start_tool_model(2048);
+    let h = Harness::new()
+        .await
+        .set("OLLAMA_HOST", &server.url)
+        .set("OLLAMA_MODEL", TOOL_MODEL)
+        // The language, not the tools, is under test here.
+        .set("HEARTH_TOOLS", "false");
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "한국의 수도는 어디인가요?");
+    bot.wait_for_log(": answered", LONG).await;
+    let messages = h.tg.messages(ALICE);
+    assert_eq!(messages.len(), 1, "{messages:#?}");
+    let answer = &messages[0].text;
+    let hangul = answer
+        .chars()
+        .filter(|c| ('\u{AC00}'..='\u{D7A3}').contains(c))
+        .count();
+    assert!(hangul >= 2, "no Korean in the answer: {answer}");
+    assert!(!answer.contains('⚠'), "{answer}");
+    assert_eq!(bot.terminate().await, Some(0));
+}

@@ -51,7 +51,8 @@ pub fn prompt(user_text: &str, answer: &str, similar: &[SearchHit]) -> Vec<Promp
                   {\"operations\": [...]} where each operation is {\"action\": \"ADD\", \"text\": fact} for a new fact, \
                   {\"action\": \"UPDATE\", \"id\": id, \"text\": fact} when a known fact changed, \
                   {\"action\": \"DELETE\", \"id\": id} when a known fact is no longer true. Write facts in the third \
-                  person, one short sentence each. Only facts the user stated about themselves; nothing about the \
+                  person, one short sentence each, in the language the user wrote in (a fact said in Korean \
+                  stays in Korean). Only facts the user stated about themselves; nothing about the \
                   assistant, no small talk, no guesses. Return {\"operations\": []} when there is nothing durable.";
     let user = format!(
         "Known facts:\n{known}\nThe user said:\n{user_text}\n\nThe assistant answered:\n{answer}"

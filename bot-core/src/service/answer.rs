@@ -195,12 +195,19 @@ impl Inner {
             }
         };
         let context = self.retrieve_context(message, settings, text).await;
+        let language =
+            crate::lang::answer_instruction(settings.language.as_deref(), self.config.language);
         let input = PromptInput {
             system_prompt: &self.config.system_prompt,
             display_name: &message.display_name,
             history,
             context: &context,
             now: self.deps.clock.now(),
+            zone: super::reminders::zone_of(
+                settings.timezone.as_deref(),
+                self.config.default_timezone,
+            ),
+            language: &language,
             budget_tokens: prompt::prompt_budget(facts.context_tokens),
         };
         let mut cited: Vec<Passage> = prompt::cited_passages(&input)

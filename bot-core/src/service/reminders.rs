@@ -195,7 +195,7 @@ impl Inner {
         Ok(())
     }
 
-    /// The JSON-format fallback for a request the grammar could not read ("at half past
+    /// The JSON-format fallback for a request the grammar could not read ("at twenty past
     /// nine"): the person's model only copies out the time phrase (numbers as digits) and
     /// the text, in a JSON object; the grammar still reads the time, so the model never
     /// computes one. `None` when the model is down, says nothing usable, or the phrase
@@ -661,6 +661,7 @@ impl crate::remind::scheduler::PromptRunner for Inner {
             attachments: Vec::new(),
             reply_to: None,
             membership: None,
+            locale: None,
         };
         let (tx, mut events) = tokio::sync::mpsc::channel(256);
         // Nobody is there to tap a button: actions that need approval are not offered.

@@ -78,6 +78,7 @@ pub(super) fn message(user: &str, text: &str) -> InboundMessage {
         attachments: vec![],
         reply_to: None,
         membership: None,
+        locale: None,
     }
 }
 
@@ -706,4 +707,75 @@ pub(super) mod notes {
         let text = final_text(&collect(service.handle(message("1", "/notes"))).await);
         assert!(text.contains("HEARTH_NOTES"), "{text}");
     }
+}
+
+#[tokio::test]
+async fn language_follows_the_setting_then_the_app_then_the_message() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let (service, _store) = service(model.clone(), 1);
+    let ask = |text: &str, locale: Option<&str>| {
+        let mut m = message("1", text);
+        m.locale = locale.map(str::to_owned);
+        m
+    };
+    let reply = |m: InboundMessage| {
+        let service = &service;
+        async move { final_text(&collect(service.handle(m)).await) }
+    };
+    // Nothing chosen: the app's language for the bot's words, the message's for the answer.
+    assert!(
+        reply(ask("/language", Some("ko")))
+            .await
+            .starts_with("언어: 자동"),
+    );
+    assert!(
+        reply(ask("/language", None))
+            .await
+            .starts_with("Language: automatic")
+    );
+    reply(ask("안녕하세요", Some("ko"))).await;
+    let system = model.requests()[0].messages[0].content.clone();
+    assert!(
+        system.contains("Answer in the language the person writes in"),
+        "{system}"
+    );
+    // Chosen: kept, and the model is told.
+    assert_eq!(
+        reply(ask("/language ko", Some("en-US"))).await,
+        "이제 한국어로 답합니다."
+    );
+    assert!(
+        reply(ask("/language", Some("en-US")))
+            .await
+            .starts_with("언어: 한국어")
+    );
+    reply(ask("hello", Some("en-US"))).await;
+    let system = model.requests()[1].messages[0].content.clone();
+    assert!(system.contains("Answer in Korean (한국어)"), "{system}");
+    assert!(
+        reply(ask("/language klingon", None))
+            .await
+            .contains("I don't speak \"klingon\" yet")
+    );
+    assert_eq!(
+        reply(ask("/language auto", None)).await,
+        "I will answer in the language you write in."
+    );
+    reply(ask("hello", None)).await;
+    let system = model.requests()[2].messages[0].content.clone();
+    assert!(system.contains("language the person writes in"), "{system}");
+}
+
+#[tokio::test]
+async fn the_time_in_the_prompt_is_in_the_persons_zone() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let (service, _store) = service(model.clone(), 1);
+    collect(service.handle(message("1", "/timezone Asia/Seoul"))).await;
+    collect(service.handle(message("1", "what time is it?"))).await;
+    let system = &model.requests()[0].messages[0].content;
+    // 09:30 UTC is 18:30 in Seoul.
+    assert!(
+        system.contains("Friday, 2027-01-15 18:30 (Asia/Seoul)"),
+        "{system}"
+    );
 }

@@ -374,21 +374,21 @@ async fn remember_stores_a_memory_for_the_person() {
 #[tokio::test]
 async fn the_model_helps_read_a_time_the_grammar_cannot_but_never_invents_one() {
     let bot = bot_with(ScriptedModel::new(&["m"], 8192));
-    // "half past nine" is not in the grammar: the model rewrites it, the grammar reads it.
+    // "twenty past nine" is not in the grammar: the model rewrites it, the grammar reads it.
     bot.model.push_text(
-        &[r#"{"when": "at 9:30", "what": "call mom"}"#],
+        &[r#"{"when": "at 9:20", "what": "call mom"}"#],
         std::time::Duration::ZERO,
     );
     let text = final_text(
         &collect(
             bot.service
-                .handle(message("1", "remind me at half past nine to call mom")),
+                .handle(message("1", "remind me at twenty past nine to call mom")),
         )
         .await,
     );
     assert_eq!(
         text,
-        "⏰ Reminder r1 set for Fri 15 Jan 2027 21:30 (Asia/Seoul): call mom"
+        "⏰ Reminder r1 set for Fri 15 Jan 2027 21:20 (Asia/Seoul): call mom"
     );
     let requests = bot.model.requests();
     assert_eq!(requests.len(), 1);
@@ -406,7 +406,7 @@ async fn the_model_helps_read_a_time_the_grammar_cannot_but_never_invents_one() 
     let text = final_text(
         &collect(
             bot.service
-                .handle(message("1", "remind me at a quarter to five to leave")),
+                .handle(message("1", "remind me at ten to five to leave")),
         )
         .await,
     );

@@ -66,6 +66,8 @@ pub struct UserSettings {
     pub notes_off: bool,
     /// The person's IANA time zone (`/timezone`), if not the owner's default.
     pub timezone: Option<String>,
+    /// The person's language code (`/language ko`); `None` follows their app and messages.
+    pub language: Option<String>,
 }
 
 /// Storage errors, whatever the backend.
