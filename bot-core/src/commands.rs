@@ -242,27 +242,50 @@ pub fn parse(text: &str) -> Option<Command> {
     Some(Command::from_parts(name, Some(args)))
 }
 
-/// The help text, in Markdown.
-pub fn help_text() -> String {
-    let mut text = String::from(
-        "I am your own assistant, answered by a model running on your own server.\n\
-         Just write to me. Commands:\n",
-    );
-    for command in COMMANDS {
-        text.push_str(&format!("- /{}: {}\n", command.name, command.description));
+/// A command's description in `lang` (the menus and the help).
+pub fn description(lang: crate::lang::Lang, spec: &CommandSpec) -> String {
+    let key = format!("cmd-{}", spec.name);
+    let text = crate::lang::t(lang, &key);
+    if text == key {
+        spec.description.to_owned()
+    } else {
+        text
     }
-    text.push_str(
-        "\nAsk for reminders in your own words too (\"remind me in 20 minutes to take the pizza out\", \
-         \"내일 오전 9시에 치과 가라고 알려줘\"); times are in your time zone (/timezone).\n\
-         I also pick up lasting facts from our chats (turn that off with /memory off). \
-         In group chats I use your memories only if you allow it with /memory shared on.",
-    );
+}
+
+/// The help text in `lang`, in Markdown.
+pub fn help_text(lang: crate::lang::Lang) -> String {
+    use crate::lang::t;
+    let mut text = t(lang, "help-intro");
+    text.push('\n');
+    for command in COMMANDS {
+        text.push_str(&format!(
+            "- /{}: {}\n",
+            command.name,
+            description(lang, command)
+        ));
+    }
+    text.push('\n');
+    text.push_str(&t(lang, "help-outro"));
     text
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_command_is_described_in_every_language() {
+        use crate::lang::Lang;
+        for lang in Lang::ALL {
+            for command in COMMANDS {
+                let key = format!("cmd-{}", command.name);
+                assert_ne!(crate::lang::t(lang, &key), key, "{lang:?}");
+            }
+        }
+        assert_eq!(description(Lang::En, &COMMANDS[2]), COMMANDS[2].description);
+        assert!(help_text(Lang::Ko).contains("/reset: 새 대화 시작"));
+    }
 
     #[test]
     fn parses_commands_and_leaves_text_alone() {

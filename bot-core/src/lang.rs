@@ -1,8 +1,90 @@
 //! Which language to answer a person in: their `/language` setting, else their app's
 //! language as the platform reports it, else the owner's `HEARTH_LANGUAGE`; `auto`
 //! everywhere means "the language the person writes in".
+//!
+//! The bot's own words come from message catalogs in Fluent (Project Fluent, the format
+//! Firefox uses): `bot-core/i18n/en.ftl` and `ko.ftl`, files translators can edit, built
+//! into the binary. [`t`] and [`tr`] look a message up; a key missing in one language
+//! falls back to English (a test keeps the catalogs in step).
 
+use std::sync::LazyLock;
+
+use fluent_bundle::concurrent::FluentBundle;
+use fluent_bundle::{FluentArgs, FluentResource, FluentValue};
 use serde::{Deserialize, Serialize};
+
+const CATALOG_EN: &str = include_str!("../i18n/en.ftl");
+const CATALOG_KO: &str = include_str!("../i18n/ko.ftl");
+
+fn bundle(lang: &str, source: &'static str) -> FluentBundle<FluentResource> {
+    let id: unic_langid::LanguageIdentifier = lang.parse().expect("a valid language id");
+    let mut bundle = FluentBundle::new_concurrent(vec![id]);
+    // No Unicode isolation marks around variables: chat apps show them as stray characters.
+    bundle.set_use_isolating(false);
+    let resource =
+        FluentResource::try_new(source.to_owned()).unwrap_or_else(|(resource, errors)| {
+            tracing::error!(language = lang, ?errors, "the message catalog has errors");
+            resource
+        });
+    if let Err(errors) = bundle.add_resource(resource) {
+        tracing::error!(
+            language = lang,
+            ?errors,
+            "the message catalog has duplicate keys"
+        );
+    }
+    bundle
+}
+
+static BUNDLES: LazyLock<[FluentBundle<FluentResource>; 2]> =
+    LazyLock::new(|| [bundle("en", CATALOG_EN), bundle("ko", CATALOG_KO)]);
+
+fn bundle_of(lang: Lang) -> &'static FluentBundle<FluentResource> {
+    &BUNDLES[match lang {
+        Lang::En => 0,
+        Lang::Ko => 1,
+    }]
+}
+
+/// The message `key` in `lang`, without variables.
+pub fn t(lang: Lang, key: &str) -> String {
+    tr(lang, key, &[])
+}
+
+/// The message `key` in `lang` with its variables (`("name", "Alice")`; a value that reads
+/// as a number is one, for plural rules). Falls back to English, then to the key itself.
+pub fn tr(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
+    let mut fluent_args = FluentArgs::new();
+    for (name, value) in args {
+        let value = match value.parse::<f64>() {
+            Ok(n) if !value.is_empty() => FluentValue::from(n),
+            _ => FluentValue::from(value.to_string()),
+        };
+        fluent_args.set(*name, value);
+    }
+    for lang in [lang, Lang::En] {
+        let bundle = bundle_of(lang);
+        if let Some(pattern) = bundle.get_message(key).and_then(|m| m.value()) {
+            let mut errors = Vec::new();
+            let text = bundle.format_pattern(pattern, Some(&fluent_args), &mut errors);
+            if !errors.is_empty() {
+                tracing::warn!(
+                    key,
+                    language = lang.code(),
+                    ?errors,
+                    "a message did not format cleanly"
+                );
+            }
+            return text.into_owned();
+        }
+        tracing::warn!(
+            key,
+            language = lang.code(),
+            "no such message in the catalog"
+        );
+    }
+    key.to_owned()
+}
 
 /// A language Hearth speaks.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -106,6 +188,72 @@ pub fn answer_instruction(setting: Option<&str>, default: Choice) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn keys(source: &str) -> std::collections::BTreeSet<String> {
+        let resource = FluentResource::try_new(source.to_owned()).expect("the catalog parses");
+        resource
+            .entries()
+            .filter_map(|entry| match entry {
+                fluent_syntax::ast::Entry::Message(m) => Some(m.id.name.to_owned()),
+                _ => None,
+            })
+            .collect()
+    }
+
+    #[test]
+    fn every_message_is_in_every_language() {
+        let en = keys(CATALOG_EN);
+        let ko = keys(CATALOG_KO);
+        let only_en: Vec<_> = en.difference(&ko).collect();
+        let only_ko: Vec<_> = ko.difference(&en).collect();
+        assert!(only_en.is_empty(), "missing in ko.ftl: {only_en:?}");
+        assert!(only_ko.is_empty(), "missing in en.ftl: {only_ko:?}");
+        assert!(en.len() > 30);
+    }
+
+    #[test]
+    fn every_key_the_code_uses_is_in_the_catalogs() {
+        // Calls look like t(lang, KEY) and tr(lang, KEY, ARGS), KEY a string literal.
+        let pattern = regex::Regex::new(r#"\btr?\(\s*[A-Za-z_.():]+,\s*"([a-z0-9-]+)""#).unwrap();
+        let en = keys(CATALOG_EN);
+        let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+        let mut used = 0;
+        let mut stack = vec![root.join("src")];
+        while let Some(dir) = stack.pop() {
+            for entry in std::fs::read_dir(dir).unwrap() {
+                let path = entry.unwrap().path();
+                if path.is_dir() {
+                    stack.push(path);
+                } else if path.extension().is_some_and(|e| e == "rs") {
+                    let text = std::fs::read_to_string(&path).unwrap();
+                    for c in pattern.captures_iter(&text) {
+                        used += 1;
+                        assert!(
+                            en.contains(&c[1]),
+                            "{}: no message {}",
+                            path.display(),
+                            &c[1]
+                        );
+                    }
+                }
+            }
+        }
+        assert!(used > 10, "{used} uses found");
+    }
+
+    #[test]
+    fn messages_format_with_their_variables_in_both_languages() {
+        assert_eq!(
+            tr(Lang::En, "unknown-command", &[("name", "frobnicate")]),
+            "I don't know the command /frobnicate. Send /help to see what I can do."
+        );
+        assert_eq!(
+            tr(Lang::Ko, "model-timeout", &[("seconds", "300")]),
+            "모델이 300초 안에 답하지 않았어요. 아직 불러오는 중일 수 있으니 잠시 후 다시 시도해 주세요."
+        );
+        let missing = "no-such-key";
+        assert_eq!(t(Lang::Ko, missing), missing);
+    }
 
     #[test]
     fn codes_and_locales_read_as_languages() {

@@ -18,6 +18,7 @@ use tokio_util::task::TaskTracker;
 
 use crate::access::AccessPolicy;
 use crate::commands::{self, Command};
+use crate::lang;
 use crate::model::{LanguageModel, Role};
 use crate::store::{HistoryStore, SettingsStore, StoreError, Turn};
 use crate::types::{InboundMessage, ReplyEvent, ReplyStream, ScopeKey, TurnRef};
@@ -386,6 +387,8 @@ impl ChatService {
                 let _ = previous.await;
             }
             let reply = Reply { tx, can_ask: true };
+            // For the one reply that cannot read settings: a panic's.
+            let panic_lang = inner.lang_of(&message, None);
             let job = async {
                 match job {
                     Job::Message => {
@@ -404,7 +407,9 @@ impl ChatService {
             let exchange = match contain_panic("a message", job).await {
                 Some(exchange) => exchange,
                 None => {
-                    reply.fail(SOMETHING_WENT_WRONG).await;
+                    reply
+                        .fail(lang::t(panic_lang, "something-went-wrong"))
+                        .await;
                     None
                 }
             };
@@ -535,9 +540,6 @@ impl Reply {
     }
 }
 
-const STORAGE_TROUBLE: &str =
-    "Sorry, I could not save that. The problem is logged; please try again.";
-
 impl Inner {
     /// Runs `command`, or answers the message when there is none; returns
     /// the exchange to learn from, if it was a model answer.
@@ -562,7 +564,9 @@ impl Inner {
             Ok(exchange) => exchange,
             Err(e) => {
                 tracing::error!(error = %e, scope = %message.scope(), "storage failed while handling a message");
-                reply.fail(STORAGE_TROUBLE).await;
+                // Storage failed: the person's setting may be unreadable too.
+                let lang = self.lang_of(&message, None);
+                reply.fail(lang::t(lang, "storage-trouble")).await;
                 None
             }
         }
@@ -581,16 +585,23 @@ impl Inner {
     ) -> Result<(), StoreError> {
         match command {
             Command::Start => {
-                let text = format!("Hello {}! {}", message.display_name, commands::help_text());
+                let lang = self.person_lang(message).await;
+                let text = format!(
+                    "{} {}",
+                    lang::tr(lang, "start-greeting", &[("name", &message.display_name)]),
+                    commands::help_text(lang)
+                );
                 reply.finish(text).await;
             }
-            Command::Help => reply.finish(commands::help_text()).await,
+            Command::Help => {
+                let lang = self.person_lang(message).await;
+                reply.finish(commands::help_text(lang)).await
+            }
             Command::Reset => {
                 self.deps.history.reset(&message.scope()).await?;
                 self.flush().await?;
-                reply
-                    .finish("Started a new conversation. Earlier messages no longer count.")
-                    .await;
+                let lang = self.person_lang(message).await;
+                reply.finish(lang::t(lang, "reset-done")).await;
             }
             Command::Model(choice) => self.model_command(choice, message, reply).await?,
             Command::Remember(text) => self.remember_command(text, message, reply).await?,
@@ -618,10 +629,9 @@ impl Inner {
             Command::Language(arg) => self.language_command(arg, message, reply).await?,
             Command::Unknown(name) => {
                 tracing::info!(command = %name, "unknown command");
+                let lang = self.person_lang(message).await;
                 reply
-                    .finish(format!(
-                        "I don't know the command /{name}. Send /help to see what I can do."
-                    ))
+                    .finish(lang::tr(lang, "unknown-command", &[("name", &name)]))
                     .await;
             }
         }
@@ -644,7 +654,8 @@ impl Inner {
             Ok(models) => models,
             Err(e) => {
                 tracing::warn!(error = %e, "could not list models");
-                reply.fail(e.user_message()).await;
+                let lang = self.lang_of(message, settings.language.as_deref());
+                reply.fail(e.user_message(lang)).await;
                 return Ok(());
             }
         };

@@ -179,8 +179,10 @@ async fn respond_now(ctx: &Context, interaction: &CommandInteraction, text: &str
 
 /// The registered slash commands: `/ask` and the core's command list.
 pub fn slash_commands() -> Vec<CreateCommand> {
+    use bot_core::lang::{Lang, t};
     let ask = CreateCommand::new("ask")
         .description("Ask the assistant")
+        .description_localized("ko", t(Lang::Ko, "cmd-ask"))
         .add_option(
             CreateCommandOption::new(CommandOptionType::String, "prompt", "What to ask")
                 .required(true),
@@ -191,7 +193,10 @@ pub fn slash_commands() -> Vec<CreateCommand> {
             "Only you see the answer (your memories may then be used)",
         ));
     let core = translate::registered().map(|spec| {
-        let mut command = CreateCommand::new(spec.name).description(spec.description);
+        // Korean clients see Korean descriptions (Discord's `ko` locale).
+        let mut command = CreateCommand::new(spec.name)
+            .description(spec.description)
+            .description_localized("ko", bot_core::commands::description(Lang::Ko, spec));
         if let Some(argument) = spec.argument {
             command = command.add_option(
                 CreateCommandOption::new(

@@ -152,12 +152,23 @@ pub async fn run(
     let bot = bot(&config);
     let me = bot.get_me().await.map_err(|e| classify(&config, e))?;
     tracing::info!(username = %me.username(), "connected to Telegram");
-    let commands: Vec<BotCommand> = bot_core::commands::COMMANDS
-        .iter()
-        .map(|command| BotCommand::new(command.name, command.description))
-        .collect();
-    if let Err(e) = bot.set_my_commands(commands).await {
-        tracing::warn!(error = %e, "could not register the command menu");
+    // The menu in English for everyone, and in each other language for apps set to it.
+    for lang in bot_core::lang::Lang::ALL {
+        let commands: Vec<BotCommand> = bot_core::commands::COMMANDS
+            .iter()
+            .map(|command| {
+                BotCommand::new(command.name, bot_core::commands::description(lang, command))
+            })
+            .collect();
+        let request = bot.set_my_commands(commands);
+        let sent = if lang == bot_core::lang::Lang::En {
+            request.await
+        } else {
+            request.language_code(lang.code()).await
+        };
+        if let Err(e) = sent {
+            tracing::warn!(error = %e, language = lang.code(), "could not register the command menu");
+        }
     }
     let pacer = Pacer::new(config.edit_interval);
     service.outbounds().register(

@@ -644,6 +644,66 @@ async fn commands_are_registered_and_help_answers() {
 }
 
 #[tokio::test]
+async fn korean_apps_get_korean_menus_help_and_errors_until_language_en() {
+    let bot = InProcess::start().await;
+    // Telegram: a menu for apps set to Korean, besides the default one.
+    bot.tg.send_private_in(ALICE, "Alice", "/help", "ko");
+    let help = bot.tg_reply(ALICE, "저는 당신의 서버에서").await;
+    assert!(help.contains("/reset: 새 대화 시작"), "{help}");
+    let korean = bot
+        .tg
+        .registered_commands_for("ko")
+        .expect("setMyCommands with language_code ko");
+    let reset = korean
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["command"] == "reset")
+        .unwrap();
+    assert_eq!(reset["description"], "새 대화 시작");
+    let english = bot.tg.registered_commands().unwrap();
+    assert!(
+        english
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|c| c["description"] == "Start a new conversation")
+    );
+    bot.tg.send_private_in(ALICE, "Alice", "/frobnicate", "ko");
+    bot.tg_reply(ALICE, "/frobnicate 명령어는 모르겠어요").await;
+    // The person's own choice wins over the app's language.
+    bot.tg.send_private_in(ALICE, "Alice", "/language en", "ko");
+    bot.tg_reply(ALICE, "I will answer in English from now on.")
+        .await;
+    bot.tg.send_private_in(ALICE, "Alice", "/frobnicate", "ko");
+    bot.tg_reply(ALICE, "I don't know the command /frobnicate")
+        .await;
+
+    // Discord: Korean descriptions for Korean clients, and a Korean client's /help in Korean.
+    let (_, registered) = bot.dc.registered_commands().last().cloned().unwrap();
+    let language = registered
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "language")
+        .expect("/language on Discord");
+    assert_eq!(
+        language["description_localizations"]["ko"],
+        "답하는 언어 보기 또는 설정: /language ko, en, auto"
+    );
+    bot.dc.set_locale(DC_BOB, "ko");
+    let token = bot.dc.slash(DC_BOB, CHANNEL, MEMBER, "help", &[]);
+    let texts = bot
+        .dc
+        .wait_for_interaction_texts(&token, WAIT, |t| t.contains("/language"))
+        .await;
+    assert!(
+        texts.last().unwrap().starts_with("저는 당신의 서버에서"),
+        "{texts:?}"
+    );
+}
+
+#[tokio::test]
 async fn reset_starts_a_new_conversation() {
     let bot = InProcess::start().await;
     bot.tg.send_private(ALICE, "Alice", "remember pineapple");

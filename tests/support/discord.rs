@@ -128,6 +128,8 @@ pub(crate) struct DcState {
     dm_channels: Mutex<HashMap<String, String>>,
     /// Users who do not accept direct messages from the bot (Discord error 50007).
     closed_dms: Mutex<std::collections::HashSet<String>>,
+    /// The client language of users whose interactions say other than "en-US".
+    locales: Mutex<HashMap<String, String>>,
 }
 
 impl DcState {
@@ -204,6 +206,7 @@ impl FakeDiscord {
             attachments: Mutex::default(),
             dm_channels: Mutex::default(),
             closed_dms: Mutex::default(),
+            locales: Mutex::new(HashMap::new()),
         });
         let api = Router::new()
             .route("/gateway", get(rest::gateway))
@@ -307,6 +310,15 @@ impl FakeDiscord {
         self.state.commands.lock().unwrap().clone()
     }
 
+    /// Sets the client language `user_id`'s interactions carry (`locale`, e.g. "ko").
+    pub fn set_locale(&self, user_id: &str, locale: &str) {
+        self.state
+            .locales
+            .lock()
+            .unwrap()
+            .insert(user_id.to_owned(), locale.to_owned());
+    }
+
     /// What happened to the interaction with `token`.
     pub fn interaction(&self, token: &str) -> Option<InteractionRecord> {
         self.state.interactions.lock().unwrap().get(token).cloned()
@@ -403,7 +415,8 @@ impl FakeDiscord {
         let token = format!("itoken-{id}");
         let mut data = json!({
             "id": id, "application_id": BOT_ID, "type": kind, "token": token, "version": 1,
-            "channel_id": channel, "locale": "en-US", "entitlements": [],
+            "channel_id": channel, "entitlements": [],
+            "locale": self.state.locales.lock().unwrap().get(user_id).cloned().unwrap_or_else(|| "en-US".to_owned()),
             "attachment_size_limit": 26_214_400, "app_permissions": "0",
             "data": payload,
         });

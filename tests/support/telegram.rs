@@ -70,6 +70,8 @@ struct TgState {
     calls: Mutex<Vec<Call>>,
     faults: Mutex<VecDeque<(String, u64)>>,
     commands: Mutex<Option<Value>>,
+    /// setMyCommands with a `language_code`, by that code.
+    commands_by_language: Mutex<HashMap<String, Value>>,
     reject_html: AtomicI64,
     documents: Mutex<Vec<(String, Vec<u8>)>>,
     confirmed: Mutex<i64>,
@@ -195,6 +197,25 @@ impl FakeTelegram {
         self.push_update(message)
     }
 
+    /// A text message from user `user_id` whose Telegram app is set to `language_code`
+    /// (`from.language_code`, e.g. "ko"). Returns the update id.
+    pub fn send_private_in(
+        &self,
+        user_id: i64,
+        name: &str,
+        text: &str,
+        language_code: &str,
+    ) -> i64 {
+        let mut from = user(user_id, name);
+        from["language_code"] = json!(language_code);
+        let message = json!({
+            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "chat": {"id": user_id, "type": "private", "first_name": name},
+            "from": from, "text": text,
+        });
+        self.push_update(message)
+    }
+
     /// A voice note (OGG/Opus `bytes`, `duration` seconds as the client reports it)
     /// from user `user_id` in a private chat. Returns the update id.
     pub fn send_voice(&self, user_id: i64, name: &str, bytes: Vec<u8>, duration: u32) -> i64 {
@@ -303,9 +324,19 @@ impl FakeTelegram {
             .collect()
     }
 
-    /// The commands registered with setMyCommands.
+    /// The commands registered with setMyCommands (for every language).
     pub fn registered_commands(&self) -> Option<Value> {
         self.state.commands.lock().unwrap().clone()
+    }
+
+    /// The commands registered with setMyCommands for apps set to `language_code`.
+    pub fn registered_commands_for(&self, language_code: &str) -> Option<Value> {
+        self.state
+            .commands_by_language
+            .lock()
+            .unwrap()
+            .get(language_code)
+            .cloned()
     }
 
     /// When each update was first handed to the bot.
@@ -432,7 +463,17 @@ async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Resp
             "supports_inline_queries": false, "has_main_web_app": false,
         })),
         "setmycommands" => {
-            *state.commands.lock().unwrap() = body.get("commands").cloned();
+            match body.get("language_code").and_then(Value::as_str) {
+                Some(code) if !code.is_empty() => {
+                    let commands = body.get("commands").cloned().unwrap_or_default();
+                    state
+                        .commands_by_language
+                        .lock()
+                        .unwrap()
+                        .insert(code.to_owned(), commands);
+                }
+                _ => *state.commands.lock().unwrap() = body.get("commands").cloned(),
+            }
             ok(json!(true))
         }
         "getupdates" => ok(get_updates(state, body).await),

@@ -192,25 +192,21 @@ pub enum ModelError {
 
 impl ModelError {
     /// A short sentence for the user. The full error goes to the log.
-    pub fn user_message(&self) -> String {
+    pub fn user_message(&self, lang: crate::lang::Lang) -> String {
+        use crate::lang::{t, tr};
         match self {
             // The address stays in the log: chat users never see internal addresses.
-            ModelError::Unreachable { .. } => "The model server is not reachable right now. \
-                 I will try again with your next message."
-                .into(),
-            ModelError::ModelNotFound { model } => format!(
-                "The model `{model}` is not installed on the model server. \
-                 Install it with `ollama pull {model}` or pick another one with /model."
-            ),
+            ModelError::Unreachable { .. } => t(lang, "model-unreachable"),
+            ModelError::ModelNotFound { model } => {
+                tr(lang, "model-not-installed", &[("model", model)])
+            }
             ModelError::Server { .. }
             | ModelError::Protocol(_)
-            | ModelError::ToolsUnsupported(_) => {
-                "The model server had a problem answering. Please try again in a moment.".into()
-            }
-            ModelError::Timeout(limit) => format!(
-                "The model did not answer within {} seconds. It may still be loading; \
-                 please try again in a moment.",
-                limit.as_secs()
+            | ModelError::ToolsUnsupported(_) => t(lang, "model-server-trouble"),
+            ModelError::Timeout(limit) => tr(
+                lang,
+                "model-timeout",
+                &[("seconds", &limit.as_secs().to_string())],
             ),
         }
     }

@@ -552,6 +552,9 @@ mod tests {
     fn missing_model_is_recognised() {
         let err = classify_error_body(404, r#"{"error":"model 'x' not found"}"#, Some("x"));
         assert!(matches!(err, ModelError::ModelNotFound { .. }));
-        assert!(err.user_message().contains("ollama pull x"));
+        assert!(
+            err.user_message(crate::lang::Lang::En)
+                .contains("ollama pull x")
+        );
     }
 }

@@ -125,6 +125,7 @@ impl Inner {
             (Err(e), Generated::Answer { .. }) => return Err(e),
         };
 
+        let lang = self.lang_of(message, settings.language.as_deref());
         let visible = match &ending {
             Ending::Complete if answer.trim().is_empty() => {
                 "(The model returned an empty answer.)".to_owned()
@@ -139,12 +140,12 @@ impl Inner {
             Ending::Cancelled => format!("{answer}\n\n_(stopped: the bot is shutting down)_"),
             Ending::Failed(e) if answer.is_empty() && tools.is_empty() => {
                 tracing::warn!(error = %e, model = %model, "model request failed");
-                reply.fail(e.user_message()).await;
+                reply.fail(e.user_message(lang)).await;
                 return Ok(None);
             }
             Ending::Failed(e) => {
                 tracing::warn!(error = %e, model = %model, "model stream broke off");
-                format!("{answer}\n\n⚠️ {}", e.user_message())
+                format!("{answer}\n\n⚠️ {}", e.user_message(lang))
             }
         };
         let visible = if tools.is_empty() {
@@ -190,7 +191,9 @@ impl Inner {
             Ok(facts) => facts,
             Err(e) => {
                 tracing::warn!(error = %e, model = %model, "model server unavailable");
-                reply.fail(e.user_message()).await;
+                reply
+                    .fail(e.user_message(self.lang_of(message, settings.language.as_deref())))
+                    .await;
                 return Generated::Replied;
             }
         };
@@ -218,11 +221,15 @@ impl Inner {
             Ok(messages) => messages,
             Err(e) => {
                 tracing::info!(error = %e, "message does not fit the context window");
+                let lang = self.lang_of(message, settings.language.as_deref());
                 reply
-                    .finish(format!(
-                        "That message is too long for the model's context window (about {} tokens, {} available). \
-                         Please shorten it.",
-                        e.needed, e.available
+                    .finish(crate::lang::tr(
+                        lang,
+                        "too-long",
+                        &[
+                            ("needed", &e.needed.to_string()),
+                            ("available", &e.available.to_string()),
+                        ],
                     ))
                     .await;
                 return Generated::Replied;
@@ -243,9 +250,8 @@ impl Inner {
         };
 
         let Some(slot) = self.acquire_slot(reply).await else {
-            reply
-                .fail("I am busy with many requests right now. Please try again in a few minutes.")
-                .await;
+            let lang = self.lang_of(message, settings.language.as_deref());
+            reply.fail(crate::lang::t(lang, "busy")).await;
             return Generated::Replied;
         };
         reply.send(ReplyEvent::Started).await;

@@ -12,6 +12,14 @@ impl Inner {
         lang::for_person(setting, message.locale.as_deref(), self.config.language)
     }
 
+    /// The language of the bot's own words to the sender of `message`, with their setting
+    /// (English-or-locale when the settings cannot be read).
+    pub(super) async fn person_lang(&self, message: &InboundMessage) -> Lang {
+        let settings = self.deps.settings.settings(&message.user_key()).await;
+        let setting = settings.ok().and_then(|s| s.language);
+        self.lang_of(message, setting.as_deref())
+    }
+
     pub(super) async fn language_command(
         &self,
         arg: Option<String>,
@@ -22,22 +30,19 @@ impl Inner {
         let mut settings = self.deps.settings.settings(&user).await?;
         let Some(wanted) = arg else {
             let shown = self.lang_of(message, settings.language.as_deref());
-            let text = match (shown, settings.language.is_some()) {
-                (Lang::Ko, true) => "언어: 한국어로 답합니다.\n바꾸려면 /language en (English) 또는 /language auto (보내신 메시지의 언어로)".to_owned(),
-                (Lang::Ko, false) => "언어: 자동 (보내신 메시지의 언어로 답합니다).\n고정하려면 /language ko 또는 /language en".to_owned(),
-                (Lang::En, true) => "Language: I answer in English.\nChange it with /language ko (한국어) or /language auto (the language you write in).".to_owned(),
-                (Lang::En, false) => "Language: automatic (I answer in the language you write in).\nFix it with /language en or /language ko (한국어).".to_owned(),
+            let key = if settings.language.is_some() {
+                "language-shown-fixed"
+            } else {
+                "language-shown-auto"
             };
-            reply.finish(text).await;
+            reply.finish(lang::t(shown, key)).await;
             return Ok(());
         };
         let Some(choice) = Choice::parse(&wanted) else {
+            let shown = self.lang_of(message, settings.language.as_deref());
             let wanted = escape_markdown(wanted.trim());
             reply
-                .finish(format!(
-                    "I don't speak \"{wanted}\" yet. Choose /language en (English), /language ko (한국어) or /language auto.\n\
-                     \"{wanted}\"은(는) 아직 지원하지 않습니다. /language ko, /language en 또는 /language auto 중에서 골라 주세요."
-                ))
+                .finish(lang::tr(shown, "language-unknown", &[("wanted", &wanted)]))
                 .await;
             return Ok(());
         };
@@ -49,12 +54,8 @@ impl Inner {
         self.deps.settings.flush().await?;
         tracing::info!(user = %user, language = ?choice, "language set");
         let text = match choice {
-            Choice::Fixed(Lang::Ko) => "이제 한국어로 답합니다.",
-            Choice::Fixed(Lang::En) => "I will answer in English from now on.",
-            Choice::Auto => match self.lang_of(message, None) {
-                Lang::Ko => "이제 보내신 메시지의 언어로 답합니다.",
-                Lang::En => "I will answer in the language you write in.",
-            },
+            Choice::Fixed(lang) => lang::t(lang, "language-set-fixed"),
+            Choice::Auto => lang::t(self.lang_of(message, None), "language-set-auto"),
         };
         reply.finish(text).await;
         Ok(())

@@ -518,19 +518,21 @@ impl Inner {
         let user = message.user_key();
         let mut settings = self.deps.settings.settings(&user).await?;
         let now = self.deps.clock.now();
+        let lang = self.lang_of(message, settings.language.as_deref());
         let Some(wanted) = arg else {
             let zone = zone_of(settings.timezone.as_deref(), self.config.default_timezone);
-            let whose = if settings.timezone.is_some() {
-                "Your time zone"
+            let key = if settings.timezone.is_some() {
+                "timezone-shown"
             } else {
-                "Your time zone (the bot's default; you have not set one)"
+                "timezone-shown-default"
             };
+            let shown = crate::lang::tr(
+                lang,
+                key,
+                &[("zone", zone.name()), ("now", &format_instant(now, zone))],
+            );
             reply
-                .finish(format!(
-                    "{whose}: {} (it is {} there).\nChange it with /timezone Area/City, e.g. /timezone Asia/Seoul or /timezone America/New_York.",
-                    zone.name(),
-                    format_instant(now, zone)
-                ))
+                .finish(format!("{shown}\n{}", crate::lang::t(lang, "timezone-how")))
                 .await;
             return Ok(());
         };
@@ -542,9 +544,10 @@ impl Inner {
                 Ok(zone) => Some(zone),
                 Err(_) => {
                     reply
-                        .finish(format!(
-                            "I don't know the time zone \"{}\". Use an IANA name such as Asia/Seoul, Europe/Berlin or America/New_York.",
-                            escape_markdown(wanted)
+                        .finish(crate::lang::tr(
+                            lang,
+                            "timezone-unknown",
+                            &[("zone", &escape_markdown(wanted))],
                         ))
                         .await;
                     return Ok(());
@@ -575,16 +578,17 @@ impl Inner {
         }
         self.deps.reminders.flush().await?;
         tracing::info!(user = %user, zone = zone.name(), moved, "time zone set");
-        let mut text = format!(
-            "Your time zone is now {} (it is {} there).",
-            zone.name(),
-            format_instant(now, zone)
+        let mut text = crate::lang::tr(
+            lang,
+            "timezone-set",
+            &[("zone", zone.name()), ("now", &format_instant(now, zone))],
         );
         if moved > 0 {
-            text.push_str(&format!(
-                " {moved} repeating reminder{} now follow{} it.",
-                if moved == 1 { "" } else { "s" },
-                if moved == 1 { "s" } else { "" }
+            text.push(' ');
+            text.push_str(&crate::lang::tr(
+                lang,
+                "timezone-moved",
+                &[("count", &moved.to_string())],
             ));
         }
         reply.finish(text).await;

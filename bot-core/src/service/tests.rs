@@ -752,14 +752,36 @@ async fn language_follows_the_setting_then_the_app_then_the_message() {
     reply(ask("hello", Some("en-US"))).await;
     let system = model.requests()[1].messages[0].content.clone();
     assert!(system.contains("Answer in Korean (한국어)"), "{system}");
+    // Asked in the chosen language.
+    assert!(
+        reply(ask("/language klingon", None))
+            .await
+            .starts_with("\"klingon\"은(는) 아직 지원하지 않아요")
+    );
+    assert!(
+        reply(ask("/help", None))
+            .await
+            .contains("/reset: 새 대화 시작")
+    );
+    assert!(
+        reply(ask("/frobnicate", None))
+            .await
+            .starts_with("/frobnicate 명령어는 모르겠어요")
+    );
+    assert_eq!(
+        reply(ask("/language auto", None)).await,
+        "I will answer in the language you write in."
+    );
     assert!(
         reply(ask("/language klingon", None))
             .await
             .contains("I don't speak \"klingon\" yet")
     );
-    assert_eq!(
-        reply(ask("/language auto", None)).await,
-        "I will answer in the language you write in."
+    // With the app in Korean, the bot's words are Korean.
+    assert!(
+        reply(ask("/help", Some("ko-KR")))
+            .await
+            .starts_with("저는 당신의 서버에서")
     );
     reply(ask("hello", None)).await;
     let system = model.requests()[2].messages[0].content.clone();

@@ -1,0 +1,66 @@
+# Hearth's own words in English. Each key needs the same key in ko.ftl (a test checks).
+# Variables: { $name }. Translators: keep /commands and `code` as they are.
+
+## Commands: the menus (Telegram setMyCommands, Discord slash command descriptions)
+cmd-start = Say hello and show what I can do
+cmd-help = Show help
+cmd-reset = Start a new conversation
+cmd-model = List models, or /model NAME to pick one
+cmd-remember = Remember something: /remember TEXT
+cmd-memory = List what I remember, or /memory QUERY to search
+cmd-forget = Forget a memory: /forget ID, or /forget all
+cmd-export = Get everything stored about you as a file
+cmd-notes = Search the owner's notes: /notes QUERY (or /notes off, /notes on)
+cmd-remind = Set a reminder: /remind in 20 minutes take the pizza out
+cmd-reminders = List your reminders, or /reminders cancel ID, snooze ID 10m
+cmd-schedule = Run a prompt on a schedule: /schedule every weekday at 7:30 summarize my day
+cmd-schedules = List scheduled prompts, or /schedules cancel|pause|resume ID
+cmd-timezone = Show or set your time zone: /timezone Asia/Seoul
+cmd-language = Show or set the language I answer in: /language ko, en or auto
+cmd-ask = Ask the assistant
+
+## Help
+help-intro =
+    I am your own assistant, answered by a model running on your own server.
+    Just write to me. Commands:
+help-outro =
+    Ask for reminders in your own words too ("remind me in 20 minutes to take the pizza out", "내일 오전 9시에 치과 가라고 알려줘"); times are in your time zone (/timezone).
+    I also pick up lasting facts from our chats (turn that off with /memory off). In group chats I use your memories only if you allow it with /memory shared on.
+    I answer in the language you write in; /language sets one.
+start-greeting = Hello { $name }!
+
+## Conversation
+reset-done = Started a new conversation. Earlier messages no longer count.
+unknown-command = I don't know the command /{ $name }. Send /help to see what I can do.
+busy = I am busy with many requests right now. Please try again in a few minutes.
+too-long = That message is too long for the model's context window (about { $needed } tokens, { $available } available). Please shorten it.
+
+## Trouble
+something-went-wrong = Sorry, something went wrong while handling that message. The problem is logged; please try again.
+storage-trouble = Sorry, I could not save that. The problem is logged; please try again.
+model-unreachable = The model server is not reachable right now. I will try again with your next message.
+model-not-installed = The model `{ $model }` is not installed on the model server. Install it with `ollama pull { $model }` or pick another one with /model.
+model-server-trouble = The model server had a problem answering. Please try again in a moment.
+model-timeout = The model did not answer within { $seconds } seconds. It may still be loading; please try again in a moment.
+
+## /language
+language-shown-auto =
+    Language: automatic (I answer in the language you write in).
+    Fix it with /language en or /language ko (한국어).
+language-shown-fixed =
+    Language: I answer in English.
+    Change it with /language ko (한국어) or /language auto (the language you write in).
+language-set-fixed = I will answer in English from now on.
+language-set-auto = I will answer in the language you write in.
+language-unknown = I don't speak "{ $wanted }" yet. Choose /language en (English), /language ko (한국어) or /language auto.
+
+## /timezone
+timezone-shown = Your time zone: { $zone } (it is { $now } there).
+timezone-shown-default = Your time zone (the bot's default; you have not set one): { $zone } (it is { $now } there).
+timezone-how = Change it with /timezone Area/City, e.g. /timezone Asia/Seoul or /timezone America/New_York.
+timezone-set = Your time zone is now { $zone } (it is { $now } there).
+timezone-moved = { $count ->
+    [one] 1 repeating reminder now follows it.
+   *[other] { $count } repeating reminders now follow it.
+}
+timezone-unknown = I don't know the time zone "{ $zone }". Use an IANA name such as Asia/Seoul, Europe/Berlin or America/New_York.

@@ -1,0 +1,63 @@
+# Hearth의 한국어 문구. en.ftl과 같은 키가 모두 있어야 합니다(테스트가 확인합니다).
+# 변수: { $name }. 번역할 때 /명령어와 `코드`는 그대로 두세요.
+
+## 명령어 메뉴 (Telegram setMyCommands, Discord 슬래시 명령어 설명)
+cmd-start = 인사하고 할 수 있는 일을 보여 줍니다
+cmd-help = 도움말 보기
+cmd-reset = 새 대화 시작
+cmd-model = 모델 목록, /model 이름 으로 모델 선택
+cmd-remember = 기억하기: /remember 내용
+cmd-memory = 기억한 것 보기, /memory 검색어 로 찾기
+cmd-forget = 기억 지우기: /forget ID 또는 /forget all
+cmd-export = 저장된 내 데이터를 파일로 받기
+cmd-notes = 소유자의 노트 검색: /notes 검색어 (/notes off, /notes on)
+cmd-remind = 리마인더 설정: /remind 20분 후 피자 꺼내기
+cmd-reminders = 내 리마인더 목록, /reminders cancel ID, snooze ID 10m
+cmd-schedule = 정해진 시간에 프롬프트 실행: /schedule 평일 7:30 오늘 할 일 요약
+cmd-schedules = 예약된 프롬프트 목록, /schedules cancel|pause|resume ID
+cmd-timezone = 시간대 보기 또는 설정: /timezone Asia/Seoul
+cmd-language = 답하는 언어 보기 또는 설정: /language ko, en, auto
+cmd-ask = 어시스턴트에게 묻기
+
+## 도움말
+help-intro =
+    저는 당신의 서버에서 돌아가는 모델이 답하는 개인 어시스턴트입니다.
+    그냥 말을 걸어 주세요. 명령어:
+help-outro =
+    리마인더는 평소 말투로도 부탁할 수 있어요("내일 오전 9시에 치과 가라고 알려줘", "remind me in 20 minutes to take the pizza out"). 시간은 내 시간대 기준입니다(/timezone).
+    대화에서 오래 기억할 만한 사실도 기억해 둡니다(/memory off 로 끌 수 있어요). 그룹 채팅에서는 /memory shared on 으로 허락한 경우에만 내 기억을 씁니다.
+    보내신 메시지의 언어로 답합니다. /language 로 고정할 수 있어요.
+start-greeting = 안녕하세요, { $name }님!
+
+## 대화
+reset-done = 새 대화를 시작했습니다. 이전 메시지는 더 이상 반영되지 않습니다.
+unknown-command = /{ $name } 명령어는 모르겠어요. /help 를 보내면 할 수 있는 일을 알려 드릴게요.
+busy = 지금 요청이 너무 많아요. 몇 분 뒤에 다시 시도해 주세요.
+too-long = 메시지가 모델의 컨텍스트 창에 비해 너무 깁니다(약 { $needed } 토큰, 사용 가능 { $available } 토큰). 줄여서 보내 주세요.
+
+## 문제
+something-went-wrong = 죄송합니다. 메시지를 처리하다가 문제가 생겼어요. 기록해 두었으니 다시 시도해 주세요.
+storage-trouble = 죄송합니다. 저장하지 못했어요. 기록해 두었으니 다시 시도해 주세요.
+model-unreachable = 지금은 모델 서버에 연결할 수 없어요. 다음 메시지 때 다시 시도할게요.
+model-not-installed = 모델 서버에 `{ $model }` 모델이 설치되어 있지 않아요. `ollama pull { $model }` 로 설치하거나 /model 로 다른 모델을 고르세요.
+model-server-trouble = 모델 서버가 답하는 중에 문제가 생겼어요. 잠시 후 다시 시도해 주세요.
+model-timeout = 모델이 { $seconds }초 안에 답하지 않았어요. 아직 불러오는 중일 수 있으니 잠시 후 다시 시도해 주세요.
+
+## /language
+language-shown-auto =
+    언어: 자동 (보내신 메시지의 언어로 답합니다).
+    고정하려면 /language ko 또는 /language en
+language-shown-fixed =
+    언어: 한국어로 답합니다.
+    바꾸려면 /language en (English) 또는 /language auto (보내신 메시지의 언어로)
+language-set-fixed = 이제 한국어로 답합니다.
+language-set-auto = 이제 보내신 메시지의 언어로 답합니다.
+language-unknown = "{ $wanted }"은(는) 아직 지원하지 않아요. /language ko, /language en 또는 /language auto 중에서 골라 주세요.
+
+## /timezone
+timezone-shown = 내 시간대: { $zone } (지금 그곳은 { $now }).
+timezone-shown-default = 내 시간대 (따로 정하지 않아 봇의 기본값): { $zone } (지금 그곳은 { $now }).
+timezone-how = /timezone 지역/도시 로 바꿀 수 있어요. 예: /timezone Asia/Seoul, /timezone America/New_York
+timezone-set = 이제 내 시간대는 { $zone }입니다 (지금 그곳은 { $now }).
+timezone-moved = 반복 리마인더 { $count }개가 새 시간대를 따릅니다.
+timezone-unknown = "{ $zone }" 시간대는 모르겠어요. Asia/Seoul, Europe/Berlin, America/New_York 같은 IANA 이름을 써 주세요.
