@@ -124,6 +124,7 @@ async fn main() {
                         chat: None,
                         kind: Kind::Reminder,
                         name: String::new(),
+                        lang: None,
                     })
                     .await
                     .unwrap();

@@ -64,3 +64,19 @@ timezone-moved = { $count ->
    *[other] { $count } repeating reminders now follow it.
 }
 timezone-unknown = I don't know the time zone "{ $zone }". Use an IANA name such as Asia/Seoul, Europe/Berlin or America/New_York.
+
+## Reminders
+reminder-set = ⏰ Reminder { $id } set for { $at } ({ $zone }): { $text }
+reminder-set-repeat = ⏰ Reminder { $id } set for { $repeat } ({ $zone }), first { $at }: { $text }
+schedule-set =
+    🗓 Scheduled prompt { $id } set for { $at } ({ $zone }): { $text }
+    The answer will come to this chat.
+schedule-set-repeat =
+    🗓 Scheduled prompt { $id } set for { $repeat } ({ $zone }), first { $at }: { $text }
+    The answer will come to this chat.
+reminder-private-note = I will send it to you in a private message.
+reminder-fired = ⏰ Reminder: { $text }
+reminder-late = ⏰ Reminder (late by { $late }, it was due { $due }): { $text }
+reminder-missed = ⏰ Missed reminder { $id }: it was due { $due } ({ $zone }), { $late } ago, while I was offline. That is past the { $limit } limit, so this is only a note: { $text }
+reminder-snooze-hint = _Snooze: /reminders snooze { $id } 10m_
+reminder-repeat-note = _{ $id }, { $repeat }_

@@ -61,3 +61,19 @@ timezone-how = /timezone 지역/도시 로 바꿀 수 있어요. 예: /timezone 
 timezone-set = 이제 내 시간대는 { $zone }입니다 (지금 그곳은 { $now }).
 timezone-moved = 반복 리마인더 { $count }개가 새 시간대를 따릅니다.
 timezone-unknown = "{ $zone }" 시간대는 모르겠어요. Asia/Seoul, Europe/Berlin, America/New_York 같은 IANA 이름을 써 주세요.
+
+## 리마인더
+reminder-set = ⏰ 리마인더 { $id } 설정: { $at } ({ $zone }) — { $text }
+reminder-set-repeat = ⏰ 리마인더 { $id } 설정: { $repeat } ({ $zone }), 처음 { $at } — { $text }
+schedule-set =
+    🗓 예약 프롬프트 { $id } 설정: { $at } ({ $zone }) — { $text }
+    답은 이 채팅으로 보내 드릴게요.
+schedule-set-repeat =
+    🗓 예약 프롬프트 { $id } 설정: { $repeat } ({ $zone }), 처음 { $at } — { $text }
+    답은 이 채팅으로 보내 드릴게요.
+reminder-private-note = 개인 메시지로 보내 드릴게요.
+reminder-fired = ⏰ 리마인더: { $text }
+reminder-late = ⏰ 리마인더 ({ $late } 늦음, 원래 { $due }): { $text }
+reminder-missed = ⏰ 놓친 리마인더 { $id }: { $due } ({ $zone })에 보내야 했는데 제가 꺼져 있는 동안 { $late } 지났어요. 한도({ $limit })를 넘어 알림 대신 기록만 남깁니다: { $text }
+reminder-snooze-hint = _다시 알림: /reminders snooze { $id } 10m_
+reminder-repeat-note = _{ $id }, { $repeat }_

@@ -51,13 +51,15 @@ pub fn t(lang: Lang, key: &str) -> String {
     tr(lang, key, &[])
 }
 
-/// The message `key` in `lang` with its variables (`("name", "Alice")`; a value that reads
-/// as a number is one, for plural rules). Falls back to English, then to the key itself.
+/// The message `key` in `lang` with its variables (`("name", "Alice")`; a whole number
+/// written plainly is a number, for plural rules). Falls back to English, then to the key itself.
 pub fn tr(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
     let mut fluent_args = FluentArgs::new();
     for (name, value) in args {
-        let value = match value.parse::<f64>() {
-            Ok(n) if !value.is_empty() => FluentValue::from(n),
+        // A number only when it reads back the same ("3", not "007" or "1.50"): plural
+        // rules need numbers, and a person's text must come out exactly as written.
+        let value = match value.parse::<i64>() {
+            Ok(n) if n.to_string() == *value => FluentValue::from(n),
             _ => FluentValue::from(value.to_string()),
         };
         fluent_args.set(*name, value);
@@ -250,6 +252,14 @@ mod tests {
         assert_eq!(
             tr(Lang::Ko, "model-timeout", &[("seconds", "300")]),
             "모델이 300초 안에 답하지 않았어요. 아직 불러오는 중일 수 있으니 잠시 후 다시 시도해 주세요."
+        );
+        assert_eq!(
+            tr(Lang::En, "reminder-fired", &[("text", "007")]),
+            "⏰ Reminder: 007"
+        );
+        assert_eq!(
+            tr(Lang::En, "timezone-moved", &[("count", "1")]),
+            "1 repeating reminder now follows it."
         );
         let missing = "no-such-key";
         assert_eq!(t(Lang::Ko, missing), missing);

@@ -83,12 +83,23 @@ pub struct Reminder {
     /// Scheduled prompts: failed runs in a row (three pause it).
     #[serde(default)]
     pub failures: u32,
+    /// The language code its messages are sent in (the person's when it was set).
+    #[serde(default)]
+    pub lang: Option<String>,
 }
 
 impl Reminder {
     /// The zone, UTC when the stored name is not one chrono-tz knows.
     pub fn tz(&self) -> chrono_tz::Tz {
         self.zone.parse().unwrap_or(chrono_tz::UTC)
+    }
+
+    /// The language its messages are sent in (English when none was stored).
+    pub fn language(&self) -> crate::lang::Lang {
+        self.lang
+            .as_deref()
+            .and_then(crate::lang::Lang::from_code)
+            .unwrap_or(crate::lang::Lang::En)
     }
 
     /// The platform it is delivered on.
@@ -118,6 +129,8 @@ pub struct NewReminder {
     pub kind: Kind,
     /// How the person is called.
     pub name: String,
+    /// The language code its messages are sent in.
+    pub lang: Option<String>,
 }
 
 impl NewReminder {
@@ -137,6 +150,7 @@ impl NewReminder {
             kind: self.kind,
             name: self.name,
             failures: 0,
+            lang: self.lang,
         }
     }
 }

@@ -18,7 +18,6 @@ use tokio::sync::{Notify, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use super::when::{format_instant, format_lateness};
 use super::{Kind, Reminder, ReminderState, ReminderStore};
 use crate::access::AccessPolicy;
 use crate::clock::Clock;
@@ -357,31 +356,49 @@ impl Scheduler {
     }
 }
 
-/// What the person gets when `reminder` fires `late`.
+/// What the person gets when `reminder` fires `late`, in the language it was set in.
 fn message_text(reminder: &Reminder, late: Duration, missed: bool, max_late: Duration) -> String {
+    use crate::lang::tr;
+    let lang = reminder.language();
     let zone = reminder.tz();
-    let due = format_instant(reminder.due, zone);
+    let due = crate::remind::when::format_instant_in(reminder.due, zone, lang);
     let text = &crate::service::escape_markdown(&reminder.text);
     let id = &reminder.id;
+    let late_by = crate::remind::when::format_lateness_in(late, lang);
     if missed {
-        return format!(
-            "⏰ Missed reminder {id}: it was due {due} ({zone}), {} ago, while I was offline. \
-             That is past the {} limit, so this is only a note: {text}",
-            format_lateness(late),
-            format_lateness(max_late),
+        return tr(
+            lang,
+            "reminder-missed",
+            &[
+                ("id", id),
+                ("due", &due),
+                ("zone", zone.name()),
+                ("late", &late_by),
+                (
+                    "limit",
+                    &crate::remind::when::format_lateness_in(max_late, lang),
+                ),
+                ("text", text),
+            ],
         );
     }
     let mut out = if late.num_seconds() >= ON_TIME {
-        format!(
-            "⏰ Reminder (late by {}, it was due {due}): {text}",
-            format_lateness(late)
+        tr(
+            lang,
+            "reminder-late",
+            &[("late", &late_by), ("due", &due), ("text", text)],
         )
     } else {
-        format!("⏰ Reminder: {text}")
+        tr(lang, "reminder-fired", &[("text", text)])
     };
+    out.push('\n');
     match &reminder.repeat {
-        Some(repeat) => out.push_str(&format!("\n_{id}, {}_", repeat.describe())),
-        None => out.push_str(&format!("\n_Snooze: /reminders snooze {id} 10m_")),
+        Some(repeat) => out.push_str(&tr(
+            lang,
+            "reminder-repeat-note",
+            &[("id", id), ("repeat", &repeat.describe_in(lang))],
+        )),
+        None => out.push_str(&tr(lang, "reminder-snooze-hint", &[("id", id)])),
     }
     out
 }

@@ -70,6 +70,20 @@ impl Repeat {
         after + Duration::days(1)
     }
 
+    /// The repeat in `lang`: "every weekday at 08:00", "평일 08:00마다".
+    pub fn describe_in(&self, lang: crate::lang::Lang) -> String {
+        if lang == crate::lang::Lang::En {
+            return self.describe();
+        }
+        let days = match self.days {
+            Days::Daily => "매일".to_owned(),
+            Days::Weekdays => "평일".to_owned(),
+            Days::Weekends => "주말".to_owned(),
+            Days::Weekly(day) => format!("매주 {}요일", weekday_ko_short(day)),
+        };
+        format!("{days} {}", self.at.format("%H:%M"))
+    }
+
     /// "every weekday at 08:00".
     pub fn describe(&self) -> String {
         let days = match self.days {
@@ -865,9 +879,55 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
 
 /// "Fri 15 Jan 2027 09:00" in `zone`.
 pub fn format_instant(at: DateTime<Utc>, zone: Tz) -> String {
-    at.with_timezone(&zone)
-        .format("%a %-d %b %Y %H:%M")
-        .to_string()
+    format_instant_in(at, zone, crate::lang::Lang::En)
+}
+
+/// An instant as a person reads it in `lang`: "Fri 15 Jan 2027 09:00", "2027년 1월 15일 (금) 09:00".
+pub fn format_instant_in(at: DateTime<Utc>, zone: Tz, lang: crate::lang::Lang) -> String {
+    let local = at.with_timezone(&zone);
+    match lang {
+        crate::lang::Lang::En => local.format("%a %-d %b %Y %H:%M").to_string(),
+        crate::lang::Lang::Ko => format!(
+            "{}년 {}월 {}일 ({}) {}",
+            local.year(),
+            local.month(),
+            local.day(),
+            weekday_ko_short(local.weekday()),
+            local.format("%H:%M")
+        ),
+    }
+}
+
+fn weekday_ko_short(day: Weekday) -> &'static str {
+    match day {
+        Weekday::Mon => "월",
+        Weekday::Tue => "화",
+        Weekday::Wed => "수",
+        Weekday::Thu => "목",
+        Weekday::Fri => "금",
+        Weekday::Sat => "토",
+        Weekday::Sun => "일",
+    }
+}
+
+/// How late something is, in `lang`: "2 h", "2시간 5분".
+pub fn format_lateness_in(by: Duration, lang: crate::lang::Lang) -> String {
+    if lang == crate::lang::Lang::En {
+        return format_lateness(by);
+    }
+    let minutes = by.num_minutes().max(1);
+    let (days, hours, mins) = (minutes / 1440, (minutes % 1440) / 60, minutes % 60);
+    let mut parts = Vec::new();
+    if days > 0 {
+        parts.push(format!("{days}일"));
+    }
+    if hours > 0 {
+        parts.push(format!("{hours}시간"));
+    }
+    if mins > 0 && days == 0 {
+        parts.push(format!("{mins}분"));
+    }
+    parts.join(" ")
 }
 
 /// "2 h", "5 min", "1 day 3 h": how late something is.

@@ -330,6 +330,7 @@ async fn a_reminder_due_at_start_is_delivered_once_its_platform_connects() {
             chat: None,
             kind: crate::remind::Kind::Reminder,
             name: String::new(),
+            lang: None,
         })
         .await
         .unwrap();
@@ -422,5 +423,30 @@ async fn a_scheduled_prompt_is_answered_with_memories_and_pauses_after_three_fai
     assert!(
         said.starts_with("Resumed r1: next Tue 19 Jan 2027 10:00"),
         "{said}"
+    );
+}
+
+#[tokio::test]
+async fn a_korean_speaker_is_confirmed_and_reminded_in_korean() {
+    let bot = bot();
+    let mut ask = message("1", "/language ko");
+    final_text(&collect(bot.service.handle(ask.clone())).await);
+    ask.text = "/remind 20분 후 피자 꺼내기".into();
+    let said = final_text(&collect(bot.service.handle(ask.clone())).await);
+    assert_eq!(
+        said,
+        "⏰ 리마인더 r1 설정: 2027년 1월 15일 (금) 09:50 (UTC) — 피자 꺼내기"
+    );
+    ask.text = "/remind 매일 7시 물 마시기".into();
+    let said = final_text(&collect(bot.service.handle(ask)).await);
+    assert!(
+        said.starts_with("⏰ 리마인더 r2 설정: 매일 07:00 (UTC), 처음 2027년 1월 16일 (토) 07:00"),
+        "{said}"
+    );
+    bot.clock.advance(Duration::minutes(20));
+    let sent = bot.outbound.wait_for(1).await;
+    assert_eq!(
+        sent[0].1.text,
+        "⏰ 리마인더: 피자 꺼내기\n_다시 알림: /reminders snooze r1 10m_"
     );
 }

@@ -189,7 +189,11 @@ impl Inner {
         let reminder = self.store_reminder(request, kind, message, zone).await?;
         let mut text = confirmation(&reminder);
         if message.chat.is_shared && kind == Kind::Reminder {
-            text.push_str("\nI will send it to you in a private message.");
+            text.push('\n');
+            text.push_str(&crate::lang::t(
+                reminder.language(),
+                "reminder-private-note",
+            ));
         }
         reply.finish(text).await;
         Ok(())
@@ -254,6 +258,7 @@ impl Inner {
         zone: Tz,
     ) -> Result<Reminder, StoreError> {
         let user = message.user_key();
+        let lang = self.person_lang(message).await;
         let now = self.deps.clock.now();
         let due = request.first(now, zone);
         let repeat = match request.when {
@@ -273,6 +278,7 @@ impl Inner {
                 chat: message.chat.is_shared.then(|| message.chat.id.clone()),
                 kind,
                 name: message.display_name.clone(),
+                lang: Some(lang.code().to_owned()),
             })
             .await?;
         self.deps.reminders.flush().await?;
@@ -491,6 +497,7 @@ impl Inner {
                     chat: message.chat.is_shared.then(|| message.chat.id.clone()),
                     kind: reminder.kind,
                     name: reminder.name.clone(),
+                    lang: reminder.lang.clone(),
                 })
                 .await?
         };
@@ -614,34 +621,29 @@ fn no_such(id: &str) -> String {
 
 /// "⏰ Reminder r12 set for Fri 15 Jan 2027 09:00 (Asia/Seoul): call the dentist".
 pub fn confirmation(reminder: &Reminder) -> String {
+    use crate::lang::tr;
+    let lang = reminder.language();
     let zone = reminder.tz();
-    let at = format_instant(reminder.due, zone);
-    if reminder.kind == Kind::Prompt {
-        let when = match reminder.repeat {
-            None => format!("{at} ({})", reminder.zone),
-            Some(repeat) => format!("{} ({}), first {at}", repeat.describe(), reminder.zone),
-        };
-        return format!(
-            "🗓 Scheduled prompt {} set for {when}: {}\nThe answer will come to this chat.",
-            reminder.id,
-            escape_markdown(&reminder.text)
-        );
-    }
-    match reminder.repeat {
-        None => format!(
-            "⏰ Reminder {} set for {at} ({}): {}",
-            reminder.id,
-            reminder.zone,
-            escape_markdown(&reminder.text)
-        ),
-        Some(repeat) => format!(
-            "⏰ Reminder {} set for {} ({}), first {at}: {}",
-            reminder.id,
-            repeat.describe(),
-            reminder.zone,
-            escape_markdown(&reminder.text)
-        ),
-    }
+    let at = when::format_instant_in(reminder.due, zone, lang);
+    let text = escape_markdown(&reminder.text);
+    let repeat = reminder
+        .repeat
+        .map(|r| r.describe_in(lang))
+        .unwrap_or_default();
+    let args = [
+        ("id", reminder.id.as_str()),
+        ("at", at.as_str()),
+        ("zone", reminder.zone.as_str()),
+        ("text", text.as_str()),
+        ("repeat", repeat.as_str()),
+    ];
+    let key = match (reminder.kind, reminder.repeat.is_some()) {
+        (Kind::Prompt, false) => "schedule-set",
+        (Kind::Prompt, true) => "schedule-set-repeat",
+        (Kind::Reminder, false) => "reminder-set",
+        (Kind::Reminder, true) => "reminder-set-repeat",
+    };
+    tr(lang, key, &args)
 }
 
 #[async_trait::async_trait]

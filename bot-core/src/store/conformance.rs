@@ -279,6 +279,7 @@ fn new_reminder(owner: &UserKey, text: &str, minutes: i64) -> crate::remind::New
         chat: None,
         kind: crate::remind::Kind::Reminder,
         name: String::new(),
+        lang: None,
     }
 }
 
