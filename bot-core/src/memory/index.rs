@@ -65,18 +65,52 @@ const STOPWORDS: &[&str] = &[
 ];
 
 /// Lowercase word tokens without stopwords, stemmed with the Snowball English
-/// stemmer. Words of other scripts pass through the stemmer unchanged.
+/// stemmer. Hangul, Han and Kana runs become overlapping character bigrams, as Lucene's
+/// CJK analyzer does (the notes index does the same): Korean attaches particles to words,
+/// so "이름은" and "이름이" share "이름". Words of other scripts pass through unchanged.
 pub fn tokens(text: &str) -> Vec<String> {
     static STEMMER: std::sync::LazyLock<rust_stemmers::Stemmer> = std::sync::LazyLock::new(|| {
         rust_stemmers::Stemmer::create(rust_stemmers::Algorithm::English)
     });
-    text.split(|c: char| !c.is_alphanumeric())
-        // Single Latin letters ("s" of "sister's") carry no meaning.
-        .filter(|w| w.len() > 1 || w.chars().any(|c| !c.is_ascii_alphabetic()))
-        .map(str::to_lowercase)
-        .filter(|w| !STOPWORDS.contains(&w.as_str()))
-        .map(|w| STEMMER.stem(&w).into_owned())
-        .collect()
+    let mut out = Vec::new();
+    for word in text.split(|c: char| !c.is_alphanumeric()) {
+        if !word.chars().any(crate::sources::is_cjk) {
+            // Single Latin letters ("s" of "sister's") carry no meaning.
+            if word.is_empty() || (word.len() == 1 && word.chars().all(|c| c.is_ascii_alphabetic()))
+            {
+                continue;
+            }
+            let word = word.to_lowercase();
+            if !STOPWORDS.contains(&word.as_str()) {
+                out.push(STEMMER.stem(&word).into_owned());
+            }
+            continue;
+        }
+        // Mixed or CJK: CJK runs as bigrams (or the one character), the rest as words.
+        let chars: Vec<char> = word.chars().collect();
+        let mut i = 0;
+        while i < chars.len() {
+            let cjk = crate::sources::is_cjk(chars[i]);
+            let start = i;
+            while i < chars.len() && crate::sources::is_cjk(chars[i]) == cjk {
+                i += 1;
+            }
+            let run = &chars[start..i];
+            if cjk {
+                if run.len() == 1 {
+                    out.push(run[0].to_string());
+                }
+                out.extend(run.windows(2).map(|pair| pair.iter().collect::<String>()));
+            } else {
+                out.push(
+                    STEMMER
+                        .stem(&run.iter().collect::<String>().to_lowercase())
+                        .into_owned(),
+                );
+            }
+        }
+    }
+    out
 }
 
 impl Index {
@@ -254,6 +288,13 @@ mod tests {
         // Meaning alone can bring a memory back.
         let hits = index.search("bicycle", Some(&[0.0, 1.0]), 3, &RankConfig::default());
         assert_eq!(hits[0].0, "far");
+    }
+
+    #[test]
+    fn korean_words_become_bigrams_so_particles_do_not_hide_them() {
+        assert_eq!(tokens("이름은"), ["이름", "름은"]);
+        assert!(tokens("고양이 이름이 뭐였지?").contains(&"이름".to_owned()));
+        assert_eq!(tokens("서울에 iPhone이"), ["서울", "울에", "iphon", "이"]);
     }
 
     #[test]

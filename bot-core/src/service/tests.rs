@@ -801,3 +801,17 @@ async fn the_time_in_the_prompt_is_in_the_persons_zone() {
         "{system}"
     );
 }
+
+#[tokio::test]
+async fn a_korean_memory_is_found_by_a_korean_question_despite_particles() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let (service, _store) = service(model.clone(), 1);
+    collect(service.handle(message("1", "/remember 우리 고양이 이름은 나비야"))).await;
+    collect(service.handle(message("1", "/remember 나는 서울에 산다"))).await;
+    collect(service.handle(message("1", "/remember I work as a nurse"))).await;
+    collect(service.handle(message("1", "이름이 뭐였지?"))).await;
+    let system = &model.requests()[0].messages[0].content;
+    // "이름이" shares "이름" with "이름은": found although no whole word matches.
+    assert!(system.contains("우리 고양이 이름은 나비야"), "{system}");
+    assert!(!system.contains("nurse"), "{system}");
+}
