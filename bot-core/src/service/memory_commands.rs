@@ -3,6 +3,7 @@
 use serde_json::json;
 
 use super::{Inner, Reply};
+use crate::lang::{Lang, t, tr};
 use crate::memory::{Memory, MemoryError, MemorySource};
 use crate::outbound::{OutboundError, OutboundMessage, Recipient};
 use crate::store::StoreError;
@@ -42,14 +43,13 @@ fn store_error(error: MemoryError) -> StoreError {
 }
 
 /// Turns memory errors into a reply; storage errors go up.
-fn explain(error: MemoryError, limit: usize) -> Result<String, StoreError> {
+fn explain(error: MemoryError, limit: usize, lang: Lang) -> Result<String, StoreError> {
     match error {
-        MemoryError::Empty => Ok(
-            "Tell me what to remember, for example: /remember my sister Ana lives in Lisbon."
-                .into(),
-        ),
-        MemoryError::TooLong { chars, .. } => Ok(format!(
-            "That is too long to remember ({chars} characters; the limit is {limit}). Please shorten it."
+        MemoryError::Empty => Ok(t(lang, "remember-how")),
+        MemoryError::TooLong { chars, .. } => Ok(tr(
+            lang,
+            "remember-too-long",
+            &[("chars", &chars.to_string()), ("limit", &limit.to_string())],
         )),
         MemoryError::Store(e) => Err(e),
     }
@@ -63,6 +63,7 @@ impl Inner {
         reply: &Reply,
     ) -> Result<(), StoreError> {
         let limit = self.deps.memories.config().max_chars;
+        let lang = self.person_lang(message).await;
         let text = arg.unwrap_or_default();
         match self
             .deps
@@ -73,13 +74,10 @@ impl Inner {
             Ok(memory) => {
                 tracing::info!(user = %message.user_key(), id = %memory.id, "remembered");
                 reply
-                    .finish(format!(
-                        "Got it, I will remember that (id `{}`).",
-                        memory.id
-                    ))
+                    .finish(tr(lang, "remembered", &[("id", &memory.id)]))
                     .await;
             }
-            Err(e) => reply.finish(explain(e, limit)?).await,
+            Err(e) => reply.finish(explain(e, limit, lang)?).await,
         }
         Ok(())
     }
@@ -95,26 +93,26 @@ impl Inner {
         let lower = arg.to_lowercase();
         let words: Vec<&str> = lower.split_whitespace().collect();
         let mut settings = self.deps.settings.settings(&user).await?;
+        let lang = self.lang_of(message, settings.language.as_deref());
         // Lists and searches show what is remembered: never in a chat others can read.
         let private = !matches!(
             words.as_slice(),
             ["off"] | ["on"] | ["shared", "on" | "off"]
         );
         let text = match words.as_slice() {
-            [] => self.memory_page(message, 1).await?,
+            [] => self.memory_page(message, 1, lang).await?,
             ["page", n] => match n.parse::<usize>() {
-                Ok(n) if n >= 1 => self.memory_page(message, n).await?,
-                _ => "Page numbers are whole numbers from 1, e.g. /memory page 2.".into(),
+                Ok(n) if n >= 1 => self.memory_page(message, n, lang).await?,
+                _ => t(lang, "memory-page-number"),
             },
             ["off"] | ["on"] => {
                 settings.memory_capture_off = words[0] == "off";
                 self.deps.settings.set_settings(&user, &settings).await?;
                 self.flush().await?;
                 if settings.memory_capture_off {
-                    "I will no longer pick up facts from our chats by myself. /remember still works; /memory on turns it back on.".into()
+                    t(lang, "memory-capture-off")
                 } else {
-                    "I will pick up lasting facts from our chats again. /memory off stops that."
-                        .into()
+                    t(lang, "memory-capture-on")
                 }
             }
             ["shared", choice @ ("on" | "off")] => {
@@ -122,9 +120,9 @@ impl Inner {
                 self.deps.settings.set_settings(&user, &settings).await?;
                 self.flush().await?;
                 if settings.memory_in_shared {
-                    "In group chats and channels I will now use your memories when I answer you. Others there can read my answers.".into()
+                    t(lang, "memory-shared-on")
                 } else {
-                    "In group chats and channels I will not use your memories.".into()
+                    t(lang, "memory-shared-off")
                 }
             }
             _ => {
@@ -134,10 +132,12 @@ impl Inner {
                     .search(&user, &arg, PAGE)
                     .await
                     .map_err(store_error)?;
+                let query = escape_markdown(&arg);
                 if hits.is_empty() {
-                    format!("I remember nothing about “{}”.", escape_markdown(&arg))
+                    tr(lang, "memory-none-about", &[("query", &query)])
                 } else {
-                    let mut text = format!("What I remember about “{}”:\n", escape_markdown(&arg));
+                    let mut text = tr(lang, "memory-about", &[("query", &query)]);
+                    text.push('\n');
                     hits.iter()
                         .for_each(|hit| text.push_str(&line(&hit.memory)));
                     text
@@ -157,6 +157,7 @@ impl Inner {
         &self,
         message: &InboundMessage,
         page: usize,
+        lang: Lang,
     ) -> Result<String, StoreError> {
         let all = self
             .deps
@@ -165,28 +166,38 @@ impl Inner {
             .await
             .map_err(store_error)?;
         if all.is_empty() {
-            return Ok(
-                "I don't remember anything about you yet. Tell me with /remember TEXT.".into(),
-            );
+            return Ok(t(lang, "memory-empty"));
         }
         let pages = all.len().div_ceil(PAGE);
         if page > pages {
-            return Ok(format!("There are only {pages} page(s) of memories."));
+            return Ok(tr(lang, "memory-no-page", &[("pages", &pages.to_string())]));
         }
         // Newest first.
-        let mut text = format!(
-            "What I remember about you (page {page} of {pages}, {} in all):\n",
-            all.len()
+        let mut text = tr(
+            lang,
+            "memory-page",
+            &[
+                ("page", &page.to_string()),
+                ("pages", &pages.to_string()),
+                ("count", &all.len().to_string()),
+            ],
         );
+        text.push('\n');
         all.iter()
             .rev()
             .skip((page - 1) * PAGE)
             .take(PAGE)
             .for_each(|m| text.push_str(&line(m)));
         if page < pages {
-            text.push_str(&format!("\nMore: /memory page {}.", page + 1));
+            text.push('\n');
+            text.push_str(&tr(
+                lang,
+                "memory-more",
+                &[("next", &(page + 1).to_string())],
+            ));
         }
-        text.push_str("\nForget one with /forget ID.");
+        text.push('\n');
+        text.push_str(&t(lang, "memory-forget-hint"));
         Ok(text)
     }
 
@@ -198,34 +209,41 @@ impl Inner {
     ) -> Result<(), StoreError> {
         let user = message.user_key();
         let memories = &self.deps.memories;
+        let lang = self.person_lang(message).await;
         let arg = arg.unwrap_or_default().to_lowercase();
         let words: Vec<&str> = arg.split_whitespace().collect();
         let text = match words.as_slice() {
-            [] => "Which memory? Send /forget ID (the ids are in /memory), or /forget all.".to_owned(),
+            [] => t(lang, "forget-which"),
             ["all"] => match memories.list(&user).await.map_err(store_error)?.len() {
-                0 => "I don't remember anything about you.".to_owned(),
-                n => format!("This deletes all {n} memories I keep about you. To go ahead, send /forget all confirm."),
+                0 => t(lang, "forget-nothing"),
+                n => tr(lang, "forget-all-ask", &[("count", &n.to_string())]),
             },
             ["all", "confirm"] => {
                 let n = memories.forget_all(&user).await.map_err(store_error)?;
                 tracing::info!(user = %user, removed = n, "forgot all memories");
-                format!("Done: I forgot all {n} memories about you.")
+                tr(lang, "forget-all-done", &[("count", &n.to_string())])
             }
-            [id] if id.starts_with('m') && id.len() > 1 && id.chars().all(|c| c.is_ascii_alphanumeric()) => {
+            [id] if id.starts_with('m')
+                && id.len() > 1
+                && id.chars().all(|c| c.is_ascii_alphanumeric()) =>
+            {
                 match memories.get(&user, id).await.map_err(store_error)? {
                     Some(memory) if memories.forget(&user, id).await.map_err(store_error)? => {
                         if message.chat.is_shared {
                             // Others read this chat: confirm without quoting the memory.
-                            format!("Forgotten: memory `{id}`.")
+                            tr(lang, "forgotten-id", &[("id", id)])
                         } else {
-                            format!("Forgotten: “{}”.", escape_markdown(&memory.text))
+                            tr(
+                                lang,
+                                "forgotten-text",
+                                &[("text", &escape_markdown(&memory.text))],
+                            )
                         }
                     }
-                    _ => format!("I have no memory `{id}`. /memory lists them with their ids."),
+                    _ => tr(lang, "forget-no-such", &[("id", id)]),
                 }
             }
-            _ => "That is not a memory id. Ids look like m3; /memory lists them. To forget everything, send /forget all."
-                .to_owned(),
+            _ => t(lang, "forget-not-an-id"),
         };
         reply.finish(text).await;
         Ok(())
@@ -275,12 +293,18 @@ impl Inner {
         let bytes = serde_json::to_vec_pretty(&export)
             .map_err(|e| StoreError::Corrupt(format!("the export could not be written: {e}")))?;
         let name = format!("hearth-export-{}.json", user.as_str().replace(':', "-"));
-        let text = format!(
-            "Everything I keep about you is in the file: {memories} memories, {messages} messages, your reminders and your settings."
+        let lang = self.person_lang(message).await;
+        let text = tr(
+            lang,
+            "export-done",
+            &[
+                ("memories", &memories.to_string()),
+                ("messages", &messages.to_string()),
+            ],
         );
         let export = OutboundMessage {
             text,
-            files: vec![(name, bytes, "Everything Hearth keeps about you".to_owned())],
+            files: vec![(name, bytes, t(lang, "export-caption"))],
         };
         self.answer_privately(message, reply, export).await;
         Ok(())

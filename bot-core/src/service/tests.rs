@@ -806,7 +806,11 @@ async fn the_time_in_the_prompt_is_in_the_persons_zone() {
 async fn a_korean_memory_is_found_by_a_korean_question_despite_particles() {
     let model = Arc::new(ScriptedModel::new(&["m"], 4096));
     let (service, _store) = service(model.clone(), 1);
-    collect(service.handle(message("1", "/remember 우리 고양이 이름은 나비야"))).await;
+    collect(service.handle(message("1", "/language ko"))).await;
+    let said = final_text(
+        &collect(service.handle(message("1", "/remember 우리 고양이 이름은 나비야"))).await,
+    );
+    assert_eq!(said, "알겠어요, 기억해 둘게요 (id `m1`).");
     collect(service.handle(message("1", "/remember 나는 서울에 산다"))).await;
     collect(service.handle(message("1", "/remember I work as a nurse"))).await;
     collect(service.handle(message("1", "이름이 뭐였지?"))).await;
