@@ -107,3 +107,27 @@ forget-no-such = I have no memory `{ $id }`. /memory lists them with their ids.
 forget-not-an-id = That is not a memory id. Ids look like m3; /memory lists them. To forget everything, send /forget all.
 export-done = Everything I keep about you is in the file: { $memories } memories, { $messages } messages, your reminders and your settings.
 export-caption = Everything Hearth keeps about you
+remind-help =
+    Tell me when and what, for example:
+    - /remind in 20 minutes take the pizza out
+    - /remind tomorrow at 9 call the dentist
+    - /remind on 2027-01-15 at 10:00 renew the passport
+    - /remind every weekday at 8 stand-up
+    - /remind 내일 오전 9시 치과 전화
+schedule-help =
+    Tell me when and what to do, for example:
+    - /schedule every weekday at 7:30 summarize my reminders for today
+    - /schedule every Monday at 9 suggest three priorities for the week
+    - /schedule tomorrow at 18:00 give me a recipe idea
+    The answer comes to this chat, with your memories and notes as for any question.
+when-no-time = I could not tell when you want to be reminded.
+when-conflicting = I could not tell when: "{ $first }" and "{ $second }" name different times.
+when-invalid = "{ $phrase }" is not a time or date I can use.
+when-past = "{ $phrase }" has already passed.
+when-repeat-without-time = That repeats, but at what time? For example: every day at 7:00.
+when-no-text = I see when, but not what to remind you of.
+nothing-set = Nothing was set.
+reminder-which = Which one? Give its id, as in /reminders (r1, r2, ...).
+reminder-no-such = You have no reminder { $id }. /reminders lists yours.
+reminder-cancel-which = Which one? /reminders cancel ID (the ids are in /reminders).
+reminder-cancelled = Cancelled reminder { $id }.

@@ -104,3 +104,27 @@ forget-no-such = `{ $id }` 기억은 없어요. /memory 에서 ID를 확인하�
 forget-not-an-id = 기억 ID가 아니에요. ID는 m3 같은 모양이고 /memory 에 있어요. 모두 지우려면 /forget all
 export-done = 저장된 모든 내용이 파일에 있어요: 기억 { $memories }개, 메시지 { $messages }개, 리마인더와 설정.
 export-caption = Hearth가 보관하는 나의 모든 데이터
+remind-help =
+    언제, 무엇을 알려 드릴지 말해 주세요. 예:
+    - /remind 20분 후 피자 꺼내기
+    - /remind 내일 오전 9시 치과 전화
+    - /remind 2027-01-15 10:00 여권 갱신
+    - /remind 평일 8시 스탠드업
+    - /remind in 20 minutes take the pizza out
+schedule-help =
+    언제, 무엇을 할지 말해 주세요. 예:
+    - /schedule 평일 7:30 오늘 리마인더 요약해 줘
+    - /schedule 매주 월요일 9시 이번 주 우선순위 세 가지 제안해 줘
+    - /schedule 내일 18:00 저녁 메뉴 추천해 줘
+    답은 이 채팅으로 오며, 다른 질문처럼 내 기억과 노트를 참고합니다.
+when-no-time = 언제 알려 드려야 할지 모르겠어요.
+when-conflicting = 언제인지 모르겠어요: "{ $first }"와(과) "{ $second }"가 서로 다른 시간이에요.
+when-invalid = "{ $phrase }"은(는) 쓸 수 있는 시간이나 날짜가 아니에요.
+when-past = "{ $phrase }"은(는) 이미 지났어요.
+when-repeat-without-time = 반복은 알겠는데 몇 시에 할까요? 예: 매일 7시
+when-no-text = 언제인지는 알겠는데 무엇을 알려 드릴지 모르겠어요.
+nothing-set = 아무것도 설정하지 않았어요.
+reminder-which = 어떤 것인가요? /reminders 에 나오는 ID(r1, r2, ...)를 알려 주세요.
+reminder-no-such = { $id } 리마인더가 없어요. /reminders 로 목록을 볼 수 있어요.
+reminder-cancel-which = 어떤 것인가요? /reminders cancel ID (ID는 /reminders 에 있어요)
+reminder-cancelled = 리마인더 { $id }을(를) 취소했어요.

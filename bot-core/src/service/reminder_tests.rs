@@ -438,10 +438,24 @@ async fn a_korean_speaker_is_confirmed_and_reminded_in_korean() {
         "⏰ 리마인더 r1 설정: 2027년 1월 15일 (금) 09:50 (UTC) — 피자 꺼내기"
     );
     ask.text = "/remind 매일 7시 물 마시기".into();
-    let said = final_text(&collect(bot.service.handle(ask)).await);
+    let said = final_text(&collect(bot.service.handle(ask.clone())).await);
     assert!(
         said.starts_with("⏰ 리마인더 r2 설정: 매일 07:00 (UTC), 처음 2027년 1월 16일 (토) 07:00"),
         "{said}"
+    );
+    ask.text = "/remind 언젠가 물 마시기".into();
+    let said = final_text(&collect(bot.service.handle(ask.clone())).await);
+    assert!(
+        said.starts_with(
+            "언제 알려 드려야 할지 모르겠어요. 아무것도 설정하지 않았어요.\n\n언제, 무엇을"
+        ),
+        "{said}"
+    );
+    ask.text = "/reminders cancel r9".into();
+    let said = final_text(&collect(bot.service.handle(ask)).await);
+    assert_eq!(
+        said,
+        "r9 리마인더가 없어요. /reminders 로 목록을 볼 수 있어요."
     );
     bot.clock.advance(Duration::minutes(20));
     let sent = bot.outbound.wait_for(1).await;

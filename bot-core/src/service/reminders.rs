@@ -11,25 +11,13 @@ use regex::Regex;
 
 use super::memory_commands::escape_markdown;
 use super::{Inner, Reply};
+use crate::lang::{Lang, t, tr};
 use crate::model::{ChatRequest, PromptMessage, Role};
 use crate::outbound::OutboundMessage;
 use crate::remind::when::{self, WhenError, format_instant};
 use crate::remind::{Kind, NewReminder, Reminder, ReminderState, When};
 use crate::store::StoreError;
 use crate::types::{InboundMessage, UserKey};
-
-const SCHEDULE_HELP: &str = "Tell me when and what to do, for example:\n\
-- /schedule every weekday at 7:30 summarize my reminders for today\n\
-- /schedule every Monday at 9 suggest three priorities for the week\n\
-- /schedule tomorrow at 18:00 give me a recipe idea\n\
-The answer comes to this chat, with your memories and notes as for any question.";
-
-const REMIND_HELP: &str = "Tell me when and what, for example:\n\
-- /remind in 20 minutes take the pizza out\n\
-- /remind tomorrow at 9 call the dentist\n\
-- /remind on 2027-01-15 at 10:00 renew the passport\n\
-- /remind every weekday at 8 stand-up\n\
-- /remind 내일 오전 9시 치과 전화";
 
 /// "remind me …" at the start of a message (not "remind me what …", a question).
 static ASKS_EN: LazyLock<Regex> = LazyLock::new(|| {
@@ -89,28 +77,26 @@ pub(super) fn zone_of(settings_zone: Option<&str>, default: Tz) -> Tz {
         .unwrap_or(default)
 }
 
-fn help_for(kind: Kind) -> &'static str {
+fn help_for(kind: Kind, lang: Lang) -> String {
     match kind {
-        Kind::Reminder => REMIND_HELP,
-        Kind::Prompt => SCHEDULE_HELP,
+        Kind::Reminder => t(lang, "remind-help"),
+        Kind::Prompt => t(lang, "schedule-help"),
     }
 }
 
 /// What to tell someone whose request could not be read.
-fn explain(error: &WhenError, help: &str) -> String {
+fn explain(error: &WhenError, help: &str, lang: Lang) -> String {
     let why = match error {
-        WhenError::NoTime => "I could not tell when you want to be reminded.".to_owned(),
+        WhenError::NoTime => t(lang, "when-no-time"),
         WhenError::Conflicting(a, b) => {
-            format!("I could not tell when: \"{a}\" and \"{b}\" name different times.")
+            tr(lang, "when-conflicting", &[("first", a), ("second", b)])
         }
-        WhenError::Invalid(what) => format!("\"{what}\" is not a time or date I can use."),
-        WhenError::Past(what) => format!("\"{what}\" has already passed."),
-        WhenError::RepeatWithoutTime => {
-            "That repeats, but at what time? For example: every day at 7:00.".to_owned()
-        }
-        WhenError::NoText => "I see when, but not what to remind you of.".to_owned(),
+        WhenError::Invalid(what) => tr(lang, "when-invalid", &[("phrase", what)]),
+        WhenError::Past(what) => tr(lang, "when-past", &[("phrase", what)]),
+        WhenError::RepeatWithoutTime => t(lang, "when-repeat-without-time"),
+        WhenError::NoText => t(lang, "when-no-text"),
     };
-    format!("{why} Nothing was set.\n\n{help}")
+    format!("{why} {}\n\n{help}", t(lang, "nothing-set"))
 }
 
 impl Inner {
@@ -148,7 +134,8 @@ impl Inner {
         match arg {
             Some(text) => self.set_reminder(&text, kind, message, reply).await,
             None => {
-                reply.finish(help_for(kind)).await;
+                let lang = self.person_lang(message).await;
+                reply.finish(help_for(kind, lang)).await;
                 Ok(())
             }
         }
@@ -177,12 +164,8 @@ impl Inner {
             Ok(request) => request,
             Err(e) => {
                 tracing::info!(user = %user, error = %e, "could not read a reminder request");
-                let help = if kind == Kind::Prompt {
-                    SCHEDULE_HELP
-                } else {
-                    REMIND_HELP
-                };
-                reply.finish(explain(&e, help)).await;
+                let lang = self.person_lang(message).await;
+                reply.finish(explain(&e, &help_for(kind, lang), lang)).await;
                 return Ok(());
             }
         };
@@ -295,6 +278,7 @@ impl Inner {
         reply: &Reply,
     ) -> Result<(), StoreError> {
         let user = message.user_key();
+        let lang = self.person_lang(message).await;
         let arg = arg.unwrap_or_default();
         let mut words = arg.split_whitespace();
         let action = words.next().unwrap_or("").to_lowercase();
@@ -308,9 +292,7 @@ impl Inner {
             }
             "cancel" | "delete" | "remove" | "취소" | "삭제" => {
                 if id.is_empty() {
-                    reply
-                        .finish("Which one? /reminders cancel ID (the ids are in /reminders).")
-                        .await;
+                    reply.finish(t(lang, "reminder-cancel-which")).await;
                     return Ok(());
                 }
                 let removed = self.deps.reminders.remove(&user, &id).await?;
@@ -318,16 +300,16 @@ impl Inner {
                 reply
                     .finish(if removed {
                         tracing::info!(user = %user, reminder = %id, "reminder cancelled");
-                        format!("Cancelled reminder {}.", normal_id(&id))
+                        tr(lang, "reminder-cancelled", &[("id", &normal_id(&id))])
                     } else {
-                        no_such(&id)
+                        no_such(&id, lang)
                     })
                     .await;
             }
             "snooze" => self.snooze(&user, &id, &rest, message, reply).await?,
             "pause" | "resume" => {
                 let Some(mut reminder) = self.deps.reminders.get(&user, &id).await? else {
-                    reply.finish(no_such(&id)).await;
+                    reply.finish(no_such(&id, lang)).await;
                     return Ok(());
                 };
                 if reminder.repeat.is_none() {
@@ -396,8 +378,11 @@ impl Inner {
             .collect();
         if upcoming.is_empty() && recent.is_empty() {
             return Ok(match kind {
-                Kind::Reminder => format!("You have no reminders.\n\n{REMIND_HELP}"),
-                Kind::Prompt => format!("You have no scheduled prompts.\n\n{SCHEDULE_HELP}"),
+                Kind::Reminder => format!("You have no reminders.\n\n{}", help_for(kind, Lang::En)),
+                Kind::Prompt => format!(
+                    "You have no scheduled prompts.\n\n{}",
+                    help_for(kind, Lang::En)
+                ),
             });
         }
         let mut text = String::new();
@@ -452,7 +437,8 @@ impl Inner {
         reply: &Reply,
     ) -> Result<(), StoreError> {
         let Some(reminder) = self.deps.reminders.get(user, id).await? else {
-            reply.finish(no_such(id)).await;
+            let lang = self.person_lang(message).await;
+            reply.finish(no_such(id, lang)).await;
             return Ok(());
         };
         let by = if by.trim().is_empty() { "10m" } else { by };
@@ -609,13 +595,14 @@ pub(super) fn normal_id(id: &str) -> String {
         .unwrap_or_else(|| id.to_owned())
 }
 
-fn no_such(id: &str) -> String {
+fn no_such(id: &str, lang: Lang) -> String {
     if id.is_empty() {
-        return "Which one? Give its id, as in /reminders (r1, r2, ...).".to_owned();
+        return t(lang, "reminder-which");
     }
-    format!(
-        "You have no reminder {}. /reminders lists yours.",
-        escape_markdown(&normal_id(id))
+    tr(
+        lang,
+        "reminder-no-such",
+        &[("id", &escape_markdown(&normal_id(id)))],
     )
 }
 
