@@ -451,6 +451,13 @@ async fn a_korean_speaker_is_confirmed_and_reminded_in_korean() {
         ),
         "{said}"
     );
+    ask.text = "/reminders".into();
+    let said = final_text(&collect(bot.service.handle(ask.clone())).await);
+    assert!(
+        said.starts_with("내 리마인더:\n- r1: 2027년 1월 15일 (금) 09:50 (UTC): 피자 꺼내기\n- r2: 2027년 1월 16일 (토) 07:00 (UTC), 매일 07:00: 물 마시기"),
+        "{said}"
+    );
+    assert!(said.ends_with("취소하려면 /reminders cancel ID"), "{said}");
     ask.text = "/reminders cancel r9".into();
     let said = final_text(&collect(bot.service.handle(ask)).await);
     assert_eq!(

@@ -14,7 +14,7 @@ use super::{Inner, Reply};
 use crate::lang::{Lang, t, tr};
 use crate::model::{ChatRequest, PromptMessage, Role};
 use crate::outbound::OutboundMessage;
-use crate::remind::when::{self, WhenError, format_instant};
+use crate::remind::when::{self, WhenError, format_instant, format_instant_in};
 use crate::remind::{Kind, NewReminder, Reminder, ReminderState, When};
 use crate::store::StoreError;
 use crate::types::{InboundMessage, UserKey};
@@ -286,7 +286,7 @@ impl Inner {
         let rest = words.collect::<Vec<_>>().join(" ");
         match action.as_str() {
             "" | "list" => {
-                let listing = self.listing(&user, kind).await?;
+                let listing = self.listing(&user, kind, lang).await?;
                 self.answer_privately(message, reply, OutboundMessage::text(listing))
                     .await;
             }
@@ -314,10 +314,7 @@ impl Inner {
                 };
                 if reminder.repeat.is_none() {
                     reply
-                        .finish(format!(
-                            "{} is not a repeating reminder; cancel it with /reminders cancel {}.",
-                            reminder.id, reminder.id
-                        ))
+                        .finish(tr(lang, "reminder-not-repeating", &[("id", &reminder.id)]))
                         .await;
                     return Ok(());
                 }
@@ -334,33 +331,33 @@ impl Inner {
                 self.scheduler.arm(&reminder);
                 reply
                     .finish(if action == "pause" {
-                        format!(
-                            "Paused {}. /reminders resume {} starts it again.",
-                            reminder.id, reminder.id
-                        )
+                        tr(lang, "reminder-paused", &[("id", &reminder.id)])
                     } else {
-                        format!(
-                            "Resumed {}: next {} ({}).",
-                            reminder.id,
-                            format_instant(reminder.due, reminder.tz()),
-                            reminder.zone
+                        tr(
+                            lang,
+                            "reminder-resumed",
+                            &[
+                                ("id", &reminder.id),
+                                ("at", &format_instant_in(reminder.due, reminder.tz(), lang)),
+                                ("zone", &reminder.zone),
+                            ],
                         )
                     })
                     .await;
             }
             _ => {
-                reply
-                    .finish(
-                        "/reminders lists your reminders; /reminders cancel ID, /reminders snooze ID 10m, \
-                         /reminders pause ID and /reminders resume ID change one.",
-                    )
-                    .await;
+                reply.finish(t(lang, "reminders-usage")).await;
             }
         }
         Ok(())
     }
 
-    pub(super) async fn listing(&self, user: &UserKey, kind: Kind) -> Result<String, StoreError> {
+    pub(super) async fn listing(
+        &self,
+        user: &UserKey,
+        kind: Kind,
+        lang: Lang,
+    ) -> Result<String, StoreError> {
         let now = self.deps.clock.now();
         let mut all = self.deps.reminders.list(user).await?;
         all.retain(|r| r.kind == kind);
@@ -378,53 +375,64 @@ impl Inner {
             .collect();
         if upcoming.is_empty() && recent.is_empty() {
             return Ok(match kind {
-                Kind::Reminder => format!("You have no reminders.\n\n{}", help_for(kind, Lang::En)),
-                Kind::Prompt => format!(
-                    "You have no scheduled prompts.\n\n{}",
-                    help_for(kind, Lang::En)
-                ),
+                Kind::Reminder => {
+                    format!("{}\n\n{}", t(lang, "reminders-none"), help_for(kind, lang))
+                }
+                Kind::Prompt => {
+                    format!("{}\n\n{}", t(lang, "schedules-none"), help_for(kind, lang))
+                }
             });
         }
         let mut text = String::new();
         if !upcoming.is_empty() {
-            text.push_str(match kind {
-                Kind::Reminder => "Your reminders:\n",
-                Kind::Prompt => "Your scheduled prompts:\n",
-            });
+            text.push_str(&t(
+                lang,
+                match kind {
+                    Kind::Reminder => "reminders-header",
+                    Kind::Prompt => "schedules-header",
+                },
+            ));
+            text.push('\n');
             for r in &upcoming {
                 let repeat = r
                     .repeat
-                    .map(|rep| format!(", {}", rep.describe()))
+                    .map(|rep| format!(", {}", rep.describe_in(lang)))
                     .unwrap_or_default();
                 let paused = if r.state == ReminderState::Paused {
-                    " (paused)"
+                    format!(" {}", t(lang, "reminder-paused-mark"))
                 } else {
-                    ""
+                    String::new()
                 };
                 text.push_str(&format!(
                     "- {}: {} ({}){repeat}{paused}: {}\n",
                     r.id,
-                    format_instant(r.due, r.tz()),
+                    format_instant_in(r.due, r.tz(), lang),
                     r.zone,
                     escape_markdown(&r.text)
                 ));
             }
         }
         if !recent.is_empty() {
-            text.push_str("\nSent in the last day (snooze with /reminders snooze ID 10m):\n");
+            text.push('\n');
+            text.push_str(&t(lang, "reminders-recent"));
+            text.push('\n');
             for r in &recent {
                 text.push_str(&format!(
                     "- {}: {}: {}\n",
                     r.id,
-                    format_instant(r.due, r.tz()),
+                    format_instant_in(r.due, r.tz(), lang),
                     escape_markdown(&r.text)
                 ));
             }
         }
-        text.push_str(match kind {
-            Kind::Reminder => "\nCancel one with /reminders cancel ID.",
-            Kind::Prompt => "\nCancel one with /schedules cancel ID; pause ID and resume ID too.",
-        });
+        text.push('\n');
+        text.push_str(&t(
+            lang,
+            match kind {
+                Kind::Reminder => "reminders-cancel-hint",
+                Kind::Prompt => "schedules-cancel-hint",
+            },
+        ));
         Ok(text)
     }
 
@@ -443,21 +451,27 @@ impl Inner {
         };
         let by = if by.trim().is_empty() { "10m" } else { by };
         let Some(by) = when::parse_duration(by) else {
+            let lang = self.person_lang(message).await;
             reply
-                .finish(format!(
-                    "I could not read \"{by}\" as a length of time; try /reminders snooze {} 10m.",
-                    reminder.id
+                .finish(tr(
+                    lang,
+                    "snooze-unreadable",
+                    &[("by", by), ("id", &reminder.id)],
                 ))
                 .await;
             return Ok(());
         };
         let now = self.deps.clock.now();
         if reminder.last_fired.is_none() {
+            let lang = self.person_lang(message).await;
             reply
-                .finish(format!(
-                    "{} has not gone off yet (it is set for {}); snooze is for after it fires.",
-                    reminder.id,
-                    format_instant(reminder.due, reminder.tz())
+                .finish(tr(
+                    lang,
+                    "snooze-not-fired",
+                    &[
+                        ("id", &reminder.id),
+                        ("at", &format_instant_in(reminder.due, reminder.tz(), lang)),
+                    ],
                 ))
                 .await;
             return Ok(());
@@ -490,13 +504,17 @@ impl Inner {
         self.deps.reminders.flush().await?;
         self.scheduler.arm(&snoozed);
         tracing::info!(user = %user, reminder = %snoozed.id, due = %snoozed.due, "reminder snoozed");
+        let lang = self.person_lang(message).await;
         reply
-            .finish(format!(
-                "💤 {} snoozed until {} ({}): {}",
-                snoozed.id,
-                format_instant(snoozed.due, snoozed.tz()),
-                snoozed.zone,
-                escape_markdown(&snoozed.text)
+            .finish(tr(
+                lang,
+                "snoozed",
+                &[
+                    ("id", &snoozed.id),
+                    ("at", &format_instant_in(snoozed.due, snoozed.tz(), lang)),
+                    ("zone", &snoozed.zone),
+                    ("text", &escape_markdown(&snoozed.text)),
+                ],
             ))
             .await;
         Ok(())

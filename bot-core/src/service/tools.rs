@@ -496,7 +496,8 @@ impl Inner {
                 }
             }
             "list_reminders" => ToolRun::new(
-                self.listing(&user, Kind::Reminder).await?,
+                self.listing(&user, Kind::Reminder, crate::lang::Lang::En)
+                    .await?,
                 "looked at your reminders",
             ),
             "cancel_reminder" => {
