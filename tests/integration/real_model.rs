@@ -12,13 +12,20 @@ use crate::util::*;
 
 const LONG: Duration = Duration::from_secs(90);
 
+/// Answers are capped: a 135M model can ramble for its whole 2,048-token default, which on
+/// two busy cores (the other real-model tests run alongside) takes longer than the waits here.
+const ANSWER_TOKENS: &str = "256";
+
 fn harness_for(h: Harness, server: &RealModelServer) -> Harness {
-    h.set("OLLAMA_HOST", &server.url).set("OLLAMA_MODEL", MODEL)
+    h.set("OLLAMA_HOST", &server.url)
+        .set("OLLAMA_MODEL", MODEL)
+        .set("HEARTH_MAX_ANSWER_TOKENS", ANSWER_TOKENS)
 }
 
 /// The same server through its OpenAI-compatible endpoints (`HEARTH_MODEL_API=openai`).
 fn openai_harness_for(h: Harness, server: &RealModelServer) -> Harness {
     h.set("HEARTH_MODEL_API", "openai")
+        .set("HEARTH_MAX_ANSWER_TOKENS", ANSWER_TOKENS)
         .set("HEARTH_MODEL_URL", &server.url)
         .set("HEARTH_MODEL_API_KEY", "sk-test-key-never-logged")
         .set("OLLAMA_MODEL", MODEL)
@@ -263,6 +270,7 @@ async fn a_real_tool_model_sets_reminders_at_the_instant_the_person_said() {
         .await
         .set("OLLAMA_HOST", &server.url)
         .set("OLLAMA_MODEL", TOOL_MODEL)
+        .set("HEARTH_MAX_ANSWER_TOKENS", ANSWER_TOKENS)
         .set("HEARTH_TIMEZONE", "Asia/Seoul");
     let bot = h.start_bot().await;
 
@@ -329,6 +337,7 @@ async fn a_question_in_korean_is_answered_in_korean() {
         .await
         .set("OLLAMA_HOST", &server.url)
         .set("OLLAMA_MODEL", TOOL_MODEL)
+        .set("HEARTH_MAX_ANSWER_TOKENS", ANSWER_TOKENS)
         // The language, not the tools, is under test here.
         .set("HEARTH_TOOLS", "false");
     let bot = h.start_bot().await;
