@@ -143,6 +143,14 @@ pub enum Choice {
 }
 
 impl Choice {
+    /// The language when one is fixed; `None` for `auto`.
+    pub fn fixed(self) -> Option<Lang> {
+        match self {
+            Choice::Fixed(lang) => Some(lang),
+            Choice::Auto => None,
+        }
+    }
+
     /// `auto`, or a language code.
     pub fn parse(text: &str) -> Option<Choice> {
         let text = text.trim();
@@ -160,20 +168,14 @@ pub fn for_person(setting: Option<&str>, locale: Option<&str>, default: Choice) 
     setting
         .and_then(Lang::from_code)
         .or_else(|| locale.and_then(Lang::from_code))
-        .or(match default {
-            Choice::Fixed(lang) => Some(lang),
-            Choice::Auto => None,
-        })
+        .or(default.fixed())
         .unwrap_or(Lang::En)
 }
 
 /// The model's instruction about the answer's language: a fixed language when the person
 /// (or, failing that, the owner) chose one, else the language of the message.
 pub fn answer_instruction(setting: Option<&str>, default: Choice) -> String {
-    let fixed = setting.and_then(Lang::from_code).or(match default {
-        Choice::Fixed(lang) => Some(lang),
-        Choice::Auto => None,
-    });
+    let fixed = setting.and_then(Lang::from_code).or(default.fixed());
     match fixed {
         Some(Lang::Ko) => "Answer in Korean (한국어), whatever language the context is in, \
                            unless the person asks for another language."
