@@ -3,7 +3,8 @@
 decoding without previous-text conditioning, like Hearth. Decoding (PyAV) is included, as in
 Hearth's pipeline.
 
-Usage: python3 bench/voice_baseline.py NOTES_DIR CT2_MODEL_DIR THREADS
+Usage: python3 bench/voice_baseline.py NOTES_DIR CT2_MODEL_DIR THREADS [LANGUAGE]
+(LANGUAGE other than en: the error is the character error rate, as Hearth's benchmark reports it.)
 """
 
 import os
@@ -31,36 +32,52 @@ def wer(said, heard):
     return row[len(b)] / max(1, len(a))
 
 
+def cer(said, heard):
+    a = [c for c in said.lower() if c.isalnum()]
+    b = [c for c in heard.lower() if c.isalnum()]
+    row = list(range(len(b) + 1))
+    for i in range(1, len(a) + 1):
+        previous, row[0] = row[0], i
+        for j in range(1, len(b) + 1):
+            current = row[j]
+            row[j] = previous if a[i - 1] == b[j - 1] else 1 + min(previous, row[j], row[j - 1])
+            previous = current
+    return row[len(b)] / max(1, len(a))
+
+
 def main():
     notes_dir, model_dir, threads = sys.argv[1], sys.argv[2], int(sys.argv[3])
+    language = sys.argv[4] if len(sys.argv) > 4 else "en"
+    measure, rate = ("wer", wer) if language == "en" else ("cer", cer)
     started = time.perf_counter()
     model = WhisperModel(model_dir, device="cpu", compute_type="float32", cpu_threads=threads)
     load = time.perf_counter() - started
     notes = sorted((f for f in os.listdir(notes_dir) if f.endswith(".ogg")), key=lambda f: int(f[:-4]))
     audio_total = pipeline_total = errors = 0.0
     total_words = 0
-    print(f"faster-whisper (CTranslate2, tiny.en float32, {threads} threads, greedy):")
+    name = os.path.basename(os.path.normpath(model_dir))
+    print(f"faster-whisper (CTranslate2, {name} float32, language {language}, {threads} threads, greedy):")
     for name in notes:
         path = os.path.join(notes_dir, name)
         said = open(path[:-4] + ".txt").read()
         t = time.perf_counter()
         segments, info = model.transcribe(
-            path, language="en", beam_size=1, best_of=1, temperature=0.0,
+            path, language=language, beam_size=1, best_of=1, temperature=0.0,
             condition_on_previous_text=False, vad_filter=False,
         )
         heard = " ".join(s.text.strip() for s in segments)
         elapsed = time.perf_counter() - t
-        error = wer(said, heard)
-        n = len(said.split())
+        error = rate(said, heard)
+        n = len(said.split()) if language == "en" else sum(c.isalnum() for c in said)
         errors += error * n
         total_words += n
         audio_total += info.duration
         pipeline_total += elapsed
         print(f"  {info.duration:5.1f} s audio  {elapsed * 1000:7.0f} ms  RTF {info.duration / elapsed:5.1f}x  "
-              f"WER {error * 100:5.1f}%  {heard!r}")
+              f"{measure.upper()} {error * 100:5.1f}%  {heard!r}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"SUMMARY faster-whisper notes={len(notes)} audio_s={audio_total:.1f} pipeline_s={pipeline_total:.2f} "
-          f"rtf={audio_total / pipeline_total:.1f} wer={errors / max(1, total_words) * 100:.1f} "
+          f"rtf={audio_total / pipeline_total:.1f} {measure}={errors / max(1, total_words) * 100:.1f} "
           f"load_ms={load * 1000:.0f} peak_rss_mib={peak:.0f}")
 
 

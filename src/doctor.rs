@@ -346,29 +346,61 @@ async fn check_embedder(config: &Config, report: &mut Report) {
 async fn check_voice(config: &Config, report: &mut Report) {
     use bot_core::voice::Transcriber;
     use bot_core::voice::whisper::WhisperTranscriber;
-    let Some(whisper) = config.voice.whisper.clone() else {
-        println!("NOTE  no speech model configured (HEARTH_WHISPER_MODEL): voice notes are off");
+    if config.voice.models.is_empty() {
+        println!(
+            "NOTE  no speech model configured (HEARTH_WHISPER_MODEL, \
+             HEARTH_WHISPER_MULTILINGUAL_MODEL): voice notes are off"
+        );
         return;
+    }
+    let mut multilingual = false;
+    for whisper in config.voice.models.clone() {
+        let result = tokio::task::spawn_blocking(move || {
+            let started = std::time::Instant::now();
+            let transcriber = WhisperTranscriber::load(whisper)?;
+            let loaded = started.elapsed();
+            let started = std::time::Instant::now();
+            transcriber.transcribe(&vec![0.0; 16_000], None)?;
+            Ok::<_, bot_core::voice::VoiceError>((
+                transcriber.describe(),
+                transcriber.multilingual(),
+                loaded,
+                started.elapsed(),
+            ))
+        })
+        .await;
+        match result {
+            Ok(Ok((name, is_multilingual, loaded, one_second))) => {
+                multilingual |= is_multilingual;
+                report.pass(&format!(
+                    "speech model {name} loads in {} ms and transcribes 1 s of silence in {} ms",
+                    loaded.as_millis(),
+                    one_second.as_millis()
+                ))
+            }
+            Ok(Err(e)) => report.fail(
+                &format!("speech model: {e}"),
+                "point HEARTH_WHISPER_MODEL at a whisper.cpp ggml model (scripts/install-models.sh installs one)",
+            ),
+            Err(e) => report.fail(&format!("speech model crashed: {e}"), "try another ggml model file"),
+        }
+    }
+    use bot_core::voice::SpeechLanguage;
+    let heard = match &config.voice.speech {
+        SpeechLanguage::Person => {
+            "in each person's language (/language, else their app's, else HEARTH_LANGUAGE)"
+                .to_owned()
+        }
+        SpeechLanguage::Detect => "in the language Whisper detects".to_owned(),
+        SpeechLanguage::Fixed(code) => format!("in {code}"),
     };
-    let result = tokio::task::spawn_blocking(move || {
-        let started = std::time::Instant::now();
-        let transcriber = WhisperTranscriber::load(whisper)?;
-        let loaded = started.elapsed();
-        let started = std::time::Instant::now();
-        transcriber.transcribe(&vec![0.0; 16_000])?;
-        Ok::<_, bot_core::voice::VoiceError>((transcriber.describe(), loaded, started.elapsed()))
-    })
-    .await;
-    match result {
-        Ok(Ok((name, loaded, one_second))) => report.pass(&format!(
-            "speech model {name} loads in {} ms and transcribes 1 s of silence in {} ms",
-            loaded.as_millis(),
-            one_second.as_millis()
-        )),
-        Ok(Err(e)) => report.fail(
-            &format!("speech model: {e}"),
-            "point HEARTH_WHISPER_MODEL at a whisper.cpp ggml model (scripts/install-models.sh installs one)",
-        ),
-        Err(e) => report.fail(&format!("speech model crashed: {e}"), "try another ggml model file"),
+    if multilingual {
+        println!("ok    voice notes are heard {heard} (HEARTH_WHISPER_LANGUAGE)");
+    } else {
+        println!(
+            "NOTE  only an English-only speech model: voice notes in Korean or other languages \
+             are heard as English; set HEARTH_WHISPER_MULTILINGUAL_MODEL (e.g. \
+             models/whisper/ggml-base.bin from scripts/install-models.sh)"
+        );
     }
 }

@@ -165,23 +165,32 @@ async fn load_embedder(config: &config::Config) -> anyhow::Result<Option<Arc<dyn
     Ok(Some(Arc::new(embedder)))
 }
 
-/// Loads the speech model, if one is configured. Blocking work runs off the runtime.
+/// Loads the speech models, if any are configured. Blocking work runs off the runtime.
 async fn load_voice(config: &config::Config) -> anyhow::Result<Option<Voice>> {
-    let Some(whisper) = config.voice.whisper.clone() else {
+    let mut loaded: Vec<Arc<dyn Transcriber>> = Vec::new();
+    for whisper in config.voice.models.clone() {
+        let started = std::time::Instant::now();
+        let transcriber =
+            tokio::task::spawn_blocking(move || WhisperTranscriber::load(whisper)).await??;
+        tracing::info!(model = %transcriber.describe(), load_ms = started.elapsed().as_millis() as u64, "speech model loaded");
+        loaded.push(Arc::new(transcriber));
+    }
+    let mut models = loaded.into_iter();
+    let Some(first) = models.next() else {
         tracing::info!(
             "voice notes are off: no speech model configured (HEARTH_WHISPER_MODEL); \
              voice notes get a reply saying so"
         );
         return Ok(None);
     };
-    let started = std::time::Instant::now();
-    let transcriber =
-        tokio::task::spawn_blocking(move || WhisperTranscriber::load(whisper)).await??;
-    tracing::info!(model = %transcriber.describe(), load_ms = started.elapsed().as_millis() as u64, "speech model loaded; voice notes are on");
-    Ok(Some(Voice::new(
-        Arc::new(transcriber),
+    let voice = Voice::with_models(
+        first,
+        models.next(),
+        config.voice.speech.clone(),
         config.voice.limits.clone(),
-    )))
+    );
+    tracing::info!(models = %voice.describe(), "voice notes are on");
+    Ok(Some(voice))
 }
 
 /// The model client for the configured API.

@@ -58,7 +58,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
         while let Some(event) = events.recv().await {
             match event {
                 ReplyEvent::Started => {}
-                ReplyEvent::Queued { position } => println!("(queued, number {position})"),
+                ReplyEvent::Queued { position, .. } => println!("(queued, number {position})"),
                 ReplyEvent::Status(status) => println!("({status})"),
                 ReplyEvent::Transcript(text) => println!("🎙 «{text}»"),
                 ReplyEvent::Delta(text) => {
@@ -73,7 +73,7 @@ pub async fn run(config: Config) -> anyhow::Result<()> {
                         println!("{text}");
                     }
                 }
-                ReplyEvent::Confirm { id, prompt } => {
+                ReplyEvent::Confirm { id, prompt, .. } => {
                     println!("\n{prompt}");
                     print!("Run it? [y/N] ");
                     std::io::stdout().flush()?;

@@ -146,3 +146,80 @@ reminder-resumed = Resumed { $id }: next { $at } ({ $zone }).
 snooze-unreadable = I could not read "{ $by }" as a length of time; try /reminders snooze { $id } 10m.
 snooze-not-fired = { $id } has not gone off yet (it is set for { $at }); snooze is for after it fires.
 snoozed = 💤 { $id } snoozed until { $at } ({ $zone }): { $text }
+
+## Voice notes
+voice-off = 🎙 Voice notes are not set up on this bot: its owner has not configured a speech model (HEARTH_WHISPER_MODEL). Please type your message.
+voice-too-large = That voice note is too large ({ $size }; the limit is { $limit }).
+voice-too-large-after = That voice note is too large (the limit is { $limit }).
+voice-transcribing = Transcribing your voice note…
+voice-download-failed = I couldn't download that voice note. Please send it again.
+voice-queued = Waiting to transcribe: you are number { $position } in the queue.
+voice-no-words = 🎙 I couldn't make out any words in that voice note.
+voice-unsupported = I can't listen to { $format } audio. I understand voice notes and OGG/Opus files (.ogg, .opus); MP3, M4A, WAV and video notes are not supported yet.
+voice-corrupt = I couldn't read that audio: the file seems damaged or isn't an OGG/Opus voice note.
+voice-empty = That voice note is empty.
+voice-too-long = That voice note is too long: I transcribe up to { $minutes } minutes.
+voice-failed = Something went wrong while transcribing. Please try again, or type your message.
+
+## The model queue
+queued = Waiting for the model: you are number { $position } in the queue.
+
+## Tools and actions: the 🔧 lines under an answer, and confirmations
+tool-unknown = the model asked for a tool I do not have ({ $name })
+tool-ran = ran { $name }
+tool-failed = { $name } failed: { $error }
+tool-declined = { $name } not sent: you cancelled
+tool-unconfirmed = { $name } not sent: no confirmation
+tool-storage-failed = { $name } failed: storage is unavailable
+tool-checked-time = checked the time
+tool-reminder-set = set reminder { $id } for { $at }: { $text }
+tool-reminder-failed = could not set a reminder ({ $why })
+tool-listed-reminders = looked at your reminders
+tool-reminder-cancelled = cancelled reminder { $id }
+tool-reminder-missing = found no reminder { $id }
+tool-searched-memories = searched your memories for '{ $query }'
+tool-remembered = remembered: { $text }
+tool-remember-failed = could not remember that ({ $error })
+tool-searched-notes = searched your notes for '{ $query }'
+confirm-prompt = Run **{ $name }**? It will send:
+confirm-run = ✅ Run
+confirm-cancel = ✖ Cancel
+
+## Slash-command options (Discord)
+arg-ask-prompt = What to ask
+arg-ask-private = Only you see the answer (your memories may then be used)
+arg-model = The model to use
+arg-remember = What to remember
+arg-memory = Words to search for (or on, off, shared on, shared off, page N)
+arg-forget = A memory id, or all
+arg-notes = Words to search for (or on, off); empty shows the vaults
+arg-remind = When and what, e.g. tomorrow at 9 call the dentist
+arg-reminders = cancel ID, snooze ID 10m, pause ID, resume ID; empty lists them
+arg-schedule = When and the prompt, e.g. every day at 8 plan my day
+arg-schedules = cancel ID, pause ID, resume ID; empty lists them
+arg-timezone = An IANA time zone, e.g. Europe/Berlin
+arg-language = ko (한국어), en (English) or auto
+
+## Access
+refused = Sorry, this is a private assistant and you are not on its list of users. If you know its owner, ask them to add your user id { $id } to { $setting }.
+
+## /notes
+notes-not-set-up = No notes are set up. The owner can point `HEARTH_NOTES` at an Obsidian vault or a Logseq graph.
+notes-now-off = Notes are off: I will not use the owner's notes in your answers. /notes on turns them back on.
+notes-now-on = Notes are on: I will use the owner's notes in your answers when they help.
+notes-nothing = Nothing in the notes matches “{ $query }”.
+notes-search-failed = The notes index cannot be searched right now; the problem is logged.
+notes-not-in-groups = The owner's notes are not used in group chats. Ask me in a private chat.
+notes-none-shared = The owner has not shared any notes with you.
+notes-title = Notes
+notes-off-mark = (off for your answers: /notes on)
+notes-on-mark = (used in your answers: /notes off)
+notes-not-indexed = not indexed yet
+notes-indexed-at = indexed { $at }
+notes-counts = { $notes } notes, { $passages } passages
+notes-failed-files = { $count ->
+    [one] 1 file could not be read:
+   *[other] { $count } files could not be read:
+}
+notes-failed-more = … and { $count } more
+notes-search-hint = Search them with /notes QUERY.

@@ -143,3 +143,77 @@ reminder-resumed = { $id }을(를) 다시 시작했어요: 다음 { $at } ({ $zo
 snooze-unreadable = "{ $by }"을(를) 시간 길이로 읽지 못했어요. /reminders snooze { $id } 10m 처럼 써 주세요.
 snooze-not-fired = { $id }은(는) 아직 울리지 않았어요({ $at } 예정). 다시 알림은 울린 뒤에 쓸 수 있어요.
 snoozed = 💤 { $id } 다시 알림: { $at } ({ $zone }) — { $text }
+
+## Voice notes
+voice-off = 🎙 이 봇에는 음성 메시지가 설정되어 있지 않아요: 관리자가 음성 인식 모델(HEARTH_WHISPER_MODEL)을 설정하지 않았습니다. 글로 보내 주세요.
+voice-too-large = 음성 메시지가 너무 커요({ $size }, 한도 { $limit }).
+voice-too-large-after = 음성 메시지가 너무 커요(한도 { $limit }).
+voice-transcribing = 음성 메시지를 받아쓰는 중…
+voice-download-failed = 음성 메시지를 내려받지 못했어요. 다시 보내 주세요.
+voice-queued = 받아쓰기 대기 중: { $position }번째 순서입니다.
+voice-no-words = 🎙 음성 메시지에서 말을 알아듣지 못했어요.
+voice-unsupported = { $format } 오디오는 들을 수 없어요. 음성 메시지와 OGG/Opus 파일(.ogg, .opus)만 알아듣고, MP3, M4A, WAV, 영상 메시지는 아직 지원하지 않아요.
+voice-corrupt = 오디오를 읽지 못했어요: 파일이 손상되었거나 OGG/Opus 음성 메시지가 아니에요.
+voice-empty = 빈 음성 메시지예요.
+voice-too-long = 음성 메시지가 너무 길어요: { $minutes }분까지 받아쓸 수 있어요.
+voice-failed = 받아쓰는 중에 문제가 생겼어요. 다시 시도하거나 글로 보내 주세요.
+
+## The model queue
+queued = 모델을 기다리는 중: 대기 순서 { $position }번입니다.
+
+## Tools and actions: the 🔧 lines under an answer, and confirmations
+tool-unknown = 모델이 없는 도구를 요청했어요({ $name })
+tool-ran = { $name } 실행함
+tool-failed = { $name } 실패: { $error }
+tool-declined = { $name } 보내지 않음: 취소하셨어요
+tool-unconfirmed = { $name } 보내지 않음: 확인이 없었어요
+tool-storage-failed = { $name } 실패: 저장소를 쓸 수 없어요
+tool-checked-time = 시간을 확인함
+tool-reminder-set = 알림 { $id } 설정: { $at }, { $text }
+tool-reminder-failed = 알림을 설정하지 못함({ $why })
+tool-listed-reminders = 알림 목록을 확인함
+tool-reminder-cancelled = 알림 { $id } 취소함
+tool-reminder-missing = 알림 { $id }을(를) 찾지 못함
+tool-searched-memories = 기억에서 '{ $query }' 검색함
+tool-remembered = 기억함: { $text }
+tool-remember-failed = 기억하지 못함({ $error })
+tool-searched-notes = 노트에서 '{ $query }' 검색함
+confirm-prompt = **{ $name }**을(를) 실행할까요? 보낼 내용:
+confirm-run = ✅ 실행
+confirm-cancel = ✖ 취소
+
+## Slash-command options (Discord)
+arg-ask-prompt = 물어볼 내용
+arg-ask-private = 나만 보는 답변(이때는 내 기억도 쓸 수 있어요)
+arg-model = 사용할 모델
+arg-remember = 기억할 내용
+arg-memory = 검색할 단어(또는 on, off, shared on, shared off, page N)
+arg-forget = 기억 ID 또는 all
+arg-notes = 검색할 단어(또는 on, off). 비우면 보관함 목록
+arg-remind = 언제, 무엇을. 예: 내일 오전 9시 치과에 전화하기
+arg-reminders = cancel ID, snooze ID 10m, pause ID, resume ID. 비우면 목록
+arg-schedule = 언제와 프롬프트. 예: 매일 8시 하루 계획 세워 줘
+arg-schedules = cancel ID, pause ID, resume ID. 비우면 목록
+arg-timezone = IANA 시간대. 예: Asia/Seoul
+arg-language = ko (한국어), en (English) 또는 auto
+
+## Access
+refused = 죄송해요, 이 비서는 개인용이라 사용자 목록에 있는 분만 쓸 수 있어요. 주인을 아신다면 사용자 ID { $id }을(를) { $setting }에 추가해 달라고 부탁하세요.
+
+## /notes
+notes-not-set-up = 설정된 노트가 없어요. 관리자가 `HEARTH_NOTES`를 Obsidian 보관함이나 Logseq 그래프로 지정할 수 있어요.
+notes-now-off = 노트 사용을 껐어요: 답변에 관리자의 노트를 쓰지 않아요. /notes on 으로 다시 켤 수 있어요.
+notes-now-on = 노트 사용을 켰어요: 도움이 될 때 답변에 관리자의 노트를 써요.
+notes-nothing = 노트에서 “{ $query }”와(과) 맞는 내용이 없어요.
+notes-search-failed = 지금은 노트 색인을 검색할 수 없어요. 문제는 기록해 두었어요.
+notes-not-in-groups = 관리자의 노트는 그룹 채팅에서 쓰지 않아요. 개인 채팅에서 물어봐 주세요.
+notes-none-shared = 관리자가 공유한 노트가 없어요.
+notes-title = 노트
+notes-off-mark = (답변에 사용 안 함: /notes on)
+notes-on-mark = (답변에 사용 중: /notes off)
+notes-not-indexed = 아직 색인 전
+notes-indexed-at = { $at }에 색인함
+notes-counts = 노트 { $notes }개, 단락 { $passages }개
+notes-failed-files = 파일 { $count }개를 읽지 못했어요:
+notes-failed-more = … 그리고 { $count }개 더
+notes-search-hint = /notes 검색어 로 검색할 수 있어요.

@@ -90,8 +90,8 @@ impl AccessPolicy {
         )
     }
 
-    /// The refusal a stranger sees: it names their id so the owner can add it.
-    pub fn refusal(platform: Platform, user_id: &str) -> String {
+    /// The refusal a stranger sees, in `lang`: it names their id so the owner can add it.
+    pub fn refusal(platform: Platform, user_id: &str, lang: crate::lang::Lang) -> String {
         let var = match platform {
             Platform::Telegram => "HEARTH_TELEGRAM_ALLOWED_USERS",
             Platform::Discord => {
@@ -100,10 +100,7 @@ impl AccessPolicy {
             }
             Platform::Terminal => "",
         };
-        format!(
-            "Sorry, this is a private assistant and you are not on its list of users. \
-             If you know its owner, ask them to add your user id {user_id} to {var}."
-        )
+        crate::lang::tr(lang, "refused", &[("id", user_id), ("setting", var)])
     }
 }
 
@@ -125,7 +122,9 @@ mod tests {
         assert!(policy.is_allowed(Platform::Telegram, "1"));
         assert!(!policy.is_allowed(Platform::Telegram, "3"));
         assert!(!policy.is_allowed(Platform::Discord, "1"));
-        assert!(AccessPolicy::refusal(Platform::Telegram, "77").contains("77"));
+        assert!(
+            AccessPolicy::refusal(Platform::Telegram, "77", crate::lang::Lang::En).contains("77")
+        );
     }
 
     #[test]

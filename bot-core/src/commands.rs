@@ -253,6 +253,18 @@ pub fn description(lang: crate::lang::Lang, spec: &CommandSpec) -> String {
     }
 }
 
+/// The description of `spec`'s argument in `lang` (`arg-NAME` in the catalogs), if it takes one.
+pub fn argument_description(lang: crate::lang::Lang, spec: &CommandSpec) -> Option<String> {
+    let argument = spec.argument?;
+    let key = format!("arg-{}", spec.name);
+    let text = crate::lang::t(lang, &key);
+    Some(if text == key {
+        argument.description.to_owned()
+    } else {
+        text
+    })
+}
+
 /// The help text in `lang`, in Markdown.
 pub fn help_text(lang: crate::lang::Lang) -> String {
     use crate::lang::t;

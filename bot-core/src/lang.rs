@@ -59,7 +59,10 @@ pub fn tr(lang: Lang, key: &str, args: &[(&str, &str)]) -> String {
         // A number only when it reads back the same ("3", not "007" or "1.50"): plural
         // rules need numbers, and a person's text must come out exactly as written.
         let value = match value.parse::<i64>() {
-            Ok(n) if n.to_string() == *value => FluentValue::from(n),
+            // Fluent keeps numbers as f64: larger ones (a Discord id) stay text.
+            Ok(n) if n.to_string() == *value && n.unsigned_abs() < (1 << 53) => {
+                FluentValue::from(n)
+            }
             _ => FluentValue::from(value.to_string()),
         };
         fluent_args.set(*name, value);
@@ -262,6 +265,15 @@ mod tests {
         assert_eq!(
             tr(Lang::En, "timezone-moved", &[("count", "1")]),
             "1 repeating reminder now follows it."
+        );
+        // A Discord id is larger than an f64 holds exactly: it must come out as written.
+        assert!(
+            tr(
+                Lang::Ko,
+                "refused",
+                &[("id", "100000000000000061"), ("setting", "X")]
+            )
+            .contains("100000000000000061")
         );
         let missing = "no-such-key";
         assert_eq!(t(Lang::Ko, missing), missing);

@@ -48,11 +48,12 @@ pub trait LiveReply: Send {
 
     /// Sends `prompt` in a message of its own with two buttons, approve and cancel, whose
     /// taps the adapter passes to [`ChatService::decide`](crate::ChatService::decide) with
-    /// `id`. The error is for the log.
+    /// `id`, labelled `buttons` (approve, cancel). The error is for the log.
     fn ask(
         &mut self,
         id: String,
         prompt: String,
+        buttons: [String; 2],
     ) -> impl Future<Output = Result<(), String>> + Send;
 
     /// The platform ids of the messages sent.
@@ -87,13 +88,8 @@ pub async fn render(
         };
         match event {
             Some(ReplyEvent::Started) => live.start_typing(),
-            Some(ReplyEvent::Queued { position }) => {
-                show(
-                    live,
-                    format!(
-                        "{header}⏳ Waiting for the model: you are number {position} in the queue."
-                    ),
-                );
+            Some(ReplyEvent::Queued { notice, .. }) => {
+                show(live, format!("{header}⏳ {notice}"));
                 live.settle().await;
             }
             Some(ReplyEvent::Status(status)) => {
@@ -137,7 +133,11 @@ pub async fn render(
                 bytes,
                 caption,
             }) => files.push((name, bytes, caption)),
-            Some(ReplyEvent::Confirm { id, prompt }) => {
+            Some(ReplyEvent::Confirm {
+                id,
+                prompt,
+                buttons,
+            }) => {
                 // What the answer shows so far (the 🔧 lines) goes out first, so the
                 // question comes below it.
                 if !live.text().trim().is_empty() {
@@ -145,7 +145,7 @@ pub async fn render(
                     dirty = false;
                 }
                 live.stop_typing();
-                if let Err(e) = live.ask(id, prompt).await {
+                if let Err(e) = live.ask(id, prompt, buttons).await {
                     tracing::warn!(error = %e, "could not ask for a confirmation");
                     live.text().push_str(
                         "\n\n⚠️ I could not show the buttons to confirm an action, so it will not run.",

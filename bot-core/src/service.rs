@@ -301,7 +301,11 @@ impl ChatService {
             return None;
         }
         tracing::info!(platform = %message.platform, user = %message.user_id, "refused a user who is not allowed (on no allow-list)");
-        Some(AccessPolicy::refusal(message.platform, &message.user_id))
+        Some(AccessPolicy::refusal(
+            message.platform,
+            &message.user_id,
+            self.inner.lang_of(message, None),
+        ))
     }
 
     /// Applies a tap on a confirmation button ([`ReplyEvent::Confirm`]): `approve` runs
@@ -367,7 +371,11 @@ impl ChatService {
             }
             inner.refused.insert(stranger, ());
             tracing::info!(platform = %message.platform, user = %message.user_id, "refused a user who is not allowed (on no allow-list)");
-            let text = AccessPolicy::refusal(message.platform, &message.user_id);
+            let text = AccessPolicy::refusal(
+                message.platform,
+                &message.user_id,
+                inner.lang_of(&message, None),
+            );
             let _ = tx.try_send(ReplyEvent::Finished { text, turn: None });
             return rx;
         }
@@ -724,7 +732,11 @@ impl Inner {
 
     /// Waits for a model slot, telling the user their place while they wait.
     /// `None` when the queue is full: the caller tells the user the bot is busy.
-    async fn acquire_slot(&self, reply: &Reply) -> Option<tokio::sync::SemaphorePermit<'_>> {
+    async fn acquire_slot(
+        &self,
+        reply: &Reply,
+        lang: crate::lang::Lang,
+    ) -> Option<tokio::sync::SemaphorePermit<'_>> {
         if let Ok(permit) = self.slots.try_acquire() {
             return Some(permit);
         }
@@ -743,6 +755,7 @@ impl Inner {
         reply
             .send(ReplyEvent::Queued {
                 position: before + 1,
+                notice: crate::lang::tr(lang, "queued", &[("position", &(before + 1).to_string())]),
             })
             .await;
         let permit = self

@@ -201,6 +201,8 @@ pub enum ReplyEvent {
     Queued {
         /// Place in the queue, 1-based.
         position: usize,
+        /// What to show, in the person's language.
+        notice: String,
     },
     /// A short progress note, e.g. that the model is still loading.
     Status(String),
@@ -232,6 +234,8 @@ pub enum ReplyEvent {
         id: String,
         /// What will be sent where, in Markdown.
         prompt: String,
+        /// The two buttons' labels, approve then cancel, in the person's language.
+        buttons: [String; 2],
     },
     /// The reply failed; `message` is a short sentence for the user (the cause is logged).
     Failed {

@@ -185,13 +185,17 @@ pub fn slash_commands() -> Vec<CreateCommand> {
         .description_localized("ko", t(Lang::Ko, "cmd-ask"))
         .add_option(
             CreateCommandOption::new(CommandOptionType::String, "prompt", "What to ask")
+                .description_localized("ko", t(Lang::Ko, "arg-ask-prompt"))
                 .required(true),
         )
-        .add_option(CreateCommandOption::new(
-            CommandOptionType::Boolean,
-            "private",
-            "Only you see the answer (your memories may then be used)",
-        ));
+        .add_option(
+            CreateCommandOption::new(
+                CommandOptionType::Boolean,
+                "private",
+                "Only you see the answer (your memories may then be used)",
+            )
+            .description_localized("ko", t(Lang::Ko, "arg-ask-private")),
+        );
     let core = translate::registered().map(|spec| {
         // Korean clients see Korean descriptions (Discord's `ko` locale).
         let mut command = CreateCommand::new(spec.name)
@@ -203,6 +207,10 @@ pub fn slash_commands() -> Vec<CreateCommand> {
                     CommandOptionType::String,
                     argument.name,
                     argument.description,
+                )
+                .description_localized(
+                    "ko",
+                    bot_core::commands::argument_description(Lang::Ko, spec).unwrap_or_default(),
                 )
                 .required(argument.required)
                 .set_autocomplete(argument.autocomplete),

@@ -361,15 +361,20 @@ impl Live<'_> {
 
     /// Sends `prompt` with approve and cancel buttons, the way the answer goes (a
     /// follow-up of the slash command, else a channel message).
-    async fn ask(&mut self, id: &str, prompt: String) -> serenity::Result<()> {
+    async fn ask(
+        &mut self,
+        id: &str,
+        prompt: String,
+        buttons: [String; 2],
+    ) -> serenity::Result<()> {
         use serenity::all::{ButtonStyle, CreateActionRow, CreateButton};
+        let [run, cancel] = buttons;
         let row = CreateActionRow::Buttons(vec![
             CreateButton::new(bot_core::actions::button_data(id, true))
-                .label("Run")
-                .emoji('✅')
+                .label(run)
                 .style(ButtonStyle::Success),
             CreateButton::new(bot_core::actions::button_data(id, false))
-                .label("Cancel")
+                .label(cancel)
                 .style(ButtonStyle::Secondary),
         ]);
         let prompt: String = prompt.chars().take(1900).collect();
@@ -452,8 +457,13 @@ impl LiveReply for Live<'_> {
             .map_err(|e| e.to_string())
     }
 
-    async fn ask(&mut self, id: String, prompt: String) -> Result<(), String> {
-        Live::ask(self, &id, prompt)
+    async fn ask(
+        &mut self,
+        id: String,
+        prompt: String,
+        buttons: [String; 2],
+    ) -> Result<(), String> {
+        Live::ask(self, &id, prompt, buttons)
             .await
             .map_err(|e| e.to_string())
     }

@@ -2,16 +2,19 @@
 
 use std::path::PathBuf;
 
-use bot_core::voice::VoiceConfig;
 use bot_core::voice::whisper::WhisperConfig;
+use bot_core::voice::{SpeechLanguage, VoiceConfig};
 
 use super::{ConfigError, bad, flag, number};
 
-/// Voice settings: the speech model (when set) and the limits.
+/// Voice settings: the speech models (when set), the language notes are heard in, the limits.
 #[derive(Clone, Debug)]
 pub struct VoiceSettings {
-    /// The Whisper model; `None` turns voice notes off.
-    pub whisper: Option<WhisperConfig>,
+    /// The Whisper models (`HEARTH_WHISPER_MODEL`, then `HEARTH_WHISPER_MULTILINGUAL_MODEL`);
+    /// none turns voice notes off.
+    pub models: Vec<WhisperConfig>,
+    /// Which language notes are heard in (`HEARTH_WHISPER_LANGUAGE`).
+    pub speech: SpeechLanguage,
     /// Limits and concurrency.
     pub limits: VoiceConfig,
 }
@@ -39,28 +42,11 @@ pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<VoiceSettings, 
             1..=16,
         )? as usize,
     };
-    let Some(model) = get("HEARTH_WHISPER_MODEL") else {
-        return Ok(VoiceSettings {
-            whisper: None,
-            limits,
-        });
-    };
-    let model = PathBuf::from(model);
-    if !model.is_file() {
-        return Err(bad(
-            "HEARTH_WHISPER_MODEL",
-            format!(
-                "{} does not exist (a whisper.cpp ggml model such as ggml-base.bin; \
-                 scripts/install-models.sh puts ggml-tiny.en.bin in models/whisper)",
-                model.display()
-            ),
-        ));
-    }
-    let language = match get("HEARTH_WHISPER_LANGUAGE").as_deref() {
-        None => WhisperConfig::default_language(&model),
-        Some("auto") => None,
+    let speech = match get("HEARTH_WHISPER_LANGUAGE").as_deref() {
+        None | Some("") => SpeechLanguage::Person,
+        Some("auto") => SpeechLanguage::Detect,
         Some(code) if code.len() <= 3 && code.chars().all(|c| c.is_ascii_lowercase()) => {
-            Some(code.to_owned())
+            SpeechLanguage::Fixed(code.to_owned())
         }
         Some(other) => {
             return Err(bad(
@@ -80,13 +66,66 @@ pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<VoiceSettings, 
         get("HEARTH_WHISPER_FIT_WINDOW").as_deref(),
         "HEARTH_WHISPER_FIT_WINDOW",
     )?;
-    Ok(VoiceSettings {
-        whisper: Some(WhisperConfig {
+    let mut models: Vec<WhisperConfig> = Vec::new();
+    for var in ["HEARTH_WHISPER_MODEL", "HEARTH_WHISPER_MULTILINGUAL_MODEL"] {
+        let Some(model) = get(var).filter(|m| !m.trim().is_empty()) else {
+            continue;
+        };
+        let model = PathBuf::from(model);
+        if !model.is_file() {
+            return Err(bad(
+                var,
+                format!(
+                    "{} does not exist (a whisper.cpp ggml model such as ggml-base.bin; \
+                     scripts/install-models.sh puts ggml-tiny.en.bin and ggml-base.bin in \
+                     models/whisper)",
+                    model.display()
+                ),
+            ));
+        }
+        let english_only = WhisperConfig::default_language(&model).is_some();
+        if var == "HEARTH_WHISPER_MULTILINGUAL_MODEL" && english_only {
+            return Err(bad(
+                var,
+                format!(
+                    "{} is an English-only model; this one must be multilingual \
+                     (e.g. ggml-base.bin)",
+                    model.display()
+                ),
+            ));
+        }
+        if models
+            .iter()
+            .any(|m| WhisperConfig::default_language(&m.model).is_none())
+            && !english_only
+        {
+            return Err(bad(
+                var,
+                "HEARTH_WHISPER_MODEL is already multilingual; set HEARTH_WHISPER_MODEL to an \
+                 English-only model (e.g. ggml-tiny.en.bin) to use both"
+                    .to_owned(),
+            ));
+        }
+        // The model's own language, used when a caller asks for none: English for .en
+        // models, else the owner's fixed language or detection.
+        let language = if english_only {
+            Some("en".to_owned())
+        } else {
+            match &speech {
+                SpeechLanguage::Fixed(code) => Some(code.clone()),
+                _ => None,
+            }
+        };
+        models.push(WhisperConfig {
             model,
             language,
             threads,
             fit_window,
-        }),
+        });
+    }
+    Ok(VoiceSettings {
+        models,
+        speech,
         limits,
     })
 }
@@ -102,8 +141,9 @@ mod tests {
     #[test]
     fn voice_is_off_without_a_model_and_languages_follow_the_model() {
         let settings = read(&[("HEARTH_VOICE_MAX_SECONDS", "60")]).unwrap();
-        assert!(settings.whisper.is_none());
+        assert!(settings.models.is_empty());
         assert_eq!(settings.limits.max_seconds, 60.0);
+        assert_eq!(settings.speech, SpeechLanguage::Person);
         let err = read(&[("HEARTH_WHISPER_MODEL", "/nonexistent/ggml-base.bin")]).unwrap_err();
         assert_eq!(err.var, "HEARTH_WHISPER_MODEL");
 
@@ -112,22 +152,49 @@ mod tests {
         let multi = dir.path().join("ggml-base.bin");
         std::fs::write(&english, b"x").unwrap();
         std::fs::write(&multi, b"x").unwrap();
-        let settings = read(&[("HEARTH_WHISPER_MODEL", english.to_str().unwrap())]).unwrap();
-        assert_eq!(settings.whisper.unwrap().language.as_deref(), Some("en"));
-        let settings = read(&[("HEARTH_WHISPER_MODEL", multi.to_str().unwrap())]).unwrap();
-        assert_eq!(settings.whisper.unwrap().language, None, "detected");
+        let english = english.to_str().unwrap();
+        let multi = multi.to_str().unwrap();
+        let settings = read(&[("HEARTH_WHISPER_MODEL", english)]).unwrap();
+        assert_eq!(settings.models[0].language.as_deref(), Some("en"));
+        let settings = read(&[("HEARTH_WHISPER_MODEL", multi)]).unwrap();
+        assert_eq!(settings.models[0].language, None, "detected");
         let settings = read(&[
-            ("HEARTH_WHISPER_MODEL", multi.to_str().unwrap()),
+            ("HEARTH_WHISPER_MODEL", multi),
             ("HEARTH_WHISPER_LANGUAGE", "ko"),
         ])
         .unwrap();
-        assert_eq!(settings.whisper.unwrap().language.as_deref(), Some("ko"));
+        assert_eq!(settings.models[0].language.as_deref(), Some("ko"));
+        assert_eq!(settings.speech, SpeechLanguage::Fixed("ko".into()));
         assert!(
             read(&[
-                ("HEARTH_WHISPER_MODEL", multi.to_str().unwrap()),
+                ("HEARTH_WHISPER_MODEL", multi),
                 ("HEARTH_WHISPER_LANGUAGE", "Korean!")
             ])
             .is_err()
         );
+
+        // Both: the English one for English speakers, the multilingual one for the rest.
+        let settings = read(&[
+            ("HEARTH_WHISPER_MODEL", english),
+            ("HEARTH_WHISPER_MULTILINGUAL_MODEL", multi),
+            ("HEARTH_WHISPER_LANGUAGE", "auto"),
+        ])
+        .unwrap();
+        assert_eq!(settings.models.len(), 2);
+        assert_eq!(settings.models[0].language.as_deref(), Some("en"));
+        assert_eq!(settings.models[1].language, None);
+        assert_eq!(settings.speech, SpeechLanguage::Detect);
+        // Only the multilingual one is fine too.
+        let settings = read(&[("HEARTH_WHISPER_MULTILINGUAL_MODEL", multi)]).unwrap();
+        assert_eq!(settings.models.len(), 1);
+        // Mixed up: an English model in the multilingual place, or two multilingual ones.
+        let err = read(&[("HEARTH_WHISPER_MULTILINGUAL_MODEL", english)]).unwrap_err();
+        assert_eq!(err.var, "HEARTH_WHISPER_MULTILINGUAL_MODEL");
+        let err = read(&[
+            ("HEARTH_WHISPER_MODEL", multi),
+            ("HEARTH_WHISPER_MULTILINGUAL_MODEL", multi),
+        ])
+        .unwrap_err();
+        assert_eq!(err.var, "HEARTH_WHISPER_MULTILINGUAL_MODEL");
     }
 }

@@ -249,11 +249,17 @@ impl LiveReply for Live<'_> {
             .map_err(|e| e.to_string())
     }
 
-    async fn ask(&mut self, id: String, prompt: String) -> Result<(), String> {
+    async fn ask(
+        &mut self,
+        id: String,
+        prompt: String,
+        buttons: [String; 2],
+    ) -> Result<(), String> {
         use teloxide::types::{InlineKeyboardButton, InlineKeyboardMarkup};
+        let [run, cancel] = buttons;
         let keyboard = InlineKeyboardMarkup::new([[
-            InlineKeyboardButton::callback("✅ Run", bot_core::actions::button_data(&id, true)),
-            InlineKeyboardButton::callback("✖ Cancel", bot_core::actions::button_data(&id, false)),
+            InlineKeyboardButton::callback(run, bot_core::actions::button_data(&id, true)),
+            InlineKeyboardButton::callback(cancel, bot_core::actions::button_data(&id, false)),
         ]]);
         let chunk = render_chunks(&prompt, TELEGRAM_LIMIT)
             .into_iter()

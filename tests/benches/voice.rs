@@ -2,8 +2,11 @@
 //! (whisper-rs, greedy, no context) over a set of voice notes, as the bot runs it,
 //! then the same with the opt-in fitted encoder window (`HEARTH_WHISPER_FIT_WINDOW`).
 //!
-//! Usage: `cargo bench -p hearth-tests --bench voice -- NOTES_DIR [THREADS]`, where
-//! NOTES_DIR holds `N.ogg` voice notes and `N.txt` with what each says
+//! Usage: `cargo bench -p hearth-tests --bench voice -- NOTES_DIR [THREADS [MODEL LANGUAGE]]`,
+//! where NOTES_DIR holds `N.ogg` voice notes and `N.txt` with what each says; MODEL and
+//! LANGUAGE (default: tiny.en, `en`) pick another ggml model and the language it is told, as
+//! the bot does for a person with that language (`ko`: the multilingual base model; the
+//! error is then the character error rate, and only the standard window runs)
 //! (`bench/run-voice-benchmark.sh` makes them with espeak-ng and opusenc and also
 //! runs the faster-whisper baseline on the same files in the same run).
 //!
@@ -12,12 +15,12 @@
 //! error rate, model load time and the process's peak RSS (VmHWM; this process
 //! does nothing else).
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use bot_core::voice::whisper::{WhisperConfig, WhisperTranscriber};
 use bot_core::voice::{SAMPLE_RATE, Transcriber, clean_transcript, decode_ogg_opus};
-use hearth_tests::voice::{whisper_model, word_error_rate};
+use hearth_tests::voice::{character_error_rate, whisper_model, word_error_rate};
 
 fn peak_rss_mib() -> f64 {
     hearth_tests::bench::status_kib(std::process::id(), "VmHWM") as f64 / 1024.0
@@ -29,7 +32,9 @@ fn main() {
         .filter(|a| a != "--bench")
         .collect();
     let Some(dir) = args.first().map(PathBuf::from) else {
-        eprintln!("usage: cargo bench -p hearth-tests --bench voice -- NOTES_DIR [THREADS]");
+        eprintln!(
+            "usage: cargo bench -p hearth-tests --bench voice -- NOTES_DIR [THREADS [MODEL LANGUAGE]]"
+        );
         std::process::exit(2);
     };
     let threads: usize = args.get(1).and_then(|t| t.parse().ok()).unwrap_or(2);
@@ -40,21 +45,36 @@ fn main() {
         .collect();
     notes.sort_by_key(|p| p.file_stem().and_then(|s| s.to_str()?.parse::<u32>().ok()));
 
+    let model = args.get(2).map_or_else(whisper_model, PathBuf::from);
+    let language = args.get(3).cloned().unwrap_or_else(|| "en".into());
+    if language != "en" {
+        run(&notes, threads, false, &model, &language);
+        return;
+    }
     // The bot's default (Whisper's standard 30 s window), then the opt-in fitted window.
     for fit_window in [false, true] {
-        run(&notes, threads, fit_window);
+        run(&notes, threads, fit_window, &model, &language);
     }
 }
 
-fn run(notes: &[PathBuf], threads: usize, fit_window: bool) {
+fn run(notes: &[PathBuf], threads: usize, fit_window: bool, model: &Path, language: &str) {
     let started = Instant::now();
     let transcriber = WhisperTranscriber::load(WhisperConfig {
-        model: whisper_model(),
-        language: Some("en".into()),
+        model: model.to_owned(),
+        language: Some(language.into()),
         threads,
         fit_window,
     })
     .expect("model loads");
+    let name = model
+        .file_name()
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let (measure, error_rate): (&str, fn(&str, &str) -> f64) = if language == "en" {
+        ("wer", word_error_rate)
+    } else {
+        ("cer", character_error_rate)
+    };
     let load = started.elapsed();
 
     let (mut audio_total, mut decode_total, mut pipeline_total) =
@@ -66,7 +86,7 @@ fn run(notes: &[PathBuf], threads: usize, fit_window: bool) {
         "hearth"
     };
     println!(
-        "{label} (whisper-rs, tiny.en ggml f16, {threads} threads, greedy, fit_window={fit_window}):"
+        "{label} (whisper-rs, {name} f16, language {language}, {threads} threads, greedy, fit_window={fit_window}):"
     );
     for path in notes {
         let bytes = std::fs::read(path).unwrap();
@@ -82,27 +102,32 @@ fn run(notes: &[PathBuf], threads: usize, fit_window: bool) {
             .unwrap();
         let t = Instant::now();
         let samples = decode_ogg_opus(&bytes, 600.0).unwrap();
-        let heard = clean_transcript(&transcriber.transcribe(&samples).unwrap());
+        let heard = clean_transcript(&transcriber.transcribe(&samples, None).unwrap());
         let pipeline = t.elapsed();
         let audio = samples.len() as f64 / f64::from(SAMPLE_RATE);
-        let wer = word_error_rate(&said, &heard);
-        let n = said.split_whitespace().count();
+        let wer = error_rate(&said, &heard);
+        let n = if language == "en" {
+            said.split_whitespace().count()
+        } else {
+            said.chars().filter(|c| c.is_alphanumeric()).count()
+        };
         errors += wer * n as f64;
         words += n;
         audio_total += audio;
         decode_total += decode;
         pipeline_total += pipeline;
         println!(
-            "  {:>5.1} s audio  {:>7.0} ms  RTF {:>5.1}x  WER {:>5.1}%  {:?}",
+            "  {:>5.1} s audio  {:>7.0} ms  RTF {:>5.1}x  {} {:>5.1}%  {:?}",
             audio,
             pipeline.as_secs_f64() * 1000.0,
             audio / pipeline.as_secs_f64(),
+            measure.to_uppercase(),
             wer * 100.0,
             heard
         );
     }
     println!(
-        "SUMMARY {label} notes={} audio_s={:.1} pipeline_s={:.2} rtf={:.1} wer={:.1} decode_ms_per_min={:.1} load_ms={} peak_rss_mib={:.0}",
+        "SUMMARY {label} notes={} audio_s={:.1} pipeline_s={:.2} rtf={:.1} {measure}={:.1} decode_ms_per_min={:.1} load_ms={} peak_rss_mib={:.0}",
         notes.len(),
         audio_total,
         pipeline_total.as_secs_f64(),

@@ -691,6 +691,23 @@ async fn korean_apps_get_korean_menus_help_and_errors_until_language_en() {
         language["description_localizations"]["ko"],
         "답하는 언어 보기 또는 설정: /language ko, en, auto"
     );
+    // Every command's options are described in Korean too.
+    for command in registered.as_array().unwrap() {
+        for option in command["options"].as_array().into_iter().flatten() {
+            let korean = option["description_localizations"]["ko"]
+                .as_str()
+                .unwrap_or_default();
+            assert!(
+                korean
+                    .chars()
+                    .any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c))
+                    || command["name"] == "language",
+                "/{} {}: {korean:?}",
+                command["name"],
+                option["name"]
+            );
+        }
+    }
     bot.dc.set_locale(DC_BOB, "ko");
     let token = bot.dc.slash(DC_BOB, CHANNEL, MEMBER, "help", &[]);
     let texts = bot

@@ -219,11 +219,27 @@ impl FakeTelegram {
     /// A voice note (OGG/Opus `bytes`, `duration` seconds as the client reports it)
     /// from user `user_id` in a private chat. Returns the update id.
     pub fn send_voice(&self, user_id: i64, name: &str, bytes: Vec<u8>, duration: u32) -> i64 {
+        self.send_voice_in(user_id, name, bytes, duration, "")
+    }
+
+    /// The same from an app set to `language_code` (e.g. "ko"; empty: none given).
+    pub fn send_voice_in(
+        &self,
+        user_id: i64,
+        name: &str,
+        bytes: Vec<u8>,
+        duration: u32,
+        language_code: &str,
+    ) -> i64 {
         let file = self.store_file(bytes);
+        let mut from = user(user_id, name);
+        if !language_code.is_empty() {
+            from["language_code"] = json!(language_code);
+        }
         let message = json!({
             "message_id": self.next_message_id(), "date": 1_700_000_000,
             "chat": {"id": user_id, "type": "private", "first_name": name},
-            "from": user(user_id, name),
+            "from": from,
             "voice": {"duration": duration, "mime_type": "audio/ogg", "file_id": file.0,
                       "file_unique_id": format!("u{}", file.0), "file_size": file.1},
         });

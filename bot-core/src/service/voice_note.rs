@@ -3,6 +3,7 @@
 use futures::future::BoxFuture;
 
 use super::{Inner, Reply};
+use crate::lang::{t, tr};
 use crate::types::{Attachment, InboundMessage, ReplyEvent};
 use crate::voice::VoiceError;
 
@@ -58,20 +59,16 @@ impl Inner {
         note: VoiceNote,
         reply: &Reply,
     ) -> Option<InboundMessage> {
+        let lang = self.person_lang(&message).await;
         let Some(voice) = &self.deps.voice else {
             tracing::info!(user = %message.user_id, "a voice note arrived but no speech model is configured");
-            reply
-                .finish(
-                    "🎙 Voice notes are not set up on this bot: its owner has not configured a \
-                     speech model (HEARTH_WHISPER_MODEL). Please type your message.",
-                )
-                .await;
+            reply.finish(t(lang, "voice-off")).await;
             return None;
         };
         let limits = voice.config();
         let refuse = |e: VoiceError| {
             tracing::info!(error = %e, user = %message.user_id, "refused a voice note");
-            e.user_message()
+            e.user_message_in(lang)
         };
         if let Err(e) = may_be_ogg_opus(note.attachment.mime_type.as_deref()) {
             reply.finish(refuse(e)).await;
@@ -84,10 +81,13 @@ impl Inner {
                 "refused an oversized voice note"
             );
             reply
-                .finish(format!(
-                    "That voice note is too large ({}; the limit is {}).",
-                    megabytes(size),
-                    megabytes(limits.max_bytes)
+                .finish(tr(
+                    lang,
+                    "voice-too-large",
+                    &[
+                        ("size", &megabytes(size)),
+                        ("limit", &megabytes(limits.max_bytes)),
+                    ],
                 ))
                 .await;
             return None;
@@ -103,8 +103,17 @@ impl Inner {
             reply.finish(refuse(e)).await;
             return None;
         }
+        let language = voice.language_for(lang.code());
+        if !voice.hears(&language) {
+            tracing::warn!(
+                user = %message.user_id,
+                language = %language,
+                "a voice note in a language other than English, but only an English-only speech \
+                 model is configured (HEARTH_WHISPER_MULTILINGUAL_MODEL): heard as English"
+            );
+        }
         reply
-            .send(ReplyEvent::Status("Transcribing your voice note…".into()))
+            .send(ReplyEvent::Status(t(lang, "voice-transcribing")))
             .await;
         let bytes = match note.fetch.await {
             Ok(bytes) if bytes.len() as u64 > limits.max_bytes => {
@@ -113,9 +122,10 @@ impl Inner {
                     "refused an oversized voice note after download"
                 );
                 reply
-                    .finish(format!(
-                        "That voice note is too large (the limit is {}).",
-                        megabytes(limits.max_bytes)
+                    .finish(tr(
+                        lang,
+                        "voice-too-large-after",
+                        &[("limit", &megabytes(limits.max_bytes))],
                     ))
                     .await;
                 return None;
@@ -123,23 +133,23 @@ impl Inner {
             Ok(bytes) => bytes,
             Err(cause) => {
                 tracing::warn!(cause = %cause, "could not download a voice note");
-                reply
-                    .fail("I couldn't download that voice note. Please send it again.")
-                    .await;
+                reply.fail(t(lang, "voice-download-failed")).await;
                 return None;
             }
         };
         let tx = reply.tx.clone();
         let queued = move |position: usize| {
-            let _ = tx.try_send(ReplyEvent::Status(format!(
-                "Waiting to transcribe: you are number {position} in the queue."
+            let _ = tx.try_send(ReplyEvent::Status(tr(
+                lang,
+                "voice-queued",
+                &[("position", &position.to_string())],
             )));
         };
-        let transcript = match voice.transcribe(bytes, queued).await {
+        let transcript = match voice.transcribe(bytes, &language, queued).await {
             Ok(transcript) => transcript,
             Err(e) => {
                 tracing::warn!(error = %e, user = %message.user_id, "could not transcribe a voice note");
-                reply.fail(e.user_message()).await;
+                reply.fail(e.user_message_in(lang)).await;
                 return None;
             }
         };
@@ -148,12 +158,12 @@ impl Inner {
             decode_ms = transcript.decode.as_millis() as u64,
             transcribe_ms = transcript.transcribe.as_millis() as u64,
             chars = transcript.text.chars().count(),
+            language = %transcript.language,
+            model = %transcript.model,
             "transcribed a voice note"
         );
         if transcript.text.is_empty() {
-            reply
-                .finish("🎙 I couldn't make out any words in that voice note.")
-                .await;
+            reply.finish(t(lang, "voice-no-words")).await;
             return None;
         }
         reply

@@ -143,3 +143,43 @@ async fn a_spoken_reminder_is_set_like_a_typed_one() {
     assert!(said.ends_with(": take the pizza out"), "{said}");
     assert!(model.requests().is_empty(), "the model computed a time");
 }
+
+#[tokio::test]
+async fn a_korean_speakers_note_goes_to_the_multilingual_model_in_korean() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    model.push_text(&["나비는 잘 지내요."], Duration::ZERO);
+    model.push_text(&["Fine."], Duration::ZERO);
+    let english = Arc::new(ScriptedTranscriber::answering("How is Nabi?"));
+    let multilingual = Arc::new(ScriptedTranscriber::answering("나비는 잘 지내?").multilingual());
+    let voice = Voice::with_models(
+        english.clone(),
+        Some(multilingual.clone()),
+        crate::voice::SpeechLanguage::Person,
+        VoiceConfig::default(),
+    );
+    let (service, _) = service_with_voice(model.clone(), 1, Some(voice));
+    let fetched = Arc::new(AtomicBool::new(false));
+    let ogg = encode_ogg_opus(&tone(1.0));
+    // Telegram says the app is in Korean.
+    let mut korean = message("1", "");
+    korean.locale = Some("ko".into());
+    let events =
+        collect(service.handle_voice(korean, note(ogg.clone(), Some(1.0), &fetched))).await;
+    assert!(
+        events.contains(&ReplyEvent::Status("음성 메시지를 받아쓰는 중…".into())),
+        "{events:?}"
+    );
+    assert!(events.contains(&ReplyEvent::Transcript("나비는 잘 지내?".into())));
+    assert_eq!(final_text(&events), "나비는 잘 지내요.");
+    assert_eq!(multilingual.languages(), vec![Some("ko".to_owned())]);
+    assert!(english.languages().is_empty());
+    assert_eq!(
+        model.requests()[0].messages.last().unwrap().content,
+        "나비는 잘 지내?"
+    );
+    // An English speaker's note goes to the English model.
+    let events =
+        collect(service.handle_voice(message("2", ""), note(ogg, Some(1.0), &fetched))).await;
+    assert!(events.contains(&ReplyEvent::Transcript("How is Nabi?".into())));
+    assert_eq!(english.languages(), vec![Some("en".to_owned())]);
+}

@@ -62,26 +62,19 @@ pub enum VoiceError {
 }
 
 impl VoiceError {
-    /// A short sentence for the user (the error itself is logged).
-    pub fn user_message(&self) -> String {
+    /// A short sentence for the user in `lang` (the error itself is logged).
+    pub fn user_message_in(&self, lang: crate::lang::Lang) -> String {
+        use crate::lang::{t, tr};
         match self {
-            VoiceError::Unsupported(format) => format!(
-                "I can't listen to {format} audio. I understand voice notes and OGG/Opus files \
-                 (.ogg, .opus); MP3, M4A, WAV and video notes are not supported yet."
+            VoiceError::Unsupported(format) => tr(lang, "voice-unsupported", &[("format", format)]),
+            VoiceError::Corrupt(_) => t(lang, "voice-corrupt"),
+            VoiceError::Empty => t(lang, "voice-empty"),
+            VoiceError::TooLong { max_seconds } => tr(
+                lang,
+                "voice-too-long",
+                &[("minutes", &format_minutes(*max_seconds))],
             ),
-            VoiceError::Corrupt(_) => {
-                "I couldn't read that audio: the file seems damaged or isn't an OGG/Opus voice note."
-                    .into()
-            }
-            VoiceError::Empty => "That voice note is empty.".into(),
-            VoiceError::TooLong { max_seconds } => format!(
-                "That voice note is too long: I transcribe up to {} minutes.",
-                format_minutes(*max_seconds)
-            ),
-            VoiceError::Model(_) => {
-                "Something went wrong while transcribing. Please try again, or type your message."
-                    .into()
-            }
+            VoiceError::Model(_) => t(lang, "voice-failed"),
         }
     }
 }
@@ -97,8 +90,12 @@ fn format_minutes(seconds: f64) -> String {
 
 /// The speech-to-text port. Blocking; the [`Voice`] worker calls it off the runtime.
 pub trait Transcriber: Send + Sync {
-    /// Transcribes 16 kHz mono samples into text.
-    fn transcribe(&self, samples: &[f32]) -> Result<String, VoiceError>;
+    /// Transcribes 16 kHz mono samples into text. `language` is a code such as `en` or
+    /// `ko`, `auto` to detect it, or `None` for the model's own setting.
+    fn transcribe(&self, samples: &[f32], language: Option<&str>) -> Result<String, VoiceError>;
+
+    /// Whether the model hears other languages than English (Whisper's multilingual models).
+    fn multilingual(&self) -> bool;
 
     /// A short description for logs and `hearth doctor`.
     fn describe(&self) -> String;
@@ -109,7 +106,9 @@ pub trait Transcriber: Send + Sync {
 pub struct ScriptedTranscriber {
     answer: Result<String, String>,
     delay: Duration,
+    multilingual: bool,
     seen: std::sync::Mutex<Vec<usize>>,
+    languages: std::sync::Mutex<Vec<Option<String>>>,
 }
 
 impl ScriptedTranscriber {
@@ -118,7 +117,9 @@ impl ScriptedTranscriber {
         Self {
             answer: Ok(text.to_owned()),
             delay: Duration::ZERO,
+            multilingual: false,
             seen: Default::default(),
+            languages: Default::default(),
         }
     }
 
@@ -133,24 +134,48 @@ impl ScriptedTranscriber {
         Self {
             answer: Err(error.to_owned()),
             delay: Duration::ZERO,
+            multilingual: false,
             seen: Default::default(),
+            languages: Default::default(),
         }
+    }
+
+    /// The same, posing as a multilingual model.
+    pub fn multilingual(mut self) -> Self {
+        self.multilingual = true;
+        self
     }
 
     /// The sample counts it was given, in order.
     pub fn seen(&self) -> Vec<usize> {
         self.seen.lock().unwrap_or_else(|e| e.into_inner()).clone()
     }
+
+    /// The languages it was asked for, in order.
+    pub fn languages(&self) -> Vec<Option<String>> {
+        self.languages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
 }
 
 impl Transcriber for ScriptedTranscriber {
-    fn transcribe(&self, samples: &[f32]) -> Result<String, VoiceError> {
+    fn transcribe(&self, samples: &[f32], language: Option<&str>) -> Result<String, VoiceError> {
         self.seen
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .push(samples.len());
+        self.languages
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(language.map(str::to_owned));
         std::thread::sleep(self.delay);
         self.answer.clone().map_err(VoiceError::Model)
+    }
+
+    fn multilingual(&self) -> bool {
+        self.multilingual
     }
 
     fn describe(&self) -> String {
@@ -180,11 +205,27 @@ impl Default for VoiceConfig {
     }
 }
 
+/// Which language voice notes are heard in (`HEARTH_WHISPER_LANGUAGE`).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum SpeechLanguage {
+    /// Each person's own language (their `/language`, else their app's, else the bot's).
+    #[default]
+    Person,
+    /// Whisper detects it, note by note (needs the multilingual model).
+    Detect,
+    /// Always this language code.
+    Fixed(String),
+}
+
 /// The result of one transcription.
 #[derive(Clone, Debug)]
 pub struct Transcript {
     /// What was said (empty when nothing was recognised).
     pub text: String,
+    /// The language asked for (`auto` when detected).
+    pub language: String,
+    /// Which model heard it (its description).
+    pub model: String,
     /// Length of the audio.
     pub audio: Duration,
     /// Time spent decoding.
@@ -194,20 +235,53 @@ pub struct Transcript {
 }
 
 /// The bounded transcription worker. Cheap to clone.
+///
+/// It holds up to two models: an English-only one (fast, e.g. tiny.en) and a multilingual one
+/// (e.g. base). English notes go to the English model when there is one; every other language,
+/// and detection, to the multilingual one.
 #[derive(Clone)]
 pub struct Voice {
-    transcriber: Arc<dyn Transcriber>,
+    /// The model used when no other fits (the first one given).
+    first: Arc<dyn Transcriber>,
+    english: Option<Arc<dyn Transcriber>>,
+    multilingual: Option<Arc<dyn Transcriber>>,
+    speech: SpeechLanguage,
     config: VoiceConfig,
     slots: Arc<Semaphore>,
     waiting: Arc<AtomicUsize>,
 }
 
 impl Voice {
-    /// A worker over `transcriber` (loaded once, shared by every call).
+    /// A worker over one `transcriber` (loaded once, shared by every call).
     pub fn new(transcriber: Arc<dyn Transcriber>, config: VoiceConfig) -> Self {
+        Self::with_models(transcriber, None, SpeechLanguage::Person, config)
+    }
+
+    /// A worker over `first` and maybe a `second` model: up to one English-only and one
+    /// multilingual model (a second of a kind already present is ignored), hearing notes in
+    /// `speech`.
+    pub fn with_models(
+        first: Arc<dyn Transcriber>,
+        second: Option<Arc<dyn Transcriber>>,
+        speech: SpeechLanguage,
+        config: VoiceConfig,
+    ) -> Self {
+        let mut english = None;
+        let mut multilingual = None;
+        for model in std::iter::once(Arc::clone(&first)).chain(second) {
+            let slot = if model.multilingual() {
+                &mut multilingual
+            } else {
+                &mut english
+            };
+            slot.get_or_insert(model);
+        }
         Self {
             slots: Arc::new(Semaphore::new(config.concurrency.max(1))),
-            transcriber,
+            first,
+            english,
+            multilingual,
+            speech,
             config,
             waiting: Arc::default(),
         }
@@ -218,18 +292,54 @@ impl Voice {
         &self.config
     }
 
-    /// The transcriber's description.
+    /// The models' descriptions.
     pub fn describe(&self) -> String {
-        self.transcriber.describe()
+        [&self.english, &self.multilingual]
+            .into_iter()
+            .flatten()
+            .map(|m| m.describe())
+            .collect::<Vec<_>>()
+            .join(" + ")
     }
 
-    /// Decodes and transcribes one OGG/Opus file. When every slot is busy,
-    /// `queued` is called with the place in the queue (1 = next) before waiting.
+    /// Whether a note in `language` (a code, or `auto`) is heard by a model that knows it:
+    /// false only when it is not English and there is no multilingual model.
+    pub fn hears(&self, language: &str) -> bool {
+        language == "en" || self.multilingual.is_some()
+    }
+
+    /// The language a person speaking `person` (a code such as `ko`) is heard in.
+    pub fn language_for(&self, person: &str) -> String {
+        match &self.speech {
+            SpeechLanguage::Person => person.to_owned(),
+            SpeechLanguage::Detect => "auto".to_owned(),
+            SpeechLanguage::Fixed(code) => code.clone(),
+        }
+    }
+
+    /// The model for `language` and the language to ask it for.
+    fn route(&self, language: &str) -> (Arc<dyn Transcriber>, String) {
+        if language == "en"
+            && let Some(english) = &self.english
+        {
+            return (Arc::clone(english), "en".into());
+        }
+        if let Some(multilingual) = &self.multilingual {
+            return (Arc::clone(multilingual), language.to_owned());
+        }
+        (Arc::clone(&self.first), "en".into())
+    }
+
+    /// Decodes and transcribes one OGG/Opus file spoken in `language` (a code such as `ko`,
+    /// or `auto`; see [`Voice::language_for`]). When every slot is busy, `queued` is called
+    /// with the place in the queue (1 = next) before waiting.
     pub async fn transcribe(
         &self,
         bytes: Vec<u8>,
+        language: &str,
         queued: impl FnOnce(usize),
     ) -> Result<Transcript, VoiceError> {
+        let (transcriber, language) = self.route(language);
         let max_seconds = self.config.max_seconds;
         let started = std::time::Instant::now();
         let samples = tokio::task::spawn_blocking(move || decode_ogg_opus(&bytes, max_seconds))
@@ -247,16 +357,19 @@ impl Voice {
                 permit.map_err(|_| VoiceError::Model("the worker is shutting down".into()))?
             }
         };
-        let transcriber = Arc::clone(&self.transcriber);
+        let model = transcriber.describe();
         let started = std::time::Instant::now();
+        let asked = language.clone();
         let text = tokio::task::spawn_blocking(move || {
             let _permit = permit;
-            transcriber.transcribe(&samples)
+            transcriber.transcribe(&samples, Some(&asked))
         })
         .await
         .map_err(|e| VoiceError::Model(format!("the transcriber stopped: {e}")))??;
         Ok(Transcript {
             text: clean_transcript(&text),
+            language,
+            model,
             audio,
             decode,
             transcribe: started.elapsed(),

@@ -139,12 +139,80 @@ async fn the_worker_cleans_the_text_and_reports_the_audio_length() {
     let voice = Voice::new(transcriber.clone(), VoiceConfig::default());
     let ogg = encode_ogg_opus(&tone(1.5));
     let transcript = voice
-        .transcribe(ogg, |_| panic!("nothing queued"))
+        .transcribe(ogg, "en", |_| panic!("nothing queued"))
         .await
         .unwrap();
     assert_eq!(transcript.text, "hello there");
     assert_eq!(transcriber.seen(), vec![24_000]);
     assert!((transcript.audio.as_secs_f64() - 1.5).abs() < 0.01);
+}
+
+#[tokio::test]
+async fn each_language_goes_to_the_model_that_knows_it() {
+    let english = Arc::new(ScriptedTranscriber::answering("hello"));
+    let multilingual = Arc::new(ScriptedTranscriber::answering("안녕하세요").multilingual());
+    let ogg = encode_ogg_opus(&tone(1.0));
+    let voice = Voice::with_models(
+        english.clone(),
+        Some(multilingual.clone()),
+        SpeechLanguage::Person,
+        VoiceConfig::default(),
+    );
+    // A Korean speaker: the multilingual model, asked for Korean.
+    assert_eq!(voice.language_for("ko"), "ko");
+    let heard = voice.transcribe(ogg.clone(), "ko", |_| {}).await.unwrap();
+    assert_eq!(
+        (heard.text.as_str(), heard.language.as_str()),
+        ("안녕하세요", "ko")
+    );
+    assert_eq!(multilingual.languages(), vec![Some("ko".to_owned())]);
+    // An English speaker: the fast English-only model.
+    let heard = voice.transcribe(ogg.clone(), "en", |_| {}).await.unwrap();
+    assert_eq!(heard.text, "hello");
+    assert_eq!(english.languages(), vec![Some("en".to_owned())]);
+    assert!(voice.hears("ko"));
+
+    // HEARTH_WHISPER_LANGUAGE=auto: everyone's notes are detected by the multilingual model.
+    let detect = Voice::with_models(
+        multilingual.clone(),
+        Some(english.clone()),
+        SpeechLanguage::Detect,
+        VoiceConfig::default(),
+    );
+    let language = detect.language_for("en");
+    assert_eq!(language, "auto");
+    detect
+        .transcribe(ogg.clone(), &language, |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        multilingual.languages().last().unwrap().as_deref(),
+        Some("auto")
+    );
+    // A fixed language applies to everyone.
+    let fixed = Voice::with_models(
+        english.clone(),
+        Some(multilingual.clone()),
+        SpeechLanguage::Fixed("ko".into()),
+        VoiceConfig::default(),
+    );
+    assert_eq!(fixed.language_for("en"), "ko");
+
+    // Only the multilingual model: English notes go there too, asked for English.
+    let only_multilingual = Voice::new(multilingual.clone(), VoiceConfig::default());
+    only_multilingual
+        .transcribe(ogg.clone(), "en", |_| {})
+        .await
+        .unwrap();
+    assert_eq!(
+        multilingual.languages().last().unwrap().as_deref(),
+        Some("en")
+    );
+    // Only the English model: a Korean note is heard as English (and said not to be heard).
+    let only_english = Voice::new(english.clone(), VoiceConfig::default());
+    assert!(!only_english.hears("ko"));
+    only_english.transcribe(ogg, "ko", |_| {}).await.unwrap();
+    assert_eq!(english.languages().last().unwrap().as_deref(), Some("en"));
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -159,7 +227,7 @@ async fn the_worker_runs_one_at_a_time_and_tells_the_others_their_place() {
             let (voice, ogg, places) = (voice.clone(), ogg.clone(), Arc::clone(&places));
             tokio::spawn(async move {
                 voice
-                    .transcribe(ogg, move |place| places.lock().unwrap().push(place))
+                    .transcribe(ogg, "en", move |place| places.lock().unwrap().push(place))
                     .await
                     .unwrap()
             })

@@ -44,6 +44,7 @@ pub fn encoder_frames(samples: usize) -> i32 {
 pub struct WhisperTranscriber {
     context: WhisperContext,
     config: WhisperConfig,
+    multilingual: bool,
     /// Decoder states (their compute buffers are costly to allocate), reused across calls.
     states: Mutex<Vec<WhisperState>>,
 }
@@ -71,7 +72,8 @@ impl WhisperTranscriber {
         let context = WhisperContext::new_with_params(&config.model, parameters).map_err(|e| {
             VoiceError::Model(format!("cannot load {}: {e}", config.model.display()))
         })?;
-        if config.language.as_deref().is_some_and(|l| l != "en") && !context.is_multilingual() {
+        let multilingual = context.is_multilingual();
+        if config.language.as_deref().is_some_and(|l| l != "en") && !multilingual {
             return Err(VoiceError::Model(format!(
                 "{} is an English-only model; use a multilingual one for language {}",
                 config.model.display(),
@@ -81,13 +83,14 @@ impl WhisperTranscriber {
         Ok(Self {
             context,
             config,
+            multilingual,
             states: Mutex::default(),
         })
     }
 }
 
 impl Transcriber for WhisperTranscriber {
-    fn transcribe(&self, samples: &[f32]) -> Result<String, VoiceError> {
+    fn transcribe(&self, samples: &[f32], language: Option<&str>) -> Result<String, VoiceError> {
         let failed = |e: whisper_rs::WhisperError| VoiceError::Model(e.to_string());
         let pooled = self.states.lock().unwrap_or_else(|e| e.into_inner()).pop();
         let mut state = match pooled {
@@ -96,7 +99,15 @@ impl Transcriber for WhisperTranscriber {
         };
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(self.config.threads.max(1) as i32);
-        params.set_language(Some(self.config.language.as_deref().unwrap_or("auto")));
+        let language = if self.multilingual {
+            language
+                .or(self.config.language.as_deref())
+                .unwrap_or("auto")
+        } else {
+            // An English-only model hears English whatever it is asked.
+            "en"
+        };
+        params.set_language(Some(language));
         params.set_print_special(false);
         params.set_print_progress(false);
         params.set_print_realtime(false);
@@ -129,6 +140,10 @@ impl Transcriber for WhisperTranscriber {
         Ok(text.trim().to_owned())
     }
 
+    fn multilingual(&self) -> bool {
+        self.multilingual
+    }
+
     fn describe(&self) -> String {
         let name = self
             .config
@@ -136,12 +151,13 @@ impl Transcriber for WhisperTranscriber {
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
             .unwrap_or_default();
+        let kind = if self.multilingual {
+            "multilingual"
+        } else {
+            "English only"
+        };
         format!(
-            "whisper.cpp {name} ({}, {} threads)",
-            self.config
-                .language
-                .as_deref()
-                .unwrap_or("language detection"),
+            "whisper.cpp {name} ({kind}, {} threads)",
             self.config.threads
         )
     }
