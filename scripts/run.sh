@@ -14,7 +14,15 @@ scripts/install-models.sh
 default() { # VAR VALUE
   if [ -z "${!1:-}" ] && ! grep -q "^$1=" .env; then export "$1=$2"; fi
 }
-default HEARTH_EMBED_MODEL_DIR models/minilm
+# Memory search: the multilingual Universal Sentence Encoder (Korean, English and cross-language
+# matches), or all-MiniLM-L6-v2 when the bot is English-only (HEARTH_LANGUAGE=en): it is a little
+# better on English (BENCHMARKS.md, "Memory search in Korean and English").
+language=${HEARTH_LANGUAGE:-$(sed -n 's/^HEARTH_LANGUAGE=//p' .env | tail -n 1)}
+if [ "$language" = en ]; then
+  default HEARTH_EMBED_MODEL_DIR models/minilm
+else
+  default HEARTH_EMBED_MODEL_DIR models/use-multilingual
+fi
 default ORT_DYLIB_PATH models/onnxruntime/libonnxruntime.so
 default HEARTH_WHISPER_MODEL models/whisper/ggml-tiny.en.bin
 default HEARTH_WHISPER_MULTILINGUAL_MODEL models/whisper/ggml-base.bin

@@ -77,8 +77,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Memory settings.
     pub memory: MemoryConfig,
-    /// The embedding model; `None` means keyword retrieval only.
-    pub embed: Option<FastEmbedConfig>,
+    /// The embedding models, side by side when several; none means keyword retrieval only.
+    pub embed: Vec<FastEmbedConfig>,
+    /// Each model's weight in the fused similarity (`HEARTH_EMBED_WEIGHTS`; equal by default).
+    pub embed_weights: Vec<f32>,
     /// The owner's vaults (`HEARTH_NOTES`), with who may read each.
     pub notes: Vec<hearth_notes::Vault>,
     /// The `POST /hooks/notify` listener, when enabled.
@@ -264,56 +266,90 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         },
         ..MemoryConfig::default()
     };
-    let model = match (get("HEARTH_EMBED_MODEL_DIR"), get("HEARTH_EMBED_MODEL")) {
-        (Some(_), Some(_)) => {
-            return Err(bad(
-                "HEARTH_EMBED_MODEL",
-                "set either HEARTH_EMBED_MODEL_DIR or HEARTH_EMBED_MODEL, not both",
-            ));
-        }
-        (Some(dir), None) => {
-            let dir = PathBuf::from(dir);
-            if !dir.join("model.onnx").is_file() {
+    let models: Vec<EmbedModelSource> =
+        match (get("HEARTH_EMBED_MODEL_DIR"), get("HEARTH_EMBED_MODEL")) {
+            (Some(_), Some(_)) => {
                 return Err(bad(
-                    "HEARTH_EMBED_MODEL_DIR",
-                    format!(
-                        "{} has no model.onnx (scripts/install-models.sh puts one in models/minilm)",
-                        dir.display()
-                    ),
+                    "HEARTH_EMBED_MODEL",
+                    "set either HEARTH_EMBED_MODEL_DIR or HEARTH_EMBED_MODEL, not both",
                 ));
             }
-            Some(EmbedModelSource::Dir(dir))
-        }
-        (None, Some(name)) => Some(EmbedModelSource::Builtin(name.to_owned())),
-        (None, None) => None,
-    };
-    let embed = match model {
-        None => None,
-        Some(model) => {
-            let library = get("ORT_DYLIB_PATH").ok_or_else(|| {
-                bad(
-                    "ORT_DYLIB_PATH",
-                    "is needed with an embedding model: the path of libonnxruntime.so \
-                     (scripts/install-models.sh puts one in models/onnxruntime)",
-                )
-            })?;
-            if !std::path::Path::new(library).is_file() {
-                return Err(bad("ORT_DYLIB_PATH", format!("{library} does not exist")));
+            (Some(dirs), None) => {
+                // One folder, or several side by side: "models/minilm,models/use-multilingual".
+                let mut models = Vec::new();
+                for dir in dirs.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                    let dir = PathBuf::from(dir);
+                    if !dir.join("model.onnx").is_file() {
+                        return Err(bad(
+                            "HEARTH_EMBED_MODEL_DIR",
+                            format!(
+                                "{} has no model.onnx (scripts/install-models.sh puts models in \
+                                 models/minilm and models/use-multilingual)",
+                                dir.display()
+                            ),
+                        ));
+                    }
+                    models.push(EmbedModelSource::Dir(dir));
+                }
+                models
             }
-            Some(FastEmbedConfig {
+            (None, Some(name)) => vec![EmbedModelSource::Builtin(name.to_owned())],
+            (None, None) => Vec::new(),
+        };
+    let embed_weights = match get("HEARTH_EMBED_WEIGHTS") {
+        None => vec![1.0; models.len()],
+        Some(raw) => {
+            let weights: Result<Vec<f32>, _> =
+                raw.split(',').map(|w| w.trim().parse::<f32>()).collect();
+            match weights {
+                Ok(weights)
+                    if weights.len() == models.len()
+                        && weights.iter().all(|w| w.is_finite() && *w >= 0.0)
+                        && weights.iter().any(|w| *w > 0.0) =>
+                {
+                    weights
+                }
+                _ => {
+                    return Err(bad(
+                        "HEARTH_EMBED_WEIGHTS",
+                        format!(
+                            "needs {} non-negative numbers, one per model in \
+                             HEARTH_EMBED_MODEL_DIR (e.g. 0.5,0.5)",
+                            models.len()
+                        ),
+                    ));
+                }
+            }
+        }
+    };
+    let mut embed = Vec::new();
+    if !models.is_empty() {
+        let library = get("ORT_DYLIB_PATH").ok_or_else(|| {
+            bad(
+                "ORT_DYLIB_PATH",
+                "is needed with an embedding model: the path of libonnxruntime.so \
+                 (scripts/install-models.sh puts one in models/onnxruntime)",
+            )
+        })?;
+        if !std::path::Path::new(library).is_file() {
+            return Err(bad("ORT_DYLIB_PATH", format!("{library} does not exist")));
+        }
+        let threads = number(
+            get("HEARTH_EMBED_THREADS"),
+            "HEARTH_EMBED_THREADS",
+            1,
+            1..=64,
+        )? as usize;
+        for model in models {
+            embed.push(FastEmbedConfig {
                 ort_library: PathBuf::from(library),
                 model,
-                threads: number(
-                    get("HEARTH_EMBED_THREADS"),
-                    "HEARTH_EMBED_THREADS",
-                    1,
-                    1..=64,
-                )? as usize,
+                threads,
                 max_length: 256,
                 cache_dir: data_dir.join("embedding-models"),
-            })
+            });
         }
-    };
+    }
 
     let hooks = hooks(&get)?;
     Ok(Config {
@@ -323,6 +359,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         data_dir,
         memory,
         embed,
+        embed_weights,
         model_api,
         model_url,
         model_api_key,
@@ -549,6 +586,52 @@ mod tests {
         assert_eq!(err.var, "HEARTH_TIMEZONE");
         let err = from_vars(&vars(&[("HEARTH_REMINDER_MAX_LATE", "a while")])).unwrap_err();
         assert_eq!(err.var, "HEARTH_REMINDER_MAX_LATE");
+    }
+
+    #[test]
+    fn embedding_models_may_run_side_by_side_with_weights() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("minilm"), dir.path().join("use"));
+        for model in [&a, &b] {
+            std::fs::create_dir(model).unwrap();
+            std::fs::write(model.join("model.onnx"), b"x").unwrap();
+        }
+        let library = dir.path().join("libonnxruntime.so");
+        std::fs::write(&library, b"x").unwrap();
+        let both = format!("{}, {}", a.display(), b.display());
+        let library = library.display().to_string();
+        let config = from_vars(&vars(&[
+            ("HEARTH_EMBED_MODEL_DIR", &both),
+            ("ORT_DYLIB_PATH", &library),
+        ]))
+        .unwrap();
+        assert_eq!(config.embed.len(), 2);
+        assert_eq!(config.embed[1].model, EmbedModelSource::Dir(b.clone()));
+        assert_eq!(config.embed_weights, vec![1.0, 1.0]);
+        let config = from_vars(&vars(&[
+            ("HEARTH_EMBED_MODEL_DIR", &both),
+            ("HEARTH_EMBED_WEIGHTS", "0.3, 0.7"),
+            ("ORT_DYLIB_PATH", &library),
+        ]))
+        .unwrap();
+        assert_eq!(config.embed_weights, vec![0.3, 0.7]);
+        for wrong in ["1", "a,b", "-1,2", "0,0"] {
+            let err = from_vars(&vars(&[
+                ("HEARTH_EMBED_MODEL_DIR", &both),
+                ("HEARTH_EMBED_WEIGHTS", wrong),
+                ("ORT_DYLIB_PATH", &library),
+            ]))
+            .unwrap_err();
+            assert_eq!(err.var, "HEARTH_EMBED_WEIGHTS", "{wrong}");
+        }
+        let missing = format!("{},{}/nothing", a.display(), b.display());
+        let err = from_vars(&vars(&[
+            ("HEARTH_EMBED_MODEL_DIR", &missing),
+            ("ORT_DYLIB_PATH", &library),
+        ]))
+        .unwrap_err();
+        assert_eq!(err.var, "HEARTH_EMBED_MODEL_DIR");
+        assert!(from_vars(&vars(&[])).unwrap().embed.is_empty());
     }
 
     #[test]

@@ -2,7 +2,7 @@
 
 use std::process::ExitCode;
 
-use bot_core::memory::embed::{Embedder, FastEmbedder};
+use bot_core::memory::embed::load_models;
 
 use crate::config::Config;
 
@@ -314,15 +314,16 @@ fn check_notes(config: &Config, report: &mut Report) {
 }
 
 async fn check_embedder(config: &Config, report: &mut Report) {
-    let Some(embed) = config.embed.clone() else {
+    if config.embed.is_empty() {
         println!(
             "NOTE  no embedding model configured (HEARTH_EMBED_MODEL_DIR): memory search uses keywords only"
         );
         return;
-    };
+    }
+    let (models, weights) = (config.embed.clone(), config.embed_weights.clone());
     let started = std::time::Instant::now();
     let result = tokio::task::spawn_blocking(move || {
-        let embedder = FastEmbedder::load(&embed)?;
+        let embedder = load_models(&models, &weights)?;
         let vectors = embedder.embed(&["Hearth checks its embedding model.".to_owned()])?;
         Ok::<_, bot_core::memory::embed::EmbedError>((embedder.describe(), vectors[0].len()))
     })

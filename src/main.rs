@@ -22,7 +22,7 @@ use anyhow::Context as _;
 use bot_core::access::AccessPolicy;
 use bot_core::adapter::Adapter;
 use bot_core::memory::Memories;
-use bot_core::memory::embed::{Embedder, FastEmbedder};
+use bot_core::memory::embed::{Embedder, load_models};
 use bot_core::model::ollama::{OllamaConfig, OllamaModel};
 use bot_core::model::openai::{OpenAiConfig, OpenAiModel};
 use bot_core::service::Deps;
@@ -153,16 +153,17 @@ fn init_tracing(command: &Command, config: &config::Config) -> anyhow::Result<bo
 
 /// Loads the embedding model, if one is configured. Blocking work runs off the runtime.
 async fn load_embedder(config: &config::Config) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
-    let Some(embed) = config.embed.clone() else {
+    if config.embed.is_empty() {
         tracing::info!(
             "no embedding model configured (HEARTH_EMBED_MODEL_DIR): memory search uses keywords only"
         );
         return Ok(None);
-    };
+    }
+    let (models, weights) = (config.embed.clone(), config.embed_weights.clone());
     let started = std::time::Instant::now();
-    let embedder = tokio::task::spawn_blocking(move || FastEmbedder::load(&embed)).await??;
+    let embedder = tokio::task::spawn_blocking(move || load_models(&models, &weights)).await??;
     tracing::info!(model = %embedder.describe(), load_ms = started.elapsed().as_millis() as u64, "embedding model loaded");
-    Ok(Some(Arc::new(embedder)))
+    Ok(Some(embedder))
 }
 
 /// Loads the speech models, if any are configured. Blocking work runs off the runtime.

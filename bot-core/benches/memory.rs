@@ -21,91 +21,9 @@ use bot_core::store::sled_store::SledStore;
 use bot_core::{Platform, UserKey};
 use chrono::Utc;
 
-struct Turn {
-    id: String,
-    text: String,
-}
-
-struct Question {
-    text: String,
-    evidence: Vec<String>,
-}
-
-struct Conversation {
-    turns: Vec<Turn>,
-    questions: Vec<Question>,
-}
-
-fn load(path: &Path) -> Vec<Conversation> {
-    let dir = if path.extension().is_some_and(|e| e == "zip") {
-        let out = std::env::temp_dir().join("hearth-locomo");
-        let status = std::process::Command::new("unzip")
-            .args(["-qo"])
-            .arg(path)
-            .arg("-d")
-            .arg(&out)
-            .status()
-            .expect("unzip");
-        assert!(status.success(), "unzip failed");
-        out.join("data/multimodal_dialog/locomo10_v2")
-    } else {
-        path.to_path_buf()
-    };
-    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
-        .expect("locomo dir")
-        .map(|e| e.unwrap().path())
-        .collect();
-    files.sort();
-    files
-        .iter()
-        .filter(|f| f.extension().is_some_and(|e| e == "json"))
-        .map(|file| {
-            let data: serde_json::Value =
-                serde_json::from_slice(&std::fs::read(file).unwrap()).unwrap();
-            let mut turns = Vec::new();
-            for n in 1.. {
-                let Some(session) = data.get(format!("session_{n}")).and_then(|s| s.as_array())
-                else {
-                    if n > 40 {
-                        break;
-                    }
-                    continue;
-                };
-                let date = data[format!("session_{n}_date_time")]
-                    .as_str()
-                    .unwrap_or_default();
-                for turn in session {
-                    turns.push(Turn {
-                        id: turn["dia_id"].as_str().unwrap_or_default().to_owned(),
-                        text: format!(
-                            "[{date}] {}: {}",
-                            turn["speaker"].as_str().unwrap_or_default(),
-                            turn["text"].as_str().unwrap_or_default()
-                        ),
-                    });
-                }
-            }
-            let questions = data["qa"]
-                .as_array()
-                .unwrap()
-                .iter()
-                .filter(|q| q["category"].as_u64().is_some_and(|c| (1..=4).contains(&c)))
-                .map(|q| Question {
-                    text: q["question"].as_str().unwrap_or_default().to_owned(),
-                    evidence: q["evidence"]
-                        .as_array()
-                        .unwrap()
-                        .iter()
-                        .filter_map(|e| e.as_str())
-                        .map(str::to_owned)
-                        .collect(),
-                })
-                .filter(|q| !q.evidence.is_empty())
-                .collect();
-            Conversation { turns, questions }
-        })
-        .collect()
-}
+#[path = "common/locomo.rs"]
+mod locomo;
+use locomo::{load, recall};
 
 fn embedder(models: &Path) -> FastEmbedder {
     FastEmbedder::load(&FastEmbedConfig {
@@ -123,15 +41,6 @@ fn embed_all(embedder: &FastEmbedder, texts: &[String]) -> Vec<Vec<f32>> {
         .chunks(32)
         .flat_map(|chunk| embedder.embed(chunk).unwrap())
         .collect()
-}
-
-fn recall(hits: &[(String, f32)], evidence: &[String], k: usize) -> f64 {
-    let top: Vec<&str> = hits.iter().take(k).map(|(id, _)| id.as_str()).collect();
-    evidence
-        .iter()
-        .filter(|e| top.contains(&e.as_str()))
-        .count() as f64
-        / evidence.len() as f64
 }
 
 fn percentile(sorted: &[Duration], p: f64) -> f64 {
@@ -314,6 +223,7 @@ fn main() {
             created: now,
             updated: now,
             embedding: Some(all_vectors[j].clone()),
+            embedding_model: Some("bench".into()),
         };
         runtime.block_on(store.put_memory(&memory)).unwrap();
     }

@@ -256,3 +256,36 @@ async fn the_owner_manages_memories_from_the_command_line() {
         "Bob's memories are untouched"
     );
 }
+
+#[tokio::test]
+async fn a_korean_memory_is_found_by_korean_and_english_questions() {
+    let h = Harness::new().await.with_multilingual_embeddings();
+    let _bot = h.start_bot().await;
+    h.tg.send_private_in(ALICE, "Alice", "/remember 우리 고양이 이름은 나비야", "ko");
+    h.reply_containing(ALICE, "기억해 둘게요").await;
+    // Alice's messages are handled in order: this one is stored before her questions.
+    h.tg.send_private_in(
+        ALICE,
+        "Alice",
+        "/remember 회사에서 백엔드 개발자로 일하고 있어",
+        "ko",
+    );
+    // Bob's memory is about a cat too: it must never reach Alice's prompt.
+    h.tg.send_private(BOB, "Bob", "/remember my cat is called Tiger");
+    h.reply_containing(BOB, "I will remember that").await;
+
+    for (i, question) in ["고양이 이름이 뭐였지?", "what's my cat called?"]
+        .into_iter()
+        .enumerate()
+    {
+        h.tg.send_private_in(ALICE, "Alice", question, "ko");
+        h.reply_containing(ALICE, &format!("echo: {question}"))
+            .await;
+        let request = h.ollama.requests()[i].all_text();
+        assert!(
+            request.contains("우리 고양이 이름은 나비야"),
+            "{question}: {request}"
+        );
+        assert!(!request.contains("Tiger"), "{question}: {request}");
+    }
+}

@@ -53,6 +53,15 @@ impl Harness {
             .set("ORT_DYLIB_PATH", &runtime.display().to_string())
     }
 
+    /// Uses the multilingual model scripts/run.sh picks unless the bot is English-only
+    /// (the Universal Sentence Encoder multilingual, from scripts/install-models.sh).
+    pub fn with_multilingual_embeddings(self) -> Self {
+        let (_, runtime) = hearth_tests::models();
+        let model = hearth_tests::multilingual_model();
+        self.set("HEARTH_EMBED_MODEL_DIR", &model.display().to_string())
+            .set("ORT_DYLIB_PATH", &runtime.display().to_string())
+    }
+
     pub fn env(&self) -> Vec<(String, String)> {
         let env: Vec<(String, String)> = [
             ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),

@@ -40,6 +40,18 @@ pub fn models() -> (PathBuf, PathBuf) {
     (model, runtime)
 }
 
+/// The multilingual embedding model folder (Universal Sentence Encoder multilingual) that
+/// `scripts/install-models.sh` makes fastembed-ready in `models/use-multilingual`.
+pub fn multilingual_model() -> PathBuf {
+    let model = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/use-multilingual");
+    assert!(
+        model.join("model.onnx").is_file(),
+        "{} is missing: run scripts/install-models.sh (scripts/test.sh does)",
+        model.display()
+    );
+    model
+}
+
 /// Polls `check` every 20 ms until it returns `Some` or `timeout` passes.
 pub async fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = tokio::time::Instant::now() + timeout;

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 #[cfg(feature = "fastembed")]
-pub use super::fastembed::FastEmbedder;
+pub use super::fastembed::{FastEmbedder, load_models};
 
 /// Errors of the embedding model.
 #[derive(Debug, thiserror::Error)]
@@ -44,6 +44,51 @@ pub trait Embedder: Send + Sync {
 
     /// What model this is, for logs and `doctor`.
     fn describe(&self) -> String;
+}
+
+/// Several models side by side as one: each text's vectors from every model, each scaled by
+/// the square root of its weight, one after another. The dot product of two such vectors is the
+/// weighted sum of the models' cosines, so the index fuses them with no change: a small
+/// multilingual model beside an English one finds Korean and cross-language matches while the
+/// English one keeps its English quality (figures in BENCHMARKS.md).
+pub struct CombinedEmbedder {
+    parts: Vec<(std::sync::Arc<dyn Embedder>, f32)>,
+}
+
+impl CombinedEmbedder {
+    /// `parts` with their weights (normalised to sum to 1).
+    pub fn new(parts: Vec<(std::sync::Arc<dyn Embedder>, f32)>) -> Self {
+        let total: f32 = parts.iter().map(|(_, w)| w.max(0.0)).sum();
+        let parts = parts
+            .into_iter()
+            .map(|(model, w)| {
+                let share = if total > 0.0 { w.max(0.0) / total } else { 0.0 };
+                (model, share)
+            })
+            .collect();
+        Self { parts }
+    }
+}
+
+impl Embedder for CombinedEmbedder {
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let mut out = vec![Vec::new(); texts.len()];
+        for (model, share) in &self.parts {
+            let scale = share.sqrt();
+            for (joined, part) in out.iter_mut().zip(model.embed(texts)?) {
+                joined.extend(normalized(part).into_iter().map(|x| x * scale));
+            }
+        }
+        Ok(out)
+    }
+
+    fn describe(&self) -> String {
+        self.parts
+            .iter()
+            .map(|(model, share)| format!("{} ×{share:.2}", model.describe()))
+            .collect::<Vec<_>>()
+            .join(" + ")
+    }
 }
 
 /// Which model to load.

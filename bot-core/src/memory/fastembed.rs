@@ -17,7 +17,9 @@ use fastembed::{
     TokenizerFiles, UserDefinedEmbeddingModel,
 };
 
-use super::embed::{EmbedError, EmbedModelSource, Embedder, FastEmbedConfig, normalized};
+use super::embed::{
+    CombinedEmbedder, EmbedError, EmbedModelSource, Embedder, FastEmbedConfig, normalized,
+};
 
 /// fastembed behind a mutex (a session runs one batch at a time).
 pub struct FastEmbedder {
@@ -43,10 +45,22 @@ impl FastEmbedder {
         if !config.ort_library.exists() {
             return Err(runtime_error("no such file".into()));
         }
-        let environment = ort::init_from(&config.ort_library)
-            .map_err(|e| runtime_error(e.to_string()))?
-            .build()
-            .map_err(|e| runtime_error(e.to_string()))?;
+        // ONNX Runtime allows one environment per process: the first model loaded makes it,
+        // the others (several models side by side) share it.
+        static ENVIRONMENT: Mutex<Option<ort::environment::Environment>> = Mutex::new(None);
+        let mut shared = ENVIRONMENT.lock().unwrap_or_else(|e| e.into_inner());
+        let environment = match shared.as_ref() {
+            Some(environment) => environment.clone(),
+            None => {
+                let environment = ort::init_from(&config.ort_library)
+                    .map_err(|e| runtime_error(e.to_string()))?
+                    .build()
+                    .map_err(|e| runtime_error(e.to_string()))?;
+                *shared = Some(environment.clone());
+                environment
+            }
+        };
+        drop(shared);
         let threads = config.threads.max(1);
         let (model, name) = match &config.model {
             EmbedModelSource::Dir(dir) => {
@@ -82,6 +96,24 @@ impl FastEmbedder {
             model: Mutex::new(model),
             name,
         })
+    }
+}
+
+/// Loads one model, or several side by side as a [`CombinedEmbedder`] with `weights`
+/// (equal when empty). Blocking.
+pub fn load_models(
+    configs: &[FastEmbedConfig],
+    weights: &[f32],
+) -> Result<std::sync::Arc<dyn Embedder>, EmbedError> {
+    let mut parts: Vec<(std::sync::Arc<dyn Embedder>, f32)> = Vec::new();
+    for (i, config) in configs.iter().enumerate() {
+        let model: std::sync::Arc<dyn Embedder> = std::sync::Arc::new(FastEmbedder::load(config)?);
+        parts.push((model, weights.get(i).copied().unwrap_or(1.0)));
+    }
+    match parts.len() {
+        0 => Err(EmbedError::Model("no embedding model configured".into())),
+        1 => Ok(parts.remove(0).0),
+        _ => Ok(std::sync::Arc::new(CombinedEmbedder::new(parts))),
     }
 }
 

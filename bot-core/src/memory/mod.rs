@@ -70,6 +70,10 @@ pub struct Memory {
     /// The text's embedding, when an embedding model is configured.
     #[serde(skip)]
     pub embedding: Option<Vec<f32>>,
+    /// Which model made `embedding` ([`Embedder::describe`](embed::Embedder::describe)):
+    /// vectors of another model are never searched together with the current one's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub embedding_model: Option<String>,
 }
 
 /// Turns a number into a short id: `m` followed by base 36.

@@ -77,6 +77,10 @@ pub struct Memories {
     /// so memory use does not grow with the number of people who ever wrote.
     loaded: mini_moka::sync::Cache<UserKey, Arc<Loaded>>,
     clock: Arc<dyn crate::clock::Clock>,
+    /// The embedding model's name, stamped on every vector it makes.
+    model_id: Option<String>,
+    /// People whose memories are being re-embedded in the background.
+    reembedding: Arc<std::sync::Mutex<std::collections::HashSet<UserKey>>>,
 }
 
 /// How many users' indexes stay loaded at most.
@@ -92,6 +96,8 @@ impl Memories {
         config: MemoryConfig,
     ) -> Self {
         Self {
+            model_id: embedder.as_ref().map(|e| e.describe()),
+            reembedding: Arc::default(),
             store,
             embedder,
             config,
@@ -170,6 +176,7 @@ impl Memories {
             .embed(vec![text.clone()])
             .await
             .and_then(|mut v| v.pop());
+        let embedding_model = embedding.as_ref().and(self.model_id.clone());
         let now = self.clock.now();
         let memory = Memory {
             id: self.store.next_id().await?,
@@ -179,6 +186,7 @@ impl Memories {
             created: now,
             updated: now,
             embedding,
+            embedding_model,
         };
         self.persist(&memory).await?;
         Ok(memory)
@@ -199,6 +207,7 @@ impl Memories {
             .embed(vec![text.clone()])
             .await
             .and_then(|mut v| v.pop());
+        memory.embedding_model = memory.embedding.as_ref().and(self.model_id.clone());
         memory.text = text;
         memory.updated = self.clock.now();
         self.persist(&memory).await?;
@@ -240,8 +249,16 @@ impl Memories {
             return Ok(loaded);
         }
         let memories = self.store.memories(owner).await?;
+        // Only the current model's vectors are searched; the others' memories are found by
+        // keywords until they are re-embedded in the background.
+        let current = |m: &Memory| {
+            m.embedding.is_some()
+                && m.embedding_model.is_some()
+                && m.embedding_model == self.model_id
+        };
         let dim = memories
             .iter()
+            .filter(|m| current(m))
             .find_map(|m| m.embedding.as_ref().map(Vec::len))
             .unwrap_or(0);
         let mut index = Index::new(dim);
@@ -250,8 +267,16 @@ impl Memories {
                 &memory.id,
                 &memory.text,
                 memory.created,
-                memory.embedding.as_deref(),
+                memory.embedding.as_deref().filter(|_| current(memory)),
             );
+        }
+        let stale: Vec<String> = memories
+            .iter()
+            .filter(|m| !current(m))
+            .map(|m| m.id.clone())
+            .collect();
+        if self.embedder.is_some() && !stale.is_empty() {
+            self.reembed_later(owner, stale);
         }
         let loaded = Arc::new(Loaded {
             index,
@@ -259,6 +284,53 @@ impl Memories {
         });
         self.loaded.insert(owner.clone(), Arc::clone(&loaded));
         Ok(loaded)
+    }
+
+    /// Re-embeds `ids` of `owner` with the current model on a background task (one per person
+    /// at a time), then drops their loaded index so the next search uses the new vectors.
+    fn reembed_later(&self, owner: &UserKey, ids: Vec<String>) {
+        let (Some(embedder), Some(model_id)) = (self.embedder.clone(), self.model_id.clone())
+        else {
+            return;
+        };
+        if !self
+            .reembedding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(owner.clone())
+        {
+            return;
+        }
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return;
+        };
+        let store = Arc::clone(&self.store);
+        let loaded = self.loaded.clone();
+        let reembedding = Arc::clone(&self.reembedding);
+        let owner = owner.clone();
+        tracing::info!(user = %owner, memories = ids.len(), model = %model_id, "re-embedding memories made by another model, in the background");
+        runtime.spawn(async move {
+            let done = reembed(&store, embedder, &model_id, &owner, &ids).await;
+            match done {
+                Ok(count) => {
+                    tracing::info!(user = %owner, memories = count, "memories re-embedded")
+                }
+                Err(e) => tracing::warn!(error = %e, user = %owner, "re-embedding stopped"),
+            }
+            loaded.invalidate(&owner);
+            reembedding
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&owner);
+        });
+    }
+
+    /// Whether memories of `owner` are being re-embedded right now.
+    pub fn is_reembedding(&self, owner: &UserKey) -> bool {
+        self.reembedding
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .contains(owner)
     }
 
     /// The `k` memories of `owner` most relevant to `query`, best first.
@@ -289,4 +361,48 @@ impl Memories {
             })
             .collect())
     }
+}
+
+/// Re-embeds `ids` of `owner` in batches, skipping memories changed or deleted meanwhile.
+async fn reembed(
+    store: &Arc<dyn MemoryStore>,
+    embedder: Arc<dyn Embedder>,
+    model_id: &str,
+    owner: &UserKey,
+    ids: &[String],
+) -> Result<usize, String> {
+    let mut count = 0;
+    for batch in ids.chunks(32) {
+        let mut memories = Vec::new();
+        for id in batch {
+            if let Some(memory) = store.memory(owner, id).await.map_err(|e| e.to_string())? {
+                memories.push(memory);
+            }
+        }
+        let texts: Vec<String> = memories.iter().map(|m| m.text.clone()).collect();
+        let model = Arc::clone(&embedder);
+        let vectors = tokio::task::spawn_blocking(move || model.embed(&texts))
+            .await
+            .map_err(|e| format!("embedding task failed: {e}"))?
+            .map_err(|e| e.to_string())?;
+        for (memory, vector) in memories.into_iter().zip(vectors) {
+            // Written only if nobody changed it while it was being embedded.
+            let Some(mut now) = store
+                .memory(owner, &memory.id)
+                .await
+                .map_err(|e| e.to_string())?
+            else {
+                continue;
+            };
+            if now.updated != memory.updated || now.text != memory.text {
+                continue;
+            }
+            now.embedding = Some(vector);
+            now.embedding_model = Some(model_id.to_owned());
+            store.put_memory(&now).await.map_err(|e| e.to_string())?;
+            count += 1;
+        }
+        store.flush().await.map_err(|e| e.to_string())?;
+    }
+    Ok(count)
 }

@@ -136,3 +136,122 @@ fn a_missing_runtime_is_a_clear_error() {
     let err = FastEmbedder::load(&config).err().expect("load fails");
     assert!(err.to_string().contains("install-models.sh"), "{err}");
 }
+
+/// A stand-in model: words hashed into 32 dimensions, mixed by `seed`, so two seeds are two
+/// different models with vectors of the same size.
+struct WordsEmbedder {
+    seed: u64,
+}
+
+impl super::embed::Embedder for WordsEmbedder {
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, super::embed::EmbedError> {
+        Ok(texts
+            .iter()
+            .map(|text| {
+                let mut v = vec![0.0f32; 32];
+                for word in text.split_whitespace() {
+                    let h = word.bytes().fold(self.seed, |h, b| {
+                        h.wrapping_mul(31).wrapping_add(u64::from(b))
+                    });
+                    v[(h % 32) as usize] += 1.0;
+                }
+                super::embed::normalized(v)
+            })
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        format!("words-{}", self.seed)
+    }
+}
+
+/// Switching the embedding model: the old model's vectors are never searched with the new
+/// one's; keywords serve meanwhile, and the memories are re-embedded in the background.
+#[test]
+fn a_new_model_re_embeds_old_memories_in_the_background() {
+    use super::embed::Embedder as _;
+    runtime().block_on(async {
+        let store = on_disk();
+        let alice = UserKey::new(Platform::Telegram, "1");
+        let old = Memories::new(
+            Arc::clone(&store),
+            Some(Arc::new(WordsEmbedder { seed: 1 })),
+            MemoryConfig::default(),
+        );
+        for fact in ["our cat is called Nabi", "we moved to Busan in May"] {
+            old.remember(&alice, fact, MemorySource::Explicit)
+                .await
+                .unwrap();
+        }
+        // One memory stored before any model was configured: no vector at all.
+        Memories::new(Arc::clone(&store), None, MemoryConfig::default())
+            .remember(
+                &alice,
+                "the piano lesson is on Tuesday",
+                MemorySource::Explicit,
+            )
+            .await
+            .unwrap();
+        let stored = store.memories(&alice).await.unwrap();
+        assert_eq!(stored[0].embedding_model.as_deref(), Some("words-1"));
+        assert_eq!(stored[2].embedding_model, None);
+
+        let new_model = Arc::new(WordsEmbedder { seed: 2 });
+        let new = Memories::new(
+            Arc::clone(&store),
+            Some(new_model.clone()),
+            MemoryConfig::default(),
+        );
+        // Found by keywords while the vectors are redone.
+        let hits = new.search(&alice, "cat", 5).await.unwrap();
+        assert_eq!(hits[0].memory.text, "our cat is called Nabi");
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+        while new.is_reembedding(&alice) {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "re-embedding never ended"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+        for memory in store.memories(&alice).await.unwrap() {
+            assert_eq!(
+                memory.embedding_model.as_deref(),
+                Some("words-2"),
+                "{}",
+                memory.text
+            );
+            let expected = new_model
+                .embed(std::slice::from_ref(&memory.text))
+                .unwrap()
+                .remove(0);
+            assert_eq!(memory.embedding.as_deref(), Some(expected.as_slice()));
+        }
+        let hits = new.search(&alice, "piano lesson", 5).await.unwrap();
+        assert_eq!(hits[0].memory.text, "the piano lesson is on Tuesday");
+        assert!(!new.is_reembedding(&alice), "nothing left to redo");
+    });
+}
+
+/// Two models side by side: the joined vector's dot product is the weighted sum of cosines.
+#[test]
+fn a_combined_embedder_fuses_the_cosines_of_its_parts() {
+    use super::embed::{CombinedEmbedder, Embedder};
+    let a: Arc<dyn Embedder> = Arc::new(WordsEmbedder { seed: 1 });
+    let b: Arc<dyn Embedder> = Arc::new(WordsEmbedder { seed: 7 });
+    let combined = CombinedEmbedder::new(vec![(a.clone(), 1.0), (b.clone(), 3.0)]);
+    let texts = vec![
+        "our cat is called Nabi".to_owned(),
+        "my cat Nabi".to_owned(),
+    ];
+    let joined = combined.embed(&texts).unwrap();
+    assert_eq!(joined[0].len(), 64);
+    let dot = |x: &[f32], y: &[f32]| x.iter().zip(y).map(|(p, q)| p * q).sum::<f32>();
+    let (va, vb) = (a.embed(&texts).unwrap(), b.embed(&texts).unwrap());
+    let expected = 0.25 * dot(&va[0], &va[1]) + 0.75 * dot(&vb[0], &vb[1]);
+    assert!((dot(&joined[0], &joined[1]) - expected).abs() < 1e-5);
+    assert!(
+        (dot(&joined[0], &joined[0]) - 1.0).abs() < 1e-5,
+        "unit length"
+    );
+    assert_eq!(combined.describe(), "words-1 ×0.25 + words-7 ×0.75");
+}

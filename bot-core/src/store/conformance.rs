@@ -182,6 +182,7 @@ fn memory(
         },
         created: now,
         updated: now,
+        embedding_model: embedding.as_ref().map(|_| "test-model".to_owned()),
         embedding,
     }
 }
