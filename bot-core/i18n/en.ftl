@@ -223,3 +223,17 @@ notes-failed-files = { $count ->
 }
 notes-failed-more = … and { $count } more
 notes-search-hint = Search them with /notes QUERY.
+
+## Taps on a confirmation's buttons
+decided-running = Running it…
+decided-declined = Cancelled: nothing was sent.
+decided-not-yours = Only the person who asked can answer this.
+decided-expired = This request has expired; nothing was sent.
+decided-outcome-approved = ✅ Confirmed
+decided-outcome-declined = ✖ Cancelled
+decided-outcome-expired = ⌛ Expired: nothing was sent.
+
+## Where a memory came from, in /memory listings
+memory-source-explicit = you told me
+memory-source-extracted = from our chat
+memory-source-imported = imported

@@ -217,3 +217,17 @@ notes-counts = 노트 { $notes }개, 단락 { $passages }개
 notes-failed-files = 파일 { $count }개를 읽지 못했어요:
 notes-failed-more = … 그리고 { $count }개 더
 notes-search-hint = /notes 검색어 로 검색할 수 있어요.
+
+## Taps on a confirmation's buttons
+decided-running = 실행할게요…
+decided-declined = 취소했어요: 아무것도 보내지 않았어요.
+decided-not-yours = 요청한 사람만 답할 수 있어요.
+decided-expired = 요청이 만료되었어요: 아무것도 보내지 않았어요.
+decided-outcome-approved = ✅ 확인됨
+decided-outcome-declined = ✖ 취소됨
+decided-outcome-expired = ⌛ 만료됨: 아무것도 보내지 않았어요.
+
+## Where a memory came from, in /memory listings
+memory-source-explicit = 직접 알려 줌
+memory-source-extracted = 대화에서
+memory-source-imported = 가져옴

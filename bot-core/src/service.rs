@@ -211,6 +211,33 @@ pub enum Decided {
     Expired,
 }
 
+impl Decided {
+    /// The short note for the person who tapped, in `lang`.
+    pub fn note(self, lang: crate::lang::Lang) -> String {
+        crate::lang::t(
+            lang,
+            match self {
+                Decided::Approved => "decided-running",
+                Decided::Declined => "decided-declined",
+                Decided::NotYours => "decided-not-yours",
+                Decided::Expired => "decided-expired",
+            },
+        )
+    }
+
+    /// How the question ended, added under it when its buttons go, in `lang`.
+    pub fn outcome(self, lang: crate::lang::Lang) -> String {
+        crate::lang::t(
+            lang,
+            match self {
+                Decided::Approved => "decided-outcome-approved",
+                Decided::Declined => "decided-outcome-declined",
+                _ => "decided-outcome-expired",
+            },
+        )
+    }
+}
+
 /// How often a stranger who keeps writing is told they are not allowed.
 pub const REFUSAL_INTERVAL: Duration = Duration::from_secs(5 * 60);
 
@@ -310,6 +337,18 @@ impl ChatService {
 
     /// Applies a tap on a confirmation button ([`ReplyEvent::Confirm`]): `approve` runs
     /// the action, otherwise it is not run. Only the person who asked may decide.
+    /// The language of the bot's words to `user`, whose app is set to `locale`: their
+    /// `/language`, else the app's, else `HEARTH_LANGUAGE` (for adapters' own short texts).
+    pub async fn language_of(
+        &self,
+        user: &crate::UserKey,
+        locale: Option<&str>,
+    ) -> crate::lang::Lang {
+        let settings = self.inner.deps.settings.settings(user).await;
+        let setting = settings.ok().and_then(|s| s.language);
+        crate::lang::for_person(setting.as_deref(), locale, self.inner.config.language)
+    }
+
     pub fn decide(&self, id: &str, user: &crate::UserKey, approve: bool) -> Decided {
         let mut pending = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
         match pending.get(id) {

@@ -284,18 +284,18 @@ impl Handler {
         };
         let user = bot_core::UserKey::new(Platform::Discord, &component.user.id.to_string());
         let decided = self.service.decide(&id, &user, approve);
+        let lang = self
+            .service
+            .language_of(&user, Some(component.locale.as_str()))
+            .await;
         let response = match decided {
             bot_core::Decided::NotYours => CreateInteractionResponse::Message(
                 CreateInteractionResponseMessage::new()
-                    .content("Only the person who asked can answer this.")
+                    .content(decided.note(lang))
                     .ephemeral(true),
             ),
             other => {
-                let outcome = match other {
-                    bot_core::Decided::Approved => "✅ Confirmed",
-                    bot_core::Decided::Declined => "✖ Cancelled",
-                    _ => "⌛ Expired: nothing was sent.",
-                };
+                let outcome = other.outcome(lang);
                 CreateInteractionResponse::UpdateMessage(
                     CreateInteractionResponseMessage::new()
                         .content(format!("{}\n\n{outcome}", component.message.content))

@@ -303,23 +303,18 @@ async fn handle_callback(bot: Bot, query: CallbackQuery, context: Context) -> Re
     };
     let user = bot_core::UserKey::new(bot_core::Platform::Telegram, &query.from.id.0.to_string());
     let decided = context.service.decide(&id, &user, approve);
-    let note = match decided {
-        bot_core::Decided::Approved => "Running it…",
-        bot_core::Decided::Declined => "Cancelled: nothing was sent.",
-        bot_core::Decided::NotYours => "Only the person who asked can answer this.",
-        bot_core::Decided::Expired => "This request has expired; nothing was sent.",
-    };
+    let lang = context
+        .service
+        .language_of(&user, query.from.language_code.as_deref())
+        .await;
+    let note = decided.note(lang);
     if let Err(e) = bot.answer_callback_query(query.id.clone()).text(note).await {
         tracing::warn!(error = %e, "could not answer a button tap");
     }
     if decided != bot_core::Decided::NotYours
         && let Some(message) = &query.message
     {
-        let outcome = match decided {
-            bot_core::Decided::Approved => "✅ Confirmed",
-            bot_core::Decided::Declined => "✖ Cancelled",
-            _ => "⌛ Expired",
-        };
+        let outcome = decided.outcome(lang);
         // An edit without a keyboard removes the buttons: one tap per question.
         let asked = message
             .regular_message()

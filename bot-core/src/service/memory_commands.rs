@@ -24,12 +24,19 @@ pub(crate) fn escape_markdown(text: &str) -> String {
     out
 }
 
-fn line(memory: &Memory) -> String {
+fn line(memory: &Memory, lang: Lang) -> String {
+    let source = t(
+        lang,
+        match memory.source {
+            crate::memory::MemorySource::Explicit => "memory-source-explicit",
+            crate::memory::MemorySource::Extracted { .. } => "memory-source-extracted",
+            crate::memory::MemorySource::Imported => "memory-source-imported",
+        },
+    );
     format!(
-        "- `{}` · {} · {}: {}\n",
+        "- `{}` · {} · {source}: {}\n",
         memory.id,
         memory.created.format("%Y-%m-%d"),
-        memory.source.label(),
         escape_markdown(&memory.text)
     )
 }
@@ -139,7 +146,7 @@ impl Inner {
                     let mut text = tr(lang, "memory-about", &[("query", &query)]);
                     text.push('\n');
                     hits.iter()
-                        .for_each(|hit| text.push_str(&line(&hit.memory)));
+                        .for_each(|hit| text.push_str(&line(&hit.memory, lang)));
                     text
                 }
             }
@@ -187,7 +194,7 @@ impl Inner {
             .rev()
             .skip((page - 1) * PAGE)
             .take(PAGE)
-            .for_each(|m| text.push_str(&line(m)));
+            .for_each(|m| text.push_str(&line(m, lang)));
         if page < pages {
             text.push('\n');
             text.push_str(&tr(
