@@ -20,8 +20,8 @@ def words(text):
     return [w for w in cleaned if w]
 
 
-def wer(said, heard):
-    a, b = words(said), words(heard)
+def edit_rate(a, b):
+    """Edit distance between the sequences, over the length of the first."""
     row = list(range(len(b) + 1))
     for i in range(1, len(a) + 1):
         previous, row[0] = row[0], i
@@ -30,19 +30,14 @@ def wer(said, heard):
             row[j] = previous if a[i - 1] == b[j - 1] else 1 + min(previous, row[j], row[j - 1])
             previous = current
     return row[len(b)] / max(1, len(a))
+
+
+def wer(said, heard):
+    return edit_rate(words(said), words(heard))
 
 
 def cer(said, heard):
-    a = [c for c in said.lower() if c.isalnum()]
-    b = [c for c in heard.lower() if c.isalnum()]
-    row = list(range(len(b) + 1))
-    for i in range(1, len(a) + 1):
-        previous, row[0] = row[0], i
-        for j in range(1, len(b) + 1):
-            current = row[j]
-            row[j] = previous if a[i - 1] == b[j - 1] else 1 + min(previous, row[j], row[j - 1])
-            previous = current
-    return row[len(b)] / max(1, len(a))
+    return edit_rate([c for c in said.lower() if c.isalnum()], [c for c in heard.lower() if c.isalnum()])
 
 
 def main():
