@@ -698,10 +698,7 @@ async fn korean_apps_get_korean_menus_help_and_errors_until_language_en() {
                 .as_str()
                 .unwrap_or_default();
             assert!(
-                korean
-                    .chars()
-                    .any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c))
-                    || command["name"] == "language",
+                korean.chars().any(hearth_tests::is_hangul) || command["name"] == "language",
                 "/{} {}: {korean:?}",
                 command["name"],
                 option["name"]

@@ -348,7 +348,7 @@ async fn a_question_in_korean_is_answered_in_korean() {
     let answer = &messages[0].text;
     let hangul = answer
         .chars()
-        .filter(|c| ('\u{AC00}'..='\u{D7A3}').contains(c))
+        .filter(|&c| hearth_tests::is_hangul(c))
         .count();
     assert!(hangul >= 2, "no Korean in the answer: {answer}");
     assert!(!answer.contains('⚠'), "{answer}");

@@ -213,7 +213,16 @@ async fn a_discord_voice_message_is_transcribed_and_answered() {
 const KOREAN: &str = "우리 고양이 이름은 나비야.";
 
 fn has_hangul(text: &str) -> bool {
-    text.chars().any(|c| ('\u{AC00}'..='\u{D7A3}').contains(&c))
+    text.chars().any(hearth_tests::is_hangul)
+}
+
+/// The `n`th (0-based) "transcribed a voice note" line of the bot's log.
+fn transcription_line(log: &str, n: usize) -> String {
+    log.lines()
+        .filter(|l| l.contains("transcribed a voice note"))
+        .nth(n)
+        .unwrap_or_else(|| panic!("transcription log line {n} missing"))
+        .to_owned()
 }
 
 #[tokio::test]
@@ -234,11 +243,7 @@ async fn a_korean_voice_note_goes_through_the_multilingual_model_in_korean() {
     let request = h.ollama.requests()[0].last_user();
     assert!(has_hangul(&request), "the model got {request:?}");
     assert!(reply.contains(&format!("echo: {request}")), "{reply}");
-    let log = bot.log();
-    let line = log
-        .lines()
-        .find(|l| l.contains("transcribed a voice note"))
-        .expect("a transcription log line");
+    let line = transcription_line(&bot.log(), 0);
     assert!(
         line.contains("language=ko") && line.contains("ggml-base.bin"),
         "{line}"
@@ -254,12 +259,7 @@ async fn a_korean_voice_note_goes_through_the_multilingual_model_in_korean() {
         word_error_rate(SENTENCE, &request) < 0.3,
         "model got {request:?}"
     );
-    let log = bot.log();
-    let line = log
-        .lines()
-        .filter(|l| l.contains("transcribed a voice note"))
-        .nth(1)
-        .expect("a second transcription log line");
+    let line = transcription_line(&bot.log(), 1);
     assert!(
         line.contains("language=en") && line.contains("ggml-tiny.en.bin"),
         "{line}"
@@ -273,12 +273,7 @@ async fn a_korean_voice_note_goes_through_the_multilingual_model_in_korean() {
         m.text.contains("echo:") && !has_hangul(&m.text)
     })
     .await;
-    let log = bot.log();
-    let line = log
-        .lines()
-        .filter(|l| l.contains("transcribed a voice note"))
-        .nth(2)
-        .expect("a third transcription log line");
+    let line = transcription_line(&bot.log(), 2);
     assert!(line.contains("ggml-tiny.en.bin"), "{line}");
     assert_eq!(bot.terminate().await, Some(0));
 }

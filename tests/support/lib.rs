@@ -52,6 +52,11 @@ pub fn multilingual_model() -> PathBuf {
     model
 }
 
+/// Whether `c` is a Hangul syllable (가..힣).
+pub fn is_hangul(c: char) -> bool {
+    ('\u{AC00}'..='\u{D7A3}').contains(&c)
+}
+
 /// Polls `check` every 20 ms until it returns `Some` or `timeout` passes.
 pub async fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<T>) -> Option<T> {
     let deadline = tokio::time::Instant::now() + timeout;
