@@ -237,3 +237,14 @@ decided-outcome-expired = ⌛ Expired: nothing was sent.
 memory-source-explicit = you told me
 memory-source-extracted = from our chat
 memory-source-imported = imported
+
+## Endings of an answer
+answer-sources = Sources: { $sources }
+answer-empty = (The model returned an empty answer.)
+answer-stopped = _(stopped: the bot is shutting down)_
+
+## Private answers asked for in a shared chat
+private-sent = 🔒 That is private, so I sent it to you in a private message.
+private-failed = 🔒 That is private, so I won't show it here, and I could not send it to you privately just now. Please ask me in a private chat.
+private-hint-discord = 🔒 That is private, so I won't show it here, and Discord does not let me send you a direct message. Allow direct messages from this server's members, or use the slash command: only you see its answer.
+private-hint-telegram = 🔒 That is private, so I won't show it here. Open a private chat with me (tap my name, then Start) and ask there.

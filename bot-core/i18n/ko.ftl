@@ -231,3 +231,14 @@ decided-outcome-expired = ⌛ 만료됨: 아무것도 보내지 않았어요.
 memory-source-explicit = 직접 알려 줌
 memory-source-extracted = 대화에서
 memory-source-imported = 가져옴
+
+## Endings of an answer
+answer-sources = 출처: { $sources }
+answer-empty = (모델이 빈 답을 보냈어요.)
+answer-stopped = _(중단됨: 봇이 종료되는 중이에요)_
+
+## Private answers asked for in a shared chat
+private-sent = 🔒 개인 정보라서 개인 메시지로 보내 드렸어요.
+private-failed = 🔒 개인 정보라서 여기에는 보여 드리지 않아요. 지금은 개인 메시지도 보낼 수 없었어요. 저와의 개인 대화에서 다시 물어봐 주세요.
+private-hint-discord = 🔒 개인 정보라서 여기에는 보여 드리지 않아요. Discord에서 DM을 보낼 수 없어요. 이 서버 멤버의 DM을 허용하거나, 슬래시 명령을 써 주세요. 그 답은 본인에게만 보여요.
+private-hint-telegram = 🔒 개인 정보라서 여기에는 보여 드리지 않아요. 저와 개인 대화를 열고(제 이름을 누른 뒤 시작) 거기서 물어봐 주세요.

@@ -335,8 +335,6 @@ impl ChatService {
         ))
     }
 
-    /// Applies a tap on a confirmation button ([`ReplyEvent::Confirm`]): `approve` runs
-    /// the action, otherwise it is not run. Only the person who asked may decide.
     /// The language of the bot's words to `user`, whose app is set to `locale`: their
     /// `/language`, else the app's, else `HEARTH_LANGUAGE` (for adapters' own short texts).
     pub async fn language_of(
@@ -349,6 +347,13 @@ impl ChatService {
         crate::lang::for_person(setting.as_deref(), locale, self.inner.config.language)
     }
 
+    /// The owner's language (`HEARTH_LANGUAGE`), for texts with no person to ask.
+    pub fn default_language(&self) -> crate::lang::Lang {
+        crate::lang::for_person(None, None, self.inner.config.language)
+    }
+
+    /// Applies a tap on a confirmation button ([`ReplyEvent::Confirm`]): `approve` runs
+    /// the action, otherwise it is not run. Only the person who asked may decide.
     pub fn decide(&self, id: &str, user: &crate::UserKey, approve: bool) -> Decided {
         let mut pending = self.inner.pending.lock().unwrap_or_else(|e| e.into_inner());
         match pending.get(id) {
@@ -807,8 +812,11 @@ impl Inner {
     }
 }
 
-/// What the user sees when handling their message panicked (the panic is logged).
-pub const SOMETHING_WENT_WRONG: &str = "Sorry, something went wrong while handling that message. The problem is logged; please try again.";
+/// What the user sees when handling their message panicked (the panic is logged), in
+/// their language.
+pub fn something_went_wrong(lang: crate::lang::Lang) -> String {
+    crate::lang::t(lang, "something-went-wrong")
+}
 
 /// Runs `job`; a panic inside it is contained, logged, and returns `None`.
 pub async fn contain_panic<T>(what: &str, job: impl std::future::Future<Output = T>) -> Option<T> {

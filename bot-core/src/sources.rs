@@ -105,9 +105,11 @@ pub fn used(answer: &str, question: &str, passages: &[&Passage]) -> Vec<String> 
     sources
 }
 
-/// The line that ends an answer that used notes: `Sources: a.md › Heading; b.md`.
-pub fn line(sources: &[String]) -> Option<String> {
-    (!sources.is_empty()).then(|| format!("Sources: {}", sources.join("; ")))
+/// The line that ends an answer that used notes: `Sources: a.md › Heading; b.md`
+/// (`출처: …` in Korean).
+pub fn line(sources: &[String], lang: crate::lang::Lang) -> Option<String> {
+    (!sources.is_empty())
+        .then(|| crate::lang::tr(lang, "answer-sources", &[("sources", &sources.join("; "))]))
 }
 
 #[cfg(test)]
@@ -166,10 +168,10 @@ mod tests {
 
     #[test]
     fn the_line_lists_sources_or_is_absent() {
-        assert_eq!(line(&[]), None);
-        assert_eq!(
-            line(&["a.md › X".into(), "b.md".into()]).unwrap(),
-            "Sources: a.md › X; b.md"
-        );
+        use crate::lang::Lang;
+        assert_eq!(line(&[], Lang::En), None);
+        let two = ["a.md › X".to_owned(), "b.md".to_owned()];
+        assert_eq!(line(&two, Lang::En).unwrap(), "Sources: a.md › X; b.md");
+        assert_eq!(line(&two, Lang::Ko).unwrap(), "출처: a.md › X; b.md");
     }
 }

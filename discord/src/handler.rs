@@ -5,7 +5,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 
 use bot_core::pacer::Pacer;
-use bot_core::service::{SOMETHING_WENT_WRONG, contain_panic};
+use bot_core::service::{contain_panic, something_went_wrong};
 use bot_core::{ChatService, Platform};
 use serenity::all::{
     AutocompleteChoice, ChannelId, Command, CommandInteraction, CommandOptionType,
@@ -90,7 +90,14 @@ impl Handler {
         let received = Instant::now();
         let Some(request) = translate::command_to_inbound(&interaction) else {
             tracing::info!(command = %interaction.data.name, "unknown slash command");
-            respond_now(ctx, &interaction, "I don't know that command. Try /help.").await;
+            let user = bot_core::UserKey::new(Platform::Discord, &interaction.user.id.to_string());
+            let lang = self
+                .service
+                .language_of(&user, Some(interaction.locale.as_str()))
+                .await;
+            let name = interaction.data.name.chars().take(32).collect::<String>();
+            let text = bot_core::lang::tr(lang, "unknown-command", &[("name", &name)]);
+            respond_now(ctx, &interaction, &text).await;
             return;
         };
         let inbound = request.inbound;
@@ -244,7 +251,10 @@ impl EventHandler for Handler {
     async fn interaction_create(&self, ctx: Context, interaction: Interaction) {
         let _guard = self.tracker.token();
         let channel = match &interaction {
-            Interaction::Command(command) => Some(command.channel_id),
+            Interaction::Command(command) => {
+                let user = bot_core::UserKey::new(Platform::Discord, &command.user.id.to_string());
+                Some((command.channel_id, user, Some(command.locale.clone())))
+            }
             _ => None,
         };
         let handled = contain_panic("a Discord interaction", async {
@@ -256,19 +266,23 @@ impl EventHandler for Handler {
             }
         })
         .await;
-        if let (None, Some(channel)) = (handled, channel) {
-            say_something_went_wrong(&ctx, channel).await;
+        if let (None, Some((channel, user, locale))) = (handled, channel) {
+            let lang = self.service.language_of(&user, locale.as_deref()).await;
+            say_something_went_wrong(&ctx, channel, lang).await;
         }
     }
 
     async fn message(&self, ctx: Context, message: Message) {
         let _guard = self.tracker.token();
         let channel = message.channel_id;
+        // Messages carry no locale: the person's /language, else the owner's language.
+        let user = bot_core::UserKey::new(Platform::Discord, &message.author.id.to_string());
         if contain_panic("a Discord message", self.answer_message(&ctx, message))
             .await
             .is_none()
         {
-            say_something_went_wrong(&ctx, channel).await;
+            let lang = self.service.language_of(&user, None).await;
+            say_something_went_wrong(&ctx, channel, lang).await;
         }
     }
 }
@@ -310,9 +324,9 @@ impl Handler {
 }
 
 /// Tells a channel that handling a message failed (the panic is logged).
-async fn say_something_went_wrong(ctx: &Context, channel: ChannelId) {
+async fn say_something_went_wrong(ctx: &Context, channel: ChannelId, lang: bot_core::lang::Lang) {
     let message = CreateMessage::new()
-        .content(SOMETHING_WENT_WRONG)
+        .content(something_went_wrong(lang))
         .allowed_mentions(CreateAllowedMentions::new());
     if let Err(e) = channel.send_message(&ctx.http, message).await {
         tracing::warn!(error = %e, "could not tell a channel that something went wrong");

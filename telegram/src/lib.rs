@@ -19,7 +19,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bot_core::ChatService;
-use bot_core::service::{SOMETHING_WENT_WRONG, contain_panic};
+use bot_core::service::{contain_panic, something_went_wrong};
 use secrecy::{ExposeSecret, SecretString};
 use teloxide::dispatching::{Dispatcher, UpdateFilterExt};
 use teloxide::error_handlers::LoggingErrorHandler;
@@ -240,6 +240,10 @@ fn fetch_file(
 /// here is contained: logged, and the chat is told something went wrong.
 async fn handle_message(bot: Bot, message: Message, context: Context) -> ResponseResult<()> {
     let chat = message.chat.id;
+    let sender = message.from.as_ref().map(|from| {
+        let user = bot_core::UserKey::new(bot_core::Platform::Telegram, &from.id.0.to_string());
+        (user, from.language_code.clone())
+    });
     let started = contain_panic("a Telegram update", async {
         start_reply(&bot, &message, &context)
     })
@@ -247,6 +251,7 @@ async fn handle_message(bot: Bot, message: Message, context: Context) -> Respons
     match started {
         Some(Some((target, events))) => {
             let (bot, context_for_task) = (bot.clone(), context.clone());
+            let sender = sender.clone();
             context.deliveries.spawn(async move {
                 let delivered = contain_panic("a Telegram reply", async {
                     reply::deliver(&bot, &context_for_task.pacer, target, events).await
@@ -257,12 +262,15 @@ async fn handle_message(bot: Bot, message: Message, context: Context) -> Respons
                         context_for_task.service.note_delivered(&turn, ids).await
                     }
                     Some(None) => {}
-                    None => say_something_went_wrong(&bot, target.chat).await,
+                    None => {
+                        let context = &context_for_task;
+                        say_something_went_wrong(&bot, context, target.chat, sender).await
+                    }
                 }
             });
         }
         Some(None) => {}
-        None => say_something_went_wrong(&bot, chat).await,
+        None => say_something_went_wrong(&bot, &context, chat, sender).await,
     }
     Ok(())
 }
@@ -334,8 +342,19 @@ async fn handle_callback(bot: Bot, query: CallbackQuery, context: Context) -> Re
     Ok(())
 }
 
-async fn say_something_went_wrong(bot: &Bot, chat: ChatId) {
-    if let Err(e) = bot.send_message(chat, SOMETHING_WENT_WRONG).await {
+/// Tells a chat that handling a message failed (the panic is logged), in the language
+/// of the person who sent it.
+async fn say_something_went_wrong(
+    bot: &Bot,
+    context: &Context,
+    chat: ChatId,
+    sender: Option<(bot_core::UserKey, Option<String>)>,
+) {
+    let lang = match &sender {
+        Some((user, locale)) => context.service.language_of(user, locale.as_deref()).await,
+        None => context.service.default_language(),
+    };
+    if let Err(e) = bot.send_message(chat, something_went_wrong(lang)).await {
         tracing::warn!(error = %e, "could not tell a chat that something went wrong");
     }
 }

@@ -4,6 +4,7 @@ use futures::StreamExt;
 use tokio::time::Instant;
 
 use super::{HISTORY_WINDOW, Inner, ModelFacts, Reply, tools};
+use crate::lang;
 use crate::model::{ChatPiece, ChatRequest, ModelError, PromptMessage, Role, ToolCall};
 use crate::prompt::{self, PromptInput};
 use crate::retrieve::{ContextGroup, Passage, Query};
@@ -127,17 +128,15 @@ impl Inner {
 
         let lang = self.lang_of(message, settings.language.as_deref());
         let visible = match &ending {
-            Ending::Complete if answer.trim().is_empty() => {
-                "(The model returned an empty answer.)".to_owned()
-            }
+            Ending::Complete if answer.trim().is_empty() => lang::t(lang, "answer-empty"),
             Ending::Complete => {
                 let cited: Vec<&Passage> = cited.iter().collect();
-                match sources::line(&sources::used(&answer, text, &cited)) {
+                match sources::line(&sources::used(&answer, text, &cited), lang) {
                     Some(line) => format!("{answer}\n\n{line}"),
                     None => answer.clone(),
                 }
             }
-            Ending::Cancelled => format!("{answer}\n\n_(stopped: the bot is shutting down)_"),
+            Ending::Cancelled => format!("{answer}\n\n{}", lang::t(lang, "answer-stopped")),
             Ending::Failed(e) if answer.is_empty() && tools.is_empty() => {
                 tracing::warn!(error = %e, model = %model, "model request failed");
                 reply.fail(e.user_message(lang)).await;

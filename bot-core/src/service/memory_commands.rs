@@ -24,7 +24,8 @@ pub(crate) fn escape_markdown(text: &str) -> String {
     out
 }
 
-fn line(memory: &Memory, lang: Lang) -> String {
+/// One memory in a listing; its date is the day it was said in the person's zone.
+fn line(memory: &Memory, lang: Lang, zone: chrono_tz::Tz) -> String {
     let source = t(
         lang,
         match memory.source {
@@ -36,7 +37,7 @@ fn line(memory: &Memory, lang: Lang) -> String {
     format!(
         "- `{}` · {} · {source}: {}\n",
         memory.id,
-        memory.created.format("%Y-%m-%d"),
+        memory.created.with_timezone(&zone).format("%Y-%m-%d"),
         escape_markdown(&memory.text)
     )
 }
@@ -133,6 +134,7 @@ impl Inner {
                 }
             }
             _ => {
+                let zone = self.zone_for(&user).await?;
                 let hits = self
                     .deps
                     .memories
@@ -146,7 +148,7 @@ impl Inner {
                     let mut text = tr(lang, "memory-about", &[("query", &query)]);
                     text.push('\n');
                     hits.iter()
-                        .for_each(|hit| text.push_str(&line(&hit.memory, lang)));
+                        .for_each(|hit| text.push_str(&line(&hit.memory, lang, zone)));
                     text
                 }
             }
@@ -166,6 +168,7 @@ impl Inner {
         page: usize,
         lang: Lang,
     ) -> Result<String, StoreError> {
+        let zone = self.zone_for(&message.user_key()).await?;
         let all = self
             .deps
             .memories
@@ -194,7 +197,7 @@ impl Inner {
             .rev()
             .skip((page - 1) * PAGE)
             .take(PAGE)
-            .for_each(|m| text.push_str(&line(m, lang)));
+            .for_each(|m| text.push_str(&line(m, lang, zone)));
         if page < pages {
             text.push('\n');
             text.push_str(&tr(
@@ -340,17 +343,16 @@ impl Inner {
             return;
         }
         let to = Recipient::User(message.user_key());
+        let lang = self.person_lang(message).await;
         let said = match self.deps.outbounds.send(&to, answer).await {
-            Ok(_) => "🔒 That is private, so I sent it to you in a private message.".to_owned(),
+            Ok(_) => t(lang, "private-sent"),
             Err(e @ (OutboundError::NotReachable(_) | OutboundError::UnknownRecipient(_))) => {
                 tracing::info!(error = %e, user = %message.user_key(), "could not answer privately");
-                private_chat_hint(message.platform)
+                private_chat_hint(message.platform, lang)
             }
             Err(e) => {
                 tracing::warn!(error = %e, user = %message.user_key(), "could not answer privately");
-                "🔒 That is private, so I won't show it here, and I could not send it to you \
-                 privately just now. Please ask me in a private chat."
-                    .to_owned()
+                t(lang, "private-failed")
             }
         };
         reply.finish(said).await;
@@ -358,14 +360,9 @@ impl Inner {
 }
 
 /// What to do when the bot may not write to someone first.
-fn private_chat_hint(platform: Platform) -> String {
+fn private_chat_hint(platform: Platform, lang: Lang) -> String {
     match platform {
-        Platform::Discord => "🔒 That is private, so I won't show it here, and Discord does not let \
-             me send you a direct message. Allow direct messages from this server's members, or use \
-             the slash command: only you see its answer."
-            .into(),
-        _ => "🔒 That is private, so I won't show it here. Open a private chat with me (tap my \
-              name, then Start) and ask there."
-            .into(),
+        Platform::Discord => t(lang, "private-hint-discord"),
+        _ => t(lang, "private-hint-telegram"),
     }
 }

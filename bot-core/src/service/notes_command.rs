@@ -49,9 +49,9 @@ impl Inner {
             }
             "" => {
                 let off = self.deps.settings.settings(&user).await?.notes_off;
-                reply
-                    .finish(overview(&notes.overview(reader).await, off, lang))
-                    .await;
+                let zone = self.zone_for(&user).await?;
+                let vaults = notes.overview(reader).await;
+                reply.finish(overview(&vaults, off, lang, zone)).await;
             }
             _ => match notes.search(reader, &arg, LISTED).await {
                 Ok(hits) if hits.is_empty() => {
@@ -82,7 +82,8 @@ fn no_vaults(reader: Reader<'_>, lang: Lang) -> String {
     }
 }
 
-fn overview(vaults: &[VaultOverview], off: bool, lang: Lang) -> String {
+/// The vaults a person may read; index times in their zone.
+fn overview(vaults: &[VaultOverview], off: bool, lang: Lang, zone: chrono_tz::Tz) -> String {
     let mut text = format!(
         "**{}** {}\n",
         t(lang, "notes-title"),
@@ -102,7 +103,14 @@ fn overview(vaults: &[VaultOverview], off: bool, lang: Lang) -> String {
                 tr(
                     lang,
                     "notes-indexed-at",
-                    &[("at", &at.format("%Y-%m-%d %H:%M UTC").to_string())],
+                    &[(
+                        "at",
+                        &format!(
+                            "{} ({})",
+                            at.with_timezone(&zone).format("%Y-%m-%d %H:%M"),
+                            zone.name()
+                        ),
+                    )],
                 )
             },
         );

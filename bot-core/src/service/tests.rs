@@ -26,14 +26,18 @@ pub(super) fn service_with_voice(
 }
 
 pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps {
-    let memories = Arc::new(Memories::new(
-        store.clone(),
-        None,
-        MemoryConfig {
-            auto_capture: false,
-            ..MemoryConfig::default()
-        },
-    ));
+    let clock = Arc::new(crate::clock::ManualClock::new(test_time()));
+    let memories = Arc::new(
+        Memories::new(
+            store.clone(),
+            None,
+            MemoryConfig {
+                auto_capture: false,
+                ..MemoryConfig::default()
+            },
+        )
+        .with_clock(clock.clone()),
+    );
     Deps {
         model,
         // As the binary wires it: write-through caches in front of the store.
@@ -52,7 +56,7 @@ pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps
         memories,
         voice: None,
         outbounds: crate::outbound::Outbounds::default(),
-        clock: Arc::new(crate::clock::ManualClock::new(test_time())),
+        clock,
         reminders: Arc::new(crate::remind::InMemoryReminders::new()),
     }
 }
@@ -173,7 +177,7 @@ async fn a_panic_in_one_message_is_contained() {
     let events = collect(service.handle(message("1", "boom"))).await;
     assert_eq!(
         final_text(&events),
-        format!("FAILED: {SOMETHING_WENT_WRONG}")
+        format!("FAILED: {}", something_went_wrong(crate::lang::Lang::En))
     );
     let events = collect(service.handle(message("1", "again"))).await;
     assert_eq!(final_text(&events), "echo: again");
@@ -639,6 +643,24 @@ pub(super) mod notes {
     }
 
     #[tokio::test]
+    async fn a_korean_speaker_sees_the_sources_line_in_korean() {
+        let model = Arc::new(ScriptedModel::new(&["m"], 8192));
+        let service = service_with_notes(model.clone());
+        collect(service.handle(message("1", "/language ko"))).await;
+        model.push_text(
+            &["Restic runs nightly at 02:00 from a systemd timer."],
+            Duration::ZERO,
+        );
+        let events =
+            collect(service.handle(message("1", "how did I set up the backup on the NAS?"))).await;
+        let text = final_text(&events);
+        assert!(
+            text.ends_with("\n\n출처: NAS/Backup.md › Restic schedule"),
+            "{text}"
+        );
+    }
+
+    #[tokio::test]
     async fn an_answer_that_uses_no_note_shows_no_sources() {
         let model = Arc::new(ScriptedModel::new(&["m"], 8192));
         let service = service_with_notes(model.clone());
@@ -824,4 +846,37 @@ async fn a_korean_memory_is_found_by_a_korean_question_despite_particles() {
     // "이름이" shares "이름" with "이름은": found although no whole word matches.
     assert!(system.contains("우리 고양이 이름은 나비야"), "{system}");
     assert!(!system.contains("nurse"), "{system}");
+}
+
+#[tokio::test]
+async fn memory_dates_are_the_day_in_the_persons_zone() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let (service, _store) = service(model, 1);
+    // 09:30 UTC on the 15th is still the 14th in Honolulu (UTC-10).
+    collect(service.handle(message("1", "/remember the cat is called Nabi"))).await;
+    let utc = final_text(&collect(service.handle(message("1", "/memory"))).await);
+    assert!(utc.contains("`m1` · 2027-01-15"), "{utc}");
+    collect(service.handle(message("1", "/timezone Pacific/Honolulu"))).await;
+    let listed = final_text(&collect(service.handle(message("1", "/memory"))).await);
+    assert!(listed.contains("`m1` · 2027-01-14"), "{listed}");
+    let found = final_text(&collect(service.handle(message("1", "/memory cat"))).await);
+    assert!(found.contains("`m1` · 2027-01-14"), "{found}");
+}
+
+#[tokio::test]
+async fn private_answers_asked_for_in_a_group_are_explained_in_the_persons_language() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let (service, _store) = service(model, 1);
+    let mut asked = message("1", "/memory");
+    asked.chat = ChatRef {
+        id: "-100".into(),
+        is_shared: true,
+    };
+    asked.locale = Some("ko".into());
+    let said = final_text(&collect(service.handle(asked.clone())).await);
+    // No outbound port reaches the person: the bot says how to ask privately, in Korean.
+    assert!(said.starts_with("🔒 개인 정보라서"), "{said}");
+    asked.locale = Some("en-US".into());
+    let said = final_text(&collect(service.handle(asked)).await);
+    assert!(said.starts_with("🔒 That is private"), "{said}");
 }
