@@ -220,3 +220,69 @@ async fn the_terminal_indexes_with_a_summary_when_no_bot_runs_and_doctor_checks_
         doctor.log()
     );
 }
+
+#[tokio::test]
+async fn discord_answers_from_the_notes_in_private_and_never_in_a_public_channel() {
+    use crate::discord::{ALICE as DC_ALICE, DiscordHarness};
+    use hearth_tests::discord::{CHANNEL, GUILD};
+    use serde_json::json;
+
+    let h = DiscordHarness::new().await;
+    let vault = h.data.path().join("Obsidian");
+    write(&vault, "NAS/Backup.md", BACKUP);
+    let h = h.set("HEARTH_NOTES", &format!("main={}", vault.display()));
+    let bot = h.start_bot().await;
+    bot.wait_for_log("notes indexed", WAIT).await;
+    let dm = "400000000000000011";
+    let question = json!("how did I set up the backup on the NAS?");
+
+    // The owner (the first allowed Discord user) in a DM: answered from the note, with its source.
+    h.ollama.push(Script::pieces(&[
+        "Restic backs up your NAS every night at 02:00 ",
+        "from a systemd timer and keeps 7 daily snapshots.",
+    ]));
+    let token =
+        h.dc.slash(DC_ALICE, dm, None, "ask", &[("prompt", question.clone())]);
+    let texts = h
+        .interaction_texts(&token, |t| t.contains("Sources:"))
+        .await;
+    let answer = texts.last().unwrap();
+    assert!(
+        answer.ends_with("Sources: NAS/Backup.md › Restic schedule"),
+        "{answer}"
+    );
+    assert!(
+        h.ollama.requests()[0].body["messages"][0]["content"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("[Backup › NAS › Restic schedule] Restic backs up the NAS"),
+        "the passage reached the prompt"
+    );
+
+    // `/notes QUERY` lists the passage, only to the asker.
+    let token =
+        h.dc.slash(DC_ALICE, dm, None, "notes", &[("query", json!("restic"))]);
+    let texts = h.interaction_texts(&token, |t| t.contains("Backup")).await;
+    assert!(
+        texts.last().unwrap().contains("Restic schedule"),
+        "{texts:?}"
+    );
+
+    // The same question in the server's public channel: no notes in the prompt, no sources.
+    let token = h.dc.slash(
+        DC_ALICE,
+        CHANNEL,
+        Some((GUILD, &[])),
+        "ask",
+        &[("prompt", question)],
+    );
+    let texts = h.interaction_texts(&token, |t| t.contains("echo:")).await;
+    assert!(!texts.last().unwrap().contains("Sources"), "{texts:?}");
+    let requests = h.ollama.requests();
+    let last = requests.last().unwrap().body["messages"][0]["content"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    assert!(!last.contains("Restic"), "{last}");
+    assert_eq!(bot.terminate().await, Some(0));
+}
