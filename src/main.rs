@@ -162,7 +162,7 @@ async fn load_embedder(config: &config::Config) -> anyhow::Result<Option<Arc<dyn
     let (models, weights) = (config.embed.clone(), config.embed_weights.clone());
     let started = std::time::Instant::now();
     let embedder = tokio::task::spawn_blocking(move || load_models(&models, &weights)).await??;
-    tracing::info!(model = %embedder.describe(), load_ms = started.elapsed().as_millis() as u64, "embedding model loaded");
+    tracing::info!(model = %embedder.describe(), relevance_floor = ?embedder.relevance_floor(), load_ms = started.elapsed().as_millis() as u64, "embedding model loaded");
     Ok(Some(embedder))
 }
 

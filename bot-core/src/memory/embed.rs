@@ -44,6 +44,13 @@ pub trait Embedder: Send + Sync {
 
     /// What model this is, for logs and `doctor`.
     fn describe(&self) -> String;
+
+    /// The cosine a memory needs to be found by meaning alone (sharing no keyword with the
+    /// question), when this model wants its own; `None` keeps the configured one. Models
+    /// spread cosines differently: measured per model in BENCHMARKS.md.
+    fn relevance_floor(&self) -> Option<f32> {
+        None
+    }
 }
 
 /// Several models side by side as one: each text's vectors from every model, each scaled by

@@ -25,6 +25,31 @@ use super::embed::{
 pub struct FastEmbedder {
     model: Mutex<TextEmbedding>,
     name: String,
+    floor: Option<f32>,
+}
+
+/// The optional `hearth.json` of a model folder: what Hearth should know about the model
+/// that the ONNX files do not say (written by `scripts/install-models.sh`).
+#[derive(serde::Deserialize, Default)]
+struct ModelNotes {
+    /// See [`Embedder::relevance_floor`].
+    relevance_floor: Option<f32>,
+}
+
+/// Reads `hearth.json` in `dir`, if there is one; a broken one is an error, not ignored.
+fn model_notes(dir: &Path) -> Result<ModelNotes, EmbedError> {
+    let path = dir.join("hearth.json");
+    match std::fs::read(&path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(ModelNotes::default()),
+        Err(e) => Err(EmbedError::ModelFile {
+            path: path.display().to_string(),
+            cause: e.to_string(),
+        }),
+        Ok(bytes) => serde_json::from_slice(&bytes).map_err(|e| EmbedError::ModelFile {
+            path: path.display().to_string(),
+            cause: e.to_string(),
+        }),
+    }
 }
 
 fn read(dir: &Path, file: &str) -> Result<Vec<u8>, EmbedError> {
@@ -62,8 +87,9 @@ impl FastEmbedder {
         };
         drop(shared);
         let threads = config.threads.max(1);
-        let (model, name) = match &config.model {
+        let (model, name, floor) = match &config.model {
             EmbedModelSource::Dir(dir) => {
+                let notes = model_notes(dir)?;
                 let onnx = read(dir, "model.onnx")?;
                 let tokenizer = TokenizerFiles {
                     tokenizer_file: read(dir, "tokenizer.json")?,
@@ -79,7 +105,8 @@ impl FastEmbedder {
                     .with_intra_threads(threads);
                 let model = TextEmbedding::try_new_from_user_defined(user_model, options)
                     .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
-                (model, format!("{} (mean pooling)", dir.display()))
+                let floor = notes.relevance_floor.filter(|f| (-1.0..=1.0).contains(f));
+                (model, format!("{} (mean pooling)", dir.display()), floor)
             }
             EmbedModelSource::Builtin(name) => {
                 let builtin: EmbeddingModel = name.parse().map_err(EmbedError::Model)?;
@@ -89,12 +116,13 @@ impl FastEmbedder {
                     .with_intra_threads(threads);
                 let model = TextEmbedding::try_new(options)
                     .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
-                (model, name.clone())
+                (model, name.clone(), None)
             }
         };
         Ok(Self {
             model: Mutex::new(model),
             name,
+            floor,
         })
     }
 }
@@ -139,5 +167,31 @@ impl Embedder for FastEmbedder {
 
     fn describe(&self) -> String {
         self.name.clone()
+    }
+
+    fn relevance_floor(&self) -> Option<f32> {
+        self.floor
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_model_folders_notes_are_optional_but_never_silently_broken() {
+        let dir = tempfile::tempdir().unwrap();
+        assert_eq!(model_notes(dir.path()).unwrap().relevance_floor, None);
+        std::fs::write(
+            dir.path().join("hearth.json"),
+            r#"{"relevance_floor": 0.25}"#,
+        )
+        .unwrap();
+        assert_eq!(model_notes(dir.path()).unwrap().relevance_floor, Some(0.25));
+        std::fs::write(dir.path().join("hearth.json"), "{not json").unwrap();
+        let err = model_notes(dir.path())
+            .err()
+            .expect("a broken file is an error");
+        assert!(err.to_string().contains("hearth.json"), "{err}");
     }
 }

@@ -89,12 +89,16 @@ const MAX_LOADED_USERS: u64 = 256;
 const LOADED_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60);
 
 impl Memories {
-    /// A service over `store`; without an embedder, retrieval is by keywords alone.
+    /// A service over `store`; without an embedder, retrieval is by keywords alone. A model
+    /// with a relevance floor of its own ([`Embedder::relevance_floor`]) sets the rank's.
     pub fn new(
         store: Arc<dyn MemoryStore>,
         embedder: Option<Arc<dyn Embedder>>,
-        config: MemoryConfig,
+        mut config: MemoryConfig,
     ) -> Self {
+        if let Some(floor) = embedder.as_ref().and_then(|e| e.relevance_floor()) {
+            config.rank.dense_floor = floor;
+        }
         Self {
             model_id: embedder.as_ref().map(|e| e.describe()),
             reembedding: Arc::default(),

@@ -255,3 +255,36 @@ fn a_combined_embedder_fuses_the_cosines_of_its_parts() {
     );
     assert_eq!(combined.describe(), "words-1 ×0.25 + words-7 ×0.75");
 }
+
+/// A model that names its own relevance floor sets the rank's; one that does not keeps it.
+#[test]
+fn a_models_own_relevance_floor_replaces_the_configured_one() {
+    struct Floored(WordsEmbedder);
+    impl super::embed::Embedder for Floored {
+        fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, super::embed::EmbedError> {
+            self.0.embed(texts)
+        }
+        fn describe(&self) -> String {
+            self.0.describe()
+        }
+        fn relevance_floor(&self) -> Option<f32> {
+            Some(0.25)
+        }
+    }
+    let store = Arc::new(crate::store::memory::InMemoryStore::new());
+    let floored = Memories::new(
+        store.clone(),
+        Some(Arc::new(Floored(WordsEmbedder { seed: 1 }))),
+        MemoryConfig::default(),
+    );
+    assert_eq!(floored.config().rank.dense_floor, 0.25);
+    let plain = Memories::new(
+        store,
+        Some(Arc::new(WordsEmbedder { seed: 1 })),
+        MemoryConfig::default(),
+    );
+    assert_eq!(
+        plain.config().rank.dense_floor,
+        MemoryConfig::default().rank.dense_floor
+    );
+}
