@@ -281,9 +281,13 @@ impl Inner {
                 _ => conversations.push(json!({"scope": scope.as_str(), "turns": [turn]})),
             }
         }
+        // Instants stay UTC (RFC 3339) so programs read them alike; `time_zone` is the
+        // person's zone, in which the bot shows them.
+        let zone = self.zone_for(user).await?;
         let export = json!({
             "format": "hearth-export/1",
             "exported_at": self.deps.clock.now(),
+            "time_zone": zone.name(),
             "user": user,
             "settings": settings,
             "memories": memories,

@@ -257,6 +257,15 @@ async fn time_comes_from_the_injected_clock() {
         .await
         .unwrap();
     assert_eq!(export["exported_at"], "2027-01-15T09:30:00Z");
+    // The owner's default (the host's zone here), by its IANA name.
+    let zone = export["time_zone"].as_str().unwrap_or_default();
+    assert!(zone.parse::<chrono_tz::Tz>().is_ok(), "{zone}");
+    collect(service.handle(message("1", "/timezone Asia/Seoul"))).await;
+    let export = service
+        .export(&UserKey::new(Platform::Telegram, "1"))
+        .await
+        .unwrap();
+    assert_eq!(export["time_zone"], "Asia/Seoul");
 }
 
 #[tokio::test]
