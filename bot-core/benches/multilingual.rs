@@ -129,6 +129,17 @@ fn facts(path: &Path) -> Vec<Fact> {
         .collect()
 }
 
+/// The set's four columns: Korean facts, English facts, Korean questions, English questions.
+fn columns(facts: &[Fact]) -> [Vec<String>; 4] {
+    let column = |pick: fn(&Fact) -> &String| facts.iter().map(pick).cloned().collect::<Vec<_>>();
+    [
+        column(|f| &f.ko),
+        column(|f| &f.en),
+        column(|f| &f.q_ko),
+        column(|f| &f.q_en),
+    ]
+}
+
 /// Recall@1 and @10 of each question's own fact among `memories`, dense and hybrid.
 fn korean_set(
     embedder: &dyn Embedder,
@@ -226,13 +237,7 @@ fn main() {
         askers.push(Arc::new(Precomputed::load(&path, "query", name)));
     }
 
-    let column = |pick: fn(&Fact) -> &String| facts.iter().map(pick).cloned().collect::<Vec<_>>();
-    let (ko, en, q_ko, q_en) = (
-        column(|f| &f.ko),
-        column(|f| &f.en),
-        column(|f| &f.q_ko),
-        column(|f| &f.q_en),
-    );
+    let [ko, en, q_ko, q_en] = columns(&facts);
     println!(
         "LoCoMo: {} conversations; Korean memory set: {} facts, each asked in both languages",
         conversations.len(),
@@ -343,13 +348,7 @@ type Asked = (String, Vec<f32>, Vec<String>);
 /// mean number of that person's memories the search would put into the prompt (up to 8).
 fn floors(embedder: &Arc<dyn Embedder>, conversations: &[locomo::Conversation], facts: &[Fact]) {
     let embedder = embedder.as_ref();
-    let column = |pick: fn(&Fact) -> &String| facts.iter().map(pick).cloned().collect::<Vec<_>>();
-    let (ko, en, q_ko, q_en) = (
-        column(|f| &f.ko),
-        column(|f| &f.en),
-        column(|f| &f.q_ko),
-        column(|f| &f.q_en),
-    );
+    let [ko, en, q_ko, q_en] = columns(facts);
     let index_of = |texts: &[String]| {
         let vectors = embed_all(embedder, texts);
         let mut index = Index::new(vectors[0].len());
