@@ -251,7 +251,6 @@ async fn handle_message(bot: Bot, message: Message, context: Context) -> Respons
     match started {
         Some(Some((target, events))) => {
             let (bot, context_for_task) = (bot.clone(), context.clone());
-            let sender = sender.clone();
             context.deliveries.spawn(async move {
                 let delivered = contain_panic("a Telegram reply", async {
                     reply::deliver(&bot, &context_for_task.pacer, target, events).await
