@@ -48,6 +48,17 @@ fn bad(var: &'static str, problem: impl Into<String>) -> ConfigError {
     }
 }
 
+/// Which embedding model the notes use (`HEARTH_NOTES_EMBED_MODEL_DIR`).
+#[derive(Clone, Debug)]
+pub enum NotesEmbed {
+    /// The memory model(s), already loaded (the default).
+    SameAsMemory,
+    /// Keywords only.
+    Off,
+    /// Their own model folders (side by side, equal weights, when several).
+    Models(Vec<FastEmbedConfig>),
+}
+
 /// Everything `hearth` needs, validated.
 #[derive(Debug)]
 pub struct Config {
@@ -83,6 +94,8 @@ pub struct Config {
     pub embed_weights: Vec<f32>,
     /// The owner's vaults (`HEARTH_NOTES`), with who may read each.
     pub notes: Vec<hearth_notes::Vault>,
+    /// Which embedding model the notes are searched by meaning with.
+    pub notes_embed: NotesEmbed,
     /// The `POST /hooks/notify` listener, when enabled.
     pub hooks: Option<crate::hooks::HooksConfig>,
     /// The owner's MCP servers (`[[mcp]]` in the `HEARTH_ACTIONS` file).
@@ -351,8 +364,42 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         }
     }
 
+    let notes_embed = match get("HEARTH_NOTES_EMBED_MODEL_DIR") {
+        None => NotesEmbed::SameAsMemory,
+        Some(raw) if raw.eq_ignore_ascii_case("off") => NotesEmbed::Off,
+        Some(dirs) => {
+            let Some(first) = embed.first() else {
+                return Err(bad(
+                    "HEARTH_NOTES_EMBED_MODEL_DIR",
+                    "needs ORT_DYLIB_PATH and a memory model (HEARTH_EMBED_MODEL_DIR) too, \
+                     or `off`",
+                ));
+            };
+            let mut models = Vec::new();
+            for dir in dirs.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                let dir = PathBuf::from(dir);
+                if !dir.join("model.onnx").is_file() {
+                    return Err(bad(
+                        "HEARTH_NOTES_EMBED_MODEL_DIR",
+                        format!(
+                            "{} has no model.onnx (scripts/install-models.sh puts models in \
+                             models/minilm and models/use-multilingual), or use `off`",
+                            dir.display()
+                        ),
+                    ));
+                }
+                models.push(FastEmbedConfig {
+                    model: EmbedModelSource::Dir(dir),
+                    ..first.clone()
+                });
+            }
+            NotesEmbed::Models(models)
+        }
+    };
+
     let hooks = hooks(&get)?;
     Ok(Config {
+        notes_embed,
         hooks,
         mcp,
         notes,
@@ -632,6 +679,52 @@ mod tests {
         .unwrap_err();
         assert_eq!(err.var, "HEARTH_EMBED_MODEL_DIR");
         assert!(from_vars(&vars(&[])).unwrap().embed.is_empty());
+    }
+
+    #[test]
+    fn notes_use_the_memory_model_their_own_or_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let (a, b) = (dir.path().join("use"), dir.path().join("minilm"));
+        for model in [&a, &b] {
+            std::fs::create_dir(model).unwrap();
+            std::fs::write(model.join("model.onnx"), b"x").unwrap();
+        }
+        let library = dir.path().join("libonnxruntime.so");
+        std::fs::write(&library, b"x").unwrap();
+        let (a, library) = (a.display().to_string(), library.display().to_string());
+        let with = |notes: Option<&str>| {
+            let mut pairs = vec![
+                ("HEARTH_EMBED_MODEL_DIR", a.as_str()),
+                ("ORT_DYLIB_PATH", library.as_str()),
+            ];
+            if let Some(notes) = notes {
+                pairs.push(("HEARTH_NOTES_EMBED_MODEL_DIR", notes));
+            }
+            from_vars(&vars(&pairs))
+        };
+        assert!(matches!(
+            with(None).unwrap().notes_embed,
+            NotesEmbed::SameAsMemory
+        ));
+        assert!(matches!(
+            with(Some("OFF")).unwrap().notes_embed,
+            NotesEmbed::Off
+        ));
+        match with(Some(&b.display().to_string())).unwrap().notes_embed {
+            NotesEmbed::Models(models) => {
+                assert_eq!(models.len(), 1);
+                assert_eq!(models[0].model, EmbedModelSource::Dir(b.clone()));
+                assert_eq!(models[0].ort_library.display().to_string(), library);
+            }
+            other => panic!("{other:?}"),
+        }
+        let err = with(Some("/nowhere")).unwrap_err();
+        assert_eq!(err.var, "HEARTH_NOTES_EMBED_MODEL_DIR");
+        let err = from_vars(&vars(&[("HEARTH_NOTES_EMBED_MODEL_DIR", a.as_str())])).unwrap_err();
+        assert_eq!(
+            err.var, "HEARTH_NOTES_EMBED_MODEL_DIR",
+            "no ONNX Runtime configured"
+        );
     }
 
     #[test]

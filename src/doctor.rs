@@ -76,7 +76,7 @@ pub async fn run(config: &Config) -> ExitCode {
 
     check_embedder(config, &mut report).await;
     check_voice(config, &mut report).await;
-    check_notes(config, &mut report);
+    check_notes(config, &mut report).await;
     check_reminders(config, &mut report);
     check_language(config, &mut report);
     check_actions(config, &mut report);
@@ -261,13 +261,26 @@ fn humanize(duration: std::time::Duration) -> String {
 }
 
 /// Each vault: the folder can be read, how many notes it holds, and the index's state.
-fn check_notes(config: &Config, report: &mut Report) {
+async fn check_notes(config: &Config, report: &mut Report) {
     if config.notes.is_empty() {
         report.skip("notes: HEARTH_NOTES is not set");
         return;
     }
-    let status = hearth_notes::Notes::open(&config.data_dir.join("notes"), config.notes.clone())
-        .map(|notes| notes.status());
+    // Read-only, with the notes' embedding model: doctor may run beside the bot.
+    let opened = async {
+        let memory_model = match config.notes_embed {
+            crate::config::NotesEmbed::SameAsMemory => crate::load_embedder(config).await?,
+            _ => None,
+        };
+        crate::open_notes(config, memory_model, false).await
+    }
+    .await;
+    let model = opened
+        .as_ref()
+        .ok()
+        .and_then(|n| n.as_ref())
+        .and_then(|n| n.embedding_model().map(str::to_owned));
+    let status = opened.map(|notes| notes.map(|n| n.status()).unwrap_or_default());
     for vault in &config.notes {
         let name = &vault.config.name;
         let root = vault.config.root.display();
@@ -294,18 +307,34 @@ fn check_notes(config: &Config, report: &mut Report) {
             .and_then(|all| all.iter().find(|s| &s.name == name).cloned());
         match (state, &status) {
             (_, Err(e)) => report.fail(
-                &format!("notes index: {e}"),
-                "remove DATA_DIR/notes to rebuild it with `hearth notes index`",
+                &format!("notes index: {e:#}"),
+                "check HEARTH_NOTES_EMBED_MODEL_DIR; remove DATA_DIR/notes to rebuild the index with `hearth notes index`",
             ),
-            (Some(state), _) if state.indexed_at.is_some() => report.pass(&format!(
-                "notes vault {name} is indexed: {} notes, {} passages, last {}",
-                state.notes,
-                state.passages,
-                state
-                    .indexed_at
-                    .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
-                    .unwrap_or_default()
-            )),
+            (Some(state), _) if state.indexed_at.is_some() => {
+                report.pass(&format!(
+                    "notes vault {name} is indexed: {} notes, {} passages, last {}",
+                    state.notes,
+                    state.passages,
+                    state
+                        .indexed_at
+                        .map(|at| at.format("%Y-%m-%d %H:%M UTC").to_string())
+                        .unwrap_or_default()
+                ));
+                match (&model, state.embedded) {
+                    (Some(model), Some(done)) if done >= state.passages => report.pass(&format!(
+                        "notes vault {name} is searched by meaning and keywords ({done} passages embedded with {model})"
+                    )),
+                    (Some(model), Some(done)) => println!(
+                        "NOTE  notes vault {name}: {done} of {} passages embedded with {model}; \
+                         searched by keywords until all are (the bot embeds them in the background)",
+                        state.passages
+                    ),
+                    _ => println!(
+                        "NOTE  notes vault {name} is searched by keywords only \
+                         (no embedding model; HEARTH_NOTES_EMBED_MODEL_DIR)"
+                    ),
+                }
+            }
             _ => report.skip(&format!(
                 "notes vault {name} is not indexed yet (the bot indexes it at start; or run `hearth notes index`)"
             )),

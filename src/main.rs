@@ -152,7 +152,7 @@ fn init_tracing(command: &Command, config: &config::Config) -> anyhow::Result<bo
 }
 
 /// Loads the embedding model, if one is configured. Blocking work runs off the runtime.
-async fn load_embedder(config: &config::Config) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
+pub async fn load_embedder(config: &config::Config) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
     if config.embed.is_empty() {
         tracing::info!(
             "no embedding model configured (HEARTH_EMBED_MODEL_DIR): memory search uses keywords only"
@@ -229,11 +229,11 @@ async fn build_service(
         .allow_roles(Platform::Discord, discord.roles.iter().cloned())
         .allow_groups(Platform::Discord, discord.guilds.iter().cloned());
     let embedder = load_embedder(config).await?;
+    let notes = open_notes(config, embedder.clone(), true).await?;
     let clock: Arc<dyn bot_core::clock::Clock> = Arc::new(bot_core::clock::SystemClock);
     let memories = Memories::new(Arc::new(store.clone()), embedder, config.memory.clone())
         .with_clock(Arc::clone(&clock));
     let memories = Arc::new(memories);
-    let notes = open_notes(config)?;
     let mut retrievers: Vec<Arc<dyn bot_core::retrieve::Retriever>> = vec![Arc::new(
         bot_core::retrieve::MemoryRetriever::new(Arc::clone(&memories)),
     )];
@@ -296,35 +296,73 @@ pub struct Services {
     pub mcp_stop: tokio_util::sync::CancellationToken,
 }
 
-/// Opens the notes index for the configured vaults; `None` without vaults.
-fn open_notes(config: &config::Config) -> anyhow::Result<Option<Arc<hearth_notes::Notes>>> {
+/// Opens the notes index for the configured vaults, searched by meaning too with the notes'
+/// embedding model (`memory_model` unless HEARTH_NOTES_EMBED_MODEL_DIR says otherwise);
+/// `writable: false` only reads the vectors (terminal searches while the bot may run).
+/// `None` without vaults.
+pub async fn open_notes(
+    config: &config::Config,
+    memory_model: Option<Arc<dyn Embedder>>,
+    writable: bool,
+) -> anyhow::Result<Option<Arc<hearth_notes::Notes>>> {
     if config.notes.is_empty() {
         return Ok(None);
     }
+    let model = match &config.notes_embed {
+        config::NotesEmbed::Off => None,
+        config::NotesEmbed::SameAsMemory => memory_model,
+        config::NotesEmbed::Models(models) => {
+            let models = models.clone();
+            let started = std::time::Instant::now();
+            let model = tokio::task::spawn_blocking(move || load_models(&models, &[])).await??;
+            tracing::info!(model = %model.describe(), load_ms = started.elapsed().as_millis() as u64, "notes embedding model loaded");
+            Some(model)
+        }
+    };
     let dir = config.data_dir.join("notes");
-    let notes = hearth_notes::Notes::open(&dir, config.notes.clone())
+    let mut notes = hearth_notes::Notes::open(&dir, config.notes.clone())
         .with_context(|| format!("cannot open the notes index in {}", dir.display()))?;
+    match model {
+        Some(model) => {
+            let name = model.describe();
+            notes = if writable {
+                notes.with_embedder(model)
+            } else {
+                notes.with_embedder_read_only(model)
+            }
+            .with_context(|| format!("cannot open the notes vectors in {}", dir.display()))?;
+            tracing::debug!(model = %name, "notes are searched by meaning and keywords");
+        }
+        None => tracing::info!("notes are searched by keywords only (no embedding model)"),
+    }
     Ok(Some(Arc::new(notes)))
 }
 
-/// Brings the notes index up to date in the background (the bot answers meanwhile).
+/// Brings the notes index up to date in the background (the bot answers meanwhile): the
+/// keywords first, then the passages' vectors (long for a big vault the first time; keyword
+/// search serves until they are done).
 fn index_notes_in_background(notes: &Arc<hearth_notes::Notes>) {
     let notes = Arc::clone(notes);
-    tokio::task::spawn_blocking(move || match notes.update(None, &|_, _, _| {}) {
-        Ok(summaries) => {
-            for summary in summaries.into_iter().flatten() {
-                tracing::info!(
-                    vault = %summary.vault,
-                    notes = summary.notes,
-                    changed = summary.changed,
-                    removed = summary.removed,
-                    skipped = summary.skipped,
-                    elapsed_ms = summary.elapsed.as_millis() as u64,
-                    "notes indexed"
-                );
+    tokio::task::spawn_blocking(move || {
+        match notes.update_keywords(None, &|_, _, _| {}) {
+            Ok(summaries) => {
+                for summary in summaries.into_iter().flatten() {
+                    tracing::info!(
+                        vault = %summary.vault,
+                        notes = summary.notes,
+                        changed = summary.changed,
+                        removed = summary.removed,
+                        skipped = summary.skipped,
+                        elapsed_ms = summary.elapsed.as_millis() as u64,
+                        "notes indexed"
+                    );
+                }
             }
+            Err(e) => tracing::warn!(error = %e, "the notes could not be indexed"),
         }
-        Err(e) => tracing::warn!(error = %e, "the notes could not be indexed"),
+        if let Err(e) = notes.embed_pending(&|_, _| {}) {
+            tracing::warn!(error = %e, "notes could not be embedded; they are searched by keywords");
+        }
     });
 }
 
@@ -411,6 +449,10 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
     }
     tracing::info!("shutting down");
     shutdown.cancel();
+    if let Some(notes) = &notes {
+        // A long first embedding pass stops between batches; the next start goes on.
+        notes.stop();
+    }
     let (_, rest) = tokio::join!(service.shutdown(config.shutdown_grace), async {
         let mut results = Vec::new();
         while let Some(done) = adapters.join_next().await {

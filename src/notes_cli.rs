@@ -59,7 +59,7 @@ pub async fn run(config: Config, action: Action) -> anyhow::Result<()> {
             limit,
             json,
         } => {
-            let notes = open(&config)?;
+            let notes = open(&config, false).await?;
             let vaults = match vault {
                 Some(name) if notes.vaults().iter().any(|v| v.config.name == name) => vec![name],
                 Some(name) => anyhow::bail!("no vault is called {name} in HEARTH_NOTES"),
@@ -102,7 +102,7 @@ pub async fn run(config: Config, action: Action) -> anyhow::Result<()> {
             Ok(())
         }
         Action::Status { json } => {
-            let notes = open(&config)?;
+            let notes = open(&config, false).await?;
             let status = notes.status();
             if json {
                 println!("{}", serde_json::to_string_pretty(&status)?);
@@ -121,6 +121,18 @@ pub async fn run(config: Config, action: Action) -> anyhow::Result<()> {
                     "{} ({kind}, {}): {} notes, {} passages, {} attachments, {when}",
                     vault.name, vault.root, vault.notes, vault.passages, vault.attachments
                 );
+                match vault.embedded {
+                    Some(done) if done >= vault.passages => println!(
+                        "  searched by meaning and keywords: {done} passages embedded with {}",
+                        notes.embedding_model().unwrap_or_default()
+                    ),
+                    Some(done) => println!(
+                        "  {done} of {} passages embedded with {}; searched by keywords until all are",
+                        vault.passages,
+                        notes.embedding_model().unwrap_or_default()
+                    ),
+                    None => println!("  searched by keywords only (no embedding model)"),
+                }
                 if let Some(error) = &vault.error {
                     println!("  error: {error}");
                 }
@@ -133,12 +145,16 @@ pub async fn run(config: Config, action: Action) -> anyhow::Result<()> {
     }
 }
 
-fn open(config: &Config) -> anyhow::Result<Arc<Notes>> {
+/// Opens the notes with their embedding model; `writable` only to index (no bot running).
+async fn open(config: &Config, writable: bool) -> anyhow::Result<Arc<Notes>> {
     crate::data_dir::create(&config.data_dir)?;
-    let dir = config.data_dir.join("notes");
-    let notes = Notes::open(&dir, config.notes.clone())
-        .with_context(|| format!("cannot open the notes index in {}", dir.display()))?;
-    Ok(Arc::new(notes))
+    let memory_model = match config.notes_embed {
+        crate::config::NotesEmbed::SameAsMemory => crate::load_embedder(config).await?,
+        _ => None,
+    };
+    crate::open_notes(config, memory_model, writable)
+        .await?
+        .context("no vaults are configured")
 }
 
 async fn index(config: &Config, vault: Option<String>) -> anyhow::Result<()> {
@@ -157,7 +173,7 @@ async fn index(config: &Config, vault: Option<String>) -> anyhow::Result<()> {
         }
         return Ok(());
     }
-    let notes = open(config)?;
+    let notes = open(config, true).await?;
     let bar = indicatif::ProgressBar::new(0);
     bar.set_style(
         indicatif::ProgressStyle::with_template("{msg:>12} [{bar:30}] {pos}/{len} notes {elapsed}")
@@ -165,15 +181,43 @@ async fn index(config: &Config, vault: Option<String>) -> anyhow::Result<()> {
             .progress_chars("=> "),
     );
     let progress_bar = bar.clone();
-    let summaries = tokio::task::spawn_blocking(move || {
-        notes.update(vault.as_deref(), &|name, done, total| {
+    let (summaries, embedded) = tokio::task::spawn_blocking(move || {
+        let summaries = notes.update_keywords(vault.as_deref(), &|name, done, total| {
             progress_bar.set_message(name.to_owned());
             progress_bar.set_length(total as u64);
             progress_bar.set_position(done as u64);
-        })
+        })?;
+        // The passages' vectors, when the notes have an embedding model (the long part of a
+        // first index: the bar counts passages).
+        progress_bar.set_position(0);
+        progress_bar.set_message("embedding");
+        progress_bar.set_style(
+            indicatif::ProgressStyle::with_template(
+                "{msg:>12} [{bar:30}] {pos}/{len} passages {elapsed} (eta {eta})",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> "),
+        );
+        let embedded = notes.embed_pending(&|done, total| {
+            progress_bar.set_length(total as u64);
+            progress_bar.set_position(done as u64);
+        });
+        anyhow::Ok((summaries, embedded))
     })
     .await??;
     bar.finish_and_clear();
+    match embedded {
+        Ok(e) if e.passages > 0 => println!(
+            "embedded {} passages in {:.1} s ({:.1}/s)",
+            e.passages,
+            e.elapsed.as_secs_f64(),
+            e.passages as f64 / e.elapsed.as_secs_f64().max(1e-3)
+        ),
+        Ok(_) => {}
+        Err(e) => {
+            println!("the passages could not be embedded ({e}); notes are searched by keywords")
+        }
+    }
     let mut failed = false;
     for summary in &summaries {
         match summary {

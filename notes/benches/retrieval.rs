@@ -4,10 +4,9 @@
 //! `cargo bench -p hearth-notes --bench retrieval -- ../shared/bench/notes`
 //!
 //! With the models of `scripts/install-models.sh` present (`models/minilm`,
-//! `models/use-multilingual`), also an experiment for the next step: each passage embedded
-//! ("title › heading" and its text) and ranked by cosine alone, then fused with Hearth's
-//! keyword ranking, by reciprocal rank (k = 60) and by a weighted sum (cosine and BM25 scaled
-//! to the best hit), at note level. The bot does not embed notes yet.
+//! `models/use-multilingual`), also Hearth's search by meaning and keywords as the bot runs
+//! it with each model and with both side by side (`--weights=0,0.1,0.3` compares keyword
+//! weights). Vectors are cached in `target/notes-bench/`, so only the first run embeds.
 //!
 //! The folder holds the vault tarballs (`obsidian-help-en.tar.gz`, `logseq-docs.tar.gz`); the
 //! question sets are in `bench/notes/*.json`, the Korean vault in `bench/notes/korean-vault/`.
@@ -134,121 +133,6 @@ impl Baseline {
     }
 }
 
-/// Every passage of a vault as the model sees it, with its note.
-fn passages(root: &Path) -> Vec<(String, String)> {
-    let scan = hearth_notes::scan::scan(root).unwrap();
-    let mut out = Vec::new();
-    for found in &scan.notes {
-        let Ok(content) = std::fs::read_to_string(&found.abs) else {
-            continue;
-        };
-        let note = indexer::parse(scan.kind, &found.path, &content);
-        for passage in note.passages() {
-            let label = if passage.heading.is_empty() {
-                note.title.clone()
-            } else {
-                format!("{} › {}", note.title, passage.heading)
-            };
-            out.push((found.path.clone(), format!("{label}\n{}", passage.text)));
-        }
-    }
-    out
-}
-
-fn dot(a: &[f32], b: &[f32]) -> f32 {
-    a.iter().zip(b).map(|(x, y)| x * y).sum()
-}
-
-/// Note-level rankings for one question from a keyword list (note, BM25) and passage cosines.
-fn fused(keyword: &[(String, f32)], dense: &[(String, f32)]) -> [Vec<String>; 3] {
-    let best = |list: &[(String, f32)]| {
-        let mut by_note: Vec<(String, f32)> = Vec::new();
-        for (note, score) in list {
-            match by_note.iter_mut().find(|(n, _)| n == note) {
-                Some((_, s)) => *s = s.max(*score),
-                None => by_note.push((note.clone(), *score)),
-            }
-        }
-        by_note.sort_by(|a, b| b.1.total_cmp(&a.1));
-        by_note
-    };
-    let (keyword, dense) = (best(keyword), best(dense));
-    let order = |mut scored: Vec<(String, f32)>| {
-        scored.sort_by(|a, b| b.1.total_cmp(&a.1));
-        scored.into_iter().map(|(n, _)| n).collect::<Vec<_>>()
-    };
-    let mut rrf: HashMap<String, f32> = HashMap::new();
-    for list in [&keyword, &dense] {
-        for (rank, (note, _)) in list.iter().take(30).enumerate() {
-            *rrf.entry(note.clone()).or_default() += 1.0 / (60.0 + rank as f32 + 1.0);
-        }
-    }
-    let top = keyword.first().map_or(1.0, |(_, s)| s.max(f32::EPSILON));
-    let cosine: HashMap<&String, f32> = dense.iter().map(|(n, s)| (n, *s)).collect();
-    let bm25: HashMap<&String, f32> = keyword.iter().map(|(n, s)| (n, *s / top)).collect();
-    let weighted: Vec<(String, f32)> = dense
-        .iter()
-        .take(30)
-        .chain(keyword.iter())
-        .map(|(n, _)| n)
-        .collect::<std::collections::HashSet<_>>()
-        .into_iter()
-        .map(|n| {
-            let score = 0.5 * cosine.get(n).copied().unwrap_or(0.0)
-                + 0.5 * bm25.get(n).copied().unwrap_or(0.0);
-            (n.clone(), score)
-        })
-        .collect();
-    [
-        dense.into_iter().map(|(n, _)| n).collect(),
-        order(rrf.into_iter().collect()),
-        order(weighted),
-    ]
-}
-
-/// The embedding experiment for one vault and model.
-fn embedded(
-    model: &str,
-    embedder: &dyn Embedder,
-    root: &Path,
-    set: &QuestionSet,
-    keyword: &[Vec<(String, f32)>],
-) {
-    let passages = passages(root);
-    let texts: Vec<String> = passages.iter().map(|(_, t)| t.clone()).collect();
-    let started = Instant::now();
-    let vectors: Vec<Vec<f32>> = texts
-        .chunks(32)
-        .flat_map(|chunk| embedder.embed(chunk).unwrap())
-        .collect();
-    let took = started.elapsed().as_secs_f64();
-    let questions: Vec<String> = set.questions.iter().map(|q| q.q.clone()).collect();
-    let asked = embedder.embed(&questions).unwrap();
-    let mut scores: [Score; 3] = Default::default();
-    for ((question, vector), keyword) in set.questions.iter().zip(&asked).zip(keyword) {
-        let mut dense: Vec<(String, f32)> = passages
-            .iter()
-            .zip(&vectors)
-            .map(|((note, _), v)| (note.clone(), dot(vector, v)))
-            .collect();
-        dense.sort_by(|a, b| b.1.total_cmp(&a.1));
-        for (score, ranked) in scores.iter_mut().zip(fused(keyword, &dense)) {
-            score.add(&ranked, &question.notes);
-        }
-    }
-    println!(
-        "{}\n{}\n{}",
-        scores[0].row(&format!("{model}: cosine alone")),
-        scores[1].row(&format!("{model}: fused with Hearth's keywords, RRF")),
-        scores[2].row(&format!("{model}: fused, 0.5 cosine + 0.5 BM25/best")),
-    );
-    println!(
-        "  ({} passages embedded in {took:.1} s, {:.0}/s, one thread)",
-        texts.len(),
-        texts.len() as f64 / took
-    );
-}
-
 fn run(
     name: &str,
     root: &Path,
@@ -280,10 +164,8 @@ fn run(
     let baseline = Baseline::build(root);
     let (mut ours, mut base) = (Score::default(), Score::default());
     let mut misses: Vec<String> = Vec::new();
-    let mut keyword: Vec<Vec<(String, f32)>> = Vec::new();
     for question in &set.questions {
         let hits = notes.search(&question.q, None, 30).unwrap();
-        keyword.push(hits.iter().map(|h| (h.path.clone(), h.score)).collect());
         let ranked = notes_in_order(hits.into_iter().map(|h| h.path));
         ours.add(&ranked, &question.notes);
         if !ranked.iter().take(5).any(|p| question.notes.contains(p)) {
@@ -302,17 +184,86 @@ fn run(
     println!("{}", base.row("BM25 baseline (default analyzer, sections)"));
     println!("{}", ours.row("Hearth notes search"));
     for (model, embedder) in models {
-        embedded(model, embedder.as_ref(), root, set, &keyword);
+        with_model(name, root, set, model, embedder);
     }
     for miss in misses {
         println!("  not in top 5: {miss}");
     }
 }
 
-/// The installed embedding models, if any (the experiment is skipped without them).
+/// Hearth's notes search with an embedding model, as the bot runs it: the index in
+/// `target/notes-bench/` so the passages' vectors (cached by text hash) are embedded once
+/// across runs; each keyword weight of `--weights=` (default the bot's) is a row.
+fn with_model(
+    name: &str,
+    root: &Path,
+    set: &QuestionSet,
+    model: &str,
+    embedder: &Arc<dyn Embedder>,
+) {
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../target/notes-bench")
+        .join(format!("{name}-{model}"));
+    let notes = Notes::open(
+        &dir,
+        vec![Vault {
+            config: VaultConfig {
+                name: name.into(),
+                root: root.to_path_buf(),
+            },
+            access: VaultAccess {
+                users: Users::Everyone,
+                shared_chats: false,
+            },
+        }],
+    )
+    .unwrap()
+    .with_embedder(Arc::clone(embedder))
+    .unwrap();
+    notes.update_keywords(None, &|_, _, _| {}).unwrap();
+    let embedded = notes.embed_pending(&|_, _| {}).unwrap();
+    if embedded.passages > 0 {
+        println!(
+            "  ({model}: {} passages embedded in {:.1} s, {:.1}/s, one thread; cached for the next run)",
+            embedded.passages,
+            embedded.elapsed.as_secs_f64(),
+            embedded.passages as f64 / embedded.elapsed.as_secs_f64().max(1e-3)
+        );
+    }
+    let weights: Vec<f32> = std::env::args()
+        .find_map(|a| a.strip_prefix("--weights=").map(str::to_owned))
+        .map(|w| w.split(',').filter_map(|x| x.parse().ok()).collect())
+        .unwrap_or_else(|| vec![hearth_notes::service::KEYWORD_WEIGHT]);
+    let mut notes = notes;
+    for weight in weights {
+        notes = notes.with_keyword_weight(weight);
+        let mut score = Score::default();
+        let mut timings = Vec::new();
+        for question in &set.questions {
+            let started = Instant::now();
+            let hits = notes.search(&question.q, None, 30).unwrap();
+            timings.push(started.elapsed().as_secs_f64() * 1000.0);
+            score.add(
+                &notes_in_order(hits.into_iter().map(|h| h.path)),
+                &question.notes,
+            );
+        }
+        timings.sort_by(f64::total_cmp);
+        println!(
+            "{}",
+            score.row(&format!(
+                "Hearth, meaning + keywords ({model}, keyword weight {weight}; search p50 {:.1} ms)",
+                timings[timings.len() / 2]
+            ))
+        );
+    }
+}
+
+/// The installed embedding models, if any (skipped without them): each alone, and both side
+/// by side (equal weights) as `HEARTH_EMBED_MODEL_DIR=a,b` runs them.
 fn models() -> Vec<(String, Arc<dyn Embedder>)> {
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
-    ["use-multilingual", "minilm"]
+    let mut loaded: Vec<(String, Arc<dyn Embedder>)> = ["use-multilingual", "minilm"]
         .into_iter()
         .filter_map(|name| {
             let config = FastEmbedConfig {
@@ -330,7 +281,15 @@ fn models() -> Vec<(String, Arc<dyn Embedder>)> {
                 }
             }
         })
-        .collect()
+        .collect();
+    if loaded.len() == 2 {
+        let both = bot_core::memory::embed::CombinedEmbedder::new(vec![
+            (Arc::clone(&loaded[0].1), 1.0),
+            (Arc::clone(&loaded[1].1), 1.0),
+        ]);
+        loaded.push(("use-multilingual+minilm".into(), Arc::new(both)));
+    }
+    loaded
 }
 
 fn main() {

@@ -12,7 +12,8 @@ use chrono::NaiveDate;
 use tantivy::collector::TopDocs;
 use tantivy::query::{BooleanQuery, BoostQuery, Occur, Query, TermQuery};
 use tantivy::schema::{
-    Field, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions, Value,
+    Field, INDEXED, IndexRecordOption, STORED, STRING, Schema, TextFieldIndexing, TextOptions,
+    Value,
 };
 use tantivy::{Index, IndexReader, IndexWriter, ReloadPolicy, TantivyDocument, Term};
 
@@ -33,6 +34,9 @@ struct Fields {
     text: Field,
     /// The note's date, `YYYY-MM-DD`, or empty.
     date: Field,
+    /// xxh3 of the text the embedding model reads ([`embed_text`]): the key of the
+    /// passage's vector.
+    hash: Field,
 }
 
 /// A passage found by a search: the core's [`NoteHit`] (vault, path, title, heading, text,
@@ -56,6 +60,31 @@ pub struct PassageDoc<'a> {
     pub text: &'a str,
     /// The note's date.
     pub date: Option<NaiveDate>,
+    /// xxh3 of [`embed_text`] of the passage.
+    pub hash: u64,
+}
+
+/// A passage found, with the hash of its text (the key of its vector).
+#[derive(Clone, Debug)]
+pub struct Found {
+    /// The passage.
+    pub hit: Hit,
+    /// xxh3 of [`embed_text`].
+    pub hash: u64,
+}
+
+/// What the embedding model reads of a passage: "title › heading" on a line, then the text.
+pub fn embed_text(title: &str, heading: &str, text: &str) -> String {
+    if heading.is_empty() {
+        format!("{title}\n{text}")
+    } else {
+        format!("{title} › {heading}\n{text}")
+    }
+}
+
+/// The hash of [`embed_text`].
+pub fn text_hash(embed_text: &str) -> u64 {
+    xxhash_rust::xxh3::xxh3_64(embed_text.as_bytes())
 }
 
 /// The passages index on disk.
@@ -68,7 +97,7 @@ pub struct NotesIndex {
 /// Memory the writer may use while indexing (tantivy's minimum is 15 MB).
 const WRITER_HEAP: usize = 32 << 20;
 /// At most this many passages of one note in one result list.
-const PER_NOTE: usize = 2;
+pub(crate) const PER_NOTE: usize = 2;
 
 fn schema() -> (Schema, Fields) {
     let mut builder = Schema::builder();
@@ -88,6 +117,7 @@ fn schema() -> (Schema, Fields) {
         meta: builder.add_text_field("meta", analyzed.clone()),
         text: builder.add_text_field("text", analyzed),
         date: builder.add_text_field("date", STORED),
+        hash: builder.add_u64_field("hash", INDEXED | STORED),
     };
     (builder.build(), fields)
 }
@@ -103,7 +133,17 @@ impl NotesIndex {
         let (schema, fields) = schema();
         let directory = tantivy::directory::MmapDirectory::open(dir)
             .map_err(|e| NotesError::Index(e.to_string()))?;
-        let index = Index::open_or_create(directory, schema)?;
+        let index = match Index::open_or_create(directory, schema.clone()) {
+            // An index an older Hearth made: the manifest then starts afresh too (it finds
+            // no passages), so every note is read again.
+            Err(tantivy::TantivyError::SchemaError(_)) => {
+                tracing::info!(dir = %dir.display(), "the notes index was made by an older version; building it again");
+                std::fs::remove_dir_all(dir).map_err(|e| NotesError::io(dir, e))?;
+                std::fs::create_dir_all(dir).map_err(|e| NotesError::io(dir, e))?;
+                Index::create_in_dir(dir, schema)?
+            }
+            other => other?,
+        };
         index.tokenizers().register(ANALYZER, tokenize::analyzer());
         let reader = index
             .reader_builder()
@@ -146,6 +186,7 @@ impl NotesIndex {
             doc.add_text(f.meta, p.meta);
             doc.add_text(f.text, p.text);
             doc.add_text(f.date, p.date.map(|d| d.to_string()).unwrap_or_default());
+            doc.add_u64(f.hash, p.hash);
             writer.add_document(doc)?;
         }
         Ok(())
@@ -169,7 +210,7 @@ impl NotesIndex {
         query: &str,
         vaults: &[&str],
         limit: usize,
-    ) -> Result<Vec<Hit>, NotesError> {
+    ) -> Result<Vec<Found>, NotesError> {
         let f = self.fields;
         let terms = tokenize::terms(query);
         if terms.is_empty() || limit == 0 {
@@ -216,16 +257,34 @@ impl NotesIndex {
             &BooleanQuery::new(clauses),
             &TopDocs::with_limit(limit * 4 + 8),
         )?;
-        let mut hits: Vec<Hit> = Vec::new();
+        let mut hits: Vec<Found> = Vec::new();
         for (score, address) in top {
             let doc: TantivyDocument = searcher.doc(address)?;
-            let text = |field: Field| {
-                doc.get_first(field)
-                    .and_then(|v| v.as_str())
-                    .unwrap_or_default()
-                    .to_owned()
-            };
-            let hit = Hit {
+            let found = self.found(&doc, score);
+            let same_note = hits
+                .iter()
+                .filter(|h| h.hit.vault == found.hit.vault && h.hit.path == found.hit.path)
+                .count();
+            if same_note < PER_NOTE {
+                hits.push(found);
+            }
+            if hits.len() == limit {
+                break;
+            }
+        }
+        Ok(hits)
+    }
+
+    fn found(&self, doc: &TantivyDocument, score: f32) -> Found {
+        let f = self.fields;
+        let text = |field: Field| {
+            doc.get_first(field)
+                .and_then(|v| v.as_str())
+                .unwrap_or_default()
+                .to_owned()
+        };
+        Found {
+            hit: Hit {
                 vault: text(f.vault),
                 path: text(f.path),
                 title: text(f.title),
@@ -233,19 +292,26 @@ impl NotesIndex {
                 text: text(f.text),
                 date: text(f.date).parse().ok(),
                 score,
-            };
-            let same_note = hits
-                .iter()
-                .filter(|h| h.vault == hit.vault && h.path == hit.path)
-                .count();
-            if same_note < PER_NOTE {
-                hits.push(hit);
-            }
-            if hits.len() == limit {
-                break;
-            }
+            },
+            hash: doc.get_first(f.hash).and_then(|v| v.as_u64()).unwrap_or(0),
         }
-        Ok(hits)
+    }
+
+    /// The passages whose [`embed_text`] hashes to `hash` (more than one when notes share a
+    /// passage word for word), with score 0.
+    pub fn by_hash(&self, hash: u64) -> Result<Vec<Found>, NotesError> {
+        let query = TermQuery::new(
+            Term::from_field_u64(self.fields.hash, hash),
+            IndexRecordOption::Basic,
+        );
+        let searcher = self.reader.searcher();
+        let top = searcher.search(&query, &TopDocs::with_limit(16))?;
+        let mut out = Vec::with_capacity(top.len());
+        for (_, address) in top {
+            let doc: TantivyDocument = searcher.doc(address)?;
+            out.push(self.found(&doc, 0.0));
+        }
+        Ok(out)
     }
 
     /// How many passages the index holds for `vault`.

@@ -14,7 +14,7 @@ use serde::{Deserialize, Serialize};
 use tantivy::IndexWriter;
 
 use crate::NotesError;
-use crate::index::{NotesIndex, PassageDoc};
+use crate::index::{NotesIndex, PassageDoc, embed_text, text_hash};
 use crate::logseq::{self, Syntax};
 use crate::markup;
 use crate::note::Note;
@@ -68,6 +68,10 @@ pub struct NoteState {
     pub modified: u64,
     /// Passages indexed.
     pub passages: usize,
+    /// Hashes of the passages' texts as the embedding model reads them, in order: the keys
+    /// of their vectors.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub passage_hashes: Vec<u64>,
     /// Logseq block ids it defines, with their text, for resolving `((uuid))` elsewhere.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub block_ids: Vec<(String, String)>,
@@ -157,6 +161,8 @@ pub fn update_vault(
         progress(done, total);
         let modified = nanos(found.modified);
         let old = state.notes.remove(&found.path);
+        // A note indexed before passages had hashes is read again once.
+        let old = old.filter(|o| o.passage_hashes.len() == o.passages);
         if let Some(old) = old
             .as_ref()
             .filter(|o| o.size == found.size && o.modified == modified)
@@ -210,6 +216,7 @@ pub fn update_vault(
             size: found.size,
             modified,
             passages: 0,
+            passage_hashes: Vec::new(),
             block_ids: note.block_ids.clone(),
             links: note.links.clone(),
         };
@@ -236,7 +243,8 @@ pub fn update_vault(
     let changed = read.len();
     let mut passages_written = 0;
     for (read, mut note_state) in read {
-        note_state.passages = write_note(index, writer, &vault.name, &read, &blocks)?;
+        note_state.passage_hashes = write_note(index, writer, &vault.name, &read, &blocks)?;
+        note_state.passages = note_state.passage_hashes.len();
         passages_written += note_state.passages;
         kept.insert(read.path, note_state);
     }
@@ -263,7 +271,7 @@ fn write_note(
     vault: &str,
     read: &Read,
     blocks: &HashMap<String, String>,
-) -> Result<usize, NotesError> {
+) -> Result<Vec<u64>, NotesError> {
     let note = &read.note;
     let date = note.date.or_else(|| {
         let at: DateTime<Utc> = read.modified.into();
@@ -298,10 +306,11 @@ fn write_note(
             heading,
             text,
             date,
+            hash: text_hash(&embed_text(&note.title, heading, text)),
         })
         .collect();
     index.replace_note(writer, vault, &read.path, &docs)?;
-    Ok(docs.len())
+    Ok(docs.iter().map(|d| d.hash).collect())
 }
 
 /// Reads the manifest at `path`; a missing one is empty, a broken one is reported and

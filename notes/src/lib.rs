@@ -25,11 +25,12 @@ pub mod obsidian;
 pub mod scan;
 pub mod service;
 pub mod tokenize;
+pub mod vectors;
 pub mod watch;
 
 pub use access::{Users, VaultAccess};
 pub use indexer::{Summary, VaultConfig};
-pub use service::{Notes, NotesPort, Vault, VaultStatus};
+pub use service::{Embedded, Notes, NotesPort, Vault, VaultStatus};
 
 use std::path::Path;
 

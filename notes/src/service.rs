@@ -1,15 +1,20 @@
 //! [`Notes`]: the vaults, their index and manifest, as the bot and the terminal use them.
 
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
+use bot_core::memory::embed::Embedder;
 use bot_core::notes::{NoteHit, NotesSource, Reader, VaultOverview};
 
 use crate::NotesError;
 use crate::access::VaultAccess;
-use crate::index::{Hit, NotesIndex};
+use crate::index::{Found, Hit, NotesIndex, embed_text};
 use crate::indexer::{self, Manifest, Summary, VaultConfig, VaultState};
 use crate::scan::Skipped;
+use crate::vectors::{Vectors, dot};
 
 /// A configured vault with its readers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -41,7 +46,44 @@ pub struct VaultStatus {
     pub skipped: Vec<Skipped>,
     /// Why the vault could not be read, if so.
     pub error: Option<String>,
+    /// Passages with a vector of the embedding model (`None`: no model, keywords only).
+    /// Until every passage has one, the vault is searched by keywords alone.
+    pub embedded: Option<usize>,
 }
+
+/// What one pass of embedding did.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Embedded {
+    /// Passages embedded.
+    pub passages: usize,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+/// The passages' vectors and what makes them.
+struct Dense {
+    embedder: Arc<dyn Embedder>,
+    vectors: Vectors,
+    /// The cosine a passage needs to be found by meaning alone (no shared keyword).
+    floor: f32,
+    /// How much the scaled keyword score adds ([`KEYWORD_WEIGHT`]).
+    keyword_weight: f32,
+    /// One embedding pass at a time; others leave their passages to it.
+    embedding: Mutex<()>,
+    /// Set when passages may be waiting for a vector: the running pass looks again.
+    again: AtomicBool,
+}
+
+/// Passages embedded in one call of the model: small, so a question's embedding (which
+/// shares the model) never waits long behind a batch of long passages.
+const EMBED_BATCH: usize = 8;
+/// How much the keyword score (scaled to the best keyword hit) adds to the cosine. Small:
+/// the notes benchmark found cosine alone well ahead of BM25 on paraphrased questions and
+/// equal-weight fusions losing part of that (BENCHMARKS.md), while keywords still break ties
+/// and rescue exact names the model does not know.
+pub const KEYWORD_WEIGHT: f32 = 0.1;
+/// The cosine a passage needs without a shared keyword, unless the model has its own.
+pub const DEFAULT_FLOOR: f32 = 0.3;
 
 /// The owner's vaults and their index.
 pub struct Notes {
@@ -51,6 +93,10 @@ pub struct Notes {
     manifest: Mutex<Manifest>,
     /// One update at a time in this process (tantivy's lock covers other processes).
     updating: Mutex<()>,
+    dir: PathBuf,
+    dense: Option<Dense>,
+    /// Set at shutdown: a long embedding pass stops between batches.
+    stopping: AtomicBool,
 }
 
 impl Notes {
@@ -72,7 +118,69 @@ impl Notes {
             manifest_path,
             manifest: Mutex::new(manifest),
             updating: Mutex::new(()),
+            dir: dir.to_path_buf(),
+            dense: None,
+            stopping: AtomicBool::new(false),
         })
+    }
+
+    /// Searches by meaning too, with `embedder`: passages get vectors (cached in
+    /// `DATA_DIR/notes/vectors.bin`, by text hash, for this model only) after each update,
+    /// and a vault whose passages all have one is searched by cosine, with keywords as a
+    /// small weight. Another model than last time starts the vectors afresh; keyword search
+    /// serves until they are done.
+    pub fn with_embedder(self, embedder: Arc<dyn Embedder>) -> Result<Self, NotesError> {
+        self.with_embedder_as(embedder, true)
+    }
+
+    /// [`Notes::with_embedder`] for searching only (`hearth notes search` and `status` while
+    /// the bot may run): the vectors file is read, never written.
+    pub fn with_embedder_read_only(self, embedder: Arc<dyn Embedder>) -> Result<Self, NotesError> {
+        self.with_embedder_as(embedder, false)
+    }
+
+    fn with_embedder_as(
+        mut self,
+        embedder: Arc<dyn Embedder>,
+        writable: bool,
+    ) -> Result<Self, NotesError> {
+        let path = self.dir.join("vectors.bin");
+        let model = embedder.describe();
+        let vectors = if writable {
+            Vectors::open(&path, &model)?
+        } else {
+            Vectors::open_read_only(&path, &model)?
+        };
+        let floor = embedder.relevance_floor().unwrap_or(DEFAULT_FLOOR);
+        self.dense = Some(Dense {
+            embedder,
+            vectors,
+            floor,
+            keyword_weight: KEYWORD_WEIGHT,
+            embedding: Mutex::new(()),
+            again: AtomicBool::new(false),
+        });
+        Ok(self)
+    }
+
+    /// Sets how much the keyword score (scaled to the best keyword hit) adds to the cosine
+    /// (default [`KEYWORD_WEIGHT`]); the notes benchmark compares weights with it.
+    pub fn with_keyword_weight(mut self, weight: f32) -> Self {
+        if let Some(dense) = self.dense.as_mut() {
+            dense.keyword_weight = weight;
+        }
+        self
+    }
+
+    /// The embedding model's name, when notes are searched by meaning.
+    pub fn embedding_model(&self) -> Option<&str> {
+        self.dense.as_ref().map(|d| d.vectors.model())
+    }
+
+    /// Stops a running embedding pass between two batches (at shutdown); what is embedded
+    /// is kept and the next start goes on from there.
+    pub fn stop(&self) {
+        self.stopping.store(true, Ordering::SeqCst);
     }
 
     /// The configured vaults.
@@ -80,10 +188,24 @@ impl Notes {
         &self.vaults
     }
 
-    /// Brings the index up to date with every vault (or only `only`); `progress(vault,
-    /// done, total)` follows along. Blocking: run it off the async workers. A vault that
-    /// cannot be read is reported in its summary's place and the others go on.
+    /// Brings the index up to date with every vault (or only `only`), then gives the new
+    /// passages their vectors ([`Notes::embed_pending`]); `progress(vault, done, total)`
+    /// follows the reading. Blocking: run it off the async workers. A vault that cannot be
+    /// read is reported in its summary's place and the others go on.
     pub fn update(
+        &self,
+        only: Option<&str>,
+        progress: &dyn Fn(&str, usize, usize),
+    ) -> Result<Vec<Result<Summary, NotesError>>, NotesError> {
+        let summaries = self.update_keywords(only, progress)?;
+        if let Err(e) = self.embed_pending(&|_, _| {}) {
+            tracing::warn!(error = %e, "notes could not be embedded; they are searched by keywords");
+        }
+        Ok(summaries)
+    }
+
+    /// [`Notes::update`] without the embedding: the keyword index only.
+    pub fn update_keywords(
         &self,
         only: Option<&str>,
         progress: &dyn Fn(&str, usize, usize),
@@ -139,6 +261,227 @@ impl Notes {
         self.manifest.lock().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// Gives every indexed passage without a vector one, in batches, until none is left;
+    /// `progress(done, total)` follows along. When a pass is already running (the first
+    /// index of a big vault takes long), this returns at once and that pass takes these
+    /// passages too. Blocking. Without an embedding model, nothing to do.
+    pub fn embed_pending(&self, progress: &dyn Fn(usize, usize)) -> Result<Embedded, NotesError> {
+        let Some(dense) = &self.dense else {
+            return Ok(Embedded::default());
+        };
+        let started = Instant::now();
+        let mut done = 0;
+        loop {
+            dense.again.store(true, Ordering::SeqCst);
+            let Ok(_one_pass) = dense.embedding.try_lock() else {
+                break;
+            };
+            let mut tried: HashSet<u64> = HashSet::new();
+            while dense.again.swap(false, Ordering::SeqCst) {
+                let pending = self.pending(dense, &tried);
+                let total = done + pending.len();
+                for batch in pending.chunks(EMBED_BATCH) {
+                    if self.stopping.load(Ordering::SeqCst) {
+                        return Ok(Embedded {
+                            passages: done,
+                            elapsed: started.elapsed(),
+                        });
+                    }
+                    let mut hashes = Vec::with_capacity(batch.len());
+                    let mut texts = Vec::with_capacity(batch.len());
+                    for &hash in batch {
+                        tried.insert(hash);
+                        // Gone since (the note changed again): the next look skips it.
+                        if let Some(found) = self.index.by_hash(hash)?.into_iter().next() {
+                            let h = &found.hit;
+                            hashes.push(hash);
+                            texts.push(embed_text(&h.title, &h.heading, &h.text));
+                        }
+                    }
+                    if texts.is_empty() {
+                        continue;
+                    }
+                    let vectors = dense
+                        .embedder
+                        .embed(&texts)
+                        .map_err(|e| NotesError::Index(format!("embedding model: {e}")))?;
+                    done += texts.len();
+                    dense
+                        .vectors
+                        .insert(hashes.into_iter().zip(vectors).collect())?;
+                    progress(done, total);
+                }
+                if !pending.is_empty() {
+                    // Passages may have arrived meanwhile: look again.
+                    dense.again.store(true, Ordering::SeqCst);
+                }
+            }
+            let live: HashSet<u64> = self
+                .lock_manifest()
+                .vaults
+                .values()
+                .flat_map(|v| v.notes.values())
+                .flat_map(|n| n.passage_hashes.iter().copied())
+                .collect();
+            dense.vectors.retain(&live)?;
+            drop(_one_pass);
+            // Asked for again after this pass last looked: take another turn.
+            if !dense.again.load(Ordering::SeqCst) {
+                break;
+            }
+        }
+        if done > 0 {
+            tracing::info!(
+                passages = done,
+                elapsed_ms = started.elapsed().as_millis() as u64,
+                model = %dense.vectors.model(),
+                "notes embedded"
+            );
+        }
+        Ok(Embedded {
+            passages: done,
+            elapsed: started.elapsed(),
+        })
+    }
+
+    /// Passage hashes of the manifest with no vector, not yet tried in this pass.
+    fn pending(&self, dense: &Dense, tried: &HashSet<u64>) -> Vec<u64> {
+        let manifest = self.lock_manifest();
+        let vectors = dense.vectors.read();
+        let mut seen = HashSet::new();
+        manifest
+            .vaults
+            .values()
+            .flat_map(|v| v.notes.values())
+            .flat_map(|n| n.passage_hashes.iter().copied())
+            .filter(|h| !tried.contains(h) && vectors.get(*h).is_none() && seen.insert(*h))
+            .collect()
+    }
+
+    /// The best passages of `vaults` for the question vector `query`, by cosine plus the
+    /// scaled keyword score, at most `keep` of them; `None` when some passage has no vector
+    /// yet (those vaults are searched by keywords until it has).
+    fn fused(
+        &self,
+        dense: &Dense,
+        query: &[f32],
+        vaults: &[&str],
+        keyword: &[Found],
+        keep: usize,
+    ) -> Option<Vec<(f32, Scored)>> {
+        let best_keyword = keyword.iter().map(|f| f.hit.score).fold(0.0_f32, f32::max);
+        let mut by_hash: HashMap<u64, Vec<&Found>> = HashMap::new();
+        for found in keyword {
+            by_hash.entry(found.hash).or_default().push(found);
+        }
+        let manifest = self.lock_manifest();
+        let vectors = dense.vectors.read();
+        let mut ranked: Vec<(f32, Scored)> = Vec::new();
+        // The lowest score in `ranked` once it holds `keep`.
+        let mut bar = f32::NEG_INFINITY;
+        for vault in vaults {
+            let Some(state) = manifest.vaults.get(*vault) else {
+                continue;
+            };
+            for (path, note) in &state.notes {
+                for &hash in &note.passage_hashes {
+                    let cosine = dot(query, vectors.get(hash)?);
+                    let kw = by_hash
+                        .get(&hash)
+                        .and_then(|found| {
+                            found
+                                .iter()
+                                .find(|f| f.hit.vault == *vault && f.hit.path == *path)
+                        })
+                        .map_or(0.0, |f| f.hit.score);
+                    if kw <= 0.0 && cosine < dense.floor {
+                        continue;
+                    }
+                    let score = cosine
+                        + if best_keyword > 0.0 {
+                            dense.keyword_weight * kw / best_keyword
+                        } else {
+                            0.0
+                        };
+                    if score <= bar {
+                        continue;
+                    }
+                    ranked.push((
+                        score,
+                        Scored {
+                            vault: (*vault).to_owned(),
+                            path: path.clone(),
+                            hash,
+                        },
+                    ));
+                    if ranked.len() >= keep * 2 {
+                        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+                        ranked.truncate(keep);
+                        bar = ranked.last().map_or(bar, |r| r.0);
+                    }
+                }
+            }
+        }
+        Some(ranked)
+    }
+
+    /// Cosine first, keywords as a small weight: the passages of `vaults` for `query`.
+    fn dense_search(
+        &self,
+        dense: &Dense,
+        query: &str,
+        vaults: &[&str],
+        keyword: Vec<Found>,
+        limit: usize,
+    ) -> Result<Option<Vec<Hit>>, NotesError> {
+        let asked = match dense.embedder.embed(&[query.to_owned()]) {
+            Ok(mut v) if !v.is_empty() => v.remove(0),
+            Ok(_) => return Ok(None),
+            Err(e) => {
+                tracing::warn!(error = %e, "the question could not be embedded; notes are searched by keywords");
+                return Ok(None);
+            }
+        };
+        // Enough candidates to fill `limit` after at most two passages per note.
+        let Some(mut ranked) = self.fused(dense, &asked, vaults, &keyword, limit * 4 + 20) else {
+            return Ok(None);
+        };
+        ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
+        let mut from_keywords: HashMap<(String, String, u64), Hit> = keyword
+            .into_iter()
+            .map(|f| ((f.hit.vault.clone(), f.hit.path.clone(), f.hash), f.hit))
+            .collect();
+        let mut hits: Vec<Hit> = Vec::new();
+        let mut per_note: HashMap<(String, String), usize> = HashMap::new();
+        for (score, passage) in ranked {
+            if hits.len() == limit {
+                break;
+            }
+            let count = per_note
+                .entry((passage.vault.clone(), passage.path.clone()))
+                .or_default();
+            if *count >= crate::index::PER_NOTE {
+                continue;
+            }
+            let key = (passage.vault, passage.path, passage.hash);
+            let hit = match from_keywords.remove(&key) {
+                Some(hit) => Some(hit),
+                None => self
+                    .index
+                    .by_hash(key.2)?
+                    .into_iter()
+                    .map(|f| f.hit)
+                    .find(|h| h.vault == key.0 && h.path == key.1),
+            };
+            if let Some(mut hit) = hit {
+                *count += 1;
+                hit.score = score;
+                hits.push(hit);
+            }
+        }
+        Ok(Some(hits))
+    }
+
     /// The best passages for `query` in `vaults` (every configured vault when `None`).
     pub fn search(
         &self,
@@ -155,7 +498,14 @@ impl Notes {
         }
         // The reader sees the latest commit: it was opened with this `Notes` (a terminal
         // command) and is reloaded after every update (the bot).
-        self.index.search(query, &names, limit)
+        let keyword = self.index.search(query, &names, limit.max(1) * 4 + 20)?;
+        if let Some(dense) = &self.dense
+            && limit > 0
+            && let Some(hits) = self.dense_search(dense, query, &names, keyword.clone(), limit)?
+        {
+            return Ok(hits);
+        }
+        Ok(keyword.into_iter().take(limit).map(|f| f.hit).collect())
     }
 
     /// The state of every configured vault.
@@ -177,6 +527,15 @@ impl Notes {
                     indexed_at: state.indexed_at,
                     skipped: state.skipped.clone(),
                     error: state.error.clone(),
+                    embedded: self.dense.as_ref().map(|dense| {
+                        let vectors = dense.vectors.read();
+                        state
+                            .notes
+                            .values()
+                            .flat_map(|n| &n.passage_hashes)
+                            .filter(|h| vectors.get(**h).is_some())
+                            .count()
+                    }),
                 }
             })
             .collect()
@@ -190,6 +549,13 @@ impl Notes {
             .map(|v| v.config.name.clone())
             .collect()
     }
+}
+
+/// A passage found by meaning.
+struct Scored {
+    vault: String,
+    path: String,
+    hash: u64,
 }
 
 /// The notes as the chat service sees them (searches run on blocking threads).

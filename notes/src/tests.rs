@@ -237,3 +237,186 @@ proptest! {
         let _ = crate::obsidian::read("x.md", &text).passages();
     }
 }
+
+/// A tiny embedding model for tests: words map to a few "meanings", so a question can match a
+/// passage it shares no word with. Counts the texts it embeds.
+struct Meanings {
+    name: &'static str,
+    texts: std::sync::atomic::AtomicUsize,
+}
+
+impl Meanings {
+    fn new(name: &'static str) -> Arc<Self> {
+        Arc::new(Self {
+            name,
+            texts: std::sync::atomic::AtomicUsize::new(0),
+        })
+    }
+
+    fn embedded(&self) -> usize {
+        self.texts.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Texts embedded while `f` runs (searches embed their question too).
+    fn during(&self, f: impl FnOnce()) -> usize {
+        let before = self.embedded();
+        f();
+        self.embedded() - before
+    }
+}
+
+impl bot_core::memory::embed::Embedder for Meanings {
+    fn embed(
+        &self,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>, bot_core::memory::embed::EmbedError> {
+        self.texts
+            .fetch_add(texts.len(), std::sync::atomic::Ordering::SeqCst);
+        Ok(texts
+            .iter()
+            .map(|text| {
+                let mut v = [0.0_f32; 4];
+                for word in text.to_lowercase().split(|c: char| !c.is_alphanumeric()) {
+                    match word {
+                        "restic" | "backup" | "backups" | "archive" | "copies" | "snapshot" => {
+                            v[0] += 1.0
+                        }
+                        "tomatoes" | "peppers" | "garden" | "vegetables" | "seedlings" => {
+                            v[1] += 1.0
+                        }
+                        "" => {}
+                        _ => v[3] += 0.02,
+                    }
+                }
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-6);
+                v.iter().map(|x| x / norm).collect()
+            })
+            .collect())
+    }
+
+    fn describe(&self) -> String {
+        self.name.into()
+    }
+}
+
+fn with_meanings(dir: &Path, root: &Path, model: &Arc<Meanings>) -> Notes {
+    Notes::open(&dir.join("index"), vec![vault("main", root)])
+        .unwrap()
+        .with_embedder(Arc::clone(model) as Arc<dyn bot_core::memory::embed::Embedder>)
+        .unwrap()
+}
+
+#[test]
+fn a_question_sharing_no_word_with_the_note_finds_it_by_meaning() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("vault");
+    write(
+        &root,
+        "NAS/Backup.md",
+        b"# Restic schedule\nRestic backs up the NAS every night at 02:00.\n",
+    );
+    write(&root, "Garden.md", b"# Tomatoes\nPlant them in May.\n");
+    let question = "where do my archive copies go?";
+    let keywords = Notes::open(&dir.path().join("keywords"), vec![vault("main", &root)]).unwrap();
+    update(&keywords);
+    assert!(paths(&keywords, question).is_empty(), "no shared keyword");
+
+    let model = Meanings::new("meanings-1");
+    let notes = with_meanings(dir.path(), &root, &model);
+    assert_eq!(
+        model.during(|| drop(update(&notes))),
+        2,
+        "each passage once"
+    );
+    assert_eq!(notes.status()[0].embedded, Some(2));
+    let hits = notes.search(question, None, 5).unwrap();
+    assert_eq!(hits.len(), 1, "the garden is not near enough: {hits:?}");
+    assert_eq!(hits[0].path, "NAS/Backup.md");
+    assert_eq!(hits[0].heading, "Restic schedule");
+    assert!(hits[0].score > 0.5);
+    // Keywords still count: an exact word picks its note first.
+    assert_eq!(paths(&notes, "tomatoes")[0], "Garden.md");
+    assert!(
+        paths(&notes, "what is the weather like").is_empty(),
+        "nothing near enough and no keyword: nothing, not the nearest passages"
+    );
+}
+
+#[test]
+fn vectors_are_cached_by_text_and_only_changed_passages_are_embedded() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("vault");
+    write(
+        &root,
+        "a.md",
+        b"# One\nrestic backup\n# Two\ngarden peppers\n",
+    );
+    write(&root, "b.md", b"# Three\nseedlings\n");
+    let model = Meanings::new("meanings-1");
+    {
+        let notes = with_meanings(dir.path(), &root, &model);
+        assert_eq!(model.during(|| drop(update(&notes))), 3);
+    }
+    // Reopened (a restart): nothing is embedded again.
+    let notes = with_meanings(dir.path(), &root, &model);
+    assert_eq!(model.during(|| drop(update(&notes))), 0);
+    // One section of a.md changes: only it is embedded; moving a note to another folder
+    // costs nothing (a new name is a new title, which is part of what is embedded).
+    write(
+        &root,
+        "a.md",
+        b"# One\nrestic backup\n# Two\ngarden tomatoes\n",
+    );
+    std::fs::create_dir(root.join("moved")).unwrap();
+    std::fs::rename(root.join("b.md"), root.join("moved/b.md")).unwrap();
+    assert_eq!(model.during(|| drop(update(&notes))), 1);
+    let mut found = paths(&notes, "vegetables");
+    found.sort();
+    assert_eq!(found, ["a.md", "moved/b.md"]);
+}
+
+#[test]
+fn another_model_embeds_again_and_keywords_serve_until_it_is_done() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("vault");
+    write(&root, "NAS/Backup.md", b"# Restic\nRestic runs nightly.\n");
+    let first = Meanings::new("meanings-1");
+    {
+        let notes = with_meanings(dir.path(), &root, &first);
+        update(&notes);
+        assert_eq!(paths(&notes, "archive copies"), ["NAS/Backup.md"]);
+    }
+    let second = Meanings::new("meanings-2");
+    let notes = with_meanings(dir.path(), &root, &second);
+    notes.update_keywords(None, &|_, _, _| {}).unwrap();
+    assert_eq!(notes.status()[0].embedded, Some(0));
+    // The first model's vectors are not used: by keywords only until the new ones are made.
+    assert!(paths(&notes, "archive copies").is_empty());
+    assert_eq!(paths(&notes, "restic"), ["NAS/Backup.md"]);
+    let embedded = second.during(|| {
+        assert_eq!(notes.embed_pending(&|_, _| {}).unwrap().passages, 1);
+    });
+    assert_eq!(embedded, 1);
+    assert_eq!(paths(&notes, "archive copies"), ["NAS/Backup.md"]);
+}
+
+#[test]
+fn a_stopped_embedding_pass_goes_on_at_the_next_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().join("vault");
+    write(&root, "a.md", b"restic backup");
+    let model = Meanings::new("meanings-1");
+    {
+        let notes = with_meanings(dir.path(), &root, &model);
+        notes.stop();
+        assert_eq!(
+            model.during(|| drop(update(&notes))),
+            0,
+            "stopped before the first batch"
+        );
+        assert_eq!(paths(&notes, "restic"), ["a.md"], "keywords serve");
+    }
+    let notes = with_meanings(dir.path(), &root, &model);
+    assert_eq!(model.during(|| drop(update(&notes))), 1);
+    assert_eq!(paths(&notes, "archive"), ["a.md"]);
+}

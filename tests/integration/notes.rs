@@ -286,3 +286,53 @@ async fn discord_answers_from_the_notes_in_private_and_never_in_a_public_channel
     assert!(!last.contains("Restic"), "{last}");
     assert_eq!(bot.terminate().await, Some(0));
 }
+
+/// With an embedding model (the multilingual one scripts/run.sh uses), a question that shares
+/// no word with the note still finds it; the terminal says the vault is searched by meaning.
+#[tokio::test]
+async fn a_paraphrased_question_finds_the_note_by_meaning() {
+    let (h, vault) = with_vault(Harness::new().await.with_multilingual_embeddings());
+    write(
+        &vault,
+        "Garden/Tomatoes.md",
+        "# Planting\nTomato seedlings go into the raised bed in May, 60 cm apart.\n",
+    );
+    let bot = h.start_bot().await;
+    bot.wait_for_log("notes embedded", WAIT).await;
+    // No word of the question (nor its stem) is in the note: keywords alone find nothing.
+    let question = "when to transplant my veggies outdoors";
+    h.ollama.push(Script::pieces(&[
+        "Your tomato seedlings go into the raised bed in May, 60 cm apart.",
+    ]));
+    h.tg.send_private(ALICE, "Alice", question);
+    let answer = h.reply_containing(ALICE, "Sources:").await;
+    assert!(
+        answer.ends_with("Sources: Garden/Tomatoes.md › Planting"),
+        "{answer}"
+    );
+    let prompt = &system_prompts(&h)[0];
+    assert!(
+        prompt.contains("[Tomatoes › Planting] Tomato seedlings"),
+        "{prompt}"
+    );
+    assert!(!prompt.contains("Restic"), "{prompt}");
+
+    let mut search = h.spawn(&["notes", "search", question, "--json", "--limit", "1"]);
+    assert_eq!(search.wait(WAIT).await, Some(0), "{}", search.log());
+    let log = search.log();
+    let json = &log[log.find('[').unwrap()..=log.rfind(']').unwrap()];
+    let hits: Vec<Value> = serde_json::from_str(json).unwrap();
+    assert_eq!(hits.len(), 1, "{json}");
+    assert_eq!(hits[0]["path"], "Garden/Tomatoes.md", "{json}");
+
+    let mut status = h.spawn(&["notes", "status"]);
+    assert_eq!(status.wait(WAIT).await, Some(0), "{}", status.log());
+    assert!(
+        status
+            .log()
+            .contains("searched by meaning and keywords: 2 passages embedded"),
+        "{}",
+        status.log()
+    );
+    assert_eq!(bot.terminate().await, Some(0));
+}
