@@ -143,16 +143,7 @@ fn run(
     let started = Instant::now();
     let notes = Notes::open(
         &scratch.join(format!("index-{name}")),
-        vec![Vault {
-            config: VaultConfig {
-                name: name.into(),
-                root: root.to_path_buf(),
-            },
-            access: VaultAccess {
-                users: Users::Everyone,
-                shared_chats: false,
-            },
-        }],
+        one_vault(name, root),
     )
     .unwrap();
     let summary = notes
@@ -204,22 +195,10 @@ fn with_model(
     let dir = Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("../target/notes-bench")
         .join(format!("{name}-{model}"));
-    let notes = Notes::open(
-        &dir,
-        vec![Vault {
-            config: VaultConfig {
-                name: name.into(),
-                root: root.to_path_buf(),
-            },
-            access: VaultAccess {
-                users: Users::Everyone,
-                shared_chats: false,
-            },
-        }],
-    )
-    .unwrap()
-    .with_embedder(Arc::clone(embedder))
-    .unwrap();
+    let notes = Notes::open(&dir, one_vault(name, root))
+        .unwrap()
+        .with_embedder(Arc::clone(embedder))
+        .unwrap();
     notes.update_keywords(None, &|_, _, _| {}).unwrap();
     let embedded = notes.embed_pending(&|_, _| {}).unwrap();
     if embedded.passages > 0 {
@@ -257,6 +236,20 @@ fn with_model(
             ))
         );
     }
+}
+
+/// `root` as the only vault, open to everyone.
+fn one_vault(name: &str, root: &Path) -> Vec<Vault> {
+    vec![Vault {
+        config: VaultConfig {
+            name: name.into(),
+            root: root.to_path_buf(),
+        },
+        access: VaultAccess {
+            users: Users::Everyone,
+            shared_chats: false,
+        },
+    }]
 }
 
 /// The installed embedding models, if any (skipped without them): each alone, and both side

@@ -317,6 +317,23 @@ fn main() {
         percentile(&timings, 1.0),
         memory()
     );
+    if let Some(embedder) = &embedder {
+        // The part of a search that is the question's embedding.
+        let mut timings = Vec::new();
+        for _ in 0..300 {
+            let n = 2 + rng.below(5);
+            let q: Vec<&str> = (0..n).map(|_| word(&mut rng, &words)).collect();
+            let started = Instant::now();
+            std::hint::black_box(embedder.embed(&[q.join(" ")]).unwrap());
+            timings.push(started.elapsed());
+        }
+        timings.sort();
+        println!(
+            "| of which embedding the question (p50 / p99) | {:.1} / {:.1} ms | | |",
+            percentile(&timings, 0.5),
+            percentile(&timings, 0.99)
+        );
+    }
     let status = &notes.status()[0];
     println!(
         "\n{} notes, {} passages, {} embedded; vectors file {:.0} MB",

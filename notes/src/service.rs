@@ -14,7 +14,7 @@ use crate::access::VaultAccess;
 use crate::index::{Found, Hit, NotesIndex, embed_text};
 use crate::indexer::{self, Manifest, Summary, VaultConfig, VaultState};
 use crate::scan::Skipped;
-use crate::vectors::{Vectors, dot};
+use crate::vectors::Vectors;
 
 /// A configured vault with its readers.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -356,7 +356,7 @@ impl Notes {
             .values()
             .flat_map(|v| v.notes.values())
             .flat_map(|n| n.passage_hashes.iter().copied())
-            .filter(|h| !tried.contains(h) && vectors.get(*h).is_none() && seen.insert(*h))
+            .filter(|h| !tried.contains(h) && !vectors.contains(*h) && seen.insert(*h))
             .collect()
     }
 
@@ -376,6 +376,7 @@ impl Notes {
         for found in keyword {
             by_hash.entry(found.hash).or_default().push(found);
         }
+        let query = crate::vectors::Query::new(query);
         let manifest = self.lock_manifest();
         let vectors = dense.vectors.read();
         let mut ranked: Vec<(f32, Scored)> = Vec::new();
@@ -387,7 +388,7 @@ impl Notes {
             };
             for (path, note) in &state.notes {
                 for &hash in &note.passage_hashes {
-                    let cosine = dot(query, vectors.get(hash)?);
+                    let cosine = vectors.cosine(hash, &query)?;
                     let kw = by_hash
                         .get(&hash)
                         .and_then(|found| {
@@ -535,7 +536,7 @@ impl Notes {
                             .notes
                             .values()
                             .flat_map(|n| &n.passage_hashes)
-                            .filter(|h| vectors.get(**h).is_some())
+                            .filter(|h| vectors.contains(**h))
                             .count()
                     }),
                 }
