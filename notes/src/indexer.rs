@@ -37,6 +37,16 @@ pub struct Manifest {
     pub vaults: BTreeMap<String, VaultState>,
 }
 
+impl Manifest {
+    /// The passage hashes of every note of every vault (the keys of their vectors).
+    pub fn passage_hashes(&self) -> impl Iterator<Item = u64> + '_ {
+        self.vaults
+            .values()
+            .flat_map(|v| v.notes.values())
+            .flat_map(|n| n.passage_hashes.iter().copied())
+    }
+}
+
 /// What the index knows about one vault.
 #[derive(Clone, Debug, Default, Serialize, Deserialize)]
 pub struct VaultState {

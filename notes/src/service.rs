@@ -318,13 +318,7 @@ impl Notes {
                     dense.again.store(true, Ordering::SeqCst);
                 }
             }
-            let live: HashSet<u64> = self
-                .lock_manifest()
-                .vaults
-                .values()
-                .flat_map(|v| v.notes.values())
-                .flat_map(|n| n.passage_hashes.iter().copied())
-                .collect();
+            let live: HashSet<u64> = self.lock_manifest().passage_hashes().collect();
             dense.vectors.retain(&live)?;
             drop(_one_pass);
             // Asked for again after this pass last looked: take another turn.
@@ -352,10 +346,7 @@ impl Notes {
         let vectors = dense.vectors.read();
         let mut seen = HashSet::new();
         manifest
-            .vaults
-            .values()
-            .flat_map(|v| v.notes.values())
-            .flat_map(|n| n.passage_hashes.iter().copied())
+            .passage_hashes()
             .filter(|h| !tried.contains(h) && !vectors.contains(*h) && seen.insert(*h))
             .collect()
     }
@@ -434,7 +425,7 @@ impl Notes {
         dense: &Dense,
         query: &str,
         vaults: &[&str],
-        keyword: Vec<Found>,
+        keyword: &[Found],
         limit: usize,
     ) -> Result<Option<Vec<Hit>>, NotesError> {
         let asked = match dense.embedder.embed(&[query.to_owned()]) {
@@ -446,13 +437,13 @@ impl Notes {
             }
         };
         // Enough candidates to fill `limit` after at most two passages per note.
-        let Some(mut ranked) = self.fused(dense, &asked, vaults, &keyword, limit * 4 + 20) else {
+        let Some(mut ranked) = self.fused(dense, &asked, vaults, keyword, limit * 4 + 20) else {
             return Ok(None);
         };
         ranked.sort_by(|a, b| b.0.total_cmp(&a.0));
-        let mut from_keywords: HashMap<(String, String, u64), Hit> = keyword
-            .into_iter()
-            .map(|f| ((f.hit.vault.clone(), f.hit.path.clone(), f.hash), f.hit))
+        let from_keywords: HashMap<(&str, &str, u64), &Hit> = keyword
+            .iter()
+            .map(|f| ((f.hit.vault.as_str(), f.hit.path.as_str(), f.hash), &f.hit))
             .collect();
         let mut hits: Vec<Hit> = Vec::new();
         let mut per_note: HashMap<(String, String), usize> = HashMap::new();
@@ -466,15 +457,15 @@ impl Notes {
             if *count >= crate::index::PER_NOTE {
                 continue;
             }
-            let key = (passage.vault, passage.path, passage.hash);
-            let hit = match from_keywords.remove(&key) {
-                Some(hit) => Some(hit),
+            let key = (passage.vault.as_str(), passage.path.as_str(), passage.hash);
+            let hit = match from_keywords.get(&key) {
+                Some(hit) => Some((*hit).clone()),
                 None => self
                     .index
-                    .by_hash(key.2)?
+                    .by_hash(passage.hash)?
                     .into_iter()
                     .map(|f| f.hit)
-                    .find(|h| h.vault == key.0 && h.path == key.1),
+                    .find(|h| h.vault == passage.vault && h.path == passage.path),
             };
             if let Some(mut hit) = hit {
                 *count += 1;
@@ -501,10 +492,15 @@ impl Notes {
         }
         // The reader sees the latest commit: it was opened with this `Notes` (a terminal
         // command) and is reloaded after every update (the bot).
-        let keyword = self.index.search(query, &names, limit.max(1) * 4 + 20)?;
+        // By meaning, the keyword hits are candidates for the fusion: more of them.
+        let candidates = match self.dense {
+            Some(_) => limit.max(1) * 4 + 20,
+            None => limit,
+        };
+        let keyword = self.index.search(query, &names, candidates)?;
         if let Some(dense) = &self.dense
             && limit > 0
-            && let Some(hits) = self.dense_search(dense, query, &names, keyword.clone(), limit)?
+            && let Some(hits) = self.dense_search(dense, query, &names, &keyword, limit)?
         {
             return Ok(hits);
         }

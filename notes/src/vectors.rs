@@ -49,18 +49,8 @@ struct Slot {
 impl Arena {
     /// Adds or replaces; true when it replaced one (whose space stays until [`Arena::compact`]).
     fn insert(&mut self, hash: u64, vector: &[f32]) -> bool {
-        let largest = vector.iter().fold(0.0_f32, |m, x| m.max(x.abs()));
-        let scale = if largest > 0.0 && largest.is_finite() {
-            largest / 127.0
-        } else {
-            1.0
-        };
         let start = self.data.len() as u32;
-        self.data.extend(
-            vector
-                .iter()
-                .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8),
-        );
+        let scale = quantize(vector, &mut self.data);
         let slot = Slot {
             start,
             len: vector.len() as u32,
@@ -120,6 +110,22 @@ impl Arena {
         }
         self.data = data;
     }
+}
+
+/// Appends `vector` to `out` as signed bytes and returns their scale (`x ≈ byte × scale`).
+fn quantize(vector: &[f32], out: &mut Vec<i8>) -> f32 {
+    let largest = vector.iter().fold(0.0_f32, |m, x| m.max(x.abs()));
+    let scale = if largest > 0.0 && largest.is_finite() {
+        largest / 127.0
+    } else {
+        1.0
+    };
+    out.extend(
+        vector
+            .iter()
+            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8),
+    );
+    scale
 }
 
 struct State {
@@ -362,13 +368,9 @@ pub struct Query {
 impl Query {
     /// The question's vector.
     pub fn new(vector: &[f32]) -> Self {
-        let mut arena = Arena::default();
-        arena.insert(0, vector);
-        let slot = arena.at[&0];
-        Self {
-            bytes: arena.data,
-            scale: slot.scale,
-        }
+        let mut bytes = Vec::with_capacity(vector.len());
+        let scale = quantize(vector, &mut bytes);
+        Self { bytes, scale }
     }
 }
 
