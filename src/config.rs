@@ -225,6 +225,44 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
                 )
             })?;
     }
+    if let Some(model) = get("HEARTH_VISION_MODEL")
+        .map(str::trim)
+        .filter(|m| !m.is_empty())
+    {
+        if model.contains(char::is_whitespace) {
+            return Err(bad(
+                "HEARTH_VISION_MODEL",
+                format!("'{model}' is not a model name (no spaces allowed)"),
+            ));
+        }
+        service.vision_model = Some(model.to_owned());
+    }
+    service.image_max_bytes = number(
+        get("HEARTH_IMAGE_MAX_MB"),
+        "HEARTH_IMAGE_MAX_MB",
+        10,
+        1..=100,
+    )? * 1024
+        * 1024;
+    service.image_max_side = number(
+        get("HEARTH_IMAGE_MAX_SIDE"),
+        "HEARTH_IMAGE_MAX_SIDE",
+        1024,
+        64..=8192,
+    )? as u32;
+    service.images_in_context = number(
+        get("HEARTH_IMAGES_IN_CONTEXT"),
+        "HEARTH_IMAGES_IN_CONTEXT",
+        4,
+        0..=32,
+    )? as usize;
+    service.document_max_bytes = number(
+        get("HEARTH_DOCUMENT_MAX_MB"),
+        "HEARTH_DOCUMENT_MAX_MB",
+        20,
+        1..=200,
+    )? * 1024
+        * 1024;
 
     let telegram = match get("TELEGRAM_BOT_TOKEN") {
         None => None,
@@ -592,6 +630,33 @@ mod tests {
             .iter()
             .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
             .collect()
+    }
+
+    #[test]
+    fn pictures_and_documents_have_limits_and_an_optional_vision_model() {
+        let config = from_vars(&vars(&[])).unwrap();
+        assert_eq!(config.service.vision_model, None);
+        assert_eq!(config.service.image_max_bytes, 10 * 1024 * 1024);
+        assert_eq!(config.service.image_max_side, 1024);
+        assert_eq!(config.service.images_in_context, 4);
+        assert_eq!(config.service.document_max_bytes, 20 * 1024 * 1024);
+        let config = from_vars(&vars(&[
+            ("HEARTH_VISION_MODEL", "qwen2.5vl:3b"),
+            ("HEARTH_IMAGE_MAX_MB", "5"),
+            ("HEARTH_IMAGE_MAX_SIDE", "768"),
+            ("HEARTH_IMAGES_IN_CONTEXT", "1"),
+            ("HEARTH_DOCUMENT_MAX_MB", "50"),
+        ]))
+        .unwrap();
+        assert_eq!(config.service.vision_model.as_deref(), Some("qwen2.5vl:3b"));
+        assert_eq!(config.service.image_max_bytes, 5 * 1024 * 1024);
+        assert_eq!(config.service.image_max_side, 768);
+        assert_eq!(config.service.images_in_context, 1);
+        assert_eq!(config.service.document_max_bytes, 50 * 1024 * 1024);
+        let err = from_vars(&vars(&[("HEARTH_IMAGE_MAX_MB", "lots")])).unwrap_err();
+        assert_eq!(err.var, "HEARTH_IMAGE_MAX_MB");
+        let err = from_vars(&vars(&[("HEARTH_VISION_MODEL", "two words")])).unwrap_err();
+        assert_eq!(err.var, "HEARTH_VISION_MODEL");
     }
 
     #[test]

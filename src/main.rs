@@ -269,6 +269,7 @@ async fn build_service(
         clock,
         reminders: Arc::new(store.clone()),
         tool_sources: Vec::new(),
+        files: Some(Arc::new(hearth_media::MediaReader)),
     };
     let mut deps = deps;
     let mcp_stop = tokio_util::sync::CancellationToken::new();

@@ -248,3 +248,21 @@ private-sent = 🔒 That is private, so I sent it to you in a private message.
 private-failed = 🔒 That is private, so I won't show it here, and I could not send it to you privately just now. Please ask me in a private chat.
 private-hint-discord = 🔒 That is private, so I won't show it here, and Discord does not let me send you a direct message. Allow direct messages from this server's members, or use the slash command: only you see its answer.
 private-hint-telegram = 🔒 That is private, so I won't show it here. Open a private chat with me (tap my name, then Start) and ask there.
+
+## Photos and documents
+files-off = 📎 I can't read files on this bot. Please type your question.
+photo-default-prompt = What's in this picture?
+photo-name = the photo
+document-name = the document
+document-summarize = Summarize the document { $name }: what it is, its main points, and anything that needs doing.
+vision-unavailable = 🖼 Your model ({ $model }) can't see pictures. The owner can set HEARTH_VISION_MODEL to a model that can, e.g. `ollama pull qwen2.5vl:3b`.
+file-too-large = { $name } is too large ({ $size }; the limit is { $limit }).
+file-download-failed = I couldn't download { $name }. Please send it again.
+file-unsupported = I can't read { $name }: { $format } is not a format I read. I read pictures (PNG, JPEG, WebP, GIF) and documents (PDF, .txt, .md, .csv, .json, .html, .docx).
+file-corrupt = I couldn't read { $name }: the file seems damaged or is not what its name says.
+file-expands = I couldn't read { $name }: it unpacks to far more than it should (a zip bomb?), so I stopped.
+image-too-many-pixels = That picture is too large to open ({ $width }×{ $height } pixels). Please send a smaller one.
+document-encrypted = 🔒 { $name } is password-protected, so I can't read it. Please send a copy without a password.
+document-no-text = { $name } has no text I can read. If it is a scan, it has no text layer (I can't read text in images of pages); please send a text version.
+document-reading = Reading { $name }…
+document-cut = { $name } is very long: I read only its first part.

@@ -242,3 +242,21 @@ private-sent = 🔒 개인 정보라서 개인 메시지로 보내 드렸어요.
 private-failed = 🔒 개인 정보라서 여기에는 보여 드리지 않아요. 지금은 개인 메시지도 보낼 수 없었어요. 저와의 개인 대화에서 다시 물어봐 주세요.
 private-hint-discord = 🔒 개인 정보라서 여기에는 보여 드리지 않아요. Discord에서 DM을 보낼 수 없어요. 이 서버 멤버의 DM을 허용하거나, 슬래시 명령을 써 주세요. 그 답은 본인에게만 보여요.
 private-hint-telegram = 🔒 개인 정보라서 여기에는 보여 드리지 않아요. 저와 개인 대화를 열고(제 이름을 누른 뒤 시작) 거기서 물어봐 주세요.
+
+## Photos and documents
+files-off = 📎 이 봇은 파일을 읽을 수 없어요. 질문을 글로 보내 주세요.
+photo-default-prompt = 이 사진에 무엇이 있나요?
+photo-name = 사진
+document-name = 문서
+document-summarize = 문서 { $name }을(를) 요약해 주세요: 어떤 문서인지, 주요 내용, 해야 할 일이 있다면 그것까지.
+vision-unavailable = 🖼 사용 중인 모델({ $model })은 사진을 볼 수 없어요. 관리자가 HEARTH_VISION_MODEL에 사진을 볼 수 있는 모델을 설정할 수 있어요. 예: `ollama pull qwen2.5vl:3b`
+file-too-large = { $name }이(가) 너무 커요({ $size }, 한도 { $limit }).
+file-download-failed = { $name }을(를) 내려받지 못했어요. 다시 보내 주세요.
+file-unsupported = { $name }을(를) 읽을 수 없어요: { $format } 형식은 지원하지 않아요. 사진(PNG, JPEG, WebP, GIF)과 문서(PDF, .txt, .md, .csv, .json, .html, .docx)를 읽을 수 있어요.
+file-corrupt = { $name }을(를) 읽지 못했어요: 파일이 손상되었거나 이름과 내용이 달라요.
+file-expands = { $name }을(를) 읽지 못했어요: 압축을 풀면 지나치게 커져서(압축 폭탄?) 멈췄어요.
+image-too-many-pixels = 사진이 너무 커서 열 수 없어요({ $width }×{ $height } 픽셀). 더 작은 사진을 보내 주세요.
+document-encrypted = 🔒 { $name }은(는) 암호가 걸려 있어서 읽을 수 없어요. 암호 없는 사본을 보내 주세요.
+document-no-text = { $name }에는 읽을 수 있는 글자가 없어요. 스캔한 문서라면 텍스트 층이 없어요(페이지 이미지 속 글자는 읽지 못해요). 텍스트 버전을 보내 주세요.
+document-reading = { $name } 읽는 중…
+document-cut = { $name }이(가) 너무 길어서 앞부분만 읽었어요.

@@ -36,6 +36,8 @@
 //!   `HEARTH_LANGUAGE`).
 //! - [`actions`]: the owner's automations (HTTP endpoints such as n8n webhooks) as tools.
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
+//! - [`files`]: photos and documents: the [`FileReader`](files::FileReader) port and the
+//!   documents of each conversation as a retriever.
 
 pub mod access;
 pub mod actions;
@@ -43,6 +45,7 @@ pub mod adapter;
 pub mod clock;
 pub mod commands;
 pub mod error;
+pub mod files;
 pub mod lang;
 pub mod memory;
 pub mod model;

@@ -49,7 +49,17 @@ pub struct PromptInput<'a> {
     pub language: &'a str,
     /// Tokens the prompt may use.
     pub budget_tokens: u64,
+    /// Pictures still sent with the user turns they came with, by the turn's time (the
+    /// latest few of the conversation; older turns keep only their `[photo: …]` note).
+    pub pictures: &'a [TurnPictures],
 }
+
+/// The pictures (base64) that came with the user turn of that time.
+pub type TurnPictures = (DateTime<Utc>, Vec<String>);
+
+/// What one picture is assumed to cost in the context window (vision models turn an
+/// image into a few hundred to a thousand tokens).
+pub const PICTURE_TOKENS: u64 = 768;
 
 /// The new message alone does not fit the model's context window.
 #[derive(Debug, PartialEq, Eq, thiserror::Error)]
@@ -134,7 +144,17 @@ pub fn assemble(input: &PromptInput<'_>) -> Result<Vec<PromptMessage>, TooLong> 
     let mut used = estimate_tokens(&system);
     let mut kept = Vec::new();
     for (i, stored) in input.history.iter().enumerate().rev() {
-        let cost = estimate_tokens(&stored.turn.text);
+        let images: Vec<String> = if stored.turn.role == Role::User {
+            input
+                .pictures
+                .iter()
+                .filter(|(at, _)| *at == stored.turn.at)
+                .flat_map(|(_, images)| images.iter().cloned())
+                .collect()
+        } else {
+            Vec::new()
+        };
+        let cost = estimate_tokens(&stored.turn.text) + PICTURE_TOKENS * images.len() as u64;
         if used + cost > input.budget_tokens {
             if i == input.history.len() - 1 {
                 return Err(TooLong {
@@ -145,10 +165,9 @@ pub fn assemble(input: &PromptInput<'_>) -> Result<Vec<PromptMessage>, TooLong> 
             break;
         }
         used += cost;
-        kept.push(PromptMessage::new(
-            stored.turn.role,
-            stored.turn.text.clone(),
-        ));
+        let mut message = PromptMessage::new(stored.turn.role, stored.turn.text.clone());
+        message.images = images;
+        kept.push(message);
     }
     // A conversation should not open with an orphaned answer.
     while kept.last().is_some_and(|m| m.role == Role::Assistant) {
@@ -191,6 +210,7 @@ mod tests {
             context: &[],
             now: Utc::now(),
             budget_tokens: budget,
+            pictures: &[],
         }
     }
 
@@ -264,6 +284,37 @@ mod tests {
         assert!(shown > 2 && shown < 50, "{shown} memories shown");
         assert!(estimate_tokens(system) <= 800 / 4 + estimate_tokens(&system_message(&input, 0)));
         assert_eq!(prompt.last().unwrap().content, "what do I like?");
+    }
+
+    #[test]
+    fn pictures_go_with_their_turn_and_count_against_the_budget() {
+        let mut h = history(&[
+            (Role::User, "[photo]"),
+            (Role::Assistant, "a cat"),
+            (Role::User, "[photo: and this?]"),
+        ]);
+        h[0].turn.at = Utc::now() - chrono::Duration::minutes(5);
+        let pictures = vec![
+            (h[0].turn.at, vec!["old".to_string()]),
+            (h[2].turn.at, vec!["new1".to_string(), "new2".to_string()]),
+        ];
+        let input = PromptInput {
+            pictures: &pictures,
+            ..input(&h, 10_000)
+        };
+        let prompt = assemble(&input).unwrap();
+        assert_eq!(prompt[1].images, ["old"]);
+        assert!(prompt[2].images.is_empty());
+        assert_eq!(prompt[3].images, ["new1", "new2"]);
+        // Too small a window for the old picture's turn: it is left out, the new one stays.
+        let system = estimate_tokens(&system_message(&input, 0));
+        let tight = PromptInput {
+            budget_tokens: system + 2 * PICTURE_TOKENS + 40,
+            ..input
+        };
+        let prompt = assemble(&tight).unwrap();
+        assert_eq!(prompt.len(), 2, "{prompt:?}");
+        assert_eq!(prompt.last().unwrap().images.len(), 2);
     }
 
     #[test]

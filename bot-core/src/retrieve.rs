@@ -9,7 +9,7 @@
 use std::sync::Arc;
 
 use crate::memory::Memories;
-use crate::types::UserKey;
+use crate::types::{ScopeKey, UserKey};
 
 /// One piece of context.
 #[derive(Clone, Debug, PartialEq)]
@@ -41,6 +41,10 @@ pub struct ContextGroup {
 pub struct Query<'a> {
     /// Whose context: a retriever returns only what belongs to (or is shared with) them.
     pub user: &'a UserKey,
+    /// The conversation asked in (documents sent there are its context).
+    pub scope: &'a ScopeKey,
+    /// The question asks for a summary of the latest document sent (no caption).
+    pub summarize: bool,
     /// The person's display name (headings may address them).
     pub display_name: &'a str,
     /// The question.

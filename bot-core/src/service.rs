@@ -25,6 +25,7 @@ use crate::types::{InboundMessage, ReplyEvent, ReplyStream, ScopeKey, TurnRef};
 
 mod answer;
 mod extraction;
+mod files;
 mod language;
 mod memory_commands;
 mod notes_command;
@@ -83,6 +84,17 @@ pub struct ServiceConfig {
     pub actions: Vec<crate::actions::Action>,
     /// How long an action that needs approval waits for the person's tap.
     pub confirm_timeout: Duration,
+    /// The model for pictures when the person's own cannot see (`HEARTH_VISION_MODEL`).
+    pub vision_model: Option<String>,
+    /// Largest picture accepted, in bytes (`HEARTH_IMAGE_MAX_MB`).
+    pub image_max_bytes: u64,
+    /// Pictures are downscaled to this longest side, in pixels (`HEARTH_IMAGE_MAX_SIDE`).
+    pub image_max_side: u32,
+    /// How many of a conversation's latest pictures go to the model
+    /// (`HEARTH_IMAGES_IN_CONTEXT`); older ones are only their `[photo: …]` note.
+    pub images_in_context: usize,
+    /// Largest document accepted, in bytes (`HEARTH_DOCUMENT_MAX_MB`).
+    pub document_max_bytes: u64,
 }
 
 impl ServiceConfig {
@@ -109,6 +121,11 @@ impl ServiceConfig {
             tools: true,
             actions: Vec::new(),
             confirm_timeout: Duration::from_secs(5 * 60),
+            vision_model: None,
+            image_max_bytes: 10 * 1024 * 1024,
+            image_max_side: 1024,
+            images_in_context: 4,
+            document_max_bytes: 20 * 1024 * 1024,
         }
     }
 }
@@ -148,6 +165,9 @@ pub struct Deps {
     pub reminders: Arc<dyn crate::remind::ReminderStore>,
     /// Tools from elsewhere (the owner's MCP servers), offered like the owner's actions.
     pub tool_sources: Vec<Arc<dyn crate::actions::ToolSource>>,
+    /// Reads photos and documents; `None`: files are answered with a note that the bot
+    /// cannot read them.
+    pub files: Option<Arc<dyn crate::files::FileReader>>,
 }
 
 /// What one inbound message asks for.
@@ -160,6 +180,8 @@ enum Job {
     Command(Command),
     /// A voice note, answered as typed text once transcribed.
     Voice(VoiceNote),
+    /// Photos and documents, with the message's text as the question.
+    Files(Vec<crate::files::IncomingFile>),
 }
 
 /// Per-scope job chains: each new job waits until the previous one is done.
@@ -189,6 +211,12 @@ struct Inner {
     actions: crate::actions::ActionClient,
     /// Actions waiting for the person's tap, by confirmation id.
     pending: Mutex<HashMap<String, Pending>>,
+    /// Documents sent in each conversation, for follow-up questions.
+    documents: Arc<crate::files::ChatDocuments>,
+    /// Their retriever (asked before the others: a question about a document is about it).
+    document_retriever: crate::files::DocumentRetriever,
+    /// The latest pictures of each conversation, by the time of the turn they came with.
+    pictures: mini_moka::sync::Cache<ScopeKey, Arc<Vec<crate::prompt::TurnPictures>>>,
 }
 
 /// An action call waiting for a tap.
@@ -248,6 +276,8 @@ struct ModelFacts {
     context_tokens: u64,
     /// Whether to offer it tools.
     tools: bool,
+    /// Whether it can see pictures.
+    vision: bool,
 }
 
 /// The platform-neutral chat service. Cheap to clone.
@@ -268,7 +298,21 @@ impl ChatService {
             config.reminder_max_late,
         );
         let background = CancellationToken::new();
+        let documents = Arc::new(crate::files::ChatDocuments::default());
         let inner = Arc::new(Inner {
+            document_retriever: crate::files::DocumentRetriever::new(
+                Arc::clone(&documents),
+                Arc::clone(&deps.memories),
+            ),
+            documents,
+            pictures: mini_moka::sync::Cache::builder()
+                .weigher(|_k: &ScopeKey, v: &Arc<Vec<crate::prompt::TurnPictures>>| {
+                    let bytes: usize = v.iter().flat_map(|(_, p)| p.iter().map(String::len)).sum();
+                    u32::try_from(bytes).unwrap_or(u32::MAX)
+                })
+                .max_capacity(256 * 1024 * 1024)
+                .time_to_idle(Duration::from_secs(6 * 3600))
+                .build(),
             scheduler,
             background,
             actions: crate::actions::ActionClient::new(),
@@ -403,6 +447,18 @@ impl ChatService {
         self.start(message, Job::Voice(note))
     }
 
+    /// Answers photos and documents: checks the sender, the kinds and the sizes, downloads
+    /// them, reads them ([`FileReader`](crate::files::FileReader)) and answers the message's
+    /// text as the question (a picture without a caption: "What's in this picture?"; a
+    /// document without one: a summary). Returns at once, like [`handle`](Self::handle).
+    pub fn handle_files(
+        &self,
+        message: InboundMessage,
+        files: Vec<crate::files::IncomingFile>,
+    ) -> ReplyStream {
+        self.start(message, Job::Files(files))
+    }
+
     fn start(&self, message: InboundMessage, job: Job) -> ReplyStream {
         let (tx, rx) = mpsc::channel(256);
         let inner = Arc::clone(&self.inner);
@@ -454,6 +510,7 @@ impl ChatService {
                         Some(message) => inner.run_job(message, &reply, None).await,
                         None => None,
                     },
+                    Job::Files(files) => inner.answer_files(message, files, &reply).await,
                 }
             };
             let exchange = match contain_panic("a message", job).await {
@@ -651,6 +708,8 @@ impl Inner {
             }
             Command::Reset => {
                 self.deps.history.reset(&message.scope()).await?;
+                self.documents.clear(&message.scope());
+                self.pictures.invalidate(&message.scope());
                 self.flush().await?;
                 let lang = self.person_lang(message).await;
                 reply.finish(lang::t(lang, "reset-done")).await;
@@ -713,12 +772,31 @@ impl Inner {
         };
         let Some(wanted) = choice else {
             let mut text = format!("Your model: `{current}`\n\nAvailable on the server:\n");
-            for name in &available {
-                let mark = if *name == current { " (current)" } else { "" };
+            // Which can see pictures (asked once per model, then remembered).
+            let facts = futures::future::join_all(
+                available.iter().take(50).map(|name| self.model_facts(name)),
+            )
+            .await;
+            for (i, name) in available.iter().enumerate() {
+                let sees = facts
+                    .get(i)
+                    .is_some_and(|f| f.as_ref().is_ok_and(|f| f.vision));
+                let mut mark = String::new();
+                if sees {
+                    mark.push_str(" 🖼 sees pictures");
+                }
+                if *name == current {
+                    mark.push_str(" (current)");
+                }
                 text.push_str(&format!("- `{name}`{mark}\n"));
             }
             if available.is_empty() {
                 text.push_str("(none: install one with `ollama pull NAME`)\n");
+            }
+            if let Some(vision) = &self.config.vision_model {
+                text.push_str(&format!(
+                    "\nPictures go to `{vision}` when your model cannot see them.\n"
+                ));
             }
             text.push_str("\nPick one with /model NAME, or /model default.");
             reply.finish(text).await;
@@ -835,6 +913,8 @@ pub async fn contain_panic<T>(what: &str, job: impl std::future::Future<Output =
     }
 }
 
+#[cfg(test)]
+mod files_tests;
 #[cfg(test)]
 mod reminder_tests;
 #[cfg(test)]

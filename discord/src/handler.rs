@@ -352,7 +352,26 @@ impl Handler {
                 let note = bot_core::VoiceNote { attachment, fetch };
                 self.service.handle_voice(inbound, note)
             }
-            None => self.service.handle(inbound),
+            None => {
+                let files: Vec<bot_core::files::IncomingFile> = translate::files(&message)
+                    .into_iter()
+                    .map(
+                        |(kind, name, attachment, file)| bot_core::files::IncomingFile {
+                            kind,
+                            name,
+                            attachment,
+                            fetch: Box::pin(async move {
+                                file.download().await.map_err(|e| e.to_string())
+                            }),
+                        },
+                    )
+                    .collect();
+                if files.is_empty() {
+                    self.service.handle(inbound)
+                } else {
+                    self.service.handle_files(inbound, files)
+                }
+            }
         };
         if let Some((turn, ids)) = reply::deliver(&ctx.http, &self.pacer, surface, events).await {
             self.service.note_delivered(&turn, ids).await;

@@ -142,7 +142,16 @@ pub fn message_to_inbound(
             .unwrap_or_else(|| author.name.clone()),
         message_id: Some(message.id.to_string()),
         text: strip_mention(&message.content, me),
-        attachments: audio_files(message).map(|(a, _)| a).collect(),
+        attachments: message
+            .attachments
+            .iter()
+            .map(|a| Attachment {
+                id: a.url.clone(),
+                mime_type: a.content_type.clone(),
+                size: Some(u64::from(a.size)),
+                duration_secs: a.duration_secs,
+            })
+            .collect(),
         reply_to: message
             .message_reference
             .as_ref()
@@ -171,6 +180,52 @@ pub fn strip_mention(content: &str, me: UserId) -> String {
 pub fn voice_attachment(message: &Message) -> Option<(Attachment, serenity::all::Attachment)> {
     let (attachment, file) = audio_files(message).next()?;
     Some((attachment, file.clone()))
+}
+
+/// The pictures and documents of `message` (every attachment that is not audio), each
+/// with the core's description and serenity's attachment (to download it).
+pub fn files(
+    message: &Message,
+) -> Vec<(
+    bot_core::files::FileKind,
+    Option<String>,
+    Attachment,
+    serenity::all::Attachment,
+)> {
+    let voice = message
+        .flags
+        .is_some_and(|f| f.contains(MessageFlags::IS_VOICE_MESSAGE));
+    if voice {
+        return Vec::new();
+    }
+    message
+        .attachments
+        .iter()
+        .filter(|a| {
+            !a.content_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with("audio/"))
+        })
+        .map(|a| {
+            let picture = a
+                .content_type
+                .as_deref()
+                .is_some_and(|t| t.starts_with("image/"))
+                || a.width.is_some();
+            let kind = if picture {
+                bot_core::files::FileKind::Photo
+            } else {
+                bot_core::files::FileKind::Document
+            };
+            let attachment = Attachment {
+                id: a.url.clone(),
+                mime_type: a.content_type.clone(),
+                size: Some(u64::from(a.size)),
+                duration_secs: None,
+            };
+            (kind, Some(a.filename.clone()), attachment, a.clone())
+        })
+        .collect()
 }
 
 /// Voice messages and audio files, each with the core's description; other

@@ -125,6 +125,8 @@ struct Context {
     pacer: Pacer,
     /// Replies being delivered; waited for at shutdown.
     deliveries: TaskTracker,
+    /// Albums being gathered, by media group id.
+    albums: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<Message>>>>,
 }
 
 #[async_trait::async_trait]
@@ -181,6 +183,7 @@ pub async fn run(
         allow_groups: config.allow_groups,
         pacer,
         deliveries: TaskTracker::new(),
+        albums: Arc::default(),
     };
     let deliveries = context.deliveries.clone();
     let handler = dptree::entry()
@@ -234,44 +237,131 @@ fn fetch_file(
     })
 }
 
+/// How long the pictures of an album are gathered after its first one arrives: Telegram
+/// sends each as an update of its own, within a moment of each other.
+const ALBUM_WAIT: Duration = Duration::from_millis(800);
+
 /// Takes one update: translates it and hands it to the core at once (so the core sees
 /// one chat's messages in arrival order), then delivers the reply in a task of its own so
 /// a long answer in one chat never holds up updates for the others. A panic anywhere in
 /// here is contained: logged, and the chat is told something went wrong.
 async fn handle_message(bot: Bot, message: Message, context: Context) -> ResponseResult<()> {
     let chat = message.chat.id;
-    let sender = message.from.as_ref().map(|from| {
-        let user = bot_core::UserKey::new(bot_core::Platform::Telegram, &from.id.0.to_string());
-        (user, from.language_code.clone())
-    });
+    let sender = sender_of(&message);
+    if message.media_group_id().is_some()
+        && (message.photo().is_some() || message.document().is_some())
+    {
+        gather_album(bot, message, context);
+        return Ok(());
+    }
     let started = contain_panic("a Telegram update", async {
         start_reply(&bot, &message, &context)
     })
     .await;
     match started {
-        Some(Some((target, events))) => {
-            let (bot, context_for_task) = (bot.clone(), context.clone());
-            context.deliveries.spawn(async move {
-                let delivered = contain_panic("a Telegram reply", async {
-                    reply::deliver(&bot, &context_for_task.pacer, target, events).await
-                })
-                .await;
-                match delivered {
-                    Some(Some((turn, ids))) => {
-                        context_for_task.service.note_delivered(&turn, ids).await
-                    }
-                    Some(None) => {}
-                    None => {
-                        let context = &context_for_task;
-                        say_something_went_wrong(&bot, context, target.chat, sender).await
-                    }
-                }
-            });
-        }
+        Some(Some((target, events))) => deliver_in_background(bot, context, target, events, sender),
         Some(None) => {}
         None => say_something_went_wrong(&bot, &context, chat, sender).await,
     }
     Ok(())
+}
+
+fn sender_of(message: &Message) -> Option<(bot_core::UserKey, Option<String>)> {
+    message.from.as_ref().map(|from| {
+        let user = bot_core::UserKey::new(bot_core::Platform::Telegram, &from.id.0.to_string());
+        (user, from.language_code.clone())
+    })
+}
+
+/// Delivers `events` in a task of its own (waited for at shutdown).
+fn deliver_in_background(
+    bot: Bot,
+    context: Context,
+    target: reply::Target,
+    events: bot_core::ReplyStream,
+    sender: Option<(bot_core::UserKey, Option<String>)>,
+) {
+    let tracker = context.deliveries.clone();
+    tracker.spawn(async move {
+        let delivered = contain_panic("a Telegram reply", async {
+            reply::deliver(&bot, &context.pacer, target, events).await
+        })
+        .await;
+        match delivered {
+            Some(Some((turn, ids))) => context.service.note_delivered(&turn, ids).await,
+            Some(None) => {}
+            None => say_something_went_wrong(&bot, &context, target.chat, sender).await,
+        }
+    });
+}
+
+/// Collects the pictures (or documents) of one album and answers them as one message,
+/// with the caption one of them carries.
+fn gather_album(bot: Bot, message: Message, context: Context) {
+    let Some(group) = message.media_group_id().map(|g| g.0.clone()) else {
+        return;
+    };
+    let first = {
+        let mut albums = context.albums.lock().unwrap_or_else(|e| e.into_inner());
+        if albums.len() > 1000 && !albums.contains_key(&group) {
+            tracing::warn!("too many albums being gathered; dropping a picture");
+            return;
+        }
+        let parts = albums.entry(group.clone()).or_default();
+        parts.push(message);
+        parts.len() == 1
+    };
+    if !first {
+        return;
+    }
+    let tracker = context.deliveries.clone();
+    tracker.spawn(async move {
+        tokio::time::sleep(ALBUM_WAIT).await;
+        let Some(mut parts) = context
+            .albums
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&group)
+        else {
+            return;
+        };
+        parts.sort_by_key(|m| m.id.0);
+        let lead = parts
+            .iter()
+            .find(|m| m.caption().is_some_and(|c| !c.trim().is_empty()))
+            .unwrap_or(&parts[0])
+            .clone();
+        let sender = sender_of(&lead);
+        let started = contain_panic("a Telegram album", async {
+            let inbound = translate::to_inbound(&lead, &context.me, context.allow_groups)?;
+            let config = context.service.config();
+            let files: Vec<bot_core::files::IncomingFile> = parts
+                .iter()
+                .filter_map(|m| translate::file(m, config.image_max_side, config.image_max_bytes))
+                .map(|(kind, name, attachment)| bot_core::files::IncomingFile {
+                    kind,
+                    name,
+                    fetch: fetch_file(bot.clone(), attachment.id.clone()),
+                    attachment,
+                })
+                .collect();
+            tracing::debug!(chat = %inbound.chat.id, parts = files.len(), "album received");
+            let events = context.service.handle_files(inbound, files);
+            let target = reply::Target {
+                chat: lead.chat.id,
+                reply_to: (!lead.chat.is_private()).then_some(lead.id),
+            };
+            Some((target, events))
+        })
+        .await;
+        match started {
+            Some(Some((target, events))) => {
+                deliver_in_background(bot, context, target, events, sender)
+            }
+            Some(None) => {}
+            None => say_something_went_wrong(&bot, &context, lead.chat.id, sender).await,
+        }
+    });
 }
 
 fn start_reply(
@@ -281,13 +371,23 @@ fn start_reply(
 ) -> Option<(reply::Target, bot_core::ReplyStream)> {
     let inbound = translate::to_inbound(message, &context.me, context.allow_groups)?;
     tracing::debug!(chat = %inbound.chat.id, user = %inbound.user_id, "message received");
-    let events = match translate::voice_attachment(message) {
-        Some(attachment) => {
-            let fetch = fetch_file(bot.clone(), attachment.id.clone());
-            let note = bot_core::VoiceNote { attachment, fetch };
-            context.service.handle_voice(inbound, note)
-        }
-        None => context.service.handle(inbound),
+    let config = context.service.config();
+    let events = if let Some(attachment) = translate::voice_attachment(message) {
+        let fetch = fetch_file(bot.clone(), attachment.id.clone());
+        let note = bot_core::VoiceNote { attachment, fetch };
+        context.service.handle_voice(inbound, note)
+    } else if let Some((kind, name, attachment)) =
+        translate::file(message, config.image_max_side, config.image_max_bytes)
+    {
+        let file = bot_core::files::IncomingFile {
+            kind,
+            name,
+            fetch: fetch_file(bot.clone(), attachment.id.clone()),
+            attachment,
+        };
+        context.service.handle_files(inbound, vec![file])
+    } else {
+        context.service.handle(inbound)
     };
     let target = reply::Target {
         chat: message.chat.id,

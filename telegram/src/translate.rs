@@ -140,6 +140,60 @@ pub fn voice_attachment(message: &Message) -> Option<Attachment> {
     attachments(message).into_iter().next()
 }
 
+/// The picture or document of `message` (not audio: see [`voice_attachment`]): its kind,
+/// file name and description. Of a photo's sizes, the smallest whose longest side reaches
+/// `max_side` (no more is downloaded than the model gets), else the largest, and never
+/// one over `max_bytes` when a smaller one exists.
+pub fn file(
+    message: &Message,
+    max_side: u32,
+    max_bytes: u64,
+) -> Option<(bot_core::files::FileKind, Option<String>, Attachment)> {
+    if let Some(sizes) = message.photo() {
+        let fits = |p: &&teloxide::types::PhotoSize| u64::from(p.file.size) <= max_bytes;
+        let mut candidates: Vec<&teloxide::types::PhotoSize> = sizes.iter().filter(fits).collect();
+        if candidates.is_empty() {
+            // All too large: the core says so with the smallest one's size.
+            candidates = sizes.iter().collect();
+            candidates.sort_by_key(|p| p.file.size);
+            candidates.truncate(1);
+        }
+        candidates.sort_by_key(|p| p.width.max(p.height));
+        let chosen = candidates
+            .iter()
+            .find(|p| p.width.max(p.height) >= max_side)
+            .or(candidates.last())?;
+        return Some((
+            bot_core::files::FileKind::Photo,
+            None,
+            Attachment {
+                id: chosen.file.id.to_string(),
+                mime_type: Some("image/jpeg".into()),
+                size: Some(u64::from(chosen.file.size)),
+                duration_secs: None,
+            },
+        ));
+    }
+    let document = message.document()?;
+    if document
+        .mime_type
+        .as_ref()
+        .is_some_and(|m| m.type_() == "audio")
+    {
+        return None;
+    }
+    Some((
+        bot_core::files::FileKind::Document,
+        document.file_name.clone(),
+        Attachment {
+            id: document.file.id.to_string(),
+            mime_type: document.mime_type.as_ref().map(ToString::to_string),
+            size: Some(u64::from(document.file.size)),
+            duration_secs: None,
+        },
+    ))
+}
+
 fn attachments(message: &Message) -> Vec<Attachment> {
     let attachment =
         |file: &FileMeta, mime_type: Option<String>, duration: Option<Seconds>| Attachment {

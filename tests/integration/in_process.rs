@@ -82,6 +82,7 @@ impl InProcess {
                 memories.clone(),
             ))],
             notes: None,
+            files: None,
             tool_sources: Vec::new(),
             memories,
             voice: None,

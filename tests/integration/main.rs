@@ -22,6 +22,9 @@
 //! - `real_model`: the same flows against a real tiny model behind Ollama's API.
 //! - `voice`: voice notes (espeak-ng + opusenc) decoded and transcribed by the real
 //!   Whisper tiny.en model, through Telegram and Discord; limits and broken audio.
+//! - `files`: photos to a vision model (downscaled, sizes chosen, albums, kept in the history
+//!   as a note), the clear reply without one, documents read and cited by page, follow-ups
+//!   and `/reset`, and broken, locked, scanned, oversized and bomb files (Telegram, Discord).
 //! - `cli`: `hearth doctor`, `hearth chat` and configuration errors.
 //! - `deploy`: the compose files, the systemd unit and the Dockerfile.
 
@@ -31,6 +34,7 @@ mod deploy;
 mod discord;
 mod durability;
 mod failures;
+mod files;
 mod in_process;
 mod memory;
 mod notes;

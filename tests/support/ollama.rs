@@ -100,6 +100,24 @@ impl Received {
             .unwrap_or_default()
     }
 
+    /// The base64 images of each message that has some, in order.
+    pub fn images(&self) -> Vec<Vec<String>> {
+        self.body["messages"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .filter_map(|m| m["images"].as_array())
+                    .map(|images| {
+                        images
+                            .iter()
+                            .filter_map(|i| i.as_str().map(str::to_owned))
+                            .collect()
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+
     /// The last user message.
     pub fn last_user(&self) -> String {
         self.body["messages"]
@@ -115,6 +133,8 @@ struct OllamaState {
     models: Vec<String>,
     /// Models whose `/api/show` lists the `tools` capability.
     tool_models: Mutex<Vec<String>>,
+    /// Models whose `/api/show` lists the `vision` capability.
+    vision_models: Mutex<Vec<String>>,
     context_length: u64,
     scripts: Mutex<VecDeque<Script>>,
     requests: Mutex<Vec<Received>>,
@@ -142,6 +162,7 @@ impl FakeOllama {
         let state = Arc::new(OllamaState {
             models: models.iter().map(|m| (*m).to_owned()).collect(),
             tool_models: Mutex::default(),
+            vision_models: Mutex::default(),
             context_length: 8192,
             scripts: Mutex::default(),
             requests: Mutex::default(),
@@ -196,6 +217,16 @@ impl FakeOllama {
     pub fn enable_tools(&self, model: &str) {
         self.state
             .tool_models
+            .lock()
+            .unwrap()
+            .push(model.to_owned());
+    }
+
+    /// Makes `model` able to see: `/api/show` lists `vision` in its capabilities
+    /// (otherwise a request with `images` is refused as Ollama refuses it).
+    pub fn enable_vision(&self, model: &str) {
+        self.state
+            .vision_models
             .lock()
             .unwrap()
             .push(model.to_owned());
@@ -259,14 +290,23 @@ async fn show(
         return not_found(model);
     }
     let tools = state.tool_models.lock().unwrap().iter().any(|m| m == model);
-    let (template, capabilities) = if tools {
+    let vision = state
+        .vision_models
+        .lock()
+        .unwrap()
+        .iter()
+        .any(|m| m == model);
+    let (template, mut capabilities) = if tools {
         (
             "{{- if .Tools }}{{ range .Tools }}{{ . }}{{ end }}{{ end }}{{ .Prompt }}",
-            json!(["completion", "tools"]),
+            vec!["completion", "tools"],
         )
     } else {
-        ("{{ .Prompt }}", json!(["completion"]))
+        ("{{ .Prompt }}", vec!["completion"])
     };
+    if vision {
+        capabilities.push("vision");
+    }
     axum::Json(json!({
         "license": "", "modelfile": "", "parameters": "", "template": template,
         "details": {"format": "gguf", "family": "llama"},
@@ -304,6 +344,18 @@ async fn chat(
         return not_found(&model);
     }
     let offers_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
+    let has_images = body["messages"].as_array().is_some_and(|m| {
+        m.iter()
+            .any(|m| m["images"].as_array().is_some_and(|i| !i.is_empty()))
+    });
+    if has_images && !state.vision_models.lock().unwrap().contains(&model) {
+        // Ollama's answer to images for a model without a projector.
+        return (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            axum::Json(json!({"error": "this model is missing data required for image input"})),
+        )
+            .into_response();
+    }
     if offers_tools && !state.tool_models.lock().unwrap().contains(&model) {
         // Ollama's answer to tools for a model whose template has none.
         return (

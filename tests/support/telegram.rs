@@ -260,6 +260,65 @@ impl FakeTelegram {
         self.push_update(message)
     }
 
+    /// A photo as Telegram sends one: the same picture in several sizes (`sizes` holds each
+    /// size's width, height and encoded bytes, smallest first), with an optional caption
+    /// and album (`media_group_id`). Returns the update id.
+    pub fn send_photo(
+        &self,
+        user_id: i64,
+        name: &str,
+        sizes: Vec<(u32, u32, Vec<u8>)>,
+        caption: Option<&str>,
+        media_group_id: Option<&str>,
+    ) -> i64 {
+        let photo: Vec<Value> = sizes
+            .into_iter()
+            .map(|(width, height, bytes)| {
+                let file = self.store_file(bytes);
+                json!({"file_id": file.0, "file_unique_id": format!("u{}", file.0),
+                       "file_size": file.1, "width": width, "height": height})
+            })
+            .collect();
+        let mut message = json!({
+            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "chat": {"id": user_id, "type": "private", "first_name": name},
+            "from": user(user_id, name),
+            "photo": photo,
+        });
+        if let Some(caption) = caption {
+            message["caption"] = json!(caption);
+        }
+        if let Some(group) = media_group_id {
+            message["media_group_id"] = json!(group);
+        }
+        self.push_update(message)
+    }
+
+    /// A file sent as a document (`file_name`, `mime_type`), with an optional caption.
+    /// Returns the update id.
+    pub fn send_document(
+        &self,
+        user_id: i64,
+        name: &str,
+        file_name: &str,
+        mime_type: &str,
+        bytes: Vec<u8>,
+        caption: Option<&str>,
+    ) -> i64 {
+        let file = self.store_file(bytes);
+        let mut message = json!({
+            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "chat": {"id": user_id, "type": "private", "first_name": name},
+            "from": user(user_id, name),
+            "document": {"file_id": file.0, "file_unique_id": format!("u{}", file.0),
+                         "file_size": file.1, "file_name": file_name, "mime_type": mime_type},
+        });
+        if let Some(caption) = caption {
+            message["caption"] = json!(caption);
+        }
+        self.push_update(message)
+    }
+
     fn store_file(&self, bytes: Vec<u8>) -> (String, usize) {
         let id = format!("file-{}", self.next_message_id());
         let size = bytes.len();

@@ -37,6 +37,9 @@ pub struct PromptMessage {
     pub tool_calls: Vec<ToolCall>,
     /// For a [`Role::Tool`] message: which tool's result it is.
     pub tool_name: Option<String>,
+    /// Pictures that go with a (user) message, base64-encoded JPEG or PNG, for models that
+    /// can see.
+    pub images: Vec<String>,
 }
 
 impl PromptMessage {
@@ -47,6 +50,7 @@ impl PromptMessage {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_name: None,
+            images: Vec::new(),
         }
     }
 
@@ -147,6 +151,8 @@ pub struct ModelInfo {
     pub context_length: Option<u64>,
     /// Whether the model can call tools (Ollama's `/api/show` `capabilities` has `tools`).
     pub tools: bool,
+    /// Whether the model can see pictures (`capabilities` has `vision`).
+    pub vision: bool,
 }
 
 /// The answer as the model produces it: text pieces, and tool calls.

@@ -167,6 +167,9 @@ fn wire_message(message: &super::PromptMessage) -> serde_json::Value {
     if let Some(name) = &message.tool_name {
         v["tool_name"] = name.clone().into();
     }
+    if !message.images.is_empty() {
+        v["images"] = message.images.clone().into();
+    }
     v
 }
 
@@ -268,9 +271,11 @@ impl LanguageModel for OllamaModel {
         } else {
             info.capabilities.iter().any(|c| c == "tools")
         };
+        let vision = info.capabilities.iter().any(|c| c == "vision");
         Ok(ModelInfo {
             context_length,
             tools,
+            vision,
         })
     }
 

@@ -148,12 +148,31 @@ fn role(role: Role) -> &'static str {
     }
 }
 
+/// The MIME type of a base64-encoded JPEG or PNG, from its first bytes.
+fn image_mime(b64: &str) -> &'static str {
+    if b64.starts_with("iVBOR") {
+        "image/png"
+    } else {
+        "image/jpeg"
+    }
+}
+
 /// The request body for `request`.
 fn body(request: &ChatRequest) -> Value {
     let messages: Vec<Value> = request
         .messages
         .iter()
-        .map(|m| json!({"role": role(m.role), "content": m.content}))
+        .map(|m| {
+            if m.images.is_empty() {
+                return json!({"role": role(m.role), "content": m.content});
+            }
+            // Pictures as content parts with data URLs (the OpenAI vision format).
+            let mut parts = vec![json!({"type": "text", "text": m.content})];
+            parts.extend(m.images.iter().map(|b64| {
+                json!({"type": "image_url", "image_url": {"url": format!("data:{};base64,{b64}", image_mime(b64))}})
+            }));
+            json!({"role": role(m.role), "content": parts})
+        })
         .collect();
     let mut body = json!({"model": request.model, "messages": messages, "stream": true});
     if let Some(max_tokens) = request.num_predict {
@@ -282,6 +301,8 @@ impl LanguageModel for OpenAiModel {
         Ok(ModelInfo {
             context_length: Some(reported.unwrap_or(self.config.context_tokens)),
             tools: false,
+            // The OpenAI-compatible API does not say; HEARTH_VISION_MODEL names one.
+            vision: false,
         })
     }
 

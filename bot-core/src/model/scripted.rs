@@ -40,6 +40,7 @@ pub struct ScriptedModel {
     models: Vec<String>,
     context_length: Option<u64>,
     tools: bool,
+    vision: Vec<String>,
     script: Mutex<VecDeque<ScriptedReply>>,
     requests: Mutex<Vec<ChatRequest>>,
 }
@@ -64,6 +65,12 @@ impl ScriptedModel {
     /// The same server, its models able to call tools.
     pub fn with_tools(mut self) -> Self {
         self.tools = true;
+        self
+    }
+
+    /// The same server, where `models` can see pictures.
+    pub fn with_vision(mut self, models: &[&str]) -> Self {
+        self.vision = models.iter().map(|m| (*m).to_owned()).collect();
         self
     }
 
@@ -158,6 +165,7 @@ impl LanguageModel for ScriptedModel {
         Ok(ModelInfo {
             context_length: self.context_length,
             tools: self.tools,
+            vision: self.vision.iter().any(|m| m == model),
         })
     }
 

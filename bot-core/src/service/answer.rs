@@ -19,6 +19,19 @@ pub(super) struct Exchange {
     pub(super) answer: String,
 }
 
+/// What comes with a message besides its text: pictures, a document to summarize.
+#[derive(Default)]
+pub(super) struct Attached {
+    /// What the conversation keeps of the message instead of its text (`[photo: …]`).
+    pub(super) stored_text: Option<String>,
+    /// Pictures for the model, base64.
+    pub(super) pictures: Vec<String>,
+    /// Answer with this model instead of the person's (a vision model for pictures).
+    pub(super) model: Option<String>,
+    /// The message asks for a summary of the newest document.
+    pub(super) summarize: bool,
+}
+
 /// What came of generating an answer.
 enum Generated {
     /// The user was already told why there is no answer (model down, too long, busy).
@@ -47,6 +60,16 @@ impl Inner {
         &self,
         message: &InboundMessage,
         reply: &Reply,
+    ) -> Result<Option<Exchange>, StoreError> {
+        self.answer_with(message, reply, Attached::default()).await
+    }
+
+    /// Answers `message` with what came attached to it.
+    pub(super) async fn answer_with(
+        &self,
+        message: &InboundMessage,
+        reply: &Reply,
+        attached: Attached,
     ) -> Result<Option<Exchange>, StoreError> {
         let text = message.text.trim();
         if text.is_empty() {
@@ -78,9 +101,12 @@ impl Inner {
         let scope = message.scope();
         let user_turn = self.turn(
             Role::User,
-            text,
+            attached.stored_text.as_deref().unwrap_or(text),
             message.message_id.iter().cloned().collect(),
         );
+        if !attached.pictures.is_empty() {
+            self.remember_pictures(&scope, user_turn.at, attached.pictures);
+        }
         // For an active conversation both come from the write-through caches in front of
         // storage (`store::cache`): no storage round trip before the model request.
         let user_key = message.user_key();
@@ -91,7 +117,11 @@ impl Inner {
         history.push(StoredTurn {
             // Not stored yet; the prompt does not use sequence numbers.
             seq: u64::MAX,
-            turn: user_turn.clone(),
+            // The model reads the question (a picture's caption, or the default prompt).
+            turn: crate::store::Turn {
+                text: text.to_owned(),
+                ..user_turn.clone()
+            },
         });
         // The user's turn is stored once the model request is out (or generating ended
         // without one), while the model evaluates the prompt: storage work never delays the
@@ -104,7 +134,14 @@ impl Inner {
         };
         let (saved, generated) = tokio::join!(
             save_user,
-            self.generate(message, text, &settings, &history, reply, request_out),
+            self.generate(
+                message,
+                &settings,
+                &history,
+                reply,
+                request_out,
+                (attached.model.as_deref(), attached.summarize)
+            ),
         );
         let (model, answer, ending, cited, tools) = match (saved, generated) {
             (
@@ -175,15 +212,16 @@ impl Inner {
     async fn generate(
         &self,
         message: &InboundMessage,
-        text: &str,
         settings: &crate::store::UserSettings,
         history: &[StoredTurn],
         reply: &Reply,
         request_out: tokio::sync::oneshot::Sender<()>,
+        (model_override, summarize): (Option<&str>, bool),
     ) -> Generated {
-        let model = settings
-            .model
-            .clone()
+        let text = message.text.trim();
+        let model = model_override
+            .map(str::to_owned)
+            .or_else(|| settings.model.clone())
             .unwrap_or_else(|| self.config.default_model.clone());
 
         let facts = match self.model_facts(&model).await {
@@ -196,7 +234,16 @@ impl Inner {
                 return Generated::Replied;
             }
         };
-        let context = self.retrieve_context(message, settings, text).await;
+        let context = self
+            .retrieve_context(message, settings, text, summarize)
+            .await;
+        // Pictures go only to a model that can see (the vision model answering a picture
+        // may not be the one answering the next text).
+        let pictures = if facts.vision || model_override.is_some() {
+            self.pictures_of(&message.scope())
+        } else {
+            Vec::new()
+        };
         let language =
             crate::lang::answer_instruction(settings.language.as_deref(), self.config.language);
         let input = PromptInput {
@@ -211,6 +258,7 @@ impl Inner {
             ),
             language: &language,
             budget_tokens: prompt::prompt_budget(facts.context_tokens),
+            pictures: &pictures,
         };
         let mut cited: Vec<Passage> = prompt::cited_passages(&input)
             .into_iter()
@@ -350,10 +398,14 @@ impl Inner {
         message: &InboundMessage,
         settings: &crate::store::UserSettings,
         text: &str,
+        summarize: bool,
     ) -> Vec<ContextGroup> {
         let user = message.user_key();
+        let scope = message.scope();
         let query = Query {
             user: &user,
+            scope: &scope,
+            summarize,
             display_name: &message.display_name,
             text,
             shared_chat: message.chat.is_shared,
@@ -361,7 +413,10 @@ impl Inner {
             notes_enabled: !settings.notes_off,
         };
         let mut groups = Vec::new();
-        for retriever in &self.deps.retrievers {
+        let documents: &dyn crate::retrieve::Retriever = &self.document_retriever;
+        let retrievers =
+            std::iter::once(documents).chain(self.deps.retrievers.iter().map(|r| &**r));
+        for retriever in retrievers {
             match retriever.retrieve(&query).await {
                 Ok(Some(group)) => groups.push(group),
                 Ok(None) => {}
@@ -373,7 +428,7 @@ impl Inner {
 
     /// The context window to ask for (the model's own, capped by configuration) and
     /// whether the model can call tools; asked once per model.
-    async fn model_facts(&self, model: &str) -> Result<ModelFacts, ModelError> {
+    pub(super) async fn model_facts(&self, model: &str) -> Result<ModelFacts, ModelError> {
         if let Some(&facts) = self
             .model_facts
             .lock()
@@ -389,6 +444,7 @@ impl Inner {
                 .unwrap_or(self.config.fallback_context_tokens)
                 .min(self.config.max_context_tokens),
             tools: info.tools,
+            vision: info.vision,
         };
         self.model_facts
             .lock()

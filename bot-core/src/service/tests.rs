@@ -39,6 +39,7 @@ pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps
         .with_clock(clock.clone()),
     );
     Deps {
+        files: None,
         model,
         // As the binary wires it: write-through caches in front of the store.
         history: Arc::new(crate::store::cache::CachedHistory::new(
