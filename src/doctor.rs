@@ -55,6 +55,7 @@ pub async fn run(config: &Config) -> ExitCode {
             if models.iter().any(|m| m == wanted || *m == latest) {
                 report.pass(&format!("model '{wanted}' is installed"));
                 check_tools(config, model.as_ref(), &mut report).await;
+                check_pictures(config, model.as_ref(), &models, &mut report).await;
             } else {
                 report.fail(
                     &format!(
@@ -176,6 +177,56 @@ async fn check_tools(
              commands and plain requests (a tool-capable model such as qwen2.5 or llama3.2 adds them to answers)"
         ),
         Err(e) => report.skip(&format!("tools: could not ask about '{wanted}': {e}")),
+    }
+}
+
+/// Which model answers pictures: the default one if it can see, else
+/// `HEARTH_VISION_MODEL` (which must be installed and able to see); and the file limits.
+async fn check_pictures(
+    config: &Config,
+    model: &dyn bot_core::model::LanguageModel,
+    installed: &[String],
+    report: &mut Report,
+) {
+    let service = &config.service;
+    let mb = |bytes: u64| bytes / (1024 * 1024);
+    let limits = format!(
+        "pictures up to {} MB downscaled to {} px, the latest {} sent to the model          (HEARTH_IMAGE_MAX_MB, HEARTH_IMAGE_MAX_SIDE, HEARTH_IMAGES_IN_CONTEXT); documents up to {} MB          (HEARTH_DOCUMENT_MAX_MB): PDF, .docx, .html, .txt, .md, .csv, .json",
+        mb(service.image_max_bytes),
+        service.image_max_side,
+        service.images_in_context,
+        mb(service.document_max_bytes)
+    );
+    let wanted = &service.default_model;
+    let own_sees = matches!(model.model_info(wanted).await, Ok(info) if info.vision);
+    match (&service.vision_model, own_sees) {
+        (_, true) => report.pass(&format!("pictures: '{wanted}' can see them; {limits}")),
+        (None, false) => println!(
+            "NOTE  pictures: '{wanted}' cannot see pictures and HEARTH_VISION_MODEL is not set:              photos get a note saying so (e.g. `ollama pull qwen2.5vl:3b` and set HEARTH_VISION_MODEL); {limits}"
+        ),
+        (Some(vision), false) => {
+            let latest = format!("{vision}:latest");
+            if !installed.iter().any(|m| m == vision || *m == latest) {
+                report.fail(
+                    &format!("pictures: HEARTH_VISION_MODEL '{vision}' is not installed"),
+                    &format!("run `ollama pull {vision}`, or unset HEARTH_VISION_MODEL"),
+                );
+                return;
+            }
+            match model.model_info(vision).await {
+                Ok(info) if info.vision => report.pass(&format!(
+                    "pictures: answered by '{vision}' (HEARTH_VISION_MODEL); {limits}"
+                )),
+                Ok(_) if config.model_api == crate::config::ModelApi::OpenAi => report.pass(&format!(
+                    "pictures: sent to '{vision}' (HEARTH_VISION_MODEL; the server does not say whether it can see); {limits}"
+                )),
+                Ok(_) => report.fail(
+                    &format!("pictures: HEARTH_VISION_MODEL '{vision}' cannot see pictures (no `vision` capability)"),
+                    "pick a vision model such as qwen2.5vl:3b, gemma3 or llama3.2-vision",
+                ),
+                Err(e) => report.skip(&format!("pictures: could not ask about '{vision}': {e}")),
+            }
+        }
     }
 }
 
