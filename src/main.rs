@@ -270,6 +270,7 @@ async fn build_service(
         reminders: Arc::new(store.clone()),
         tool_sources: Vec::new(),
         files: Some(Arc::new(hearth_media::MediaReader)),
+        documents: Arc::new(store.clone()),
     };
     let mut deps = deps;
     let mcp_stop = tokio_util::sync::CancellationToken::new();

@@ -121,10 +121,10 @@ pub const COMMANDS: &[CommandSpec] = &[
     spec("export", "Get everything stored about you as a file", None),
     spec(
         "notes",
-        "Search the owner's notes: /notes QUERY (or /notes off, /notes on)",
+        "Search notes: /notes QUERY, /notes off|on, /notes add (file the document just sent)",
         arg(
             "query",
-            "Words to search for (or on, off); empty shows the vaults",
+            "Words to search for (or on, off, add); empty shows the vaults",
             false,
             false,
         ),

@@ -362,36 +362,44 @@ impl ChatDocuments {
                 .map(|i| passage_of(latest, i, 1.0))
                 .collect();
         }
-        let question_words = crate::sources::words(question);
-        let mut scored: Vec<(f32, &Arc<ChatDocument>, usize)> = Vec::new();
-        for (age, doc) in docs.iter().rev().enumerate() {
-            for (i, passage) in doc.passages.iter().enumerate() {
-                let words = crate::sources::words(&passage.text);
-                let shared = question_words.iter().filter(|w| words.contains(*w)).count();
-                let keyword = if question_words.is_empty() {
-                    0.0
-                } else {
-                    shared as f32 / question_words.len() as f32
-                };
-                let cosine = match (question_vector, doc.vectors.as_ref()) {
-                    (Some(q), Some(vectors)) => vectors.get(i).map_or(0.0, |v| cosine(q, v)),
-                    _ => 0.0,
-                };
-                // Newer documents first among equals: the question is most likely about
-                // the latest one.
-                let score = cosine + 0.5 * keyword - 0.01 * age as f32;
-                scored.push((score, doc, i));
-            }
-        }
-        scored.sort_by(|a, b| b.0.total_cmp(&a.0));
-        scored.truncate(self.max_passages);
-        // In document order within the prompt reads better; keep the best first instead so
-        // the budget cuts the least relevant.
-        scored
-            .into_iter()
-            .map(|(score, doc, i)| passage_of(doc, i, score))
-            .collect()
+        rank(&docs, question, question_vector, self.max_passages)
     }
+}
+
+/// The `max` passages of `docs` (newest last) most relevant to `question`: cosine with
+/// `question_vector` where a document has vectors, plus the share of the question's words
+/// the passage holds; newer documents first among equals.
+pub fn rank(
+    docs: &[Arc<ChatDocument>],
+    question: &str,
+    question_vector: Option<&[f32]>,
+    max: usize,
+) -> Vec<Passage> {
+    let question_words = crate::sources::words(question);
+    let mut scored: Vec<(f32, &Arc<ChatDocument>, usize)> = Vec::new();
+    for (age, doc) in docs.iter().rev().enumerate() {
+        for (i, passage) in doc.passages.iter().enumerate() {
+            let words = crate::sources::words(&passage.text);
+            let shared = question_words.iter().filter(|w| words.contains(*w)).count();
+            let keyword = if question_words.is_empty() {
+                0.0
+            } else {
+                shared as f32 / question_words.len() as f32
+            };
+            let cosine = match (question_vector, doc.vectors.as_ref()) {
+                (Some(q), Some(vectors)) => vectors.get(i).map_or(0.0, |v| cosine(q, v)),
+                _ => 0.0,
+            };
+            let score = cosine + 0.5 * keyword - 0.01 * age as f32;
+            scored.push((score, doc, i));
+        }
+    }
+    scored.sort_by(|a, b| b.0.total_cmp(&a.0));
+    scored.truncate(max);
+    scored
+        .into_iter()
+        .map(|(score, doc, i)| passage_of(doc, i, score))
+        .collect()
 }
 
 /// How many documents one conversation keeps.
@@ -419,52 +427,245 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     }
 }
 
-/// The conversation's documents as prompt context.
+/// The conversation's documents, and the person's filed ones, as prompt context.
 pub struct DocumentRetriever {
     documents: Arc<ChatDocuments>,
     memories: Arc<crate::memory::Memories>,
+    store: Arc<dyn DocumentStore>,
+    /// Each person's filed documents, decoded once (dropped when they change).
+    filed: mini_moka::sync::Cache<crate::UserKey, Arc<Vec<Arc<ChatDocument>>>>,
 }
 
 impl DocumentRetriever {
-    /// Retrieves from `documents`, embedding questions with the memories' model.
-    pub fn new(documents: Arc<ChatDocuments>, memories: Arc<crate::memory::Memories>) -> Self {
+    /// Retrieves from `documents` and `store`, embedding questions with the memories' model.
+    pub fn new(
+        documents: Arc<ChatDocuments>,
+        memories: Arc<crate::memory::Memories>,
+        store: Arc<dyn DocumentStore>,
+    ) -> Self {
         Self {
             documents,
             memories,
+            store,
+            filed: mini_moka::sync::Cache::builder()
+                .max_capacity(1000)
+                .time_to_idle(std::time::Duration::from_secs(3600))
+                .build(),
         }
+    }
+
+    /// Forgets the decoded copy of `user`'s filed documents (they changed).
+    pub fn invalidate(&self, user: &crate::UserKey) {
+        self.filed.invalidate(user);
+    }
+
+    /// `user`'s filed documents, decoded.
+    pub async fn filed(
+        &self,
+        user: &crate::UserKey,
+    ) -> Result<Arc<Vec<Arc<ChatDocument>>>, crate::store::StoreError> {
+        if let Some(docs) = self.filed.get(user) {
+            return Ok(docs);
+        }
+        let model = self.memories.embedder().map(|e| e.describe());
+        let docs: Vec<Arc<ChatDocument>> = self
+            .store
+            .documents(user)
+            .await?
+            .iter()
+            .map(|d| Arc::new(d.to_chat_document(model.as_deref())))
+            .collect();
+        let docs = Arc::new(docs);
+        self.filed.insert(user.clone(), Arc::clone(&docs));
+        Ok(docs)
     }
 }
 
 #[async_trait::async_trait]
 impl Retriever for DocumentRetriever {
     async fn retrieve(&self, query: &Query<'_>) -> Result<Option<ContextGroup>, RetrieveError> {
-        let docs = self.documents.of(query.scope);
-        if docs.is_empty() {
+        let here = self.documents.of(query.scope);
+        // Filed documents are the person's own: not in shared chats unless they allowed it.
+        let personal = !query.shared_chat || query.personal_in_shared;
+        let filed = if personal && !query.summarize {
+            self.filed(query.user)
+                .await
+                .map_err(|e| RetrieveError::Backend(e.to_string()))?
+        } else {
+            Arc::new(Vec::new())
+        };
+        if here.is_empty() && filed.is_empty() {
             return Ok(None);
         }
-        let vector = if !query.summarize && docs.iter().any(|d| d.vectors.is_some()) {
-            self.memories
-                .embed(vec![query.text.to_owned()])
-                .await
-                .and_then(|mut v| v.pop())
+        let passages = if query.summarize {
+            self.documents.passages(query.scope, query.text, None, true)
         } else {
-            None
+            let wants_vector = here.iter().chain(filed.iter()).any(|d| d.vectors.is_some());
+            let vector = if wants_vector {
+                self.memories
+                    .embed(vec![query.text.to_owned()])
+                    .await
+                    .and_then(|mut v| v.pop())
+            } else {
+                None
+            };
+            // Filed ones count as older than anything sent in this conversation.
+            let all: Vec<Arc<ChatDocument>> = filed.iter().chain(here.iter()).cloned().collect();
+            let mut found = rank(
+                &all,
+                query.text,
+                vector.as_deref(),
+                self.documents.max_passages,
+            );
+            if here.is_empty() {
+                // Only filed documents: they must share something with the question.
+                // Near enough in meaning, or (without vectors) a third of the question's words.
+                let floor = if vector.is_some() {
+                    self.memories
+                        .embedder()
+                        .and_then(|e| e.relevance_floor())
+                        .unwrap_or(0.3)
+                } else {
+                    0.15
+                };
+                found.retain(|p| p.score >= floor);
+            }
+            found
         };
-        let passages =
-            self.documents
-                .passages(query.scope, query.text, vector.as_deref(), query.summarize);
         if passages.is_empty() {
             return Ok(None);
         }
-        let names: Vec<&str> = docs.iter().map(|d| d.name.as_str()).collect();
-        Ok(Some(ContextGroup {
-            heading: format!(
-                "Passages of the document(s) {} sent in this conversation (answer from them; each starts with its source)",
+        let names: Vec<&str> = here.iter().map(|d| d.name.as_str()).collect();
+        let heading = if names.is_empty() {
+            "Passages of documents this person filed (use them only when relevant; each starts with its source)".to_owned()
+        } else {
+            format!(
+                "Passages of the document(s) {} sent in this conversation, and of documents this person filed (answer from them; each starts with its source)",
                 names.join(", ")
-            ),
+            )
+        };
+        Ok(Some(ContextGroup {
+            heading,
             cite: true,
             passages,
         }))
+    }
+}
+
+/// A document a person filed into their own collection (`/notes add`).
+#[derive(Clone, Debug, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct SavedDocument {
+    /// Whose it is.
+    pub owner: crate::UserKey,
+    /// The file's name (unique per person: filing the same name again replaces it).
+    pub name: String,
+    /// When it was filed.
+    pub saved_at: chrono::DateTime<chrono::Utc>,
+    /// Its passages, in document order.
+    pub passages: Vec<SavedPassage>,
+    /// The embedding model of `vectors` (an embedder's `describe()`).
+    #[serde(default)]
+    pub embedding_model: Option<String>,
+    /// One vector per passage, when an embedding model was configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vectors: Option<Vec<Vec<f32>>>,
+}
+
+/// A passage of a filed document.
+#[derive(Clone, Debug, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+pub struct SavedPassage {
+    /// The page it starts on, for formats with pages.
+    pub page: Option<u32>,
+    /// The text.
+    pub text: String,
+}
+
+impl SavedDocument {
+    /// As a conversation document (for the retriever), its vectors kept only when they
+    /// were made by `model`.
+    pub fn to_chat_document(&self, model: Option<&str>) -> ChatDocument {
+        ChatDocument {
+            name: self.name.clone(),
+            passages: self
+                .passages
+                .iter()
+                .map(|p| DocPassage {
+                    page: p.page,
+                    text: p.text.clone(),
+                })
+                .collect(),
+            vectors: self
+                .vectors
+                .clone()
+                .filter(|_| model.is_some() && self.embedding_model.as_deref() == model),
+        }
+    }
+}
+
+/// Where people's filed documents are kept.
+#[async_trait::async_trait]
+pub trait DocumentStore: Send + Sync {
+    /// Stores `document` (replacing the owner's document of the same name).
+    async fn put_document(&self, document: &SavedDocument) -> Result<(), crate::store::StoreError>;
+    /// The owner's documents, by name.
+    async fn documents(
+        &self,
+        owner: &crate::UserKey,
+    ) -> Result<Vec<SavedDocument>, crate::store::StoreError>;
+    /// Deletes every document of `owner`; returns how many there were.
+    async fn remove_all_documents(
+        &self,
+        owner: &crate::UserKey,
+    ) -> Result<usize, crate::store::StoreError>;
+    /// Makes every write so far durable.
+    async fn flush(&self) -> Result<(), crate::store::StoreError>;
+}
+
+/// Filed documents in memory, for tests.
+#[derive(Debug, Default)]
+pub struct InMemoryDocuments {
+    documents: std::sync::Mutex<std::collections::BTreeMap<(String, String), SavedDocument>>,
+}
+
+#[async_trait::async_trait]
+impl DocumentStore for InMemoryDocuments {
+    async fn put_document(&self, document: &SavedDocument) -> Result<(), crate::store::StoreError> {
+        self.documents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(
+                (document.owner.as_str().to_owned(), document.name.clone()),
+                document.clone(),
+            );
+        Ok(())
+    }
+
+    async fn documents(
+        &self,
+        owner: &crate::UserKey,
+    ) -> Result<Vec<SavedDocument>, crate::store::StoreError> {
+        Ok(self
+            .documents
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .values()
+            .filter(|d| &d.owner == owner)
+            .cloned()
+            .collect())
+    }
+
+    async fn remove_all_documents(
+        &self,
+        owner: &crate::UserKey,
+    ) -> Result<usize, crate::store::StoreError> {
+        let mut documents = self.documents.lock().unwrap_or_else(|e| e.into_inner());
+        let before = documents.len();
+        documents.retain(|_, d| &d.owner != owner);
+        Ok(before - documents.len())
+    }
+
+    async fn flush(&self) -> Result<(), crate::store::StoreError> {
+        Ok(())
     }
 }
 

@@ -168,6 +168,8 @@ pub struct Deps {
     /// Reads photos and documents; `None`: files are answered with a note that the bot
     /// cannot read them.
     pub files: Option<Arc<dyn crate::files::FileReader>>,
+    /// Documents people filed into their own collection (`/notes add`).
+    pub documents: Arc<dyn crate::files::DocumentStore>,
 }
 
 /// What one inbound message asks for.
@@ -303,6 +305,7 @@ impl ChatService {
             document_retriever: crate::files::DocumentRetriever::new(
                 Arc::clone(&documents),
                 Arc::clone(&deps.memories),
+                Arc::clone(&deps.documents),
             ),
             documents,
             pictures: mini_moka::sync::Cache::builder()

@@ -30,7 +30,11 @@ fn photo() -> Vec<u8> {
         let r = (x * 255 / 4000) as i32 + noise;
         let g = (y * 255 / 3000) as i32 - noise;
         let b = (((x / 40) ^ (y / 40)) % 255) as i32 + noise / 2;
-        image::Rgb([r.clamp(0, 255) as u8, g.clamp(0, 255) as u8, b.clamp(0, 255) as u8])
+        image::Rgb([
+            r.clamp(0, 255) as u8,
+            g.clamp(0, 255) as u8,
+            b.clamp(0, 255) as u8,
+        ])
     });
     let mut out = Vec::new();
     image::codecs::jpeg::JpegEncoder::new_with_quality(&mut out, 90)
@@ -94,7 +98,8 @@ fn pdf_part() {
     let mut chars = 0;
     for _ in 0..5 {
         let started = Instant::now();
-        let pages = hearth_media::document("report.pdf", Some("application/pdf"), &pdf).expect("reads");
+        let pages =
+            hearth_media::document("report.pdf", Some("application/pdf"), &pdf).expect("reads");
         let secs = started.elapsed().as_secs_f64();
         assert_eq!(pages.len(), 200);
         chars = pages.iter().map(|p| p.text.chars().count()).sum();

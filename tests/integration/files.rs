@@ -19,6 +19,16 @@ fn jpeg(width: u32, height: u32) -> (u32, u32, Vec<u8>) {
     )
 }
 
+/// The final answer containing `needle`, once its sources line is there (streamed edits
+/// come first).
+async fn with_sources(h: &Harness, chat: i64, needle: &str) -> String {
+    h.tg.wait_for_message(chat, WAIT, |m| {
+        m.text.contains(needle) && m.text.contains("Sources")
+    })
+    .await
+    .text
+}
+
 fn decode(b64: &str) -> image::DynamicImage {
     let bytes = base64::engine::general_purpose::STANDARD
         .decode(b64)
@@ -190,7 +200,7 @@ async fn a_pdf_is_summarized_then_answered_with_page_sources_until_reset() {
         "The greenhouse roof needs repair before winter; the budget is three hundred euros.",
     ]));
     h.tg.send_private(ALICE, "Alice", "What needs repair in the greenhouse?");
-    let reply = h.reply_containing(ALICE, "greenhouse roof").await;
+    let reply = with_sources(&h, ALICE, "greenhouse roof").await;
     assert!(reply.contains("report.pdf p. 3"), "{reply}");
     assert!(
         h.ollama.requests()[1]
@@ -209,7 +219,7 @@ async fn a_pdf_is_summarized_then_answered_with_page_sources_until_reset() {
         pdf,
         Some("How many members?"),
     );
-    let reply = h.reply_containing(ALICE, "Forty two gardeners").await;
+    let reply = with_sources(&h, ALICE, "Forty two gardeners").await;
     assert!(reply.contains("report.pdf p. 2"), "{reply}");
     assert_eq!(h.ollama.requests()[2].last_user(), "How many members?");
 
@@ -251,7 +261,7 @@ async fn text_word_and_html_documents_are_read() {
         docx,
         Some("What should I bring?"),
     );
-    let reply = h.reply_containing(ALICE, "blue tent").await;
+    let reply = with_sources(&h, ALICE, "blue tent").await;
     assert!(reply.contains("trip.docx"), "{reply}");
     let html = b"<html><body><h1>Menu</h1><p>Pumpkin soup of the day</p></body></html>".to_vec();
     h.tg.send_document(
@@ -422,6 +432,52 @@ async fn a_discord_image_attachment_reaches_the_vision_model() {
         answer.content.contains("house.pdf p. 2"),
         "{}",
         answer.content
+    );
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn a_filed_document_answers_after_kill_9_and_is_in_the_export() {
+    let h = Harness::new().await;
+    let bot = h.start_bot().await;
+    let pdf = fixtures::pdf(&[
+        "Lease agreement",
+        "Pets: one cat is allowed in the flat if the tenant keeps the garden tidy.",
+    ]);
+    h.tg.send_document(
+        ALICE,
+        "Alice",
+        "lease.pdf",
+        "application/pdf",
+        pdf,
+        Some("what is this?"),
+    );
+    h.reply_containing(ALICE, "echo: what is this?").await;
+    h.tg.send_private(ALICE, "Alice", "/notes add");
+    h.reply_containing(ALICE, "Filed lease.pdf").await;
+    // Acknowledged as filed: on disk, whatever happens next.
+    bot.kill();
+    let bot = h.start_bot().await;
+    h.ollama.push(Script::pieces(&[
+        "Yes, pets are fine if the tenant keeps the garden tidy.",
+    ]));
+    h.tg.send_private(ALICE, "Alice", "Is my cat allowed in the flat?");
+    let reply = h.reply_containing(ALICE, "Sources").await;
+    let prompt = h.ollama.requests().last().unwrap().all_text();
+    assert!(
+        reply.contains("lease.pdf p. 2"),
+        "{reply}\n{prompt}\n{}",
+        bot.log()
+    );
+    h.tg.send_private(ALICE, "Alice", "/export");
+    let export = hearth_tests::eventually(WAIT, || h.tg.documents().pop()).await;
+    let (_, bytes) = export.expect("an export file");
+    let export: serde_json::Value = serde_json::from_slice(&bytes).unwrap();
+    assert_eq!(export["documents"][0]["name"], "lease.pdf");
+    assert!(
+        export["documents"][0]["passages"]
+            .to_string()
+            .contains("one cat is allowed")
     );
     assert_eq!(bot.terminate().await, Some(0));
 }

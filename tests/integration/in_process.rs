@@ -83,6 +83,7 @@ impl InProcess {
             ))],
             notes: None,
             files: None,
+            documents: Arc::new(bot_core::files::InMemoryDocuments::default()),
             tool_sources: Vec::new(),
             memories,
             voice: None,

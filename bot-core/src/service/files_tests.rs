@@ -8,7 +8,7 @@ use super::*;
 use crate::files::{FileError, FileKind, FileReader, IncomingFile, Page, Picture};
 use crate::model::scripted::ScriptedModel;
 use crate::store::memory::InMemoryStore;
-use crate::types::Attachment;
+use crate::types::{Attachment, UserKey};
 
 /// "Decodes" a picture by naming its bytes; reads a document's pages split at form feeds.
 struct PlainReader;
@@ -230,5 +230,88 @@ async fn a_broken_picture_is_explained_and_the_document_beside_it_still_answered
         model.requests()[0].messages[0]
             .content
             .contains("Page one says hello.")
+    );
+}
+
+#[tokio::test]
+async fn notes_add_files_the_document_for_later_answers_export_and_forgetting() {
+    let fetched = Arc::new(AtomicUsize::new(0));
+    let model = Arc::new(ScriptedModel::new(&["m"], 8192));
+    let service = service(model.clone(), None);
+    let events = collect(service.handle(message("1", "/notes add"))).await;
+    assert!(
+        final_text(&events).contains("Send me a document first"),
+        "{events:?}"
+    );
+    let lease = "Lease agreement\u{c}Pets: one cat is allowed in the flat.";
+    collect(service.handle_files(
+        message("1", "what is this?"),
+        vec![file(
+            FileKind::Document,
+            Some("lease.pdf"),
+            lease.as_bytes(),
+            &fetched,
+        )],
+    ))
+    .await;
+    let events = collect(service.handle(message("1", "/notes add"))).await;
+    // Markdown-escaped: the adapter shows "lease.pdf".
+    assert!(
+        final_text(&events).contains("Filed lease\\.pdf"),
+        "{events:?}"
+    );
+    // A new conversation: the filed document still answers, cited by page.
+    collect(service.handle(message("1", "/reset"))).await;
+    collect(service.handle(message("1", "Is my cat allowed in the flat?"))).await;
+    let system = model.requests().last().unwrap().messages[0].content.clone();
+    assert!(
+        system.contains("[lease.pdf p. 2] Pets: one cat is allowed"),
+        "{system}"
+    );
+    // Unrelated questions bring nothing of it; other people never get it.
+    collect(service.handle(message("1", "What is the capital of France?"))).await;
+    assert!(
+        !model.requests().last().unwrap().messages[0]
+            .content
+            .contains("lease.pdf")
+    );
+    collect(service.handle(message("2", "Is my cat allowed in the flat?"))).await;
+    assert!(
+        !model.requests().last().unwrap().messages[0]
+            .content
+            .contains("lease.pdf")
+    );
+    // /notes lists it; the export has it whole.
+    let events = collect(service.handle(message("1", "/notes"))).await;
+    assert!(final_text(&events).contains("lease\\.pdf"), "{events:?}");
+    let export = service
+        .export(&UserKey::new(crate::Platform::Telegram, "1"))
+        .await
+        .unwrap();
+    assert_eq!(export["documents"][0]["name"], "lease.pdf");
+    assert_eq!(export["documents"][0]["passages"][1]["page"], 2);
+    assert!(
+        export["documents"][0]["passages"][1]["text"]
+            .as_str()
+            .unwrap()
+            .contains("one cat")
+    );
+    // /forget all deletes it.
+    let events = collect(service.handle(message("1", "/forget all"))).await;
+    assert!(
+        final_text(&events).contains("1 filed documents"),
+        "{events:?}"
+    );
+    collect(service.handle(message("1", "/forget all confirm"))).await;
+    let export = service
+        .export(&UserKey::new(crate::Platform::Telegram, "1"))
+        .await
+        .unwrap();
+    assert_eq!(export["documents"], serde_json::json!([]));
+    collect(service.handle(message("1", "Is my cat allowed in the flat?"))).await;
+    assert!(
+        !model.requests().last().unwrap().messages[0]
+            .content
+            .contains("lease.pdf")
     );
 }

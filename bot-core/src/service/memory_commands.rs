@@ -224,14 +224,37 @@ impl Inner {
         let words: Vec<&str> = arg.split_whitespace().collect();
         let text = match words.as_slice() {
             [] => t(lang, "forget-which"),
-            ["all"] => match memories.list(&user).await.map_err(store_error)?.len() {
-                0 => t(lang, "forget-nothing"),
-                n => tr(lang, "forget-all-ask", &[("count", &n.to_string())]),
-            },
+            ["all"] => {
+                let n = memories.list(&user).await.map_err(store_error)?.len();
+                let filed = self.deps.documents.documents(&user).await?.len();
+                match (n, filed) {
+                    (0, 0) => t(lang, "forget-nothing"),
+                    (n, 0) => tr(lang, "forget-all-ask", &[("count", &n.to_string())]),
+                    (n, filed) => tr(
+                        lang,
+                        "forget-all-ask-documents",
+                        &[("count", &n.to_string()), ("documents", &filed.to_string())],
+                    ),
+                }
+            }
             ["all", "confirm"] => {
                 let n = memories.forget_all(&user).await.map_err(store_error)?;
-                tracing::info!(user = %user, removed = n, "forgot all memories");
-                tr(lang, "forget-all-done", &[("count", &n.to_string())])
+                // Filed documents and the documents of their conversations go too.
+                let filed = self.deps.documents.remove_all_documents(&user).await?;
+                self.deps.documents.flush().await?;
+                self.document_retriever.invalidate(&user);
+                self.documents.clear_user(&user);
+                tracing::info!(user = %user, removed = n, documents = filed, "forgot all memories");
+                let mut text = tr(lang, "forget-all-done", &[("count", &n.to_string())]);
+                if filed > 0 {
+                    text.push(' ');
+                    text.push_str(&tr(
+                        lang,
+                        "forget-documents-done",
+                        &[("documents", &filed.to_string())],
+                    ));
+                }
+                text
             }
             [id] if id.starts_with('m')
                 && id.len() > 1
@@ -269,6 +292,21 @@ impl Inner {
         let settings = self.deps.settings.settings(user).await?;
         let turns = self.deps.history.user_turns(platform, user_id).await?;
         let reminders = self.deps.reminders.list(user).await?;
+        // Filed documents, whole (their text by passage and page), without their vectors.
+        let documents: Vec<serde_json::Value> = self
+            .deps
+            .documents
+            .documents(user)
+            .await?
+            .into_iter()
+            .map(|d| {
+                json!({
+                    "name": d.name,
+                    "saved_at": d.saved_at,
+                    "passages": d.passages,
+                })
+            })
+            .collect();
         let mut conversations: Vec<serde_json::Value> = Vec::new();
         for (scope, stored) in &turns {
             let turn = serde_json::to_value(&stored.turn).unwrap_or_default();
@@ -292,6 +330,7 @@ impl Inner {
             "settings": settings,
             "memories": memories,
             "reminders": reminders,
+            "documents": documents,
             "conversations": conversations,
         });
         Ok((export, memories.len(), turns.len()))

@@ -15,6 +15,75 @@ const SNIPPET: usize = 240;
 const FAILED_LISTED: usize = 10;
 
 impl Inner {
+    /// `/notes add`: files the conversation's latest document into the person's own
+    /// collection, searched in their answers from then on.
+    async fn file_document(
+        &self,
+        message: &InboundMessage,
+        reply: &Reply,
+        lang: Lang,
+    ) -> Result<(), StoreError> {
+        let user = message.user_key();
+        let Some(latest) = self.documents.of(&message.scope()).pop() else {
+            reply.finish(t(lang, "notes-add-nothing")).await;
+            return Ok(());
+        };
+        let document = crate::files::SavedDocument {
+            owner: user.clone(),
+            name: latest.name.clone(),
+            saved_at: self.deps.clock.now(),
+            passages: latest
+                .passages
+                .iter()
+                .map(|p| crate::files::SavedPassage {
+                    page: p.page,
+                    text: p.text.clone(),
+                })
+                .collect(),
+            embedding_model: latest
+                .vectors
+                .as_ref()
+                .and(self.deps.memories.embedder())
+                .map(|e| e.describe()),
+            vectors: latest.vectors.clone(),
+        };
+        self.deps.documents.put_document(&document).await?;
+        self.deps.documents.flush().await?;
+        self.document_retriever.invalidate(&user);
+        tracing::info!(user = %user, passages = document.passages.len(), "filed a document");
+        reply
+            .finish(tr(
+                lang,
+                "notes-add-done",
+                &[
+                    ("name", &escape_markdown(&document.name)),
+                    ("passages", &document.passages.len().to_string()),
+                ],
+            ))
+            .await;
+        Ok(())
+    }
+
+    /// A line naming the person's filed documents, empty when there are none.
+    async fn filed_line(&self, user: &crate::UserKey, lang: Lang) -> Result<String, StoreError> {
+        let docs = self.deps.documents.documents(user).await?;
+        if docs.is_empty() {
+            return Ok(String::new());
+        }
+        let names: Vec<String> = docs.iter().map(|d| escape_markdown(&d.name)).collect();
+        Ok(format!(
+            "\n\n{}",
+            tr(
+                lang,
+                "notes-filed",
+                &[
+                    ("count", &docs.len().to_string()),
+                    ("names", &names.join(", "))
+                ]
+            )
+        ))
+    }
+
     pub(super) async fn notes_command(
         &self,
         arg: Option<String>,
@@ -22,8 +91,17 @@ impl Inner {
         reply: &Reply,
     ) -> Result<(), StoreError> {
         let lang = self.person_lang(message).await;
+        if arg
+            .as_deref()
+            .is_some_and(|a| a.trim().eq_ignore_ascii_case("add"))
+        {
+            return self.file_document(message, reply, lang).await;
+        }
         let Some(notes) = self.deps.notes.as_ref() else {
-            reply.finish(t(lang, "notes-not-set-up")).await;
+            let filed = self.filed_line(&message.user_key(), lang).await?;
+            reply
+                .finish(format!("{}{filed}", t(lang, "notes-not-set-up")))
+                .await;
             return Ok(());
         };
         let user = message.user_key();
@@ -51,7 +129,10 @@ impl Inner {
                 let off = self.deps.settings.settings(&user).await?.notes_off;
                 let zone = self.zone_for(&user).await?;
                 let vaults = notes.overview(reader).await;
-                reply.finish(overview(&vaults, off, lang, zone)).await;
+                let filed = self.filed_line(&user, lang).await?;
+                reply
+                    .finish(format!("{}{filed}", overview(&vaults, off, lang, zone)))
+                    .await;
             }
             _ => match notes.search(reader, &arg, LISTED).await {
                 Ok(hits) if hits.is_empty() => {

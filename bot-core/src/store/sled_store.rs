@@ -43,6 +43,7 @@ pub struct SledStore {
     vectors: sled::Tree,
     reminders: sled::Tree,
     reminder_ids: sled::Tree,
+    documents: sled::Tree,
 }
 
 impl From<sled::Error> for StoreError {
@@ -135,6 +136,7 @@ impl SledStore {
             vectors: db.open_tree("memory_vectors")?,
             reminders: db.open_tree("reminders")?,
             reminder_ids: db.open_tree("reminder_ids")?,
+            documents: db.open_tree("documents")?,
             db,
         })
     }
@@ -640,9 +642,131 @@ impl ReminderStore for SledStore {
     }
 }
 
+fn document_key(owner: &UserKey, name: &str) -> Vec<u8> {
+    let mut key = owner_prefix(owner);
+    key.extend_from_slice(name.as_bytes());
+    key
+}
+
+impl SledStore {
+    fn blocking_put_document(
+        &self,
+        document: &crate::files::SavedDocument,
+    ) -> Result<(), StoreError> {
+        let raw = serde_json::to_vec(document)
+            .map_err(|e| StoreError::Corrupt(format!("encoding a document: {e}")))?;
+        self.documents
+            .insert(document_key(&document.owner, &document.name), raw)?;
+        Ok(())
+    }
+
+    fn blocking_documents(
+        &self,
+        owner: &UserKey,
+    ) -> Result<Vec<crate::files::SavedDocument>, StoreError> {
+        self.documents
+            .scan_prefix(owner_prefix(owner))
+            .values()
+            .map(|raw| {
+                serde_json::from_slice(&raw?)
+                    .map_err(|e| StoreError::Corrupt(format!("a stored document: {e}")))
+            })
+            .collect()
+    }
+
+    fn blocking_remove_all_documents(&self, owner: &UserKey) -> Result<usize, StoreError> {
+        let keys: Vec<sled::IVec> = self
+            .documents
+            .scan_prefix(owner_prefix(owner))
+            .keys()
+            .collect::<Result<_, _>>()?;
+        for key in &keys {
+            self.documents.remove(key)?;
+        }
+        Ok(keys.len())
+    }
+}
+
+#[async_trait::async_trait]
+impl crate::files::DocumentStore for SledStore {
+    async fn put_document(&self, document: &crate::files::SavedDocument) -> Result<(), StoreError> {
+        let document = document.clone();
+        self.offload(move |s| s.blocking_put_document(&document))
+            .await
+    }
+
+    async fn documents(
+        &self,
+        owner: &UserKey,
+    ) -> Result<Vec<crate::files::SavedDocument>, StoreError> {
+        let owner = owner.clone();
+        self.offload(move |s| s.blocking_documents(&owner)).await
+    }
+
+    async fn remove_all_documents(&self, owner: &UserKey) -> Result<usize, StoreError> {
+        let owner = owner.clone();
+        self.offload(move |s| s.blocking_remove_all_documents(&owner))
+            .await
+    }
+
+    async fn flush(&self) -> Result<(), StoreError> {
+        self.flush_without_blocking().await
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[tokio::test]
+    async fn filed_documents_survive_a_reopen_per_owner_and_are_removed_whole() {
+        use crate::files::{DocumentStore, SavedDocument, SavedPassage};
+        let dir = tempfile::tempdir().unwrap();
+        let alice = UserKey::new(crate::Platform::Telegram, "1");
+        let bob = UserKey::new(crate::Platform::Telegram, "12");
+        let doc = |owner: &UserKey, name: &str, text: &str| SavedDocument {
+            owner: owner.clone(),
+            name: name.into(),
+            saved_at: chrono::Utc::now(),
+            passages: vec![SavedPassage {
+                page: Some(3),
+                text: text.into(),
+            }],
+            embedding_model: Some("m".into()),
+            vectors: Some(vec![vec![0.5, 0.25]]),
+        };
+        {
+            let store = SledStore::open(dir.path()).unwrap();
+            store
+                .put_document(&doc(&alice, "a.pdf", "one"))
+                .await
+                .unwrap();
+            store
+                .put_document(&doc(&alice, "a.pdf", "two"))
+                .await
+                .unwrap();
+            store
+                .put_document(&doc(&alice, "b.md", "three"))
+                .await
+                .unwrap();
+            store
+                .put_document(&doc(&bob, "a.pdf", "bob's"))
+                .await
+                .unwrap();
+            DocumentStore::flush(&store).await.unwrap();
+        }
+        let store = SledStore::open(dir.path()).unwrap();
+        let docs = store.documents(&alice).await.unwrap();
+        assert_eq!(docs.len(), 2);
+        assert_eq!(docs[0].passages[0].text, "two");
+        assert_eq!(docs[0].vectors, Some(vec![vec![0.5, 0.25]]));
+        assert_eq!(store.remove_all_documents(&alice).await.unwrap(), 2);
+        assert!(store.documents(&alice).await.unwrap().is_empty());
+        assert_eq!(
+            store.documents(&bob).await.unwrap()[0].passages[0].text,
+            "bob's"
+        );
+    }
 
     #[tokio::test]
     async fn history_and_settings_survive_reopening() {
