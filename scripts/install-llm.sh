@@ -58,4 +58,16 @@ if ! ls "$site"/llama_cpp_python-$version.dist-info >/dev/null 2>&1; then
   rm -rf "$site"
   pip install --quiet --root-user-action=ignore --no-compile --target "$site" "$wheels"/llama_cpp_python-$version-*.whl
 fi
-echo "real models ready: models/smollm2/, models/qwen/, engine in $site"
+# The image path's test projector: a LLaVA-style mmproj with random weights sized for SmolLM2
+# (no real vision model installs from the registries), written with the gguf package.
+mmproj=models/test-vision/mmproj-smollm2-135m-random.gguf
+if [ ! -f "$mmproj" ]; then
+  if ! ls "$site"/gguf-0.19.0.dist-info >/dev/null 2>&1; then
+    pip install --quiet --root-user-action=ignore --no-deps --no-compile --target "$site" gguf==0.19.0 pyyaml==6.0.3
+  fi
+  mkdir -p models/test-vision
+  PYTHONPATH="$site" python3 tests/support/llm/make_test_mmproj.py "$mmproj.partial" --n-embd 576
+  mv "$mmproj.partial" "$mmproj"
+fi
+
+echo "real models ready: models/smollm2/, models/qwen/, models/test-vision/, engine in $site"

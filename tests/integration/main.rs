@@ -19,7 +19,8 @@
 //!   per person, /reminders, /timezone.
 //! - `tools`: a streamed tool call run by the bot, its result sent back, the answer streamed
 //!   under a 🔧 line; no tools for models without them.
-//! - `real_model`: the same flows against a real tiny model behind Ollama's API.
+//! - `real_model`: the same flows against a real tiny model behind Ollama's API, and a photo
+//!   through llama.cpp's real multimodal path (a random-weight test projector).
 //! - `voice`: voice notes (espeak-ng + opusenc) decoded and transcribed by the real
 //!   Whisper tiny.en model, through Telegram and Discord; limits and broken audio.
 //! - `files`: photos to a vision model (downscaled, sizes chosen, albums, kept in the history

@@ -2,7 +2,8 @@
 //! OpenAI-compatible server): real streaming, real token counts, real JSON output, through
 //! both model backends. The model is tiny and often wrong, so these tests check structure
 //! and flow, never what it says. One test uses Qwen2.5-Coder-0.5B, which calls tools, for a
-//! reminder set through `create_reminder`.
+//! reminder set through `create_reminder`, and SmolLM2 with a random-weight vision projector
+//! for the image path.
 
 use std::time::Duration;
 
@@ -353,4 +354,34 @@ async fn a_question_in_korean_is_answered_in_korean() {
     assert!(hangul >= 2, "no Korean in the answer: {answer}");
     assert!(!answer.contains('⚠'), "{answer}");
     assert_eq!(bot.terminate().await, Some(0));
+}
+
+/// The image path through llama.cpp's real multimodal code: the bot's downscaled picture is
+/// decoded by llama.cpp, encoded by a (random-weight) projector into image tokens and
+/// evaluated with the caption; an answer streams back. No real vision model installs from
+/// the registries here, so what it says about the picture is meaningless by construction.
+#[tokio::test]
+async fn a_photo_goes_through_the_real_multimodal_path() {
+    let server = RealModelServer::start_vision_model(2048);
+    let h = harness_for(Harness::new().await, &server);
+    let bot = h.start_bot().await;
+    let picture = hearth_media::fixtures::picture(1600, 1200, image::ImageFormat::Jpeg);
+    h.tg.send_photo(
+        ALICE,
+        "Alice",
+        vec![(1600, 1200, picture)],
+        Some("What is in this picture?"),
+        None,
+    );
+    bot.wait_for_log(": answered", LONG).await;
+    assert_eq!(bot.terminate().await, Some(0));
+    let stats = server.requests().await;
+    let request = &stats["requests"][0];
+    assert_eq!(request["images"], 1, "{stats}");
+    // 64 image tokens plus the caption and the template were evaluated.
+    assert!(request["prompt_tokens"].as_u64().unwrap() > 64, "{stats}");
+    assert!(request["generated"].as_u64().unwrap() > 0, "{stats}");
+    let messages = h.tg.messages(ALICE);
+    let reply = &messages.last().unwrap().text;
+    assert!(!reply.trim().is_empty() && !reply.contains('⚠'), "{reply}");
 }

@@ -50,6 +50,32 @@ impl RealModelServer {
         )
     }
 
+    /// Starts SmolLM2 with the test projector (random LLaVA-style weights, from
+    /// `scripts/install-llm.sh`): `/api/show` lists `vision`, and pictures go through
+    /// llama.cpp's real multimodal path (decoded, encoded into 64 image tokens, evaluated).
+    /// The answers cannot describe the picture: the projector knows nothing.
+    pub fn start_vision_model(ctx: usize) -> Self {
+        let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
+        let mmproj = root.join("models/test-vision/mmproj-smollm2-135m-random.gguf");
+        assert!(
+            mmproj.is_file(),
+            "the test projector is missing: run scripts/install-llm.sh (scripts/test.sh does)"
+        );
+        Self::serve(
+            "models/smollm2/SmolLM2-135M-Instruct.Q4_1.gguf",
+            MODEL,
+            ctx,
+            &[
+                "--parameter-size",
+                "135M",
+                "--quantization",
+                "Q4_1",
+                "--mmproj",
+                &mmproj.display().to_string(),
+            ],
+        )
+    }
+
     fn serve(model: &str, name: &str, ctx: usize, extra: &[&str]) -> Self {
         let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
         let model = root.join(model);

@@ -105,7 +105,8 @@ class Handler(BaseHTTPRequestHandler):
                 "license": "Apache-2.0", "modelfile": f"FROM {cfg.name}", "parameters": f"num_ctx {cfg.ctx}",
                 "template": cfg.template, "details": {"format": "gguf", "family": cfg.family},
                 "model_info": {"general.architecture": cfg.family, f"{cfg.family}.context_length": cfg.ctx},
-                "capabilities": ["completion", "tools"] if cfg.tools else ["completion"],
+                "capabilities": (["completion", "tools"] if cfg.tools else ["completion"])
+                + (["vision"] if cfg.vision else []),
             })
         elif self.path == "/api/chat":
             self.chat(body)
@@ -119,6 +120,11 @@ class Handler(BaseHTTPRequestHandler):
         if tools and not cfg.tools:
             # What Ollama answers when the model's template has no tools.
             self.send_json(400, {"error": f"registry.ollama.ai/library/{cfg.name} does not support tools"})
+            return
+        has_images = any(m.get("images") for m in body.get("messages", []))
+        if has_images and not cfg.vision:
+            # What Ollama answers when the model has no projector.
+            self.send_json(500, {"error": "this model is missing data required for image input"})
             return
         messages = [to_llama_message(m) for m in body.get("messages", [])]
         options = body.get("options") or {}
@@ -200,7 +206,8 @@ class Handler(BaseHTTPRequestHandler):
             except (BrokenPipeError, ConnectionResetError):
                 pass
             STATS.append({"prompt_tokens": prompt_tokens, "generated": generated, "rejected": None,
-                          "tools": len(tools or []), "tool_calls": calls})
+                          "tools": len(tools or []), "tool_calls": calls,
+                          "images": sum(len(m.get("images") or []) for m in body.get("messages", []))})
 
     def openai_chat(self, body):
         cfg = self.server.cfg
@@ -273,6 +280,13 @@ def to_llama_message(m):
         } for i, c in enumerate(m["tool_calls"])]
     if m.get("role") == "tool" and m.get("tool_name"):
         out["name"] = m["tool_name"]
+    if m.get("images"):
+        # Ollama's base64 `images` as OpenAI content parts, which the LLaVA chat handler reads.
+        parts = [{"type": "text", "text": out["content"]}]
+        for b64 in m["images"]:
+            mime = "image/png" if b64.startswith("iVBOR") else "image/jpeg"
+            parts.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{b64}"}})
+        out["content"] = parts
     return out
 
 
@@ -346,13 +360,20 @@ def main():
     parser.add_argument("--port", type=int, default=0)
     parser.add_argument("--parameter-size", default="135M")
     parser.add_argument("--quantization", default="Q4_1")
+    parser.add_argument("--mmproj", help="a vision projector GGUF: the model then sees pictures")
     args = parser.parse_args()
     cfg = Config()
     cfg.name, cfg.ctx, cfg.max_tokens = args.name, args.ctx, args.max_tokens
     cfg.size = os.path.getsize(args.model)
     cfg.digest = hashlib.sha256(args.model.encode()).hexdigest()
     cfg.modified_at = now()
-    llm = Llama(model_path=args.model, n_ctx=args.ctx, n_threads=1, n_threads_batch=1, seed=0, verbose=False)
+    handler = None
+    if args.mmproj:
+        from llama_cpp.llama_chat_format import Llava15ChatHandler
+        handler = Llava15ChatHandler(clip_model_path=args.mmproj, verbose=False)
+    llm = Llama(model_path=args.model, n_ctx=args.ctx, n_threads=1, n_threads_batch=1, seed=0, verbose=False,
+                chat_handler=handler)
+    cfg.vision = handler is not None
     # What Ollama reads from the model too: its family, and whether its template takes tools.
     meta = llm.metadata
     cfg.family = meta.get("general.architecture", "llama")
