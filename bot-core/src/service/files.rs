@@ -21,6 +21,19 @@ fn megabytes(bytes: u64) -> String {
     format!("{:.1} MB", bytes as f64 / (1024.0 * 1024.0))
 }
 
+/// The reply to a file of `size` bytes over the `limit`.
+fn too_large(lang: Lang, name: &str, size: u64, limit: u64) -> String {
+    tr(
+        lang,
+        "file-too-large",
+        &[
+            ("name", name),
+            ("size", &megabytes(size)),
+            ("limit", &megabytes(limit)),
+        ],
+    )
+}
+
 /// Whether a file sent as a document is really a picture (an image sent "as a file").
 fn is_picture(file: &IncomingFile) -> bool {
     if file.kind == FileKind::Photo {
@@ -191,15 +204,7 @@ impl Inner {
         let name = photo.name.clone().unwrap_or_else(|| t(lang, "photo-name"));
         if let Some(size) = photo.attachment.size.filter(|&s| s > limit) {
             tracing::info!(size, limit, "refused an oversized picture");
-            return Err(tr(
-                lang,
-                "file-too-large",
-                &[
-                    ("name", &name),
-                    ("size", &megabytes(size)),
-                    ("limit", &megabytes(limit)),
-                ],
-            ));
+            return Err(too_large(lang, &name, size, limit));
         }
         let bytes = self.fetch(photo, limit, &name, lang).await?;
         let reader = Arc::clone(reader);
@@ -244,15 +249,7 @@ impl Inner {
             .unwrap_or_else(|| t(lang, "document-name"));
         if let Some(size) = document.attachment.size.filter(|&s| s > limit) {
             tracing::info!(size, limit, "refused an oversized document");
-            return Err(tr(
-                lang,
-                "file-too-large",
-                &[
-                    ("name", &name),
-                    ("size", &megabytes(size)),
-                    ("limit", &megabytes(limit)),
-                ],
-            ));
+            return Err(too_large(lang, &name, size, limit));
         }
         let mime = document.attachment.mime_type.clone();
         let bytes = self.fetch(document, limit, &name, lang).await?;
@@ -337,15 +334,7 @@ impl Inner {
                     size = bytes.len(),
                     "refused an oversized file after download"
                 );
-                Err(tr(
-                    lang,
-                    "file-too-large",
-                    &[
-                        ("name", name),
-                        ("size", &megabytes(bytes.len() as u64)),
-                        ("limit", &megabytes(limit)),
-                    ],
-                ))
+                Err(too_large(lang, name, bytes.len() as u64, limit))
             }
             Ok(bytes) => Ok(bytes),
             Err(cause) => {
