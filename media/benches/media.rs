@@ -1,6 +1,6 @@
 //! Photos and documents: decode + downscale + re-encode of a 12-megapixel JPEG, and PDF text
 //! extraction on a 200-page generated PDF; time and peak memory (each part runs in a child
-//! process of its own, so its peak RSS is its own).
+//! process of its own, `--part=image` or `--part=pdf`, so its peak RSS is its own).
 //!
 //! `cargo bench -p hearth-media --bench media`
 
@@ -118,15 +118,16 @@ fn pdf_part() {
 }
 
 fn main() {
-    match std::env::var("HEARTH_MEDIA_BENCH_PART").as_deref() {
-        Ok("image") => return image_part(),
-        Ok("pdf") => return pdf_part(),
+    let part = std::env::args().find_map(|a| a.strip_prefix("--part=").map(str::to_owned));
+    match part.as_deref() {
+        Some("image") => return image_part(),
+        Some("pdf") => return pdf_part(),
         _ => {}
     }
     let me = std::env::current_exe().expect("own path");
     for part in ["image", "pdf"] {
         let status = Command::new(&me)
-            .env("HEARTH_MEDIA_BENCH_PART", part)
+            .arg(format!("--part={part}"))
             .status()
             .expect("runs");
         assert!(status.success(), "{part} failed");

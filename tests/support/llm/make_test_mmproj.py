@@ -1,7 +1,7 @@
 """Writes a LLaVA-style vision projector (mmproj) GGUF with random weights, sized for a text
 model with `--n-embd` dimensions, so llama.cpp's multimodal path can be exercised end to end
-without a real vision model (none installs from the registries here; see
-../shared/reference/offline-models.md). Its descriptions are meaningless by construction: it
+without a real vision model (none installs from the package registries this project can
+reach). Its descriptions are meaningless by construction: it
 proves that image bytes are decoded, encoded into image tokens and evaluated, not understanding.
 
     python3 make_test_mmproj.py OUT.gguf --n-embd 576
