@@ -62,10 +62,23 @@ pub struct SearchHit {
     pub score: f32,
 }
 
-/// One user's loaded index and the memories behind it.
-struct Loaded {
+/// One user's loaded index and the memories behind it, kept in step with every change
+/// (remember, update, forget) rather than rebuilt.
+struct Loaded(std::sync::RwLock<LoadedIndex>);
+
+struct LoadedIndex {
     index: Index,
     memories: HashMap<String, Memory>,
+}
+
+impl Loaded {
+    fn read(&self) -> std::sync::RwLockReadGuard<'_, LoadedIndex> {
+        self.0.read().unwrap_or_else(|e| e.into_inner())
+    }
+
+    fn write(&self) -> std::sync::RwLockWriteGuard<'_, LoadedIndex> {
+        self.0.write().unwrap_or_else(|e| e.into_inner())
+    }
 }
 
 /// The memory service. Cheap to share behind an `Arc`.
@@ -160,12 +173,31 @@ impl Memories {
         }
     }
 
-    /// Writes `memory` durably and drops its owner's stale index.
+    /// Writes `memory` durably and puts it into its owner's loaded index, if one is loaded.
     async fn persist(&self, memory: &Memory) -> Result<(), StoreError> {
         self.store.put_memory(memory).await?;
         self.store.flush().await?;
-        self.invalidate(&memory.owner);
+        if let Some(loaded) = self.loaded.get(&memory.owner) {
+            let mut loaded = loaded.write();
+            loaded.index.add(
+                &memory.id,
+                &memory.text,
+                memory.created,
+                memory
+                    .embedding
+                    .as_deref()
+                    .filter(|_| self.is_current(memory)),
+            );
+            loaded.memories.insert(memory.id.clone(), memory.clone());
+        }
         Ok(())
+    }
+
+    /// Whether `memory`'s vector comes from the current embedding model.
+    fn is_current(&self, memory: &Memory) -> bool {
+        memory.embedding.is_some()
+            && memory.embedding_model.is_some()
+            && memory.embedding_model == self.model_id
     }
 
     /// Stores a new memory and makes it durable before returning.
@@ -232,7 +264,11 @@ impl Memories {
     pub async fn forget(&self, owner: &UserKey, id: &str) -> Result<bool, MemoryError> {
         let removed = self.store.remove_memory(owner, id).await?;
         self.store.flush().await?;
-        self.invalidate(owner);
+        if let Some(loaded) = self.loaded.get(owner) {
+            let mut loaded = loaded.write();
+            loaded.index.remove(id);
+            loaded.memories.remove(id);
+        }
         Ok(removed)
     }
 
@@ -255,11 +291,7 @@ impl Memories {
         let memories = self.store.memories(owner).await?;
         // Only the current model's vectors are searched; the others' memories are found by
         // keywords until they are re-embedded in the background.
-        let current = |m: &Memory| {
-            m.embedding.is_some()
-                && m.embedding_model.is_some()
-                && m.embedding_model == self.model_id
-        };
+        let current = |m: &Memory| self.is_current(m);
         let dim = memories
             .iter()
             .filter(|m| current(m))
@@ -282,10 +314,10 @@ impl Memories {
         if self.embedder.is_some() && !stale.is_empty() {
             self.reembed_later(owner, stale);
         }
-        let loaded = Arc::new(Loaded {
+        let loaded = Arc::new(Loaded(std::sync::RwLock::new(LoadedIndex {
             index,
             memories: memories.into_iter().map(|m| (m.id.clone(), m)).collect(),
-        });
+        })));
         self.loaded.insert(owner.clone(), Arc::clone(&loaded));
         Ok(loaded)
     }
@@ -345,13 +377,14 @@ impl Memories {
         k: usize,
     ) -> Result<Vec<SearchHit>, MemoryError> {
         let loaded = self.load(owner).await?;
-        if loaded.index.is_empty() {
+        if loaded.read().index.is_empty() {
             return Ok(Vec::new());
         }
         let vector = self
             .embed(vec![query.to_owned()])
             .await
             .and_then(|mut v| v.pop());
+        let loaded = loaded.read();
         let hits = loaded
             .index
             .search(query, vector.as_deref(), k, &self.config.rank);

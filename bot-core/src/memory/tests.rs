@@ -288,3 +288,111 @@ fn a_models_own_relevance_floor_replaces_the_configured_one() {
         MemoryConfig::default().rank.dense_floor
     );
 }
+
+/// A store that counts how often a person's memories are read in full.
+struct CountingStore {
+    inner: InMemoryStore,
+    full_reads: std::sync::atomic::AtomicUsize,
+}
+
+#[async_trait::async_trait]
+impl super::MemoryStore for CountingStore {
+    async fn next_id(&self) -> Result<String, crate::store::StoreError> {
+        self.inner.next_id().await
+    }
+    async fn put_memory(&self, memory: &super::Memory) -> Result<(), crate::store::StoreError> {
+        self.inner.put_memory(memory).await
+    }
+    async fn memory(
+        &self,
+        owner: &UserKey,
+        id: &str,
+    ) -> Result<Option<super::Memory>, crate::store::StoreError> {
+        self.inner.memory(owner, id).await
+    }
+    async fn memories(
+        &self,
+        owner: &UserKey,
+    ) -> Result<Vec<super::Memory>, crate::store::StoreError> {
+        self.full_reads
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        self.inner.memories(owner).await
+    }
+    async fn remove_memory(
+        &self,
+        owner: &UserKey,
+        id: &str,
+    ) -> Result<bool, crate::store::StoreError> {
+        self.inner.remove_memory(owner, id).await
+    }
+    async fn remove_all_memories(
+        &self,
+        owner: &UserKey,
+    ) -> Result<usize, crate::store::StoreError> {
+        self.inner.remove_all_memories(owner).await
+    }
+    async fn flush(&self) -> Result<(), crate::store::StoreError> {
+        super::MemoryStore::flush(&self.inner).await
+    }
+}
+
+/// Remembering, correcting and forgetting change the loaded index in place: the next
+/// search sees the change without reading the person's memories from the store again.
+#[test]
+fn changes_update_the_loaded_index_without_a_rebuild() {
+    let store = Arc::new(CountingStore {
+        inner: InMemoryStore::new(),
+        full_reads: Default::default(),
+    });
+    let memories = Memories::new(store.clone(), None, MemoryConfig::default());
+    let ana = UserKey::new(Platform::Telegram, "1");
+    let reads = || store.full_reads.load(std::sync::atomic::Ordering::SeqCst);
+    runtime().block_on(async {
+        memories
+            .remember(
+                &ana,
+                "My sister Ana lives in Lisbon",
+                MemorySource::Explicit,
+            )
+            .await
+            .unwrap();
+        assert_eq!(memories.search(&ana, "sister", 5).await.unwrap().len(), 1);
+        assert_eq!(reads(), 1, "the first search loads the index");
+
+        let bike = memories
+            .remember(&ana, "I ride a green bicycle", MemorySource::Explicit)
+            .await
+            .unwrap();
+        let hits = memories.search(&ana, "bicycle", 5).await.unwrap();
+        assert_eq!(hits[0].memory.id, bike.id);
+
+        memories
+            .update(&ana, &bike.id, "I ride a red scooter")
+            .await
+            .unwrap()
+            .unwrap();
+        assert!(
+            memories
+                .search(&ana, "bicycle", 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        let hits = memories.search(&ana, "scooter", 5).await.unwrap();
+        assert_eq!(hits[0].memory.text, "I ride a red scooter");
+
+        assert!(memories.forget(&ana, &bike.id).await.unwrap());
+        assert!(
+            memories
+                .search(&ana, "scooter", 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        assert_eq!(memories.search(&ana, "Lisbon", 5).await.unwrap().len(), 1);
+        assert_eq!(reads(), 1, "no change rebuilt the index from the store");
+
+        memories.forget_all(&ana).await.unwrap();
+        assert!(memories.search(&ana, "Lisbon", 5).await.unwrap().is_empty());
+    });
+}
