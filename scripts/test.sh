@@ -29,6 +29,9 @@ step "tests"
 cargo build --workspace --locked --bins
 cargo test --workspace --locked --no-fail-fast
 
+step "benchmarks, smoke runs (each on a few iterations, no figures; a broken benchmark fails here)"
+cargo test --workspace --locked --benches
+
 step "the core alone (no whisper.cpp, libopus, ONNX Runtime or sled)"
 cargo test -p bot-core --locked --no-default-features --features testing
 

@@ -441,6 +441,8 @@ async fn check_voice(config: &Config, report: &mut Report) {
         let result = tokio::task::spawn_blocking(move || {
             let started = std::time::Instant::now();
             let transcriber = WhisperTranscriber::load(whisper)?;
+            // The bot loads the weights with the first note; doctor checks them now.
+            transcriber.warm_up()?;
             let loaded = started.elapsed();
             let started = std::time::Instant::now();
             transcriber.transcribe(&vec![0.0; 16_000], None)?;

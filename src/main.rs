@@ -173,7 +173,7 @@ async fn load_voice(config: &config::Config) -> anyhow::Result<Option<Voice>> {
         let started = std::time::Instant::now();
         let transcriber =
             tokio::task::spawn_blocking(move || WhisperTranscriber::load(whisper)).await??;
-        tracing::info!(model = %transcriber.describe(), load_ms = started.elapsed().as_millis() as u64, "speech model loaded");
+        tracing::info!(model = %transcriber.describe(), check_ms = started.elapsed().as_millis() as u64, "speech model ready (its weights load with the first voice note and are released after 2 idle minutes)");
         loaded.push(Arc::new(transcriber));
     }
     let mut models = loaded.into_iter();

@@ -36,7 +36,7 @@ use chrono::Utc;
 
 #[path = "common/locomo.rs"]
 mod locomo;
-use locomo::{load, recall};
+use locomo::{load, recall, smoke, synthetic};
 
 fn fastembed(models: &Path, dir: &str) -> Arc<dyn Embedder> {
     Arc::new(
@@ -184,11 +184,19 @@ fn main() {
         .filter(|a| !a.starts_with("--"))
         .cloned()
         .collect();
-    let Some(locomo) = args.first() else {
-        eprintln!(
-            "usage: cargo bench -p bot-core --bench multilingual -- PATH/TO/locomo10.zip [KOREAN_TSV [MODELS_DIR]]"
-        );
-        std::process::exit(2);
+    let conversations = match args.first() {
+        Some(locomo) => load(Path::new(locomo)),
+        // `cargo test --benches` (no `--bench`): a made-up English set proves the run works.
+        None if smoke() => {
+            println!("smoke run (no --bench): made-up English conversations, figures mean nothing");
+            synthetic(2, 40)
+        }
+        None => {
+            eprintln!(
+                "usage: cargo bench -p bot-core --bench multilingual -- PATH/TO/locomo10.zip [KOREAN_TSV [MODELS_DIR]]"
+            );
+            std::process::exit(2);
+        }
     };
     let root = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..");
     let korean = args
@@ -199,7 +207,6 @@ fn main() {
         .get(2)
         .map(PathBuf::from)
         .unwrap_or_else(|| root.join("models"));
-    let conversations = load(Path::new(locomo));
     let facts = facts(&korean);
     if let Some(path) = flag("dump-texts") {
         dump_texts(&path, &conversations, &facts);

@@ -8,6 +8,7 @@
 //! 3. Resident memory before and after.
 //!
 //! Usage: cargo bench -p bot-core --bench reminders [-- REMINDERS PEOPLE]
+//! (without `--bench`, as `cargo test --benches` runs it: a smoke run of 100 reminders).
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -71,8 +72,21 @@ async fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let count: usize = args.first().and_then(|a| a.parse().ok()).unwrap_or(10_000);
-    let people: usize = args.get(1).and_then(|a| a.parse().ok()).unwrap_or(1_000);
+    // A smoke run (`cargo test --benches`, no `--bench`): few reminders, due within seconds.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let (count_default, people_default, head_start, spread) = if smoke {
+        (100, 10, 3, 2_000)
+    } else {
+        (10_000, 1_000, 20, 60_000)
+    };
+    let count: usize = args
+        .first()
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(count_default);
+    let people: usize = args
+        .get(1)
+        .and_then(|a| a.parse().ok())
+        .unwrap_or(people_default);
     let dir = tempfile::tempdir().unwrap();
     let store = SledStore::open(dir.path()).unwrap();
     let rss_start = rss_kib();
@@ -98,7 +112,7 @@ async fn main() {
     // 1. Persist: each person sets their share, one after another, all people at once.
     // Due times spread over one minute, starting once every reminder is surely stored.
     let per_person = count.div_ceil(people);
-    let base = Utc::now() + Duration::seconds(20);
+    let base = Utc::now() + Duration::seconds(head_start);
     let dues: Arc<Mutex<HashMap<String, DateTime<Utc>>>> = Arc::default();
     let started = Instant::now();
     let mut tasks = tokio::task::JoinSet::new();
@@ -111,7 +125,7 @@ async fn main() {
                 if n >= count {
                     break;
                 }
-                let due = base + Duration::milliseconds((n as i64 * 60_000) / count as i64);
+                let due = base + Duration::milliseconds((n as i64 * spread) / count as i64);
                 let text = format!("reminder {n}");
                 let reminder = store
                     .create(NewReminder {
@@ -163,7 +177,10 @@ async fn main() {
         .collect();
     lags.sort_by(f64::total_cmp);
     let early = lags.iter().filter(|l| **l < 0.0).count();
-    println!("reminders: {count} across {people} people, due within one minute");
+    println!(
+        "reminders: {count} across {people} people, due within {} s",
+        spread / 1000
+    );
     println!(
         "persisted: {:.0} reminders/s ({} created and flushed in {:.2} s, {people} people at once)",
         count as f64 / persist.as_secs_f64(),

@@ -2,7 +2,8 @@
 //! extraction on a 200-page generated PDF; time and peak memory (each part runs in a child
 //! process of its own, `--part=image` or `--part=pdf`, so its peak RSS is its own).
 //!
-//! `cargo bench -p hearth-media --bench media`
+//! `cargo bench -p hearth-media --bench media`. Without `--bench` (`cargo test --benches`,
+//! as the test command runs it) it is a smoke run: a small photo, a short PDF, one run each.
 
 use std::process::Command;
 use std::time::Instant;
@@ -18,17 +19,22 @@ fn peak_rss_mib() -> f64 {
         .map_or(f64::NAN, |kb| kb / 1024.0)
 }
 
+/// A smoke run (no `--bench`): small inputs, one run, figures mean nothing.
+fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
 /// A 4000×3000 photo-like JPEG: smooth gradients with fine noise (a plain gradient compresses
 /// far better than a camera's picture and decodes faster).
-fn photo() -> Vec<u8> {
+fn photo(width: u32, height: u32) -> Vec<u8> {
     let mut state = 0x2545_f491_u32;
-    let image = image::RgbImage::from_fn(4000, 3000, |x, y| {
+    let image = image::RgbImage::from_fn(width, height, |x, y| {
         state ^= state << 13;
         state ^= state >> 17;
         state ^= state << 5;
         let noise = (state % 48) as i32 - 24;
-        let r = (x * 255 / 4000) as i32 + noise;
-        let g = (y * 255 / 3000) as i32 - noise;
+        let r = (x * 255 / width) as i32 + noise;
+        let g = (y * 255 / height) as i32 - noise;
         let b = (((x / 40) ^ (y / 40)) % 255) as i32 + noise / 2;
         image::Rgb([
             r.clamp(0, 255) as u8,
@@ -66,11 +72,16 @@ fn median(mut v: Vec<f64>) -> f64 {
 }
 
 fn image_part() {
-    let jpeg = photo();
+    let (width, height, runs) = if smoke() {
+        (1600, 1200, 1)
+    } else {
+        (4000, 3000, 7)
+    };
+    let jpeg = photo(width, height);
     let before = peak_rss_mib();
     let mut times = Vec::new();
     let mut out = None;
-    for _ in 0..7 {
+    for _ in 0..runs {
         let started = Instant::now();
         let picture = hearth_media::picture(&jpeg, 1024).expect("decodes");
         times.push(started.elapsed().as_secs_f64() * 1000.0);
@@ -78,7 +89,7 @@ fn image_part() {
     }
     let picture = out.expect("ran");
     println!(
-        "image: 4000x3000 JPEG ({:.1} MB) -> {}x{} JPEG ({} KB base64): median {:.0} ms, min {:.0} ms over {} runs; peak RSS {:.0} MiB (input and process before: {:.0} MiB)",
+        "image: {width}x{height} JPEG ({:.1} MB) -> {}x{} JPEG ({} KB base64): median {:.0} ms, min {:.0} ms over {} runs; peak RSS {:.0} MiB (input and process before: {:.0} MiB)",
         jpeg.len() as f64 / 1e6,
         picture.width,
         picture.height,
@@ -92,21 +103,22 @@ fn image_part() {
 }
 
 fn pdf_part() {
-    let pdf = pdf_pages(200);
+    let (count, runs) = if smoke() { (10, 1) } else { (200, 5) };
+    let pdf = pdf_pages(count);
     let before = peak_rss_mib();
     let mut rates = Vec::new();
     let mut chars = 0;
-    for _ in 0..5 {
+    for _ in 0..runs {
         let started = Instant::now();
         let pages =
             hearth_media::document("report.pdf", Some("application/pdf"), &pdf).expect("reads");
         let secs = started.elapsed().as_secs_f64();
-        assert_eq!(pages.len(), 200);
+        assert_eq!(pages.len(), count);
         chars = pages.iter().map(|p| p.text.chars().count()).sum();
-        rates.push(200.0 / secs);
+        rates.push(count as f64 / secs);
     }
     println!(
-        "pdf: 200 pages ({:.1} MB, {} characters of text): median {:.0} pages/s, best {:.0} over {} runs; peak RSS {:.0} MiB (input and process before: {:.0} MiB)",
+        "pdf: {count} pages ({:.1} MB, {} characters of text): median {:.0} pages/s, best {:.0} over {} runs; peak RSS {:.0} MiB (input and process before: {:.0} MiB)",
         pdf.len() as f64 / 1e6,
         chars,
         median(rates.clone()),
@@ -126,10 +138,12 @@ fn main() {
     }
     let me = std::env::current_exe().expect("own path");
     for part in ["image", "pdf"] {
-        let status = Command::new(&me)
-            .arg(format!("--part={part}"))
-            .status()
-            .expect("runs");
+        let mut child = Command::new(&me);
+        child.arg(format!("--part={part}"));
+        if !smoke() {
+            child.arg("--bench");
+        }
+        let status = child.status().expect("runs");
         assert!(status.success(), "{part} failed");
     }
 }

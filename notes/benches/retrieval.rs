@@ -1,7 +1,9 @@
 //! Retrieval quality on real vaults: note-level hit@1/5/10 and MRR for Hearth's notes search
 //! and, in the same run, a plain BM25 baseline over the same heading sections.
 //!
-//! `cargo bench -p hearth-notes --bench retrieval -- ../shared/bench/notes`
+//! `cargo bench -p hearth-notes --bench retrieval -- ../shared/bench/notes` (without `--bench`,
+//! as `cargo test --benches` runs it, and without the path: a smoke run over the project's
+//! own Korean vault).
 //!
 //! With the models of `scripts/install-models.sh` present (`models/minilm`,
 //! `models/use-multilingual`), also Hearth's search by meaning and keywords as the bot runs
@@ -290,10 +292,14 @@ fn main() {
         .skip(1)
         .filter(|a| !a.starts_with("--"))
         .collect();
-    let Some(shared) = args.first().map(PathBuf::from) else {
+    // `cargo test --benches` runs it without `--bench`: a smoke run over the project's own
+    // Korean vault alone when the shared vaults are not given.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let shared = args.first().map(PathBuf::from);
+    if shared.is_none() && !smoke {
         eprintln!("usage: cargo bench -p hearth-notes --bench retrieval -- ../shared/bench/notes");
         std::process::exit(2);
-    };
+    }
     let sets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/notes");
     let scratch = tempfile::tempdir().unwrap();
     let models = models();
@@ -303,7 +309,8 @@ fn main() {
     ]
     .into_iter()
     .collect();
-    for (name, tarball) in &vaults {
+    for (name, tarball) in vaults.iter().filter(|_| shared.is_some()) {
+        let shared = shared.as_deref().expect("given");
         let set: QuestionSet =
             serde_json::from_slice(&std::fs::read(sets.join(format!("{name}.json"))).unwrap())
                 .unwrap();

@@ -127,7 +127,11 @@ fn percentile(sorted: &[Duration], p: f64) -> f64 {
 }
 
 fn main() {
-    let total: usize = arg("notes").and_then(|n| n.parse().ok()).unwrap_or(10_000);
+    // `cargo test --benches` runs it without `--bench`: a smoke run over a small vault.
+    let smoke = !std::env::args().any(|a| a == "--bench");
+    let total: usize = arg("notes")
+        .and_then(|n| n.parse().ok())
+        .unwrap_or(if smoke { 300 } else { 10_000 });
     let models = Path::new(env!("CARGO_MANIFEST_DIR")).join("../models");
     let model_dir =
         arg("model").unwrap_or_else(|| models.join("use-multilingual").display().to_string());

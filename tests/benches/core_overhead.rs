@@ -23,15 +23,25 @@ use hearth_tests::ollama::FakeOllama;
 use hearth_tests::telegram::FakeTelegram;
 
 const TOKEN: &str = "123456:BENCH-token-value";
-const USERS: i64 = 100;
-const ROUNDS: usize = 10;
+/// 100 (a smoke run without `--bench`: 10).
+fn users() -> i64 {
+    if hearth_tests::bench::smoke() {
+        10
+    } else {
+        100
+    }
+}
+/// 10 (a smoke run without `--bench`: 2).
+fn rounds() -> usize {
+    if hearth_tests::bench::smoke() { 2 } else { 10 }
+}
 
 #[tokio::main]
 async fn main() {
     let tg = FakeTelegram::start(TOKEN).await;
     let ollama = FakeOllama::start(&["bench-model"]).await;
     let data = tempfile::tempdir().unwrap();
-    let allowed: Vec<String> = (1..=USERS).map(|u| (10_000 + u).to_string()).collect();
+    let allowed: Vec<String> = (1..=users()).map(|u| (10_000 + u).to_string()).collect();
     let env: Vec<(String, String)> = [
         ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
         ("TELEGRAM_API_URL", tg.url.clone()),
@@ -68,8 +78,8 @@ async fn main() {
     let idle_rss = rss_kib(pid);
 
     let mut handed: HashMap<String, i64> = HashMap::new();
-    for n in 0..(USERS as usize * ROUNDS) {
-        let user = n as i64 % USERS + 1;
+    for n in 0..(users() as usize * rounds()) {
+        let user = n as i64 % users() + 1;
         let text = format!("single {n} from user {user}");
         let update = tg.send_private(10_000 + user, "Bench", &text);
         handed.insert(text, update);
@@ -81,20 +91,20 @@ async fn main() {
     }
     let single = latencies_of(&ollama.requests(), &handed, &tg);
     hearth_tests::eventually(Duration::from_secs(60), || {
-        let replies: usize = (1..=USERS).map(|u| tg.messages(10_000 + u).len()).sum();
-        (replies >= USERS as usize * ROUNDS).then_some(())
+        let replies: usize = (1..=users()).map(|u| tg.messages(10_000 + u).len()).sum();
+        (replies >= users() as usize * rounds()).then_some(())
     })
     .await
     .expect("all replies delivered");
     let burst_start = ollama.requests().len();
-    for round in 0..ROUNDS {
+    for round in 0..rounds() {
         let before = ollama.requests().len();
-        for user in 1..=USERS {
+        for user in 1..=users() {
             let text = format!("burst {round} from user {user}");
             let id = tg.send_private(10_000 + user, "Bench", &text);
             handed.insert(text, id);
         }
-        let expected = before + USERS as usize;
+        let expected = before + users() as usize;
         hearth_tests::eventually(Duration::from_secs(60), || {
             (ollama.requests().len() >= expected).then_some(())
         })
@@ -102,8 +112,8 @@ async fn main() {
         .expect("all requests reach Ollama");
         // Let the replies finish before the next round.
         hearth_tests::eventually(Duration::from_secs(60), || {
-            let replies: usize = (1..=USERS).map(|u| tg.messages(10_000 + u).len()).sum();
-            (replies >= (ROUNDS + round + 1) * USERS as usize).then_some(())
+            let replies: usize = (1..=users()).map(|u| tg.messages(10_000 + u).len()).sum();
+            (replies >= (rounds() + round + 1) * users() as usize).then_some(())
         })
         .await
         .expect("all replies delivered");
@@ -113,7 +123,9 @@ async fn main() {
     drop(bot);
 
     println!(
-        "core overhead (update handed over -> request at Ollama), 1,000 messages from {USERS} users each way:"
+        "core overhead (update handed over -> request at Ollama), {} messages from {} users each way:",
+        users() as usize * rounds(),
+        users()
     );
     print_latencies("one at a time", &single);
     print_latencies("100 at once", &burst);
@@ -126,7 +138,7 @@ async fn main() {
         idle_rss as f64 / 1024.0
     );
     println!(
-        "RSS after the 1,000 messages: {:.1} MiB",
+        "RSS after the messages: {:.1} MiB",
         busy_rss as f64 / 1024.0
     );
 }

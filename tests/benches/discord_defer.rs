@@ -20,8 +20,18 @@ use hearth_tests::ollama::{FakeOllama, Script};
 use serde_json::json;
 
 const TOKEN: &str = "MTAxMDEwMTAx.bench-discord-secret.abcdefghijklmnop";
-const USERS: u64 = 100;
-const ROUNDS: u64 = 10;
+/// 100 (a smoke run without `--bench`: 10).
+fn users() -> u64 {
+    if hearth_tests::bench::smoke() {
+        10
+    } else {
+        100
+    }
+}
+/// 10 (a smoke run without `--bench`: 2).
+fn rounds() -> u64 {
+    if hearth_tests::bench::smoke() { 2 } else { 10 }
+}
 
 fn user(n: u64) -> String {
     (100_000_000_000_000_000 + n).to_string()
@@ -41,11 +51,11 @@ async fn main() {
         "benchmark",
         ".",
     ];
-    for _ in 0..(2 * USERS * ROUNDS) {
+    for _ in 0..(2 * users() * rounds()) {
         ollama.push(Script::pieces(&pieces).with_delay(Duration::from_millis(25)));
     }
     let data = tempfile::tempdir().unwrap();
-    let allowed: Vec<String> = (1..=USERS).map(user).collect();
+    let allowed: Vec<String> = (1..=users()).map(user).collect();
     let env: Vec<(String, String)> = [
         ("DISCORD_BOT_TOKEN", TOKEN.to_owned()),
         ("DISCORD_API_URL", dc.url.clone()),
@@ -75,7 +85,7 @@ async fn main() {
 
     let member = Some((GUILD, &[][..]));
     let ask = |n: u64, label: &str| {
-        let u = n % USERS + 1;
+        let u = n % users() + 1;
         dc.slash(
             &user(u),
             CHANNEL,
@@ -91,7 +101,7 @@ async fn main() {
     };
 
     let mut single = Vec::new();
-    for n in 0..USERS * ROUNDS {
+    for n in 0..users() * rounds() {
         let token = ask(n, "single");
         let latency = hearth_tests::eventually(Duration::from_secs(10), || deferred_after(&token))
             .await
@@ -100,9 +110,9 @@ async fn main() {
     }
     let mut burst = Vec::new();
     let started = Instant::now();
-    for round in 0..ROUNDS {
-        let tokens: Vec<String> = (0..USERS)
-            .map(|n| ask(round * USERS + n, "burst"))
+    for round in 0..rounds() {
+        let tokens: Vec<String> = (0..users())
+            .map(|n| ask(round * users() + n, "burst"))
             .collect();
         for token in &tokens {
             let latency =
@@ -120,7 +130,9 @@ async fn main() {
     single.sort();
     burst.sort();
     println!(
-        "INTERACTION_CREATE -> defer callback at the fake, 1,000 /ask from {USERS} users each way:"
+        "INTERACTION_CREATE -> defer callback at the fake, {} /ask from {} users each way:",
+        users() * rounds(),
+        users()
     );
     print_latencies("one at a time", &single);
     print_latencies("100 at once", &burst);

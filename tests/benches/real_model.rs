@@ -19,7 +19,10 @@ use hearth_tests::telegram::FakeTelegram;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 const TOKEN: &str = "123456:BENCH-token-value";
-const N: i64 = 50;
+/// 50 (a smoke run without `--bench`: 3).
+fn n() -> i64 {
+    if hearth_tests::bench::smoke() { 3 } else { 50 }
+}
 
 fn question(i: i64) -> String {
     format!("Question {i}: name one animal that lives in the sea.")
@@ -64,7 +67,7 @@ async fn main() {
     let server = RealModelServer::start(2048);
     let tg = FakeTelegram::start(TOKEN).await;
     let data = tempfile::tempdir().unwrap();
-    let allowed: Vec<String> = (1..=N).map(|u| (20_000 + u).to_string()).collect();
+    let allowed: Vec<String> = (1..=n()).map(|u| (20_000 + u).to_string()).collect();
     let env: Vec<(String, String)> = [
         ("TELEGRAM_BOT_TOKEN", TOKEN.to_owned()),
         ("TELEGRAM_API_URL", tg.url.clone()),
@@ -95,7 +98,7 @@ async fn main() {
     let mut peak_rss = idle_rss;
 
     let mut through_bot = Vec::new();
-    for i in 1..=N {
+    for i in 1..=n() {
         let user = 20_000 + i;
         let sent = Instant::now();
         tg.send_private(user, "Bench", &question(i));
@@ -122,13 +125,16 @@ async fn main() {
         peak_rss = peak_rss.max(rss_kib(pid));
     }
     let mut direct = Vec::new();
-    for i in 1..=N {
+    for i in 1..=n() {
         direct.push(direct_first_token(&server.url, i).await);
     }
     through_bot.sort();
     direct.sort();
     drop(bot);
-    println!("first visible text, SmolLM2-135M Q4_1 on 1 thread, {N} messages one at a time:");
+    println!(
+        "first visible text, SmolLM2-135M Q4_1 on 1 thread, {} messages one at a time:",
+        n()
+    );
     println!(
         "  through the bot (message in fake Telegram -> first sendMessage): p50 {:.1} ms   p99 {:.1} ms",
         percentile_ms(&through_bot, 0.5),

@@ -10,6 +10,9 @@
 //! (`bench/run-voice-benchmark.sh` makes them with espeak-ng and opusenc and also
 //! runs the faster-whisper baseline on the same files in the same run).
 //!
+//! Without `--bench` (`cargo test --benches`, as the test command runs it) and without
+//! NOTES_DIR it is a smoke run over two notes made with espeak-ng.
+//!
 //! Prints one line per note and a summary: real-time factor (audio time /
 //! processing time; higher is faster), decode time per minute of audio, word
 //! error rate, model load time and the process's peak RSS (VmHWM; this process
@@ -31,11 +34,35 @@ fn main() {
         .skip(1)
         .filter(|a| a != "--bench")
         .collect();
-    let Some(dir) = args.first().map(PathBuf::from) else {
-        eprintln!(
-            "usage: cargo bench -p hearth-tests --bench voice -- NOTES_DIR [THREADS [MODEL LANGUAGE]]"
-        );
-        std::process::exit(2);
+    let smoke = hearth_tests::bench::smoke();
+    let made = tempfile::tempdir().unwrap();
+    let dir = match args.first().map(PathBuf::from) {
+        Some(dir) => dir,
+        None if smoke => {
+            println!("smoke run (no --bench): two made-up notes, figures mean nothing");
+            for (n, sentence) in [
+                "Remind me to water the plants",
+                "The meeting moved to Friday",
+            ]
+            .iter()
+            .enumerate()
+            {
+                let n = n + 1;
+                std::fs::write(
+                    made.path().join(format!("{n}.ogg")),
+                    hearth_tests::voice::voice_note(sentence),
+                )
+                .unwrap();
+                std::fs::write(made.path().join(format!("{n}.txt")), sentence).unwrap();
+            }
+            made.path().to_path_buf()
+        }
+        None => {
+            eprintln!(
+                "usage: cargo bench -p hearth-tests --bench voice -- NOTES_DIR [THREADS [MODEL LANGUAGE]]"
+            );
+            std::process::exit(2);
+        }
     };
     let threads: usize = args.get(1).and_then(|t| t.parse().ok()).unwrap_or(2);
     let mut notes: Vec<PathBuf> = std::fs::read_dir(&dir)
@@ -66,6 +93,8 @@ fn run(notes: &[PathBuf], threads: usize, fit_window: bool, model: &Path, langua
         fit_window,
     })
     .expect("model loads");
+    // The bot loads the weights with the first note; here they load first, to time them.
+    transcriber.warm_up().expect("weights load");
     let name = model
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())

@@ -120,3 +120,35 @@ fn the_dockerfile_is_multi_stage() {
     assert!(dockerfile.contains("cargo build --release --locked"));
     assert!(dockerfile.contains("USER hearth"), "runs unprivileged");
 }
+
+/// The build stage copies everything `cargo build` needs: every workspace member, the root
+/// build script and `.cargo` (the CPU baseline the release binary is built for).
+#[test]
+fn the_dockerfile_copies_every_workspace_member() {
+    let dockerfile = deploy("Dockerfile");
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let manifest: toml::Value =
+        toml::from_str(&std::fs::read_to_string(root.join("Cargo.toml")).unwrap()).unwrap();
+    let copied: Vec<&str> = dockerfile
+        .lines()
+        .filter_map(|l| l.strip_prefix("COPY "))
+        .filter(|l| !l.starts_with("--from"))
+        .flat_map(|l| {
+            let parts: Vec<&str> = l.split_whitespace().collect();
+            parts[..parts.len().saturating_sub(1)].to_vec()
+        })
+        .collect();
+    let mut needed: Vec<String> = manifest["workspace"]["members"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m.as_str().unwrap().to_owned())
+        .collect();
+    needed.extend(["src", "build.rs", ".cargo", "Cargo.lock"].map(str::to_owned));
+    for path in needed {
+        assert!(
+            copied.contains(&path.as_str()),
+            "deploy/Dockerfile does not copy {path}: {copied:?}"
+        );
+    }
+}

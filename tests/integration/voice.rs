@@ -44,6 +44,28 @@ fn the_converted_model_transcribes_a_known_sentence() {
     assert!(wer < 0.3, "word error rate {wer:.2}: heard {heard:?}");
 }
 
+/// The weights load with the first note, stay while notes come, and are released when idle;
+/// the next note loads them again and is heard as well.
+#[test]
+fn whisper_memory_is_taken_for_notes_and_given_back_when_idle() {
+    let transcriber = transcriber().with_idle(std::time::Duration::from_millis(400));
+    assert!(!transcriber.is_warm(), "nothing is loaded before a note");
+    let samples = decode_ogg_opus(&voice_note(SENTENCE), 60.0).unwrap();
+    let first = transcriber.transcribe(&samples, None).unwrap();
+    assert!(word_error_rate(SENTENCE, &first) < 0.3, "heard {first:?}");
+    let released = std::time::Instant::now();
+    while transcriber.is_warm() {
+        assert!(
+            released.elapsed() < std::time::Duration::from_secs(30),
+            "the weights were never released"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    let again = transcriber.transcribe(&samples, None).unwrap();
+    assert_eq!(again, first, "reloaded weights hear the same");
+    assert!(transcriber.is_warm());
+}
+
 fn voice_harness(h: Harness) -> Harness {
     h.set(
         "HEARTH_WHISPER_MODEL",

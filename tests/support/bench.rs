@@ -2,6 +2,13 @@
 
 use std::time::Duration;
 
+/// Whether a benchmark runs in smoke mode: `cargo test --benches` (the test command) runs
+/// it without `--bench`, to prove it still works on a few iterations; `cargo bench` passes
+/// `--bench` and gets the full run. Smoke figures mean nothing.
+pub fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
 /// The `p` percentile (0.0-1.0) of `sorted`, in milliseconds.
 pub fn percentile_ms(sorted: &[Duration], p: f64) -> f64 {
     ms(sorted[((sorted.len() - 1) as f64 * p).round() as usize])

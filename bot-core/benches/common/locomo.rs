@@ -13,6 +13,8 @@ pub struct Turn {
 pub struct Question {
     pub text: String,
     pub evidence: Vec<String>,
+    /// LoCoMo's category: 1 multi-hop, 2 temporal, 3 open-domain, 4 single-hop.
+    pub category: u64,
 }
 
 pub struct Conversation {
@@ -75,6 +77,7 @@ pub fn load(path: &Path) -> Vec<Conversation> {
                 .iter()
                 .filter(|q| q["category"].as_u64().is_some_and(|c| (1..=4).contains(&c)))
                 .map(|q| Question {
+                    category: q["category"].as_u64().unwrap_or_default(),
                     text: q["question"].as_str().unwrap_or_default().to_owned(),
                     evidence: q["evidence"]
                         .as_array()
@@ -99,4 +102,43 @@ pub fn recall(hits: &[(String, f32)], evidence: &[String], k: usize) -> f64 {
         .filter(|e| top.contains(&e.as_str()))
         .count() as f64
         / evidence.len() as f64
+}
+
+/// Whether the benchmark runs in smoke mode: `cargo test --benches` (the test command) runs
+/// it without `--bench`, to prove it still works on a few iterations; `cargo bench` passes
+/// `--bench` and gets the full run.
+pub fn smoke() -> bool {
+    !std::env::args().any(|a| a == "--bench")
+}
+
+/// A small made-up dataset in LoCoMo's shape, for smoke runs without the real one.
+pub fn synthetic(conversations: usize, turns: usize) -> Vec<Conversation> {
+    const PLACES: &[&str] = &["Lisbon", "Busan", "Oslo", "Quito", "Hanoi", "Porto", "Lyon"];
+    const THINGS: &[&str] = &["guitar", "bicycle", "garden", "novel", "painting", "kayak"];
+    (0..conversations)
+        .map(|c| {
+            let turns: Vec<Turn> = (0..turns)
+                .map(|t| Turn {
+                    id: format!("D{c}:{t}"),
+                    text: format!(
+                        "[1 May 2023] Speaker{}: I went to {} with my {} and talked about item {t}",
+                        t % 2,
+                        PLACES[(t + c) % PLACES.len()],
+                        THINGS[t % THINGS.len()]
+                    ),
+                })
+                .collect();
+            let questions = (0..turns.len().min(20))
+                .map(|t| Question {
+                    text: format!(
+                        "Where did I take my {} for item {t}?",
+                        THINGS[t % THINGS.len()]
+                    ),
+                    evidence: vec![format!("D{c}:{t}")],
+                    category: 1 + (t % 4) as u64,
+                })
+                .collect();
+            Conversation { turns, questions }
+        })
+        .collect()
 }

@@ -56,7 +56,7 @@ pub enum MemoryError {
 /// A memory found by a search.
 #[derive(Clone, Debug)]
 pub struct SearchHit {
-    /// The memory.
+    /// The memory (without its vector).
     pub memory: Memory,
     /// Fused relevance, 0..=1.
     pub score: f32,
@@ -188,7 +188,9 @@ impl Memories {
                     .as_deref()
                     .filter(|_| self.is_current(memory)),
             );
-            loaded.memories.insert(memory.id.clone(), memory.clone());
+            loaded
+                .memories
+                .insert(memory.id.clone(), without_vector(memory.clone()));
         }
         Ok(())
     }
@@ -316,7 +318,11 @@ impl Memories {
         }
         let loaded = Arc::new(Loaded(std::sync::RwLock::new(LoadedIndex {
             index,
-            memories: memories.into_iter().map(|m| (m.id.clone(), m)).collect(),
+            // The index holds the vectors; the copies here are for the hits' text and dates.
+            memories: memories
+                .into_iter()
+                .map(|m| (m.id.clone(), without_vector(m)))
+                .collect(),
         })));
         self.loaded.insert(owner.clone(), Arc::clone(&loaded));
         Ok(loaded)
@@ -398,6 +404,12 @@ impl Memories {
             })
             .collect())
     }
+}
+
+/// `memory` without its vector (search hits do not carry it).
+fn without_vector(mut memory: Memory) -> Memory {
+    memory.embedding = None;
+    memory
 }
 
 /// Re-embeds `ids` of `owner` in batches, skipping memories changed or deleted meanwhile.

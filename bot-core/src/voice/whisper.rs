@@ -1,7 +1,11 @@
-//! whisper.cpp through whisper-rs: the model is loaded once and kept.
+//! whisper.cpp through whisper-rs. The model file is checked when the bot starts, but its
+//! weights and decoder states (most of Whisper's memory) are loaded when a note arrives, kept
+//! while notes keep coming, and released after [`IDLE`] without one: an idle bot holds no
+//! Whisper memory.
 
 use std::path::{Path, PathBuf};
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
 
 use whisper_rs::{
     FullParams, SamplingStrategy, WhisperContext, WhisperContextParameters, WhisperState,
@@ -40,13 +44,44 @@ pub fn encoder_frames(samples: usize) -> i32 {
     (((seconds + 2.0) * 50.0).ceil() as i32).min(1500)
 }
 
+/// How long Whisper's weights and decoder states stay in memory after the last note.
+pub const IDLE: Duration = Duration::from_secs(120);
+
+/// Whether a ggml Whisper file holds a multilingual model, from its header: the magic
+/// `ggml` and then the vocabulary size, which is 51,864 for English-only models and larger
+/// for multilingual ones (whisper.cpp decides the same way).
+pub fn multilingual_from_header(model: &Path) -> Result<bool, VoiceError> {
+    use std::io::Read;
+    let unreadable =
+        |cause: String| VoiceError::Model(format!("cannot load {}: {cause}", model.display()));
+    let mut header = [0u8; 8];
+    std::fs::File::open(model)
+        .and_then(|mut file| file.read_exact(&mut header))
+        .map_err(|e| unreadable(e.to_string()))?;
+    let magic = u32::from_le_bytes([header[0], header[1], header[2], header[3]]);
+    if magic != 0x6767_6d6c {
+        return Err(unreadable("not a whisper.cpp ggml model file".into()));
+    }
+    let vocabulary = i32::from_le_bytes([header[4], header[5], header[6], header[7]]);
+    Ok(vocabulary >= 51_865)
+}
+
+/// The loaded model and its pooled decoder states, while notes keep coming.
+struct Warm {
+    /// How long they stay after the last note.
+    idle: Duration,
+    context: Option<Arc<WhisperContext>>,
+    states: Vec<WhisperState>,
+    used: Option<Instant>,
+    /// Transcriptions running now (a long note may outlast [`IDLE`]).
+    busy: usize,
+}
+
 /// Transcribes with whisper.cpp.
 pub struct WhisperTranscriber {
-    context: WhisperContext,
     config: WhisperConfig,
     multilingual: bool,
-    /// Decoder states (their compute buffers are costly to allocate), reused across calls.
-    states: Mutex<Vec<WhisperState>>,
+    warm: Arc<Mutex<Warm>>,
 }
 
 impl std::fmt::Debug for WhisperTranscriber {
@@ -57,8 +92,36 @@ impl std::fmt::Debug for WhisperTranscriber {
     }
 }
 
+/// Releases the weights and states of `warm` once unused for [`IDLE`], until the
+/// transcriber is dropped.
+fn release_when_idle(warm: std::sync::Weak<Mutex<Warm>>) {
+    let spawned = std::thread::Builder::new()
+        .name("whisper-idle".into())
+        .spawn(move || {
+            let mut pause = IDLE / 4;
+            loop {
+                std::thread::sleep(pause);
+                let Some(warm) = warm.upgrade() else {
+                    return;
+                };
+                let mut warm = warm.lock().unwrap_or_else(|e| e.into_inner());
+                pause = warm.idle / 4;
+                if warm.busy == 0 && warm.used.is_some_and(|used| used.elapsed() >= warm.idle) {
+                    warm.context = None;
+                    warm.states.clear();
+                    warm.used = None;
+                    tracing::debug!("Whisper idle: its weights and decoder states are released");
+                }
+            }
+        });
+    if let Err(e) = spawned {
+        tracing::warn!(error = %e, "cannot start the thread that releases idle Whisper memory");
+    }
+}
+
 impl WhisperTranscriber {
-    /// Loads the model (blocking; call it off the async runtime).
+    /// Checks the model file (blocking, cheap: its header); the weights load with the first
+    /// note, or now with [`WhisperTranscriber::warm_up`].
     pub fn load(config: WhisperConfig) -> Result<Self, VoiceError> {
         whisper_rs::install_logging_hooks();
         if !config.model.is_file() {
@@ -67,12 +130,7 @@ impl WhisperTranscriber {
                 config.model.display()
             )));
         }
-        let mut parameters = WhisperContextParameters::default();
-        parameters.use_gpu(false);
-        let context = WhisperContext::new_with_params(&config.model, parameters).map_err(|e| {
-            VoiceError::Model(format!("cannot load {}: {e}", config.model.display()))
-        })?;
-        let multilingual = context.is_multilingual();
+        let multilingual = multilingual_from_header(&config.model)?;
         if config.language.as_deref().is_some_and(|l| l != "en") && !multilingual {
             return Err(VoiceError::Model(format!(
                 "{} is an English-only model; use a multilingual one for language {}",
@@ -80,23 +138,120 @@ impl WhisperTranscriber {
                 config.language.as_deref().unwrap_or_default()
             )));
         }
+        let warm = Arc::new(Mutex::new(Warm {
+            idle: IDLE,
+            context: None,
+            states: Vec::new(),
+            used: None,
+            busy: 0,
+        }));
+        release_when_idle(Arc::downgrade(&warm));
         Ok(Self {
-            context,
             config,
             multilingual,
-            states: Mutex::default(),
+            warm,
         })
+    }
+
+    /// The same transcriber releasing its memory after `idle` without a note rather than
+    /// [`IDLE`] (tests).
+    pub fn with_idle(self, idle: Duration) -> Self {
+        self.warm.lock().unwrap_or_else(|e| e.into_inner()).idle = idle;
+        self
+    }
+
+    /// Loads the weights now (blocking) rather than with the first note; `doctor` and the
+    /// benchmarks use it to check and time the load.
+    pub fn warm_up(&self) -> Result<(), VoiceError> {
+        let mut warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+        self.context(&mut warm).map(|_| ())
+    }
+
+    /// Whether the weights are in memory now.
+    pub fn is_warm(&self) -> bool {
+        self.warm
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .context
+            .is_some()
+    }
+
+    /// The loaded model, loading it when needed.
+    fn context(&self, warm: &mut Warm) -> Result<Arc<WhisperContext>, VoiceError> {
+        if let Some(context) = &warm.context {
+            return Ok(Arc::clone(context));
+        }
+        let started = Instant::now();
+        let mut parameters = WhisperContextParameters::default();
+        parameters.use_gpu(false);
+        let context =
+            WhisperContext::new_with_params(&self.config.model, parameters).map_err(|e| {
+                VoiceError::Model(format!("cannot load {}: {e}", self.config.model.display()))
+            })?;
+        tracing::debug!(model = %self.config.model.display(), load_ms = started.elapsed().as_millis() as u64, "Whisper weights loaded");
+        let context = Arc::new(context);
+        warm.context = Some(Arc::clone(&context));
+        warm.used = Some(Instant::now());
+        Ok(context)
     }
 }
 
 impl Transcriber for WhisperTranscriber {
     fn transcribe(&self, samples: &[f32], language: Option<&str>) -> Result<String, VoiceError> {
         let failed = |e: whisper_rs::WhisperError| VoiceError::Model(e.to_string());
-        let pooled = self.states.lock().unwrap_or_else(|e| e.into_inner()).pop();
-        let mut state = match pooled {
-            Some(state) => state,
-            None => self.context.create_state().map_err(failed)?,
+        let mut state = {
+            let mut warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+            let context = self.context(&mut warm)?;
+            warm.used = Some(Instant::now());
+            let state = match warm.states.pop() {
+                Some(state) => state,
+                None => context.create_state().map_err(failed)?,
+            };
+            warm.busy += 1;
+            state
         };
+        let result = self.run(&mut state, samples, language);
+        let mut warm = self.warm.lock().unwrap_or_else(|e| e.into_inner());
+        warm.busy -= 1;
+        warm.used = Some(Instant::now());
+        if warm.context.is_some() {
+            warm.states.push(state);
+        }
+        result
+    }
+
+    fn multilingual(&self) -> bool {
+        self.multilingual
+    }
+
+    fn describe(&self) -> String {
+        let name = self
+            .config
+            .model
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .unwrap_or_default();
+        let kind = if self.multilingual {
+            "multilingual"
+        } else {
+            "English only"
+        };
+        format!(
+            "whisper.cpp {name} ({kind}, {} threads)",
+            self.config.threads
+        )
+    }
+}
+
+impl WhisperTranscriber {
+    /// One transcription on `state`.
+    fn run(
+        &self,
+        state: &mut WhisperState,
+        samples: &[f32],
+        language: Option<&str>,
+    ) -> Result<String, VoiceError> {
+        let failed = |e: whisper_rs::WhisperError| VoiceError::Model(e.to_string());
         let mut params = FullParams::new(SamplingStrategy::Greedy { best_of: 1 });
         params.set_n_threads(self.config.threads.max(1) as i32);
         let language = if self.multilingual {
@@ -133,39 +288,34 @@ impl Transcriber for WhisperTranscriber {
             text.push_str(&piece);
             text.push(' ');
         }
-        self.states
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .push(state);
         Ok(text.trim().to_owned())
-    }
-
-    fn multilingual(&self) -> bool {
-        self.multilingual
-    }
-
-    fn describe(&self) -> String {
-        let name = self
-            .config
-            .model
-            .file_name()
-            .map(|n| n.to_string_lossy().into_owned())
-            .unwrap_or_default();
-        let kind = if self.multilingual {
-            "multilingual"
-        } else {
-            "English only"
-        };
-        format!(
-            "whisper.cpp {name} ({kind}, {} threads)",
-            self.config.threads
-        )
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_header_tells_multilingual_from_english_only_and_refuses_other_files() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = |name: &str, bytes: &[u8]| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, bytes).unwrap();
+            path
+        };
+        let header = |vocabulary: i32| {
+            let mut bytes = 0x6767_6d6cu32.to_le_bytes().to_vec();
+            bytes.extend(vocabulary.to_le_bytes());
+            bytes
+        };
+        assert!(!multilingual_from_header(&file("en.bin", &header(51_864))).unwrap());
+        assert!(multilingual_from_header(&file("base.bin", &header(51_865))).unwrap());
+        assert!(multilingual_from_header(&file("v3.bin", &header(51_866))).unwrap());
+        let err = multilingual_from_header(&file("x.bin", b"GGUF\0\0\0\0")).unwrap_err();
+        assert!(err.to_string().contains("not a whisper.cpp"), "{err}");
+        assert!(multilingual_from_header(&file("short.bin", b"lm")).is_err());
+    }
 
     #[test]
     fn the_encoder_window_fits_the_note_with_margin() {

@@ -1,0 +1,69 @@
+#!/usr/bin/env bash
+# Re-runs every side-by-side figure of BENCHMARKS.md in one go and prints the table of ratios,
+# so a regression shows the day it happens (issue: performance).
+# Usage: bench/compare.sh PATH/TO/locomo10.zip   (LoCoMo is passed in; the project does not ship it)
+# Needs what scripts/test.sh installs (models, espeak-ng, opus-tools); the Python baselines go
+# into gitignored folders under bench/. Takes about 40 minutes on 2 cores. The full outputs
+# stay in bench/.compare/ (gitignored).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+locomo=$(realpath "${1:?usage: bench/compare.sh PATH/TO/locomo10.zip}")
+out=bench/.compare
+mkdir -p "$out"
+
+echo "== building (release)" >&2
+cargo build --release --locked --bins >&2
+echo "== voice: Hearth and faster-whisper on the same notes" >&2
+bench/run-voice-benchmark.sh > "$out/voice.txt" 2>&1
+echo "== memory: LoCoMo recall, embedding throughput, search latency" >&2
+cargo bench -p bot-core --bench memory --locked -- "$locomo" > "$out/memory.txt" 2>&1
+bench/run-python-baseline.sh "$locomo" > "$out/python-embed.txt" 2>&1
+echo "== bursts: Discord slash commands, Telegram messages" >&2
+cargo bench -p hearth-tests --bench discord_defer --locked > "$out/discord.txt" 2>&1
+cargo bench -p hearth-tests --bench core_overhead --locked > "$out/telegram.txt" 2>&1
+echo "== start-up and idle memory, without and with the default models" >&2
+bench/idle-rss.sh target/release/hearth 3 > "$out/idle.txt" 2>&1
+bench/idle-rss.sh target/release/hearth 3 --models > "$out/idle-models.txt" 2>&1
+
+# The n-th number on the first line matching a pattern.
+num() { grep -m1 -E "$2" "$out/$1" | grep -oE '[0-9]+(\.[0-9]+)?' | sed -n "${3}p"; }
+field() { grep -m1 -E "$2" "$out/$1" | grep -oE "$3=[0-9.]+" | cut -d= -f2; }
+median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
+row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
+
+hearth_rtf=$(field voice.txt '^SUMMARY hearth notes' rtf)
+fw_rtf=$(field voice.txt '^SUMMARY faster-whisper' rtf)
+hearth_wer=$(field voice.txt '^SUMMARY hearth notes' wer)
+fw_wer=$(field voice.txt '^SUMMARY faster-whisper' wer)
+hearth_tps=$(num memory.txt '^embedding throughput' 3)
+python_tps=$(num python-embed.txt 'turns/s' 4)
+p99_10k=$(grep -A3 'search latency, one user, use-multilingual' "$out/memory.txt" | grep -m1 ' 10000 memories' | grep -oE 'p99 [0-9.]+' | head -1 | cut -d' ' -f2)
+p99_100k=$(grep -A3 'search latency, one user, use-multilingual' "$out/memory.txt" | grep -m1 '100000 memories' | grep -oE 'p99 [0-9.]+' | head -1 | cut -d' ' -f2)
+r10=$(num memory.txt 'hybrid \(default\)' 2)
+cat1=$(num memory.txt 'category 1 ' 4)
+discord_p99=$(grep -m1 -E '100 at once' "$out/discord.txt" | grep -oE 'p99 [0-9.]+' | cut -d' ' -f2)
+telegram_p99=$(grep -m1 -E '100 at once' "$out/telegram.txt" | grep -oE 'p99 [0-9.]+' | cut -d' ' -f2)
+idle=$(grep -oE 'idle RSS [0-9.]+' "$out/idle.txt" | cut -d' ' -f3 | median)
+idle_models=$(grep -oE 'idle RSS [0-9.]+' "$out/idle-models.txt" | cut -d' ' -f3 | median)
+poll=$(grep -oE 'after [0-9]+ ms' "$out/idle.txt" | cut -d' ' -f2 | median)
+poll_models=$(grep -oE 'after [0-9]+ ms' "$out/idle-models.txt" | cut -d' ' -f2 | median)
+
+echo
+echo "Side by side, $(date -u +%F), $(nproc) cores; full outputs in $out/"
+echo
+row "figure" "Hearth" "baseline" "ratio" "aim"
+row "---" "---" "---" "---" "---"
+row "voice, tiny.en, real-time factor (higher is faster)" "$hearth_rtf" "$fw_rtf (faster-whisper)" "$(ratio "$hearth_rtf" "$fw_rtf")" "≥ 1.0"
+row "voice, word error rate %" "$hearth_wer" "$fw_wer (faster-whisper)" "-" "no worse"
+row "embeddings, MiniLM, turns/s" "$hearth_tps" "$python_tps (Python onnxruntime)" "$(ratio "$hearth_tps" "$python_tps")" "≥ 1.2"
+row "memory search p99, 10k memories, ms" "$p99_10k" "8.4 (issue)" "$(ratio 8.4 "$p99_10k")" "≤ 5 ms"
+row "memory search p99, 100k memories, ms" "$p99_100k" "47 (issue)" "$(ratio 47 "$p99_100k")" "≤ 20 ms"
+row "LoCoMo evidence R@10" "$r10" "67.8 (issue)" "-" "≥ 75"
+row "LoCoMo multi-hop R@10" "$cat1" "-" "-" "≥ 45"
+row "100 Discord commands at once, ack p99 ms" "$discord_p99" "65 (issue)" "$(ratio 65 "$discord_p99")" "< 50"
+row "100 Telegram messages at once, to model p99 ms" "$telegram_p99" "111 (issue)" "$(ratio 111 "$telegram_p99")" "< 60"
+row "first poll, no models, ms" "$poll" "54 (issue)" "-" "< 50"
+row "first poll, default models, ms" "$poll_models" "555 (issue)" "-" "< 100"
+row "idle RSS, no models, MiB" "$idle" "16 (issue)" "-" "-"
+row "idle RSS, default models, MiB" "$idle_models" "268 (issue)" "-" "< 150 MB"
