@@ -30,7 +30,7 @@ cargo build --workspace --locked --bins
 cargo test --workspace --locked --no-fail-fast
 
 step "benchmarks, smoke runs (each on a few iterations, no figures; a broken benchmark fails here)"
-cargo test --workspace --locked --benches
+cargo test --workspace --locked --bench '*'
 
 step "the core alone (no whisper.cpp, libopus, ONNX Runtime or sled)"
 cargo test -p bot-core --locked --no-default-features --features testing
