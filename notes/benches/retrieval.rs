@@ -297,7 +297,9 @@ fn main() {
     let smoke = !std::env::args().any(|a| a == "--bench");
     let shared = args.first().map(PathBuf::from);
     if shared.is_none() && !smoke {
-        eprintln!("usage: cargo bench -p hearth-notes --bench retrieval -- /abs/path/to/bench/notes");
+        eprintln!(
+            "usage: cargo bench -p hearth-notes --bench retrieval -- /abs/path/to/bench/notes"
+        );
         std::process::exit(2);
     }
     let sets = Path::new(env!("CARGO_MANIFEST_DIR")).join("../bench/notes");
