@@ -130,7 +130,8 @@ pub fn tokens(text: &str) -> Vec<String> {
 }
 
 impl Index {
-    /// An empty index for vectors of `dim` dimensions (0: keywords only).
+    /// An empty index for vectors of `dim` dimensions (0: none yet; the first vector added
+    /// sets it, so a person's index loaded before they had any vector still gets them).
     pub fn new(dim: usize) -> Self {
         Self {
             dim,
@@ -157,6 +158,11 @@ impl Index {
     /// treated as missing.
     pub fn add(&mut self, id: &str, text: &str, created: DateTime<Utc>, vector: Option<&[f32]>) {
         self.remove(id);
+        if let Some(v) = vector.filter(|v| self.dim == 0 && !v.is_empty()) {
+            self.dim = v.len();
+            self.vectors = vec![0.0; self.docs.len() * self.dim];
+            self.quantized = vec![0; self.docs.len() * self.dim];
+        }
         let index = self.docs.len() as u32;
         let mut terms: HashMap<u32, u32> = HashMap::new();
         let words = tokens(text);
@@ -552,6 +558,20 @@ mod tests {
         let expected: Vec<String> = exact[..10].iter().map(|(i, _)| format!("m{i}")).collect();
         let got: Vec<String> = hits.into_iter().map(|(id, _)| id).collect();
         assert_eq!(got, expected);
+    }
+
+    #[test]
+    fn an_index_without_vectors_takes_the_first_ones_dimension() {
+        let mut index = Index::new(0);
+        index.add("old", "likes tea", at(1), None);
+        index.add("new", "owns a bike", at(2), Some(&[0.0, 1.0]));
+        let hits = index.search("bicycle", Some(&[0.0, 1.0]), 3, &RankConfig::default());
+        assert_eq!(hits[0].0, "new", "found by meaning alone");
+        assert_eq!(
+            index.search("tea", None, 3, &RankConfig::default())[0].0,
+            "old"
+        );
+        assert_eq!(index.len(), 2);
     }
 
     #[test]

@@ -396,3 +396,48 @@ fn changes_update_the_loaded_index_without_a_rebuild() {
         assert!(memories.search(&ana, "Lisbon", 5).await.unwrap().is_empty());
     });
 }
+
+/// A person whose (empty) index was loaded before they had any memory still finds what they
+/// remember afterwards by meaning.
+#[test]
+fn memories_added_after_an_empty_index_loaded_are_found_by_meaning() {
+    struct Axes;
+    impl super::embed::Embedder for Axes {
+        fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, super::embed::EmbedError> {
+            Ok(texts
+                .iter()
+                .map(|t| {
+                    if t.contains("bike") || t.contains("cycling") {
+                        vec![0.0, 1.0]
+                    } else {
+                        vec![1.0, 0.0]
+                    }
+                })
+                .collect())
+        }
+        fn describe(&self) -> String {
+            "axes".into()
+        }
+    }
+    let memories = Memories::new(
+        Arc::new(InMemoryStore::new()),
+        Some(Arc::new(Axes)),
+        MemoryConfig::default(),
+    );
+    let ana = UserKey::new(Platform::Telegram, "1");
+    runtime().block_on(async {
+        assert!(
+            memories
+                .search(&ana, "anything", 5)
+                .await
+                .unwrap()
+                .is_empty()
+        );
+        memories
+            .remember(&ana, "I own a green bike", MemorySource::Explicit)
+            .await
+            .unwrap();
+        let hits = memories.search(&ana, "cycling gear", 5).await.unwrap();
+        assert_eq!(hits.len(), 1, "found by meaning, sharing no keyword");
+    });
+}
