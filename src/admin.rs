@@ -7,7 +7,12 @@
 //!
 //! Requests: `{"op":"send","user":"telegram:123","text":"…"}`, answered
 //! `{"ok":true,"messages":1}`; `{"op":"notes_index","vault":null}` (`hearth notes index`
-//! while the bot runs: the bot holds the index), answered `{"ok":true,"summaries":[…]}`.
+//! while the bot runs: the bot holds the index), answered `{"ok":true,"summaries":[…]}`;
+//! `{"op":"user_export","user":"telegram:123"}` answered `{"ok":true,"export":{…}}` and
+//! `{"op":"user_erase","user":"telegram:123"}` answered `{"ok":true,"erased":{…}}`
+//! (`hearth user export|erase` while the bot runs).
+//! `{"op":"backup","dir":"/abs/dir"}` (`hearth backup` while the bot runs: the copy is made
+//! between two store writes) answered `{"ok":true,"manifest":{…}}`.
 //! Failures: `{"ok":false,"error":"…"}`.
 
 use std::path::{Path, PathBuf};
@@ -30,11 +35,23 @@ pub fn socket_path(data_dir: &Path) -> PathBuf {
     data_dir.join("admin.sock")
 }
 
+/// What the admin requests reach.
+#[derive(Clone)]
+pub struct Backends {
+    /// The chat service.
+    pub service: ChatService,
+    /// The owner's notes, when vaults are configured.
+    pub notes: Option<Arc<Notes>>,
+    /// The database (for backups).
+    pub store: bot_core::store::sled_store::SledStore,
+    /// The data directory.
+    pub data_dir: PathBuf,
+}
+
 /// Serves admin requests until `shutdown`; removes the socket when it stops.
 pub async fn serve(
     path: PathBuf,
-    service: ChatService,
-    notes: Option<Arc<Notes>>,
+    backends: Backends,
     shutdown: CancellationToken,
 ) -> anyhow::Result<()> {
     // A socket left by a bot that was killed; the database lock already guarantees that
@@ -54,10 +71,9 @@ pub async fn serve(
                 }
             },
         };
-        let service = service.clone();
-        let notes = notes.clone();
+        let backends = backends.clone();
         tokio::spawn(async move {
-            if let Err(e) = answer(stream, &service, notes).await {
+            if let Err(e) = answer(stream, &backends).await {
                 tracing::warn!(error = %e, "admin request failed");
             }
         });
@@ -66,21 +82,36 @@ pub async fn serve(
     Ok(())
 }
 
-async fn answer(
-    stream: UnixStream,
-    service: &ChatService,
-    notes: Option<Arc<Notes>>,
-) -> anyhow::Result<()> {
+async fn answer(stream: UnixStream, backends: &Backends) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = String::new();
     BufReader::new(read.take(MAX_REQUEST as u64))
         .read_line(&mut line)
         .await?;
     let response = match serde_json::from_str::<Value>(&line) {
-        Ok(request) if request["op"] == "notes_index" => index_notes(&request, notes).await,
-        Ok(request) => handle(&request, service).await,
+        Ok(request) if request["op"] == "notes_index" => {
+            index_notes(&request, backends.notes.clone()).await
+        }
+        Ok(request) if request["op"] == "backup" => {
+            let Some(dir) = request["dir"].as_str().map(PathBuf::from) else {
+                return write_line(&mut write, json!({"ok": false, "error": "dir is missing"}))
+                    .await;
+            };
+            match crate::backup::from_running(&backends.store, &backends.data_dir, &dir).await {
+                Ok(manifest) => json!({"ok": true, "manifest": manifest}),
+                Err(e) => json!({"ok": false, "error": format!("{e:#}")}),
+            }
+        }
+        Ok(request) => handle(&request, &backends.service).await,
         Err(_) => json!({"ok": false, "error": "the request is not one line of JSON"}),
     };
+    write_line(&mut write, response).await
+}
+
+async fn write_line(
+    write: &mut tokio::net::unix::OwnedWriteHalf,
+    response: Value,
+) -> anyhow::Result<()> {
     write.write_all(format!("{response}\n").as_bytes()).await?;
     Ok(())
 }
@@ -103,6 +134,22 @@ async fn handle(request: &Value, service: &ChatService) -> Value {
                 Err(e) => {
                     tracing::info!(user = %user, error = %e, "hearth send refused");
                     json!({"ok": false, "error": e.to_string()})
+                }
+            }
+        }
+        Some(op @ ("user_export" | "user_erase")) => {
+            let Some(user) = request["user"].as_str().and_then(UserKey::parse) else {
+                return json!({"ok": false, "error": "user must look like telegram:123456 or discord:123456"});
+            };
+            if op == "user_export" {
+                match service.export(&user).await {
+                    Ok(export) => json!({"ok": true, "export": export}),
+                    Err(e) => json!({"ok": false, "error": e.to_string()}),
+                }
+            } else {
+                match service.erase_person(&user).await {
+                    Ok(erased) => json!({"ok": true, "erased": erased}),
+                    Err(e) => json!({"ok": false, "error": e.to_string()}),
                 }
             }
         }

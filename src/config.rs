@@ -100,6 +100,11 @@ pub struct Config {
     pub hooks: Option<crate::hooks::HooksConfig>,
     /// The owner's MCP servers (`[[mcp]]` in the `HEARTH_ACTIONS` file).
     pub mcp: Vec<crate::mcp::McpServerConfig>,
+    /// The master key file (`HEARTH_MASTER_KEY_FILE`): with one, every person's data is
+    /// stored encrypted; without, unencrypted.
+    pub master_key_file: Option<PathBuf>,
+    /// Log lines as JSON objects (`HEARTH_LOG_FORMAT=json`) instead of text.
+    pub log_json: bool,
 }
 
 /// Reads and validates the configuration from `vars` (the environment after `.env`).
@@ -173,6 +178,7 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         1..=1_000_000,
     )? as usize;
     service.show_thinking = flag(get("HEARTH_SHOW_THINKING"), "HEARTH_SHOW_THINKING")?;
+    service.log_content = flag(get("HEARTH_LOG_CONTENT"), "HEARTH_LOG_CONTENT")?;
     if get("HEARTH_TOOLS").is_some() {
         service.tools = flag(get("HEARTH_TOOLS"), "HEARTH_TOOLS")?;
     }
@@ -317,36 +323,50 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
         },
         ..MemoryConfig::default()
     };
-    let models: Vec<EmbedModelSource> =
-        match (get("HEARTH_EMBED_MODEL_DIR"), get("HEARTH_EMBED_MODEL")) {
-            (Some(_), Some(_)) => {
+    let models: Vec<EmbedModelSource> = match (
+        get("HEARTH_EMBED_MODEL_DIR"),
+        get("HEARTH_EMBED_MODEL"),
+    ) {
+        (Some(_), Some(_)) => {
+            return Err(bad(
+                "HEARTH_EMBED_MODEL",
+                "set either HEARTH_EMBED_MODEL_DIR or HEARTH_EMBED_MODEL, not both",
+            ));
+        }
+        (Some(dirs), None) => {
+            // One folder, or several side by side: "models/minilm,models/use-multilingual".
+            let mut models = Vec::new();
+            for dir in dirs.split(',').map(str::trim).filter(|d| !d.is_empty()) {
+                let dir = PathBuf::from(dir);
+                if !dir.join("model.onnx").is_file() {
+                    return Err(bad(
+                        "HEARTH_EMBED_MODEL_DIR",
+                        format!(
+                            "{} has no model.onnx (scripts/install-models.sh puts models in \
+                                 models/minilm and models/use-multilingual)",
+                            dir.display()
+                        ),
+                    ));
+                }
+                models.push(EmbedModelSource::Dir(dir));
+            }
+            models
+        }
+        (None, Some(name)) => {
+            // fastembed fetches a built-in model from Hugging Face on first use: the one
+            // connection Hearth would make beyond the configured endpoints.
+            if !flag(get("HEARTH_ALLOW_DOWNLOADS"), "HEARTH_ALLOW_DOWNLOADS")? {
                 return Err(bad(
                     "HEARTH_EMBED_MODEL",
-                    "set either HEARTH_EMBED_MODEL_DIR or HEARTH_EMBED_MODEL, not both",
+                    format!(
+                        "'{name}' is downloaded from the internet (Hugging Face) on first use;                              set HEARTH_ALLOW_DOWNLOADS=true to allow that, or use                              HEARTH_EMBED_MODEL_DIR with a model folder                              (scripts/install-models.sh)"
+                    ),
                 ));
             }
-            (Some(dirs), None) => {
-                // One folder, or several side by side: "models/minilm,models/use-multilingual".
-                let mut models = Vec::new();
-                for dir in dirs.split(',').map(str::trim).filter(|d| !d.is_empty()) {
-                    let dir = PathBuf::from(dir);
-                    if !dir.join("model.onnx").is_file() {
-                        return Err(bad(
-                            "HEARTH_EMBED_MODEL_DIR",
-                            format!(
-                                "{} has no model.onnx (scripts/install-models.sh puts models in \
-                                 models/minilm and models/use-multilingual)",
-                                dir.display()
-                            ),
-                        ));
-                    }
-                    models.push(EmbedModelSource::Dir(dir));
-                }
-                models
-            }
-            (None, Some(name)) => vec![EmbedModelSource::Builtin(name.to_owned())],
-            (None, None) => Vec::new(),
-        };
+            vec![EmbedModelSource::Builtin(name.to_owned())]
+        }
+        (None, None) => Vec::new(),
+    };
     let embed_weights = match get("HEARTH_EMBED_WEIGHTS") {
         None => vec![1.0; models.len()],
         Some(raw) => {
@@ -437,6 +457,20 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
 
     let hooks = hooks(&get)?;
     Ok(Config {
+        master_key_file: get("HEARTH_MASTER_KEY_FILE").map(PathBuf::from),
+        log_json: match get("HEARTH_LOG_FORMAT")
+            .map(str::to_ascii_lowercase)
+            .as_deref()
+        {
+            None | Some("text") => false,
+            Some("json") => true,
+            Some(other) => {
+                return Err(bad(
+                    "HEARTH_LOG_FORMAT",
+                    format!("'{other}' is not a log format: use text or json"),
+                ));
+            }
+        },
         notes_embed,
         hooks,
         mcp,
@@ -893,5 +927,45 @@ mod tests {
         assert_eq!(telegram.api_url.as_str(), "http://127.0.0.1:9/tg");
         assert_eq!(config.telegram_allowed, ["1001", "1002"]);
         assert!(!format!("{telegram:?}").contains("ABCdef"));
+    }
+
+    #[test]
+    fn privacy_and_log_settings() {
+        let runtime = tempfile::NamedTempFile::new().unwrap();
+        let runtime = runtime.path().to_str().unwrap();
+        let refused = from_vars(&vars(&[("HEARTH_EMBED_MODEL", "MultilingualE5Small")]))
+            .err()
+            .unwrap();
+        assert_eq!(refused.var, "HEARTH_EMBED_MODEL");
+        assert!(
+            refused.problem.contains("HEARTH_ALLOW_DOWNLOADS"),
+            "{}",
+            refused.problem
+        );
+        let allowed = from_vars(&vars(&[
+            ("HEARTH_EMBED_MODEL", "MultilingualE5Small"),
+            ("HEARTH_ALLOW_DOWNLOADS", "true"),
+            ("ORT_DYLIB_PATH", runtime),
+        ]))
+        .unwrap();
+        assert_eq!(allowed.embed.len(), 1);
+
+        let plain = from_vars(&vars(&[])).unwrap();
+        assert!(plain.master_key_file.is_none() && !plain.log_json && !plain.service.log_content);
+        let set = from_vars(&vars(&[
+            ("HEARTH_MASTER_KEY_FILE", "/etc/hearth/master.key"),
+            ("HEARTH_LOG_FORMAT", "JSON"),
+            ("HEARTH_LOG_CONTENT", "true"),
+        ]))
+        .unwrap();
+        assert_eq!(
+            set.master_key_file.as_deref(),
+            Some(std::path::Path::new("/etc/hearth/master.key"))
+        );
+        assert!(set.log_json && set.service.log_content);
+        let bad = from_vars(&vars(&[("HEARTH_LOG_FORMAT", "xml")]))
+            .err()
+            .unwrap();
+        assert_eq!(bad.var, "HEARTH_LOG_FORMAT");
     }
 }

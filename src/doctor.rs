@@ -29,6 +29,8 @@ impl Report {
 pub async fn run(config: &Config) -> ExitCode {
     let mut report = Report { failures: 0 };
     check_data_dir(config, &mut report);
+    check_encryption(config, &mut report);
+    check_logs(config, &mut report);
 
     let model = crate::build_model(config);
     let wanted = &config.service.default_model;
@@ -153,6 +155,110 @@ fn check_data_dir(config: &Config, report: &mut Report) {
         println!(
             "NOTE  a running bot may be listening at {} (hearth send uses it)",
             socket.display()
+        );
+    }
+}
+
+/// What the log holds, and the one download the configuration may allow.
+fn check_logs(config: &Config, report: &mut Report) {
+    report.pass(&format!(
+        "logs: {} lines; {}",
+        if config.log_json { "JSON" } else { "text" },
+        if config.service.log_content {
+            "message and answer text at debug level (HEARTH_LOG_CONTENT=true)"
+        } else {
+            "no message or answer text (HEARTH_LOG_CONTENT is off)"
+        }
+    ));
+    if config.embed.iter().any(|m| {
+        matches!(
+            m.model,
+            bot_core::memory::embed::EmbedModelSource::Builtin(_)
+        )
+    }) {
+        println!(
+            "NOTE  HEARTH_ALLOW_DOWNLOADS=true: the built-in embedding model is downloaded from Hugging Face on first use"
+        );
+    }
+}
+
+/// Encryption at rest: the master key file, its mode, and whether it opens the keyring.
+fn check_encryption(config: &Config, report: &mut Report) {
+    use bot_core::store::seal::{KEYRING_FILE, Keyring, MasterKey};
+    let backups: Vec<String> = std::fs::read_dir(&config.data_dir)
+        .into_iter()
+        .flatten()
+        .flatten()
+        .filter(|e| {
+            e.file_name()
+                .to_string_lossy()
+                .starts_with("db.unencrypted-backup-")
+        })
+        .map(|e| e.path().display().to_string())
+        .collect();
+    let Some(path) = &config.master_key_file else {
+        if config.data_dir.join(KEYRING_FILE).exists() {
+            report.fail(
+                "encryption: the data directory is encrypted but HEARTH_MASTER_KEY_FILE is not set",
+                "set HEARTH_MASTER_KEY_FILE to the master key it was encrypted with",
+            );
+            return;
+        }
+        report.skip(
+            "encryption: off (HEARTH_MASTER_KEY_FILE is not set): conversations, memories and documents are stored unencrypted; `hearth keygen PATH` makes a key",
+        );
+        return;
+    };
+    let master = match MasterKey::read(path) {
+        Ok(master) => master,
+        Err(e) => {
+            report.fail(
+                &format!("encryption: {e}"),
+                "point HEARTH_MASTER_KEY_FILE at the key file `hearth keygen` wrote",
+            );
+            return;
+        }
+    };
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(meta) = std::fs::metadata(path)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            report.fail(
+                &format!(
+                    "encryption: the master key {} is readable by other users (mode {:o})",
+                    path.display(),
+                    meta.permissions().mode() & 0o777
+                ),
+                &format!("chmod 600 {}", path.display()),
+            );
+            return;
+        }
+    }
+    let ring_path = config.data_dir.join(KEYRING_FILE);
+    if !ring_path.exists() {
+        report.pass(&format!(
+            "encryption: on with the master key {} (no data yet; existing unencrypted data is encrypted at the next start, a backup kept)",
+            path.display()
+        ));
+    } else {
+        // Read only: opening the keyring of an existing file writes nothing.
+        match Keyring::open(&ring_path, master) {
+            Ok(ring) => report.pass(&format!(
+                "encryption: on; the master key {} opens the keyring ({} people have a key)",
+                path.display(),
+                ring.people().len()
+            )),
+            Err(e) => report.fail(
+                &format!("encryption: {e}"),
+                "use the master key this data directory was encrypted with",
+            ),
+        }
+    }
+    for backup in backups {
+        println!(
+            "NOTE  {backup} is the unencrypted copy kept when the data was encrypted: delete it once the bot runs well"
         );
     }
 }

@@ -4,6 +4,7 @@
 
 mod actions;
 mod admin;
+mod backup;
 mod config;
 mod data_dir;
 mod doctor;
@@ -13,6 +14,7 @@ mod mcp;
 mod memory_cli;
 mod notes_cli;
 mod terminal;
+mod user_cli;
 
 use std::collections::HashMap;
 use std::process::ExitCode;
@@ -65,6 +67,31 @@ enum Command {
         #[command(subcommand)]
         action: memory_cli::Action,
     },
+    /// Everything about one person: export it, or erase it for good. Works while the bot
+    /// runs (through it) and when it does not.
+    User {
+        #[command(subcommand)]
+        action: user_cli::Action,
+    },
+    /// Copy the whole database (and the keyring) into DIR, a new or empty directory, as it
+    /// is at one moment. Works while the bot runs (through it) and when it does not.
+    Backup {
+        /// Where to put it.
+        dir: std::path::PathBuf,
+    },
+    /// Restore a backup made by `hearth backup` into HEARTH_DATA_DIR, which must have no
+    /// database yet (stop the bot).
+    Restore {
+        /// The backup.
+        dir: std::path::PathBuf,
+    },
+    /// Write a new master key for encryption at rest (64 hex digits, mode 0600), to PATH or
+    /// to HEARTH_MASTER_KEY_FILE. Keep a copy somewhere safe: without it the data cannot be
+    /// read.
+    Keygen {
+        /// Where to write it (default: HEARTH_MASTER_KEY_FILE).
+        path: Option<std::path::PathBuf>,
+    },
     /// The owner's notes (HEARTH_NOTES): index, search, status. Works while the bot runs.
     Notes {
         #[command(subcommand)]
@@ -108,6 +135,10 @@ async fn main() -> ExitCode {
         Command::Memory { action } => memory_cli::run(config, action).await,
         Command::Notes { action } => notes_cli::run(config, action).await,
         Command::Send { user, text } => admin::send(&config, &user, &text.join(" ")).await,
+        Command::User { action } => user_cli::run(config, action).await,
+        Command::Keygen { path } => keygen(&config, path),
+        Command::Backup { dir } => backup::backup(&config, &dir).await,
+        Command::Restore { dir } => backup::restore(&config, &dir),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -137,17 +168,26 @@ fn init_tracing(command: &Command, config: &config::Config) -> anyhow::Result<bo
             .append(true)
             .open(&path)
             .with_context(|| format!("cannot open the log file {}", path.display()))?;
-        tracing_subscriber::fmt()
+        let builder = tracing_subscriber::fmt()
             .with_env_filter(filter)
             .with_ansi(false)
-            .with_writer(std::sync::Mutex::new(file))
-            .init();
+            .with_writer(std::sync::Mutex::new(file));
+        if config.log_json {
+            builder.json().init();
+        } else {
+            builder.init();
+        }
         return Ok(true);
     }
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .init();
+        .with_writer(std::io::stderr);
+    if config.log_json {
+        // One JSON object per line (timestamp, level, target, fields), for log shippers.
+        builder.json().init();
+    } else {
+        builder.init();
+    }
     Ok(false)
 }
 
@@ -219,9 +259,7 @@ async fn build_service(
     with_voice: bool,
     with_mcp: bool,
 ) -> anyhow::Result<Services> {
-    data_dir::create(&config.data_dir)?;
-    let store = SledStore::open(&config.data_dir.join("db"))
-        .with_context(|| format!("cannot open the database in {}", config.data_dir.display()))?;
+    let store = open_store(config)?;
     let discord = &config.discord_access;
     let access = AccessPolicy::deny_all()
         .allow_all(Platform::Telegram, config.telegram_allowed.iter().cloned())
@@ -271,6 +309,7 @@ async fn build_service(
         tool_sources: Vec::new(),
         files: Some(Arc::new(hearth_media::MediaReader)),
         documents: Arc::new(store.clone()),
+        erasers: vec![Arc::new(store.clone())],
     };
     let mut deps = deps;
     let mcp_stop = tokio_util::sync::CancellationToken::new();
@@ -284,6 +323,61 @@ async fn build_service(
         notes,
         mcp_stop,
     })
+}
+
+/// Opens the database: encrypted with the master key when HEARTH_MASTER_KEY_FILE is set
+/// (data written before without encryption is encrypted now, the old copy kept), else
+/// unencrypted (an encrypted one is refused with a clear message).
+pub fn open_store(config: &config::Config) -> anyhow::Result<SledStore> {
+    data_dir::create(&config.data_dir)?;
+    let dir = config.data_dir.join("db");
+    let context = || format!("cannot open the database in {}", config.data_dir.display());
+    let Some(key_file) = &config.master_key_file else {
+        return SledStore::open(&dir).with_context(context);
+    };
+    let master = bot_core::store::seal::MasterKey::read(key_file)
+        .map_err(|e| anyhow::anyhow!("HEARTH_MASTER_KEY_FILE: {e}"))?;
+    {
+        use std::os::unix::fs::PermissionsExt as _;
+        if let Ok(meta) = std::fs::metadata(key_file)
+            && meta.permissions().mode() & 0o077 != 0
+        {
+            tracing::warn!(
+                file = %key_file.display(),
+                "the master key file is readable by other users: chmod 600 it"
+            );
+        }
+    }
+    let keyring = bot_core::store::seal::Keyring::open(
+        &config.data_dir.join(bot_core::store::seal::KEYRING_FILE),
+        master,
+    )
+    .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let (store, backup) = SledStore::open_encrypted(&dir, keyring).with_context(context)?;
+    if let Some(backup) = backup {
+        tracing::warn!(
+            backup = %backup.display(),
+            "the existing data is encrypted now; its unencrypted copy is kept as a backup: delete it once the bot runs well"
+        );
+    }
+    Ok(store)
+}
+
+/// `hearth keygen [PATH]`: writes a new master key.
+fn keygen(config: &config::Config, path: Option<std::path::PathBuf>) -> anyhow::Result<()> {
+    let Some(path) = path.or_else(|| config.master_key_file.clone()) else {
+        anyhow::bail!(
+            "say where to write the key: hearth keygen /etc/hearth/master.key (or set HEARTH_MASTER_KEY_FILE)"
+        );
+    };
+    let key = bot_core::store::seal::MasterKey::generate().map_err(|e| anyhow::anyhow!("{e}"))?;
+    key.write_new(&path).map_err(|e| anyhow::anyhow!("{e}"))?;
+    println!(
+        "wrote a new master key to {} (0600). Set HEARTH_MASTER_KEY_FILE={} and keep a copy of the file somewhere safe: without it the data cannot be read.",
+        path.display(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// What `build_service` builds.
@@ -433,8 +527,12 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
     }
     let admin = tokio::spawn(admin::serve(
         admin::socket_path(&config.data_dir),
-        service.clone(),
-        notes.clone(),
+        admin::Backends {
+            service: service.clone(),
+            notes: notes.clone(),
+            store: store.clone(),
+            data_dir: config.data_dir.clone(),
+        },
         shutdown.clone(),
     ));
     let hooks = match config.hooks.clone() {

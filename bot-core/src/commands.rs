@@ -115,8 +115,8 @@ pub const COMMANDS: &[CommandSpec] = &[
     ),
     spec(
         "forget",
-        "Forget a memory: /forget ID, or /forget all",
-        arg("target", "A memory id, or all", true, false),
+        "Forget a memory: /forget ID, /forget all (memories), /forget everything (all about you)",
+        arg("target", "A memory id, all, or everything", true, false),
     ),
     spec("export", "Get everything stored about you as a file", None),
     spec(

@@ -95,6 +95,9 @@ pub struct ServiceConfig {
     pub images_in_context: usize,
     /// Largest document accepted, in bytes (`HEARTH_DOCUMENT_MAX_MB`).
     pub document_max_bytes: u64,
+    /// Message and answer text may go to the log at debug level (`HEARTH_LOG_CONTENT`); off,
+    /// the log holds no one's words.
+    pub log_content: bool,
 }
 
 impl ServiceConfig {
@@ -126,6 +129,7 @@ impl ServiceConfig {
             image_max_side: 1024,
             images_in_context: 4,
             document_max_bytes: 20 * 1024 * 1024,
+            log_content: false,
         }
     }
 }
@@ -170,6 +174,9 @@ pub struct Deps {
     pub files: Option<Arc<dyn crate::files::FileReader>>,
     /// Documents people filed into their own collection (`/notes add`).
     pub documents: Arc<dyn crate::files::DocumentStore>,
+    /// Stores that remove a person whole beyond each port's own removal (the sled store:
+    /// destroys the person's key first); asked first by [`ChatService::erase_person`].
+    pub erasers: Vec<Arc<dyn crate::store::Eraser>>,
 }
 
 /// What one inbound message asks for.
@@ -226,6 +233,28 @@ struct Pending {
     user: crate::UserKey,
     scope: ScopeKey,
     decide: oneshot::Sender<bool>,
+}
+
+/// What [`ChatService::erase_person`] found and deleted, by kind.
+#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
+pub struct Erased {
+    /// Memories (with their vectors).
+    pub memories: usize,
+    /// Messages of their conversations (theirs and the bot's answers to them).
+    pub messages: usize,
+    /// Reminders and scheduled prompts.
+    pub reminders: usize,
+    /// Filed documents.
+    pub documents: usize,
+    /// Whether they had chosen any setting.
+    pub settings: bool,
+}
+
+impl Erased {
+    /// Nothing was stored.
+    pub fn is_empty(&self) -> bool {
+        self == &Erased::default()
+    }
 }
 
 /// What came of a tap on a confirmation button ([`ChatService::decide`]).
@@ -483,6 +512,11 @@ impl ChatService {
             return rx;
         }
         let scope = message.scope();
+        if inner.config.log_content {
+            // Only when the owner asked for it (HEARTH_LOG_CONTENT): logs hold no one's words
+            // otherwise.
+            tracing::debug!(scope = %scope, text = %message.text, "message");
+        }
         // A new message while an action waits for this person's tap: the action is not
         // run (they moved on), and the new message is answered once that job ends.
         inner.supersede(&scope, &message.user_key());
@@ -570,6 +604,14 @@ impl ChatService {
     /// The memory service.
     pub fn memories(&self) -> &Arc<crate::memory::Memories> {
         &self.inner.deps.memories
+    }
+
+    /// Deletes everything stored about `user` (`/forget everything`, `hearth user erase`):
+    /// conversations, memories and their vectors, settings, reminders and schedules, filed
+    /// documents, and what the service keeps of them in memory. What there was, counted
+    /// before.
+    pub async fn erase_person(&self, user: &crate::UserKey) -> Result<Erased, StoreError> {
+        self.inner.erase_person(user).await
     }
 
     /// Everything stored about `user` (memories, conversations, settings) as JSON,
@@ -916,6 +958,8 @@ pub async fn contain_panic<T>(what: &str, job: impl std::future::Future<Output =
     }
 }
 
+#[cfg(all(test, feature = "sled"))]
+mod erase_tests;
 #[cfg(test)]
 mod files_tests;
 #[cfg(test)]

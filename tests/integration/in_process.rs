@@ -84,6 +84,7 @@ impl InProcess {
             notes: None,
             files: None,
             documents: Arc::new(bot_core::files::InMemoryDocuments::default()),
+            erasers: Vec::new(),
             tool_sources: Vec::new(),
             memories,
             voice: None,

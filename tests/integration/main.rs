@@ -40,6 +40,7 @@ mod in_process;
 mod memory;
 mod notes;
 mod outbound;
+mod privacy;
 mod real_model;
 mod reminders;
 mod tools;

@@ -134,6 +134,14 @@ impl BotProcess {
         self.wait(Duration::from_secs(30)).await
     }
 
+    /// Like [`terminate`](Self::terminate), and returns the whole log too.
+    pub async fn terminate_with_log(mut self) -> (Option<i32>, String) {
+        let pid = self.child.id().to_string();
+        let _ = Command::new("kill").args(["-TERM", &pid]).status();
+        let code = self.wait(Duration::from_secs(30)).await;
+        (code, self.log())
+    }
+
     /// Waits up to `timeout` for the process to exit by itself; returns the exit code.
     pub async fn wait(&mut self, timeout: Duration) -> Option<i32> {
         let exited = crate::eventually(timeout, || self.child.try_wait().ok().flatten()).await;

@@ -382,6 +382,9 @@ impl Inner {
             }
         };
         tracing::info!(model = %model, elapsed_ms = started.elapsed().as_millis() as u64, chars = answer.len(), tool_runs = shown.len(), "answered");
+        if self.config.log_content {
+            tracing::debug!(answer = %answer, "answer");
+        }
         Generated::Answer {
             model,
             answer,

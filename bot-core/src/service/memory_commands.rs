@@ -2,7 +2,7 @@
 
 use serde_json::json;
 
-use super::{Inner, Reply};
+use super::{Erased, Inner, Reply};
 use crate::lang::{Lang, t, tr};
 use crate::memory::{Memory, MemoryError, MemorySource};
 use crate::outbound::{OutboundError, OutboundMessage, Recipient};
@@ -237,6 +237,42 @@ impl Inner {
                     ),
                 }
             }
+            ["everything"] => {
+                let counts = self.erase_counts(&user).await?;
+                if counts.is_empty() {
+                    t(lang, "forget-nothing-at-all")
+                } else if message.chat.is_shared {
+                    t(lang, "forget-everything-ask-shared")
+                } else {
+                    tr(
+                        lang,
+                        "forget-everything-ask",
+                        &[
+                            ("memories", &counts.memories.to_string()),
+                            ("messages", &counts.messages.to_string()),
+                            ("reminders", &counts.reminders.to_string()),
+                            ("documents", &counts.documents.to_string()),
+                        ],
+                    )
+                }
+            }
+            ["everything", "confirm"] => {
+                let counts = self.erase_person(&user).await?;
+                if message.chat.is_shared {
+                    t(lang, "forget-everything-done-shared")
+                } else {
+                    tr(
+                        lang,
+                        "forget-everything-done",
+                        &[
+                            ("memories", &counts.memories.to_string()),
+                            ("messages", &counts.messages.to_string()),
+                            ("reminders", &counts.reminders.to_string()),
+                            ("documents", &counts.documents.to_string()),
+                        ],
+                    )
+                }
+            }
             ["all", "confirm"] => {
                 let n = memories.forget_all(&user).await.map_err(store_error)?;
                 // Filed documents and the documents of their conversations go too.
@@ -282,6 +318,61 @@ impl Inner {
         Ok(())
     }
 
+    /// How much is stored about `user`, by kind.
+    pub(super) async fn erase_counts(&self, user: &UserKey) -> Result<Erased, StoreError> {
+        let (platform, user_id) = user.parts();
+        let settings = self.deps.settings.settings(user).await?;
+        Ok(Erased {
+            memories: self
+                .deps
+                .memories
+                .list(user)
+                .await
+                .map_err(store_error)?
+                .len(),
+            messages: self.deps.history.user_turns(platform, user_id).await?.len(),
+            reminders: self.deps.reminders.list(user).await?.len(),
+            documents: self.deps.documents.documents(user).await?.len(),
+            settings: settings != crate::store::UserSettings::default(),
+        })
+    }
+
+    /// Deletes everything stored about `user`; see [`ChatService::erase_person`].
+    pub(super) async fn erase_person(&self, user: &UserKey) -> Result<Erased, StoreError> {
+        let counts = self.erase_counts(user).await?;
+        let (platform, user_id) = user.parts();
+        // The stores that can destroy the person's key do so before anything is removed.
+        for eraser in &self.deps.erasers {
+            eraser.erase_person(user).await?;
+        }
+        self.deps
+            .memories
+            .forget_all(user)
+            .await
+            .map_err(store_error)?;
+        self.deps.documents.remove_all_documents(user).await?;
+        self.deps.reminders.remove_all(user).await?;
+        self.deps.history.erase_user(platform, user_id).await?;
+        self.deps.settings.remove_settings(user).await?;
+        self.deps.documents.flush().await?;
+        self.deps.reminders.flush().await?;
+        self.deps.history.flush().await?;
+        self.deps.settings.flush().await?;
+        // What the service keeps in memory.
+        self.document_retriever.invalidate(user);
+        self.documents.clear_user(user);
+        self.decline_all(user);
+        tracing::info!(
+            user = %user,
+            memories = counts.memories,
+            messages = counts.messages,
+            reminders = counts.reminders,
+            documents = counts.documents,
+            "erased everything about a person"
+        );
+        Ok(counts)
+    }
+
     /// Everything stored about `user`: memories, conversations and settings, as JSON.
     pub(super) async fn export_json(
         &self,
@@ -292,7 +383,18 @@ impl Inner {
         let settings = self.deps.settings.settings(user).await?;
         let turns = self.deps.history.user_turns(platform, user_id).await?;
         let reminders = self.deps.reminders.list(user).await?;
-        // Filed documents, whole (their text by passage and page), without their vectors.
+        // Memories with their vectors (the store keeps both).
+        let memory_json: Vec<serde_json::Value> = memories
+            .iter()
+            .map(|m| {
+                let mut value = serde_json::to_value(m).unwrap_or_default();
+                if let (Some(object), Some(vector)) = (value.as_object_mut(), &m.embedding) {
+                    object.insert("embedding".into(), json!(vector));
+                }
+                value
+            })
+            .collect();
+        // Filed documents, whole: their text by passage and page, and their vectors.
         let documents: Vec<serde_json::Value> = self
             .deps
             .documents
@@ -304,6 +406,8 @@ impl Inner {
                     "name": d.name,
                     "saved_at": d.saved_at,
                     "passages": d.passages,
+                    "embedding_model": d.embedding_model,
+                    "vectors": d.vectors,
                 })
             })
             .collect();
@@ -328,7 +432,7 @@ impl Inner {
             "time_zone": zone.name(),
             "user": user,
             "settings": settings,
-            "memories": memories,
+            "memories": memory_json,
             "reminders": reminders,
             "documents": documents,
             "conversations": conversations,

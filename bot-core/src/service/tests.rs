@@ -41,6 +41,7 @@ pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps
     Deps {
         files: None,
         documents: Arc::new(crate::files::InMemoryDocuments::default()),
+        erasers: Vec::new(),
         model,
         // As the binary wires it: write-through caches in front of the store.
         history: Arc::new(crate::store::cache::CachedHistory::new(

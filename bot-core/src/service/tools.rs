@@ -301,6 +301,21 @@ impl Inner {
         }
     }
 
+    /// Declines every confirmation `user` was asked for, in every chat.
+    pub(super) fn decline_all(&self, user: &crate::UserKey) {
+        let mut pending = self.pending.lock().unwrap_or_else(|e| e.into_inner());
+        let ids: Vec<String> = pending
+            .iter()
+            .filter(|(_, p)| &p.user == user)
+            .map(|(id, _)| id.clone())
+            .collect();
+        for id in ids {
+            if let Some(p) = pending.remove(&id) {
+                let _ = p.decide.send(false);
+            }
+        }
+    }
+
     /// Whether `message`'s sender may have their own memories and reminders read here.
     fn personal_here(message: &InboundMessage, settings: &UserSettings) -> bool {
         !message.chat.is_shared || settings.memory_in_shared

@@ -205,6 +205,13 @@ impl HistoryStore for CachedHistory {
     ) -> Result<Vec<(ScopeKey, StoredTurn)>, StoreError> {
         self.inner.user_turns(platform, user_id).await
     }
+
+    async fn erase_user(&self, platform: Platform, user_id: &str) -> Result<usize, StoreError> {
+        let removed = self.inner.erase_user(platform, user_id).await;
+        // Rare: dropping every cached tail costs one read per active conversation.
+        self.tails.invalidate_all();
+        removed
+    }
 }
 
 /// [`SettingsStore`] with the settings of recently active people kept in memory.
@@ -254,6 +261,13 @@ impl SettingsStore for CachedSettings {
             Ok(()) => self.settings.insert(user.clone(), settings.clone()),
             Err(_) => self.settings.invalidate(user),
         }
+        result
+    }
+
+    async fn remove_settings(&self, user: &UserKey) -> Result<(), StoreError> {
+        let _guard = self.locks.lock(user).await;
+        let result = self.inner.remove_settings(user).await;
+        self.settings.invalidate(user);
         result
     }
 

@@ -163,6 +163,68 @@ async fn settings_default_and_replace(store: &dyn SettingsStore) {
             .unwrap(),
         UserSettings::default()
     );
+    let other = UserKey::new(Platform::Telegram, "33");
+    store.set_settings(&other, &chosen).await.unwrap();
+    store.remove_settings(&user).await.unwrap();
+    assert_eq!(
+        store.settings(&user).await.unwrap(),
+        UserSettings::default()
+    );
+    assert_eq!(store.settings(&other).await.unwrap(), chosen);
+    // Removing what is not there is no error.
+    store.remove_settings(&user).await.unwrap();
+}
+
+async fn erase_user_removes_every_conversation_of_that_person_only(store: &dyn HistoryStore) {
+    let group = ScopeKey::new(Platform::Telegram, "-100", "7");
+    let private = ScopeKey::new(Platform::Telegram, "7", "7");
+    // Shares a prefix with 7 and the group: must stay.
+    let other = ScopeKey::new(Platform::Telegram, "-100", "77");
+    let discord = ScopeKey::new(Platform::Discord, "5", "7");
+    for (scope, text) in [
+        (&group, "group"),
+        (&private, "private"),
+        (&private, "private two"),
+        (&other, "other"),
+        (&discord, "same id elsewhere"),
+    ] {
+        store.append(scope, turn(Role::User, text)).await.unwrap();
+    }
+    store.reset(&private).await.unwrap();
+    store
+        .append(&private, turn(Role::User, "after reset"))
+        .await
+        .unwrap();
+    assert_eq!(store.erase_user(Platform::Telegram, "7").await.unwrap(), 4);
+    store.flush().await.unwrap();
+    assert!(
+        store
+            .user_turns(Platform::Telegram, "7")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.recent(&private, 10).await.unwrap().is_empty());
+    assert!(store.recent(&group, 10).await.unwrap().is_empty());
+    assert_eq!(
+        store.recent(&other, 10).await.unwrap()[0].turn.text,
+        "other"
+    );
+    assert_eq!(
+        store.recent(&discord, 10).await.unwrap()[0].turn.text,
+        "same id elsewhere"
+    );
+    // The conversation count went too: a new turn starts at conversation 0 again.
+    store
+        .append(&private, turn(Role::User, "new"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.recent(&private, 10).await.unwrap()[0]
+            .turn
+            .conversation,
+        0
+    );
 }
 
 fn memory(
@@ -266,6 +328,7 @@ pub async fn run_history<S: HistoryStore>(make: impl Fn() -> S) {
     reset_starts_a_new_conversation(&make()).await;
     message_ids_are_attached(&make()).await;
     reads_follow_writes(&make()).await;
+    erase_user_removes_every_conversation_of_that_person_only(&make()).await;
 }
 
 fn new_reminder(owner: &UserKey, text: &str, minutes: i64) -> crate::remind::NewReminder {
@@ -362,6 +425,26 @@ async fn sled_store_conforms() {
     let make = || {
         super::sled_store::SledStore::from_db(sled::Config::new().temporary(true).open().unwrap())
             .unwrap()
+    };
+    run_all(make).await;
+    run_reminders(make).await;
+}
+
+#[cfg(feature = "sled")]
+#[tokio::test]
+async fn encrypted_sled_store_conforms() {
+    let dir = tempfile::tempdir().unwrap();
+    let keyring = super::seal::Keyring::open(
+        &dir.path().join(super::seal::KEYRING_FILE),
+        super::seal::MasterKey::generate().unwrap(),
+    )
+    .unwrap();
+    let make = || {
+        super::sled_store::SledStore::from_db_encrypted(
+            sled::Config::new().temporary(true).open().unwrap(),
+            keyring.clone(),
+        )
+        .unwrap()
     };
     run_all(make).await;
     run_reminders(make).await;

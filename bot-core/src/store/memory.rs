@@ -36,6 +36,24 @@ impl InMemoryStore {
 
 #[async_trait::async_trait]
 impl HistoryStore for InMemoryStore {
+    async fn erase_user(
+        &self,
+        platform: crate::Platform,
+        user_id: &str,
+    ) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let mine = |scope: &ScopeKey| super::scope_belongs_to(scope.as_str(), platform, user_id);
+        let removed = inner
+            .turns
+            .iter()
+            .filter(|(scope, _)| mine(scope))
+            .map(|(_, turns)| turns.len())
+            .sum();
+        inner.turns.retain(|scope, _| !mine(scope));
+        inner.conversation.retain(|scope, _| !mine(scope));
+        Ok(removed)
+    }
+
     async fn append(&self, scope: &ScopeKey, mut turn: Turn) -> Result<u64, StoreError> {
         let mut inner = self.lock();
         turn.conversation = inner.conversation.get(scope).copied().unwrap_or(0);
@@ -130,6 +148,11 @@ impl SettingsStore for InMemoryStore {
         settings: &UserSettings,
     ) -> Result<(), StoreError> {
         self.lock().settings.insert(user.clone(), settings.clone());
+        Ok(())
+    }
+
+    async fn remove_settings(&self, user: &UserKey) -> Result<(), StoreError> {
+        self.lock().settings.remove(user);
         Ok(())
     }
 

@@ -15,6 +15,8 @@
 pub mod cache;
 pub mod memory;
 #[cfg(feature = "sled")]
+pub mod seal;
+#[cfg(feature = "sled")]
 pub mod sled_store;
 
 #[cfg(any(test, feature = "testing"))]
@@ -94,12 +96,27 @@ pub enum StoreError {
         /// Newest version this build can read.
         supported: u32,
     },
+    /// The data is encrypted and no master key was given.
+    #[error(
+        "the data directory is encrypted: set HEARTH_MASTER_KEY_FILE to the master key it was encrypted with"
+    )]
+    Encrypted,
     /// What was asked for does not exist.
     #[error("not found: {0}")]
     NotFound(String),
     /// A write collided with another one (for backends with transactions).
     #[error("conflicting write: {0}")]
     Conflict(String),
+}
+
+/// Removes everything one person has in a store at once (`/forget everything`,
+/// `hearth user erase`): for a store that holds several kinds of data in one place and can
+/// do more than each port's own removal, e.g. destroy the person's key first so copies the
+/// store's log still holds cannot be read.
+#[async_trait::async_trait]
+pub trait Eraser: Send + Sync {
+    /// Removes all of `user`'s data; how many entries went.
+    async fn erase_person(&self, user: &UserKey) -> Result<usize, StoreError>;
 }
 
 /// Whether `scope` (a [`ScopeKey`] as stored) is a conversation of `user_id` on `platform`.
@@ -143,6 +160,14 @@ pub trait HistoryStore: Send + Sync {
         platform: crate::Platform,
         user_id: &str,
     ) -> Result<Vec<(ScopeKey, StoredTurn)>, StoreError>;
+
+    /// Removes every turn of every conversation `user_id` had on `platform`, and where
+    /// their conversations stood; how many turns went.
+    async fn erase_user(
+        &self,
+        platform: crate::Platform,
+        user_id: &str,
+    ) -> Result<usize, StoreError>;
 }
 
 /// Per-user settings.
@@ -154,6 +179,9 @@ pub trait SettingsStore: Send + Sync {
     /// Replaces the user's settings.
     async fn set_settings(&self, user: &UserKey, settings: &UserSettings)
     -> Result<(), StoreError>;
+
+    /// Removes the user's settings (they read as default afterwards).
+    async fn remove_settings(&self, user: &UserKey) -> Result<(), StoreError>;
 
     /// Makes every write so far durable.
     async fn flush(&self) -> Result<(), StoreError>;
