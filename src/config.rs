@@ -105,6 +105,8 @@ pub struct Config {
     pub master_key_file: Option<PathBuf>,
     /// Log lines as JSON objects (`HEARTH_LOG_FORMAT=json`) instead of text.
     pub log_json: bool,
+    /// Where `/metrics` and `/healthz` are served (`HEARTH_METRICS_ADDR`); off without one.
+    pub metrics_addr: Option<std::net::SocketAddr>,
 }
 
 /// Reads and validates the configuration from `vars` (the environment after `.env`).
@@ -458,6 +460,15 @@ pub fn from_vars(vars: &HashMap<String, String>) -> Result<Config, ConfigError> 
     let hooks = hooks(&get)?;
     Ok(Config {
         master_key_file: get("HEARTH_MASTER_KEY_FILE").map(PathBuf::from),
+        metrics_addr: match get("HEARTH_METRICS_ADDR") {
+            None => None,
+            Some(addr) => Some(addr.parse().map_err(|_| {
+                bad(
+                    "HEARTH_METRICS_ADDR",
+                    format!("'{addr}' is not an address and port like 127.0.0.1:9464"),
+                )
+            })?),
+        },
         log_json: match get("HEARTH_LOG_FORMAT")
             .map(str::to_ascii_lowercase)
             .as_deref()
@@ -967,5 +978,12 @@ mod tests {
             .err()
             .unwrap();
         assert_eq!(bad.var, "HEARTH_LOG_FORMAT");
+        assert!(plain.metrics_addr.is_none());
+        let metrics = from_vars(&vars(&[("HEARTH_METRICS_ADDR", "127.0.0.1:9464")])).unwrap();
+        assert_eq!(metrics.metrics_addr.unwrap().port(), 9464);
+        let bad = from_vars(&vars(&[("HEARTH_METRICS_ADDR", "localhost")]))
+            .err()
+            .unwrap();
+        assert_eq!(bad.var, "HEARTH_METRICS_ADDR");
     }
 }

@@ -84,6 +84,17 @@ pub async fn run(config: &Config) -> ExitCode {
     check_language(config, &mut report);
     check_actions(config, &mut report);
     check_mcp(config, &mut report).await;
+    match config.metrics_addr {
+        None => {
+            report.skip("metrics: HEARTH_METRICS_ADDR is not set (/metrics and /healthz are off)")
+        }
+        Some(addr) if addr.ip().is_loopback() => report.pass(&format!(
+            "metrics: /metrics and /healthz on {addr} (loopback)"
+        )),
+        Some(addr) => println!(
+            "NOTE  metrics: /metrics and /healthz on {addr}, reachable beyond this machine; they carry no message text, but keep them on a private network"
+        ),
+    }
     match &config.hooks {
         None => report.skip("hooks: HEARTH_HOOKS_ADDR is not set (POST /hooks/notify is off)"),
         Some(hooks) => report.pass(&format!(

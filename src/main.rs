@@ -13,6 +13,7 @@ mod hooks;
 mod mcp;
 mod memory_cli;
 mod notes_cli;
+mod observe;
 mod terminal;
 mod user_cli;
 
@@ -479,6 +480,11 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
             "HEARTH_DISCORD_ALLOWED_USERS/ROLES/GUILDS are empty: nobody may use the bot on Discord"
         );
     }
+    // Before anything records, so nothing is lost.
+    let recorder = match config.metrics_addr {
+        Some(_) => Some(observe::install()?),
+        None => None,
+    };
     let Services {
         service,
         store,
@@ -539,6 +545,29 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
         Some(hooks) => Some(hooks::start(hooks, service.clone(), shutdown.clone()).await?),
         None => None,
     };
+    let observing = match (config.metrics_addr, recorder) {
+        (Some(addr), Some(recorder)) => {
+            let mut platforms = Vec::new();
+            if config.telegram.is_some() {
+                platforms.push(Platform::Telegram);
+            }
+            if config.discord.is_some() {
+                platforms.push(Platform::Discord);
+            }
+            Some(
+                observe::start(
+                    addr,
+                    recorder,
+                    service.clone(),
+                    store.clone(),
+                    platforms,
+                    shutdown.clone(),
+                )
+                .await?,
+            )
+        }
+        _ => None,
+    };
     // An adapter that ends before shutdown failed: stop everything and report it.
     let mut failure: Option<anyhow::Error> = None;
     tokio::select! {
@@ -562,6 +591,13 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
     });
     // After the replies in flight: they may still call tools.
     mcp_stop.cancel();
+    if let Some(observing) = observing {
+        match observing.await {
+            Ok(Err(e)) => tracing::error!("{e:#}"),
+            Err(e) => tracing::warn!(error = %e, "the metrics task failed"),
+            Ok(Ok(())) => {}
+        }
+    }
     if let Some(hooks) = hooks {
         match hooks.await {
             Ok(Err(e)) => tracing::error!("{e:#}"),

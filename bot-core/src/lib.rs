@@ -59,6 +59,7 @@ pub mod retrieve;
 pub mod service;
 pub mod sources;
 pub mod store;
+pub mod telemetry;
 pub mod think;
 pub mod types;
 pub mod voice;

@@ -120,11 +120,13 @@ impl Retriever for NotesRetriever {
             user: query.user,
             shared_chat: query.shared_chat,
         };
+        let started = std::time::Instant::now();
         let hits = self
             .source
             .search(reader, query.text, PROMPT_PASSAGES)
             .await
             .map_err(|e| RetrieveError::Backend(e.to_string()))?;
+        crate::telemetry::notes_search(started.elapsed());
         if hits.is_empty() {
             return Ok(None);
         }

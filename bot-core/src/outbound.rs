@@ -115,6 +115,11 @@ impl Outbounds {
         self.by_platform.read().unwrap_or_else(|e| e.into_inner())
     }
 
+    /// The platforms whose adapters are connected.
+    pub fn platforms(&self) -> Vec<Platform> {
+        self.read().keys().copied().collect()
+    }
+
     /// Registers the adapter of `platform` (an adapter calls this once connected).
     pub fn register(&self, platform: Platform, outbound: Arc<dyn Outbound>) {
         self.by_platform

@@ -93,11 +93,13 @@ impl Retriever for MemoryRetriever {
             return Ok(None);
         }
         let limit = self.memories.config().prompt_memories;
+        let started = std::time::Instant::now();
         let hits = self
             .memories
             .search(query.user, query.text, limit)
             .await
             .map_err(|e| RetrieveError::Backend(e.to_string()))?;
+        crate::telemetry::memory_search(started.elapsed());
         if hits.is_empty() {
             return Ok(None);
         }

@@ -512,6 +512,7 @@ impl ChatService {
             return rx;
         }
         let scope = message.scope();
+        crate::telemetry::message_in(message.platform);
         if inner.config.log_content {
             // Only when the owner asked for it (HEARTH_LOG_CONTENT): logs hold no one's words
             // otherwise.
@@ -531,7 +532,11 @@ impl ChatService {
             if let Some((_, previous)) = previous {
                 let _ = previous.await;
             }
-            let reply = Reply { tx, can_ask: true };
+            let reply = Reply {
+                tx,
+                can_ask: true,
+                platform: message.platform,
+            };
             // For the one reply that cannot read settings: a panic's.
             let panic_lang = inner.lang_of(&message, None);
             let job = async {
@@ -668,6 +673,8 @@ pub enum SendError {
 /// The sending half of a reply; a closed receiver (adapter gone) is not an error.
 struct Reply {
     tx: mpsc::Sender<ReplyEvent>,
+    /// Where it goes (counted when it ends).
+    platform: crate::Platform,
     /// Someone reads this reply and can tap a confirmation button (not so for a
     /// scheduled prompt).
     can_ask: bool,
@@ -675,6 +682,12 @@ struct Reply {
 
 impl Reply {
     async fn send(&self, event: ReplyEvent) {
+        if matches!(
+            event,
+            ReplyEvent::Finished { .. } | ReplyEvent::Failed { .. }
+        ) {
+            crate::telemetry::message_out(self.platform);
+        }
         let _ = self.tx.send(event).await;
     }
 
@@ -718,6 +731,7 @@ impl Inner {
             Ok(exchange) => exchange,
             Err(e) => {
                 tracing::error!(error = %e, scope = %message.scope(), "storage failed while handling a message");
+                crate::telemetry::error("store");
                 // Storage failed: the person's setting may be unreadable too.
                 let lang = self.lang_of(&message, None);
                 reply.fail(lang::t(lang, "storage-trouble")).await;
@@ -912,6 +926,7 @@ impl Inner {
             .fetch_update(Ordering::SeqCst, Ordering::SeqCst, |waiting| {
                 (waiting < self.config.max_queue).then_some(waiting + 1)
             });
+        crate::telemetry::queue_depth(self.waiting.load(Ordering::SeqCst));
         let Ok(before) = claimed else {
             tracing::warn!(
                 max_queue = self.config.max_queue,
@@ -930,7 +945,8 @@ impl Inner {
             .acquire()
             .await
             .expect("the semaphore is never closed");
-        self.waiting.fetch_sub(1, Ordering::SeqCst);
+        let left = self.waiting.fetch_sub(1, Ordering::SeqCst) - 1;
+        crate::telemetry::queue_depth(left);
         Some(permit)
     }
 }
@@ -953,6 +969,7 @@ pub async fn contain_panic<T>(what: &str, job: impl std::future::Future<Output =
                 .or_else(|| panic.downcast_ref::<String>().cloned())
                 .unwrap_or_else(|| "unknown panic".into());
             tracing::error!(panic = %cause, "a panic while handling {what} was contained");
+            crate::telemetry::error("panic");
             None
         }
     }

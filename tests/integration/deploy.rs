@@ -152,3 +152,49 @@ fn the_dockerfile_copies_every_workspace_member() {
         );
     }
 }
+
+/// The Grafana dashboard charts every metric the bot records, and only those.
+#[test]
+fn the_grafana_dashboard_charts_every_metric() {
+    use bot_core::telemetry as t;
+    let dashboard: serde_json::Value = serde_json::from_str(&deploy("grafana-hearth.json"))
+        .expect("deploy/grafana-hearth.json is JSON");
+    let exprs: Vec<String> = dashboard["panels"]
+        .as_array()
+        .expect("panels")
+        .iter()
+        .flat_map(|p| p["targets"].as_array().cloned().unwrap_or_default())
+        .map(|t| t["expr"].as_str().unwrap_or_default().to_owned())
+        .collect();
+    let all = exprs.join("\n");
+    let recorded = [
+        t::MESSAGES_IN,
+        t::MESSAGES_OUT,
+        t::ERRORS,
+        t::MODEL_SECONDS,
+        t::FIRST_TOKEN_SECONDS,
+        t::QUEUE_DEPTH,
+        t::TRANSCRIPTIONS,
+        t::REAL_TIME_FACTOR,
+        t::MEMORY_SEARCH_SECONDS,
+        t::NOTES_SEARCH_SECONDS,
+        t::REMINDERS_PENDING,
+        t::REMINDERS_LATE,
+        t::STORE_BYTES,
+    ];
+    for name in recorded {
+        assert!(all.contains(name), "the dashboard does not chart {name}");
+    }
+    // Every metric name in an expression is one the bot records (histograms add suffixes).
+    let re = regex::Regex::new(r"hearth_[a-z_]+").unwrap();
+    for found in re.find_iter(&all) {
+        let name = found.as_str();
+        let base = ["_bucket", "_count", "_sum"]
+            .iter()
+            .fold(name, |n, s| n.strip_suffix(s).unwrap_or(n));
+        assert!(
+            recorded.contains(&base),
+            "the dashboard charts {name}, which the bot never records"
+        );
+    }
+}

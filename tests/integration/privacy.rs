@@ -261,3 +261,68 @@ async fn a_backup_taken_while_the_bot_runs_restores_what_was_there_then() {
         }
     }
 }
+
+#[tokio::test]
+async fn metrics_and_health_are_served_when_asked() {
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let h = Harness::new()
+        .await
+        .set("HEARTH_METRICS_ADDR", &format!("127.0.0.1:{port}"));
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "hello there");
+    h.reply_containing(ALICE, "echo: hello there").await;
+    h.tg.send_private(ALICE, "Alice", "/remember I like figs");
+    h.reply_containing(ALICE, "(id m").await;
+    let client = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let metrics = client
+        .get(format!("{base}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let value = |name: &str| -> f64 {
+        metrics
+            .lines()
+            .find(|l| l.starts_with(name))
+            .and_then(|l| l.rsplit(' ').next())
+            .and_then(|v| v.parse().ok())
+            .unwrap_or_else(|| panic!("{name} not in:\n{metrics}"))
+    };
+    assert_eq!(
+        value("hearth_messages_in_total{platform=\"telegram\"}"),
+        2.0
+    );
+    assert_eq!(
+        value("hearth_messages_out_total{platform=\"telegram\"}"),
+        2.0
+    );
+    assert_eq!(value("hearth_model_seconds_count"), 1.0);
+    assert_eq!(value("hearth_model_first_token_seconds_count"), 1.0);
+    assert_eq!(value("hearth_memory_search_seconds_count"), 1.0);
+    assert!(value("hearth_store_bytes") > 0.0);
+    assert!(!metrics.contains("figs") && !metrics.contains("hello there"));
+
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 200);
+    let body: serde_json::Value = health.json().await.unwrap();
+    assert_eq!(body["ok"], true, "{body}");
+    assert_eq!(body["adapters"]["telegram"], true, "{body}");
+
+    // The model server goes away: unhealthy, saying which part, not where it is.
+    h.ollama.stop().await;
+    let health = client.get(format!("{base}/healthz")).send().await.unwrap();
+    assert_eq!(health.status(), 503);
+    let text = health.text().await.unwrap();
+    let body: serde_json::Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(body["model_server"], false, "{body}");
+    assert_eq!(body["store_writable"], true, "{body}");
+    assert!(!text.contains("127.0.0.1"), "{text}");
+    drop(bot);
+}

@@ -113,7 +113,12 @@ impl Scheduler {
     }
 
     fn arm_at(&self, due: DateTime<Utc>, owner: &UserKey, id: &str) {
-        self.queue().insert((due, owner.clone(), id.to_owned()));
+        let pending = {
+            let mut queue = self.queue();
+            queue.insert((due, owner.clone(), id.to_owned()));
+            queue.len()
+        };
+        crate::telemetry::reminders_pending(pending);
         self.inner.wake.notify_one();
     }
 
@@ -150,6 +155,7 @@ impl Scheduler {
                 while queue.first().is_some_and(|(at, _, _)| *at <= now) {
                     due.extend(queue.pop_first());
                 }
+                crate::telemetry::reminders_pending(queue.len());
                 (due, queue.first().map(|(at, _, _)| *at))
             };
             for (_, owner, id) in due {
@@ -232,6 +238,9 @@ impl Scheduler {
             Ok(()) => {
                 self.retries().remove(&(owner.clone(), id.to_owned()));
                 tracing::info!(user = %owner, reminder = %id, late_secs = late.num_seconds(), missed, "reminder delivered");
+                if late.num_seconds() >= ON_TIME {
+                    crate::telemetry::reminder_late();
+                }
             }
             Err(e @ (OutboundError::PlatformOff(_) | OutboundError::Failed(_))) => {
                 // Not sent: undo the write and try again shortly.

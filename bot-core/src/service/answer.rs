@@ -479,7 +479,9 @@ impl Inner {
         let mut calls = Vec::new();
         let mut filter = (!self.config.show_thinking).then(ThinkFilter::new);
         let mut answer = String::new();
-        let deadline = Instant::now() + self.config.first_token_timeout;
+        let began = Instant::now();
+        let mut first_piece: Option<std::time::Duration> = None;
+        let deadline = began + self.config.first_token_timeout;
         let mut stream = match self
             .first_wait(self.deps.model.chat(request), deadline, reply)
             .await
@@ -490,8 +492,16 @@ impl Inner {
                 }
                 stream
             }
-            Ok(Err(e)) => return (answer, Ending::Failed(e), calls),
-            Err(ending) => return (answer, ending, calls),
+            Ok(Err(e)) => {
+                crate::telemetry::error(crate::telemetry::model_error_kind(&e));
+                return (answer, Ending::Failed(e), calls);
+            }
+            Err(ending) => {
+                if let Ending::Failed(e) = &ending {
+                    crate::telemetry::error(crate::telemetry::model_error_kind(e));
+                }
+                return (answer, ending, calls);
+            }
         };
         let mut first = true;
         loop {
@@ -505,6 +515,9 @@ impl Inner {
                     }
                 }
             };
+            if first_piece.is_none() && matches!(next, Ok(Some(Ok(_)))) {
+                first_piece = Some(began.elapsed());
+            }
             let piece = match next {
                 Ok(Some(Ok(ChatPiece::Text(piece)))) => piece,
                 Ok(Some(Ok(ChatPiece::ToolCalls(more)))) => {
@@ -512,9 +525,17 @@ impl Inner {
                     calls.extend(more);
                     continue;
                 }
-                Ok(Some(Err(e))) => return (answer, Ending::Failed(e), calls),
+                Ok(Some(Err(e))) => {
+                    crate::telemetry::error(crate::telemetry::model_error_kind(&e));
+                    return (answer, Ending::Failed(e), calls);
+                }
                 Ok(None) => break,
-                Err(ending) => return (answer, ending, calls),
+                Err(ending) => {
+                    if let Ending::Failed(e) = &ending {
+                        crate::telemetry::error(crate::telemetry::model_error_kind(e));
+                    }
+                    return (answer, ending, calls);
+                }
             };
             first = false;
             let visible = match filter.as_mut() {
@@ -534,6 +555,7 @@ impl Inner {
             answer.push_str(&rest);
             reply.send(ReplyEvent::Delta(rest)).await;
         }
+        crate::telemetry::model_answer(first_piece, began.elapsed());
         (answer, Ending::Complete, calls)
     }
 

@@ -684,7 +684,11 @@ impl crate::remind::scheduler::PromptRunner for Inner {
         };
         let (tx, mut events) = tokio::sync::mpsc::channel(256);
         // Nobody is there to tap a button: actions that need approval are not offered.
-        let reply = Reply { tx, can_ask: false };
+        let reply = Reply {
+            tx,
+            can_ask: false,
+            platform: message.platform,
+        };
         let answering = async {
             let result = self.answer(&message, &reply).await;
             drop(reply);

@@ -149,10 +149,12 @@ impl Inner {
             Ok(transcript) => transcript,
             Err(e) => {
                 tracing::warn!(error = %e, user = %message.user_id, "could not transcribe a voice note");
+                crate::telemetry::error("voice");
                 reply.fail(e.user_message_in(lang)).await;
                 return None;
             }
         };
+        crate::telemetry::transcription(transcript.audio, transcript.transcribe);
         tracing::info!(
             audio_s = transcript.audio.as_secs_f64(),
             decode_ms = transcript.decode.as_millis() as u64,

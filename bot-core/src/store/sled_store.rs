@@ -1189,6 +1189,17 @@ impl SledStore {
         copy_database(&open_db(dir)?, to, None)
     }
 
+    /// Whether the store takes a write: writes the time into `meta` and flushes it.
+    pub async fn check_writable(&self) -> Result<(), StoreError> {
+        self.offload(|s| {
+            let now = chrono::Utc::now().timestamp().to_be_bytes();
+            s.db.open_tree("meta")?.insert("health_checked_at", &now)?;
+            Ok(())
+        })
+        .await?;
+        self.flush_without_blocking().await
+    }
+
     /// Runs `f` on the store's thread, between two store operations (for copying files that
     /// must match the database, such as the keyring, with no write in between).
     pub async fn between_writes<T: Send + 'static>(
