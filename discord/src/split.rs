@@ -159,7 +159,8 @@ mod tests {
     }
 
     proptest::proptest! {
-        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+        // PROPTEST_CASES runs more (scripts/fuzz.sh).
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)))]
 
         #[test]
         fn any_text_splits_within_the_limit(

@@ -129,7 +129,22 @@ impl Received {
     }
 }
 
+/// How an unscripted answer misbehaves, like a real model server under load: a random
+/// pause before each piece, some requests failing with a 5xx, some streams stalling.
+#[derive(Clone, Copy, Debug)]
+pub struct Chaos {
+    /// Longest pause before the first piece and between pieces.
+    pub max_delay: Duration,
+    /// Share of requests answered 500.
+    pub error_rate: f64,
+    /// Share of requests that stall this long before their first piece.
+    pub stall_rate: f64,
+    /// How long a stall lasts.
+    pub stall: Duration,
+}
+
 struct OllamaState {
+    chaos: Mutex<Option<Chaos>>,
     models: Vec<String>,
     /// Models whose `/api/show` lists the `tools` capability.
     tool_models: Mutex<Vec<String>>,
@@ -160,6 +175,7 @@ impl FakeOllama {
     /// Starts the fake on 127.0.0.1:0 with `models`.
     pub async fn start(models: &[&str]) -> Self {
         let state = Arc::new(OllamaState {
+            chaos: Mutex::default(),
             models: models.iter().map(|m| (*m).to_owned()).collect(),
             tool_models: Mutex::default(),
             vision_models: Mutex::default(),
@@ -230,6 +246,11 @@ impl FakeOllama {
             .lock()
             .unwrap()
             .push(model.to_owned());
+    }
+
+    /// Unscripted answers misbehave as `chaos` says from now on (`None`: they do not).
+    pub fn set_chaos(&self, chaos: Option<Chaos>) {
+        *self.state.chaos.lock().unwrap() = chaos;
     }
 
     /// Queues a scripted answer.
@@ -370,10 +391,52 @@ async fn chat(
         .unwrap()
         .pop_front()
         .unwrap_or_else(|| Script::pieces(&[&format!("echo: {}", received.last_user())]));
+    let chaos = *state.chaos.lock().unwrap();
+    let mut first_delay = Duration::ZERO;
+    let script = match chaos {
+        Some(chaos) if script.tool_calls.is_empty() => {
+            if fastrand::f64() < chaos.error_rate {
+                return (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    axum::Json(
+                        json!({"error": "llama runner process has terminated: signal: killed"}),
+                    ),
+                )
+                    .into_response();
+            }
+            let max = chaos.max_delay.as_millis().max(1) as u64;
+            first_delay = if fastrand::f64() < chaos.stall_rate {
+                chaos.stall
+            } else {
+                Duration::from_millis(fastrand::u64(0..max))
+            };
+            // The answer in a few pieces, each after a random pause.
+            let text = script.pieces.concat();
+            let mut pieces = Vec::new();
+            let chars: Vec<char> = text.chars().collect();
+            for part in chars.chunks(chars.len().div_ceil(3).max(1)) {
+                pieces.push(part.iter().collect::<String>());
+            }
+            Script {
+                pieces,
+                delay: Duration::from_millis(fastrand::u64(0..max) / 3),
+                ..script
+            }
+        }
+        _ => script,
+    };
     let mut lines: Vec<(Duration, String)> = script
         .pieces
         .iter()
-        .map(|p| (script.delay, line(&model, p)))
+        .enumerate()
+        .map(|(i, p)| {
+            let pause = if i == 0 {
+                script.delay + first_delay
+            } else {
+                script.delay
+            };
+            (pause, line(&model, p))
+        })
         .collect();
     if !script.tool_calls.is_empty() {
         let v = json!({

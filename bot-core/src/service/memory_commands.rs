@@ -241,37 +241,23 @@ impl Inner {
                 let counts = self.erase_counts(&user).await?;
                 if counts.is_empty() {
                     t(lang, "forget-nothing-at-all")
-                } else if message.chat.is_shared {
-                    t(lang, "forget-everything-ask-shared")
                 } else {
-                    tr(
+                    erased_text(
                         lang,
                         "forget-everything-ask",
-                        &[
-                            ("memories", &counts.memories.to_string()),
-                            ("messages", &counts.messages.to_string()),
-                            ("reminders", &counts.reminders.to_string()),
-                            ("documents", &counts.documents.to_string()),
-                        ],
+                        &counts,
+                        message.chat.is_shared,
                     )
                 }
             }
             ["everything", "confirm"] => {
                 let counts = self.erase_person(&user).await?;
-                if message.chat.is_shared {
-                    t(lang, "forget-everything-done-shared")
-                } else {
-                    tr(
-                        lang,
-                        "forget-everything-done",
-                        &[
-                            ("memories", &counts.memories.to_string()),
-                            ("messages", &counts.messages.to_string()),
-                            ("reminders", &counts.reminders.to_string()),
-                            ("documents", &counts.documents.to_string()),
-                        ],
-                    )
-                }
+                erased_text(
+                    lang,
+                    "forget-everything-done",
+                    &counts,
+                    message.chat.is_shared,
+                )
             }
             ["all", "confirm"] => {
                 let n = memories.forget_all(&user).await.map_err(store_error)?;
@@ -504,6 +490,23 @@ impl Inner {
         };
         reply.finish(said).await;
     }
+}
+
+/// The `key` text with the counts, or its `-shared` form without them (others read it).
+fn erased_text(lang: Lang, key: &str, counts: &Erased, shared: bool) -> String {
+    if shared {
+        return t(lang, &format!("{key}-shared"));
+    }
+    tr(
+        lang,
+        key,
+        &[
+            ("memories", &counts.memories.to_string()),
+            ("messages", &counts.messages.to_string()),
+            ("reminders", &counts.reminders.to_string()),
+            ("documents", &counts.documents.to_string()),
+        ],
+    )
 }
 
 /// What to do when the bot may not write to someone first.

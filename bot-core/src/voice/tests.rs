@@ -246,7 +246,8 @@ async fn the_worker_runs_one_at_a_time_and_tells_the_others_their_place() {
 }
 
 proptest! {
-    #![proptest_config(ProptestConfig::with_cases(200))]
+    // PROPTEST_CASES runs more (scripts/fuzz.sh).
+    #![proptest_config(ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(200)))]
 
     /// Random bytes, with or without an OGG capture pattern, never panic or hang.
     #[test]

@@ -166,7 +166,8 @@ fn splits_prefer_paragraph_boundaries() {
 }
 
 proptest::proptest! {
-    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+    // PROPTEST_CASES runs more (scripts/fuzz.sh).
+    #![proptest_config(proptest::prelude::ProptestConfig::with_cases(std::env::var("PROPTEST_CASES").ok().and_then(|c| c.parse().ok()).unwrap_or(64)))]
 
     /// Any Unicode, any Markdown-ish punctuation: no panic, every chunk within the limit.
     #[test]
