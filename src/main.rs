@@ -338,6 +338,14 @@ pub fn open_store(config: &config::Config) -> anyhow::Result<SledStore> {
     };
     let master = bot_core::store::seal::MasterKey::read(key_file)
         .map_err(|e| anyhow::anyhow!("HEARTH_MASTER_KEY_FILE: {e}"))?;
+    let ring_path = config.data_dir.join(bot_core::store::seal::KEYRING_FILE);
+    if !ring_path.exists() && SledStore::is_encrypted(&dir).with_context(context)? == Some(true) {
+        anyhow::bail!(
+            "the data in {} is encrypted but its keyring {} is missing: without it nothing can be read (restore it from the backup it came with)",
+            config.data_dir.display(),
+            ring_path.display()
+        );
+    }
     {
         use std::os::unix::fs::PermissionsExt as _;
         if let Ok(meta) = std::fs::metadata(key_file)

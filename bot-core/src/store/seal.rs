@@ -16,7 +16,7 @@
 //! Destroying a person's key (crypto-shredding) leaves every copy of their values that the
 //! database's log or a later-taken copy might still hold unreadable.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, RwLock};
@@ -216,6 +216,11 @@ struct KeyringFile {
     check: String,
     /// Person -> their key, sealed with the master key (hex).
     keys: BTreeMap<String, String>,
+    /// People whose key was destroyed and whose values are still being removed: only their
+    /// values are ever swept. A value whose person simply has no key (a keyring that does not
+    /// belong to this data) is left alone.
+    #[serde(default)]
+    erasing: BTreeSet<String>,
 }
 
 /// Every person's key, kept in one file.
@@ -228,6 +233,7 @@ struct KeyringInner {
     path: PathBuf,
     master: MasterKey,
     keys: RwLock<BTreeMap<String, PersonKey>>,
+    erasing: std::sync::Mutex<BTreeSet<String>>,
     /// Serialises writes of the file.
     writing: std::sync::Mutex<()>,
 }
@@ -251,6 +257,7 @@ impl Keyring {
     pub fn open(path: &Path, master: MasterKey) -> Result<Self, KeyError> {
         let damaged = |why: String| KeyError::Keyring(path.display().to_string(), why);
         let mut keys = BTreeMap::new();
+        let mut erasing = BTreeSet::new();
         match std::fs::read(path) {
             Ok(raw) => {
                 let file: KeyringFile =
@@ -262,6 +269,7 @@ impl Keyring {
                 if master.0.open(b"check", &check).as_deref() != Some(CHECK) {
                     return Err(KeyError::WrongMasterKey);
                 }
+                erasing = file.erasing;
                 for (user, wrapped) in file.keys {
                     let bytes = unhex(&wrapped)
                         .and_then(|w| master.0.open(user.as_bytes(), &w))
@@ -281,6 +289,7 @@ impl Keyring {
                 path: path.to_owned(),
                 master,
                 keys: RwLock::new(keys),
+                erasing: std::sync::Mutex::new(erasing),
                 writing: std::sync::Mutex::new(()),
             }),
         };
@@ -320,20 +329,42 @@ impl Keyring {
         Ok(key)
     }
 
-    /// Destroys the person's key: the file is rewritten without it before this returns.
-    /// Whether there was one.
+    /// Destroys the person's key: the file is rewritten without it before this returns,
+    /// and with the person marked as being erased until [`erased`](Self::erased) says the
+    /// values are gone. Whether there was a key.
     pub fn destroy(&self, user: &str) -> Result<bool, StoreError> {
         let _writing = self.lock_writing();
-        let Some(old) = self.write().remove(user) else {
-            return Ok(false);
-        };
+        let old = self.write().remove(user);
+        self.lock_erasing().insert(user.to_owned());
         if let Err(e) = self.save() {
-            self.write().insert(user.to_owned(), old);
+            if let Some(old) = old.clone() {
+                self.write().insert(user.to_owned(), old);
+            }
+            self.lock_erasing().remove(user);
             return Err(StoreError::Unavailable(format!(
                 "cannot save the keyring: {e}"
             )));
         }
-        Ok(true)
+        Ok(old.is_some())
+    }
+
+    /// The person's values are all removed: they are no longer marked as being erased.
+    pub fn erased(&self, user: &str) -> Result<(), StoreError> {
+        let _writing = self.lock_writing();
+        if self.lock_erasing().remove(user) {
+            self.save()
+                .map_err(|e| StoreError::Unavailable(format!("cannot save the keyring: {e}")))?;
+        }
+        Ok(())
+    }
+
+    /// The people whose erase has begun and not finished.
+    pub fn erasing(&self) -> Vec<String> {
+        self.lock_erasing().iter().cloned().collect()
+    }
+
+    fn lock_erasing(&self) -> std::sync::MutexGuard<'_, BTreeSet<String>> {
+        self.inner.erasing.lock().unwrap_or_else(|e| e.into_inner())
     }
 
     /// The people who have a key.
@@ -369,6 +400,7 @@ impl Keyring {
                     )
                 })
                 .collect(),
+            erasing: self.lock_erasing().clone(),
         };
         let body = serde_json::to_vec_pretty(&file).map_err(std::io::Error::other)?;
         let path = &self.inner.path;

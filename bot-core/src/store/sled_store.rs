@@ -1022,6 +1022,9 @@ impl SledStore {
             erased.push((tree, removed));
         }
         self.db.flush()?;
+        if let Some(ring) = &self.keyring {
+            ring.erased(user.as_str())?;
+        }
         Ok(erased)
     }
 
@@ -1046,13 +1049,21 @@ impl SledStore {
         Ok(out)
     }
 
-    /// Removes values whose person has no key any more (an erase that stopped between
-    /// destroying the key and removing the values).
+    /// Finishes erases that stopped between destroying the key and removing the values
+    /// (the keyring marks those people). Values of anyone else without a key are never
+    /// removed: that is a keyring that does not belong to this data, and is reported.
     fn sweep_erased(&self) -> Result<(), StoreError> {
         let Some(ring) = &self.keyring else {
             return Ok(());
         };
-        let mut swept = 0usize;
+        for user in ring.erasing() {
+            if let Some(user) = UserKey::parse(&user) {
+                let erased = self.erase_person(&user)?;
+                let values: usize = erased.iter().map(|(_, n)| n).sum();
+                tracing::info!(values, "finished an interrupted erase");
+            }
+        }
+        let mut unreadable = 0usize;
         for tree in SEALED_TREES {
             let handle = self.db.open_tree(tree)?;
             for key in handle.iter().keys() {
@@ -1060,14 +1071,16 @@ impl SledStore {
                 if let Some(owner) = super::seal::owner_of(tree.as_bytes(), &key)
                     && ring.get(&owner).is_none()
                 {
-                    handle.remove(&key)?;
-                    swept += 1;
+                    unreadable += 1;
                 }
             }
         }
-        if swept > 0 {
-            self.db.flush()?;
-            tracing::info!(values = swept, "removed the rest of an interrupted erase");
+        if unreadable > 0 {
+            tracing::error!(
+                values = unreadable,
+                keyring = %ring.path().display(),
+                "encrypted values whose person has no key in the keyring cannot be read (is this the keyring written with this data?); they are kept"
+            );
         }
         Ok(())
     }
@@ -1470,7 +1483,8 @@ mod tests {
     async fn values_of_a_person_whose_key_is_gone_are_swept_at_start() {
         let dir = tempfile::tempdir().unwrap();
         let db = dir.path().join("db");
-        let keyring = ring(dir.path());
+        let master = crate::store::seal::MasterKey::generate().unwrap();
+        let keyring = keyring_again(dir.path(), &master);
         let alice = ScopeKey::new(crate::Platform::Telegram, "1", "1");
         let bob = ScopeKey::new(crate::Platform::Telegram, "2", "2");
         {
@@ -1492,6 +1506,36 @@ mod tests {
         );
         assert!(store.recent(&alice, 10).await.unwrap().is_empty());
         assert_eq!(store.recent(&bob, 10).await.unwrap().len(), 1);
+        drop(store);
+        assert!(
+            keyring_again(dir.path(), &master).erasing().is_empty(),
+            "the finished erase is still marked"
+        );
+
+        // A keyring that does not belong to this data (another master key, another file):
+        // nothing is readable, and nothing is removed either.
+        let stranger = tempfile::tempdir().unwrap();
+        let (store, _) = SledStore::open_encrypted(&db, ring(stranger.path())).unwrap();
+        assert!(store.recent(&bob, 10).await.unwrap().is_empty());
+        drop(store);
+        let (store, _) =
+            SledStore::open_encrypted(&db, keyring_again(dir.path(), &master)).unwrap();
+        assert_eq!(
+            store.recent(&bob, 10).await.unwrap().len(),
+            1,
+            "bob's data was swept"
+        );
+    }
+
+    fn keyring_again(
+        dir: &Path,
+        master: &crate::store::seal::MasterKey,
+    ) -> crate::store::seal::Keyring {
+        crate::store::seal::Keyring::open(
+            &dir.join(crate::store::seal::KEYRING_FILE),
+            master.clone(),
+        )
+        .unwrap()
     }
 
     #[test]
