@@ -28,7 +28,6 @@ use serde::{Deserialize, Serialize};
 use zeroize::Zeroizing;
 
 use super::StoreError;
-use crate::types::UserKey;
 
 /// The keyring file's name, beside the database directory.
 pub const KEYRING_FILE: &str = "keyring.json";
@@ -442,11 +441,6 @@ pub fn user_of_scope(scope: &str) -> Option<String> {
     let (platform, rest) = scope.split_once(':')?;
     let (_, user) = rest.rsplit_once(':')?;
     Some(format!("{platform}:{user}"))
-}
-
-/// Whose `user` key this is, as the keyring names people.
-pub fn person(user: &UserKey) -> &str {
-    user.as_str()
 }
 
 #[cfg(test)]

@@ -186,14 +186,7 @@ impl SledStore {
             }
             _ => {}
         }
-        let id_base = match meta.get("id_base")? {
-            Some(raw) => u64::from_be_bytes(
-                raw.as_ref()
-                    .try_into()
-                    .map_err(|_| StoreError::Corrupt("id_base".into()))?,
-            ),
-            None => 0,
-        };
+        let id_base = read_id_base(&meta)?;
         match meta.get("schema_version")? {
             None => {
                 meta.insert("schema_version", &PLAIN_SCHEMA.to_be_bytes())?;
@@ -914,15 +907,38 @@ impl SledStore {
     /// `owner \0 name`; encrypted, the name is replaced by its blind name (the person's
     /// key hides it, and the same name still finds the same key).
     fn document_key(&self, owner: &UserKey, name: &str) -> Result<Vec<u8>, StoreError> {
-        let mut key = owner_prefix(owner);
-        match &self.keyring {
-            None => key.extend_from_slice(name.as_bytes()),
-            Some(ring) => {
-                key.extend_from_slice(ring.get_or_create(owner.as_str())?.blind(name).as_bytes())
+        Ok(match &self.keyring {
+            None => {
+                let mut key = owner_prefix(owner);
+                key.extend_from_slice(name.as_bytes());
+                key
             }
-        }
-        Ok(key)
+            Some(ring) => blind_document_key(
+                &owner_prefix(owner),
+                &ring.get_or_create(owner.as_str())?,
+                name,
+            ),
+        })
     }
+}
+
+/// `prefix` (`owner \0`) and the blind name of `name` under the person's key.
+fn blind_document_key(prefix: &[u8], person: &super::seal::PersonKey, name: &str) -> Vec<u8> {
+    let mut key = prefix.to_vec();
+    key.extend_from_slice(person.blind(name).as_bytes());
+    key
+}
+
+/// Where this database's ids continue (`meta.id_base`; 0 when never migrated).
+fn read_id_base(meta: &sled::Tree) -> Result<u64, StoreError> {
+    Ok(match meta.get("id_base")? {
+        Some(raw) => u64::from_be_bytes(
+            raw.as_ref()
+                .try_into()
+                .map_err(|_| StoreError::Corrupt("id_base".into()))?,
+        ),
+        None => 0,
+    })
 }
 
 impl SledStore {
@@ -1113,15 +1129,7 @@ fn copy_database(
     to: &Path,
     seal: Option<&super::seal::Keyring>,
 ) -> Result<usize, StoreError> {
-    let meta = from.open_tree("meta")?;
-    let old_base = match meta.get("id_base")? {
-        Some(raw) => u64::from_be_bytes(
-            raw.as_ref()
-                .try_into()
-                .map_err(|_| StoreError::Corrupt("id_base".into()))?,
-        ),
-        None => 0,
-    };
+    let old_base = read_id_base(&from.open_tree("meta")?)?;
     // Past every id the old database gave out.
     let id_base = old_base + from.generate_id()? + 1;
     let new = sled::Config::new().path(to).open()?;
@@ -1143,12 +1151,9 @@ fn copy_database(
                     let key = if tree == "documents" {
                         let split = key.iter().position(|&b| b == 0).unwrap_or(key.len());
                         let name = key.get(split + 1..).unwrap_or_default();
-                        let mut blind = key[..split].to_vec();
-                        blind.push(0);
-                        blind.extend_from_slice(
-                            person.blind(&String::from_utf8_lossy(name)).as_bytes(),
-                        );
-                        blind
+                        let mut prefix = key[..split].to_vec();
+                        prefix.push(0);
+                        blind_document_key(&prefix, &person, &String::from_utf8_lossy(name))
                     } else {
                         key.to_vec()
                     };
