@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Installs the system packages Hearth's build needs, if they are missing:
 #   cmake and a C++ compiler  whisper.cpp (voice notes) and libopus are built from source
-# With "--test": also espeak-ng and opus-tools, which the tests use to make voice notes.
+# With "--test": also espeak-ng and opus-tools, which the tests use to make voice notes, and
+# strace, which records every connection the bot opens (the no-egress test).
 # Uses apt-get (Debian/Ubuntu) as root or through sudo; elsewhere it says what to install.
 set -euo pipefail
 wanted=()
@@ -10,6 +11,7 @@ command -v c++ >/dev/null 2>&1 || wanted+=(g++)
 if [ "${1:-}" = "--test" ]; then
   command -v espeak-ng >/dev/null 2>&1 || wanted+=(espeak-ng)
   command -v opusenc >/dev/null 2>&1 || wanted+=(opus-tools)
+  command -v strace >/dev/null 2>&1 || wanted+=(strace)
 fi
 [ ${#wanted[@]} -eq 0 ] && exit 0
 echo "installing system packages: ${wanted[*]}"

@@ -10,7 +10,7 @@ step "toolchain"
 cargo --version
 rustc --version
 
-step "system packages (cmake for whisper.cpp and libopus; espeak-ng and opus-tools for test voice notes)"
+step "system packages (cmake for whisper.cpp and libopus; espeak-ng and opus-tools for test voice notes; strace for the no-egress test)"
 scripts/install-build-deps.sh --test
 
 step "offline models (embeddings, Whisper tiny.en)"

@@ -311,6 +311,7 @@ async fn build_service(
         files: Some(Arc::new(hearth_media::MediaReader)),
         documents: Arc::new(store.clone()),
         erasers: vec![Arc::new(store.clone())],
+        inbox: Arc::new(store.clone()),
     };
     let mut deps = deps;
     let mcp_stop = tokio_util::sync::CancellationToken::new();
@@ -578,10 +579,19 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
     };
     // An adapter that ends before shutdown failed: stop everything and report it.
     let mut failure: Option<anyhow::Error> = None;
+    let broken = store.broken();
     tokio::select! {
         _ = shutdown.cancelled() => {}
         Some(done) = adapters.join_next() => {
             failure = flatten(done).err();
+        }
+        _ = broken.cancelled() => {
+            failure = Some(anyhow::anyhow!(
+                "the database could not write to {} (is the disk full?); stopping so that the \
+                 service manager starts Hearth again, which opens it anew once it can write \
+                 (messages not answered yet are answered then)",
+                config.data_dir.display()
+            ));
         }
     }
     tracing::info!("shutting down");
@@ -618,7 +628,7 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
         Err(e) => tracing::warn!(error = %e, "the admin socket task failed"),
         Ok(Ok(())) => {}
     }
-    store.flush_all().context("flushing the database")?;
+    let flushed = store.flush_all().context("flushing the database");
     // The watcher thread stops at its next look at `shutdown`; an update it is running
     // may be cut off by the exit, which is safe: the manifest is written after the commit,
     // so the next start redoes it.
@@ -626,6 +636,7 @@ async fn run(config: config::Config) -> anyhow::Result<()> {
     if let Some(e) = failure {
         return Err(e);
     }
+    flushed?;
     rest.into_iter().collect::<anyhow::Result<Vec<()>>>()?;
     tracing::info!("stopped");
     Ok(())

@@ -139,6 +139,7 @@ async fn main() {
                         kind: Kind::Reminder,
                         name: String::new(),
                         lang: None,
+                        source: None,
                     })
                     .await
                     .unwrap();

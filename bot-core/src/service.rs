@@ -177,6 +177,8 @@ pub struct Deps {
     /// Stores that remove a person whole beyond each port's own removal (the sled store:
     /// destroys the person's key first); asked first by [`ChatService::erase_person`].
     pub erasers: Vec<Arc<dyn crate::store::Eraser>>,
+    /// Messages taken from a platform and not answered yet (kept across a crash).
+    pub inbox: Arc<dyn crate::store::InboxStore>,
 }
 
 /// What one inbound message asks for.
@@ -617,6 +619,12 @@ impl ChatService {
     /// before.
     pub async fn erase_person(&self, user: &crate::UserKey) -> Result<Erased, StoreError> {
         self.inner.erase_person(user).await
+    }
+
+    /// Messages taken from a platform and not answered yet: adapters keep each one there
+    /// before the platform counts it delivered, and answer what is left after a crash.
+    pub fn inbox(&self) -> &Arc<dyn crate::store::InboxStore> {
+        &self.inner.deps.inbox
     }
 
     /// Everything stored about `user` (memories, conversations, settings) as JSON,

@@ -10,8 +10,11 @@
 //! - [`reply`]: streams one reply into one edited message, split at 4096
 //!   characters, paced per chat, honouring 429 `retry_after`.
 //! - [`format`]: Markdown -> Telegram HTML and splitting.
+//! - `inbox`: each message is kept in the core's inbox before Telegram counts it delivered
+//!   and let go of once answered; what a crash left is answered at the next start.
 
 pub mod format;
+mod inbox;
 pub mod reply;
 pub mod translate;
 
@@ -125,8 +128,27 @@ struct Context {
     pacer: Pacer,
     /// Replies being delivered; waited for at shutdown.
     deliveries: TaskTracker,
-    /// Albums being gathered, by media group id.
-    albums: Arc<std::sync::Mutex<std::collections::HashMap<String, Vec<Message>>>>,
+    /// Per chat, the end of the reply delivered last: the next reply in that chat waits
+    /// for it, so a chat's replies appear in the order of its messages even when Telegram
+    /// makes one of them wait (429).
+    tails: Arc<std::sync::Mutex<Tails>>,
+    /// Albums being gathered, by media group id, with each part's inbox receipt.
+    albums: Arc<std::sync::Mutex<std::collections::HashMap<String, Album>>>,
+}
+
+/// The inbox receipts of the messages one reply answers.
+type Receipts = Vec<inbox::Receipt>;
+
+/// The parts of an album gathered so far, each with its inbox receipts.
+type Album = Vec<(Message, Receipts)>;
+
+/// Per chat, the end of the reply being delivered last.
+type Tails = std::collections::HashMap<ChatId, tokio::sync::oneshot::Receiver<()>>;
+
+async fn answered(receipts: Receipts) {
+    for receipt in receipts {
+        receipt.answered().await;
+    }
 }
 
 #[async_trait::async_trait]
@@ -183,9 +205,29 @@ pub async fn run(
         allow_groups: config.allow_groups,
         pacer,
         deliveries: TaskTracker::new(),
+        tails: Arc::default(),
         albums: Arc::default(),
     };
     let deliveries = context.deliveries.clone();
+    // What a crash left unanswered goes first, in the order it came.
+    let left = inbox::unanswered(&context.service).await;
+    if !left.is_empty() {
+        tracing::info!(
+            messages = left.len(),
+            "answering messages taken before a restart"
+        );
+    }
+    let mut replayed = std::collections::HashSet::new();
+    for (update, message, receipt) in left {
+        replayed.insert(update.id.0);
+        take_message(bot.clone(), message, context.clone(), vec![receipt]).await;
+    }
+    let polling = teloxide::update_listeners::Polling::builder(bot.clone())
+        .timeout(Duration::from_secs(10))
+        .delete_webhook()
+        .await
+        .build();
+    let listener = inbox::Journaled::new(polling, context.service.clone(), replayed);
     let handler = dptree::entry()
         .branch(Update::filter_message().endpoint(handle_message))
         .branch(Update::filter_callback_query().endpoint(handle_callback));
@@ -211,7 +253,12 @@ pub async fn run(
         }
     });
     tracing::info!("polling Telegram for updates");
-    dispatcher.dispatch().await;
+    dispatcher
+        .dispatch_with_listener(
+            listener,
+            LoggingErrorHandler::with_custom_text("error getting Telegram updates"),
+        )
+        .await;
     deliveries.close();
     deliveries.wait().await;
     tracing::info!("Telegram adapter stopped");
@@ -245,25 +292,43 @@ const ALBUM_WAIT: Duration = Duration::from_millis(800);
 /// one chat's messages in arrival order), then delivers the reply in a task of its own so
 /// a long answer in one chat never holds up updates for the others. A panic anywhere in
 /// here is contained: logged, and the chat is told something went wrong.
-async fn handle_message(bot: Bot, message: Message, context: Context) -> ResponseResult<()> {
+async fn handle_message(
+    bot: Bot,
+    update: Update,
+    message: Message,
+    context: Context,
+) -> ResponseResult<()> {
+    let receipts = inbox::receipt(&context.service, &update)
+        .into_iter()
+        .collect();
+    take_message(bot, message, context, receipts).await;
+    Ok(())
+}
+
+/// Hands one message to the core; `receipts` are let go of once it is answered.
+async fn take_message(bot: Bot, message: Message, context: Context, receipts: Receipts) {
     let chat = message.chat.id;
     let sender = sender_of(&message);
     if message.media_group_id().is_some()
         && (message.photo().is_some() || message.document().is_some())
     {
-        gather_album(bot, message, context);
-        return Ok(());
+        gather_album(bot, message, context, receipts);
+        return;
     }
     let started = contain_panic("a Telegram update", async {
         start_reply(&bot, &message, &context)
     })
     .await;
     match started {
-        Some(Some((target, events))) => deliver_in_background(bot, context, target, events, sender),
-        Some(None) => {}
-        None => say_something_went_wrong(&bot, &context, chat, sender).await,
+        Some(Some((target, events))) => {
+            deliver_in_background(bot, context, target, events, sender, receipts)
+        }
+        Some(None) => answered(receipts).await,
+        None => {
+            say_something_went_wrong(&bot, &context, chat, sender).await;
+            answered(receipts).await;
+        }
     }
-    Ok(())
 }
 
 fn sender_of(message: &Message) -> Option<(bot_core::UserKey, Option<String>)> {
@@ -280,9 +345,29 @@ fn deliver_in_background(
     target: reply::Target,
     events: bot_core::ReplyStream,
     sender: Option<(bot_core::UserKey, Option<String>)>,
+    receipts: Receipts,
 ) {
+    let (done, finished) = tokio::sync::oneshot::channel::<()>();
+    let previous = {
+        let mut tails = context.tails.lock().unwrap_or_else(|e| e.into_inner());
+        if tails.len() >= 1000 {
+            // Only chats with a reply still being delivered need an entry.
+            tails.retain(|_, tail| {
+                matches!(
+                    tail.try_recv(),
+                    Err(tokio::sync::oneshot::error::TryRecvError::Empty)
+                )
+            });
+        }
+        tails.insert(target.chat, finished)
+    };
     let tracker = context.deliveries.clone();
     tracker.spawn(async move {
+        if let Some(previous) = previous {
+            // Ends when the previous reply's task does (delivered, failed or panicked).
+            let _ = previous.await;
+        }
+        let _done = done;
         let delivered = contain_panic("a Telegram reply", async {
             reply::deliver(&bot, &context.pacer, target, events).await
         })
@@ -292,12 +377,13 @@ fn deliver_in_background(
             Some(None) => {}
             None => say_something_went_wrong(&bot, &context, target.chat, sender).await,
         }
+        answered(receipts).await;
     });
 }
 
 /// Collects the pictures (or documents) of one album and answers them as one message,
 /// with the caption one of them carries.
-fn gather_album(bot: Bot, message: Message, context: Context) {
+fn gather_album(bot: Bot, message: Message, context: Context, receipts: Receipts) {
     let Some(group) = message.media_group_id().map(|g| g.0.clone()) else {
         return;
     };
@@ -305,10 +391,12 @@ fn gather_album(bot: Bot, message: Message, context: Context) {
         let mut albums = context.albums.lock().unwrap_or_else(|e| e.into_inner());
         if albums.len() > 1000 && !albums.contains_key(&group) {
             tracing::warn!("too many albums being gathered; dropping a picture");
+            drop(albums);
+            tokio::spawn(answered(receipts));
             return;
         }
         let parts = albums.entry(group.clone()).or_default();
-        parts.push(message);
+        parts.push((message, receipts));
         parts.len() == 1
     };
     if !first {
@@ -325,7 +413,9 @@ fn gather_album(bot: Bot, message: Message, context: Context) {
         else {
             return;
         };
-        parts.sort_by_key(|m| m.id.0);
+        parts.sort_by_key(|(m, _)| m.id.0);
+        let (parts, receipts): (Vec<Message>, Vec<Receipts>) = parts.into_iter().unzip();
+        let receipts: Receipts = receipts.into_iter().flatten().collect();
         let lead = parts
             .iter()
             .find(|m| m.caption().is_some_and(|c| !c.trim().is_empty()))
@@ -356,10 +446,13 @@ fn gather_album(bot: Bot, message: Message, context: Context) {
         .await;
         match started {
             Some(Some((target, events))) => {
-                deliver_in_background(bot, context, target, events, sender)
+                deliver_in_background(bot, context, target, events, sender, receipts)
             }
-            Some(None) => {}
-            None => say_something_went_wrong(&bot, &context, lead.chat.id, sender).await,
+            Some(None) => answered(receipts).await,
+            None => {
+                say_something_went_wrong(&bot, &context, lead.chat.id, sender).await;
+                answered(receipts).await;
+            }
         }
     });
 }

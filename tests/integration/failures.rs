@@ -39,6 +39,32 @@ async fn ollama_down_gives_a_clear_reply_and_the_bot_recovers() {
     h.reply_containing(ALICE, "echo: and now?").await;
 }
 
+/// Ollama restarting while an answer streams (the connection breaks mid-answer): the person
+/// keeps what had arrived and is told the rest did not come, nothing hangs, and the next
+/// message is answered once the server is back.
+#[tokio::test]
+async fn ollama_restarting_mid_stream_ends_the_answer_clearly_and_the_bot_recovers() {
+    let h = Harness::new().await;
+    h.ollama.push(
+        Script::pieces(&["The first part, ", "the second part, ", "never sent"])
+            .with_delay(std::time::Duration::from_millis(800)),
+    );
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "tell me a long story");
+    h.reply_containing(ALICE, "The first part").await;
+    h.ollama.stop().await;
+    h.ollama.restart();
+    let ended =
+        h.tg.wait_for_message(ALICE, WAIT, |m| m.text.contains("try again"))
+            .await;
+    assert!(ended.text.starts_with("The first part"), "{}", ended.text);
+    assert!(!ended.text.contains("never sent"), "{}", ended.text);
+    assert!(!ended.text.contains("127.0.0.1"), "{}", ended.text);
+    h.tg.send_private(ALICE, "Alice", "are you back?");
+    h.reply_containing(ALICE, "echo: are you back?").await;
+    assert!(!bot.log().contains("panicked"), "{}", bot.log());
+}
+
 /// Regression: "İ" lowercases to more bytes; the mention stripper sliced the original text
 /// with offsets from the lowercased copy and panicked before the access check.
 #[tokio::test]
@@ -191,4 +217,33 @@ fn long_answer() -> String {
         i += 1;
     }
     md
+}
+
+/// A Telegram 429 flood (getUpdates refused once, then every send and edit in every chat
+/// for a while): the bot waits as told, and each person still gets their whole answer,
+/// once, in order.
+#[tokio::test]
+async fn a_429_flood_slows_the_bot_down_and_every_answer_arrives_whole_once() {
+    let h = Harness::new().await;
+    let bot = h.start_bot().await;
+    h.tg.fail_with_retry_after("getupdates", 1, 1);
+    h.tg.flood(1, 12);
+    h.tg.send_private(ALICE, "Alice", "first from alice");
+    h.tg.send_private(BOB, "Bob", "first from bob");
+    h.tg.send_private(ALICE, "Alice", "second from alice");
+    h.reply_containing(ALICE, "echo: first from alice").await;
+    h.reply_containing(ALICE, "echo: second from alice").await;
+    h.reply_containing(BOB, "echo: first from bob").await;
+    let refused = h.tg.calls().iter().filter(|c| c.status == 429).count();
+    assert_eq!(refused, 13, "every queued 429 was served");
+    let alice: Vec<String> = h.tg.messages(ALICE).into_iter().map(|m| m.text).collect();
+    assert_eq!(
+        alice,
+        ["echo: first from alice", "echo: second from alice"],
+        "whole, once, in order"
+    );
+    let bob: Vec<String> = h.tg.messages(BOB).into_iter().map(|m| m.text).collect();
+    assert_eq!(bob, ["echo: first from bob"]);
+    assert!(bot.log().contains("slow down"), "{}", bot.log());
+    assert!(!bot.log().contains("panicked"), "{}", bot.log());
 }

@@ -85,6 +85,7 @@ impl InProcess {
             files: None,
             documents: Arc::new(bot_core::files::InMemoryDocuments::default()),
             erasers: Vec::new(),
+            inbox: store.clone(),
             tool_sources: Vec::new(),
             memories,
             voice: None,

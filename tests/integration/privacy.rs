@@ -326,3 +326,107 @@ async fn metrics_and_health_are_served_when_asked() {
     assert!(!text.contains("127.0.0.1"), "{text}");
     drop(bot);
 }
+
+/// Where one `connect()` in an strace log went: `127.0.0.1:PORT`, `[::1]:PORT`, `unix:PATH`,
+/// or the whole line for anything else.
+fn destination(line: &str) -> String {
+    let between = |start: &str, end: &str| {
+        let from = line.find(start)? + start.len();
+        let len = line[from..].find(end)?;
+        Some(line[from..from + len].to_owned())
+    };
+    if line.contains("sa_family=AF_INET,") {
+        if let (Some(addr), Some(port)) = (
+            between("inet_addr(\"", "\""),
+            between("sin_port=htons(", ")"),
+        ) {
+            return format!("{addr}:{port}");
+        }
+    } else if line.contains("sa_family=AF_INET6") {
+        if let (Some(addr), Some(port)) = (
+            between("inet_pton(AF_INET6, \"", "\""),
+            between("sin6_port=htons(", ")"),
+        ) {
+            return format!("[{addr}]:{port}");
+        }
+    } else if line.contains("sa_family=AF_UNIX") {
+        return format!("unix:{}", between("sun_path=", "}").unwrap_or_default());
+    }
+    line.to_owned()
+}
+
+/// No egress but the configured endpoints: a whole session (Telegram and Discord chats, a
+/// memory through the local embedding model) runs under `strace -f -e trace=connect`, and
+/// every connection the process opened went to the configured addresses (sockets on the
+/// machine itself aside).
+#[tokio::test]
+async fn the_bot_connects_to_the_configured_endpoints_and_nowhere_else() {
+    use hearth_tests::discord::{CHANNEL, FakeDiscord, GUILD};
+    const DC_TOKEN: &str = "MTAxMDEwMTAx.fake-discord-secret.abcdefghijklmnop";
+    const DC_ALICE: &str = "100000000000000011";
+    let dc = FakeDiscord::start(DC_TOKEN).await;
+    let h = Harness::new()
+        .await
+        .with_embeddings()
+        .set("DISCORD_BOT_TOKEN", DC_TOKEN)
+        .set("DISCORD_API_URL", &dc.url)
+        .set("HEARTH_DISCORD_GUILDS", GUILD)
+        .set("HEARTH_DISCORD_ALLOWED_USERS", DC_ALICE);
+    let trace = h.data.path().join("connect.trace");
+    let polls = h.tg.calls_of("getupdates").len();
+    let bot = BotProcess::spawn_traced(
+        &trace,
+        &["run"],
+        &h.env(),
+        h.data.path(),
+        &[TOKEN, DC_TOKEN],
+    );
+    let up = hearth_tests::eventually(std::time::Duration::from_secs(60), || {
+        (h.tg.calls_of("getupdates").len() > polls && !dc.registered_commands().is_empty())
+            .then_some(())
+    })
+    .await;
+    assert!(up.is_some(), "the bot never started; log:\n{}", bot.log());
+
+    h.tg.send_private(ALICE, "Alice", "/remember I live in Busan");
+    h.reply_containing(ALICE, "(id m").await;
+    h.tg.send_private(ALICE, "Alice", "where do I live?");
+    h.reply_containing(ALICE, "echo: where do I live?").await;
+    let asked = dc.slash(
+        DC_ALICE,
+        CHANNEL,
+        Some((GUILD, &[])),
+        "ask",
+        &[("prompt", serde_json::json!("hello from discord"))],
+    );
+    dc.wait_for_interaction_texts(&asked, WAIT, |t| t.contains("echo: hello from discord"))
+        .await;
+    assert_eq!(bot.terminate().await, Some(0));
+
+    let host = |url: &str| {
+        url.trim_start_matches("http://")
+            .trim_end_matches('/')
+            .to_owned()
+    };
+    let configured = [host(&h.tg.url), h.ollama.addr.to_string(), host(&dc.url)];
+    let log = std::fs::read_to_string(&trace).expect("strace wrote its log");
+    let went: std::collections::BTreeSet<String> = log
+        .lines()
+        .filter(|l| l.contains("connect("))
+        .map(destination)
+        .collect();
+    for endpoint in &configured {
+        assert!(
+            went.contains(endpoint),
+            "the trace did not see the connection to {endpoint}: {went:?}"
+        );
+    }
+    let elsewhere: Vec<&String> = went
+        .iter()
+        .filter(|d| !configured.contains(d) && !d.starts_with("unix:"))
+        .collect();
+    assert!(
+        elsewhere.is_empty(),
+        "connections beyond the configured endpoints: {elsewhere:?}"
+    );
+}

@@ -44,6 +44,8 @@ pub fn hearth_binary() -> PathBuf {
 /// A running `hearth` process.
 pub struct BotProcess {
     child: Child,
+    /// The process runs under a tracer (`strace`): signals go to the tracer's child.
+    traced: bool,
     log: Arc<Mutex<String>>,
     secrets: Vec<String>,
 }
@@ -57,7 +59,38 @@ impl BotProcess {
         workdir: &std::path::Path,
         secrets: &[&str],
     ) -> Self {
-        let mut command = Command::new(hearth_binary());
+        Self::spawn_under(&[], args, env, workdir, secrets)
+    }
+
+    /// Like [`spawn`](Self::spawn), with every network connection the process (and any
+    /// thread or child of it) opens written to `trace` by `strace -f -e trace=connect`.
+    pub fn spawn_traced(
+        trace: &std::path::Path,
+        args: &[&str],
+        env: &[(String, String)],
+        workdir: &std::path::Path,
+        secrets: &[&str],
+    ) -> Self {
+        let trace = trace.display().to_string();
+        let wrapper = ["strace", "-f", "-qq", "-e", "trace=connect", "-o", &trace];
+        Self::spawn_under(&wrapper, args, env, workdir, secrets)
+    }
+
+    fn spawn_under(
+        wrapper: &[&str],
+        args: &[&str],
+        env: &[(String, String)],
+        workdir: &std::path::Path,
+        secrets: &[&str],
+    ) -> Self {
+        let mut command = match wrapper.split_first() {
+            None => Command::new(hearth_binary()),
+            Some((program, wrapper_args)) => {
+                let mut command = Command::new(program);
+                command.args(wrapper_args).arg(hearth_binary());
+                command
+            }
+        };
         command
             .args(args)
             .env_clear()
@@ -96,14 +129,27 @@ impl BotProcess {
         }
         Self {
             child,
+            traced: !wrapper.is_empty(),
             log,
             secrets: secrets.iter().map(|s| (*s).to_owned()).collect(),
         }
     }
 
-    /// The process id.
+    /// The process id (of `hearth`, not of a tracer it runs under).
     pub fn pid(&self) -> u32 {
-        self.child.id()
+        if !self.traced {
+            return self.child.id();
+        }
+        let tracer = self.child.id();
+        let children = format!("/proc/{tracer}/task/{tracer}/children");
+        for _ in 0..200 {
+            let listed = std::fs::read_to_string(&children).unwrap_or_default();
+            if let Some(pid) = listed.split_whitespace().find_map(|p| p.parse().ok()) {
+                return pid;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("the traced hearth process did not start");
     }
 
     /// Everything the process printed so far.
@@ -129,14 +175,14 @@ impl BotProcess {
 
     /// Sends SIGTERM and waits for the exit; returns the exit code.
     pub async fn terminate(mut self) -> Option<i32> {
-        let pid = self.child.id().to_string();
+        let pid = self.pid().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         self.wait(Duration::from_secs(30)).await
     }
 
     /// Like [`terminate`](Self::terminate), and returns the whole log too.
     pub async fn terminate_with_log(mut self) -> (Option<i32>, String) {
-        let pid = self.child.id().to_string();
+        let pid = self.pid().to_string();
         let _ = Command::new("kill").args(["-TERM", &pid]).status();
         let code = self.wait(Duration::from_secs(30)).await;
         (code, self.log())

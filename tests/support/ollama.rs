@@ -144,6 +144,9 @@ pub struct Chaos {
 }
 
 struct OllamaState {
+    /// Counts stops: an answer being streamed when it changes is cut off, as when the
+    /// server process dies.
+    stops: tokio::sync::watch::Sender<u64>,
     chaos: Mutex<Option<Chaos>>,
     models: Vec<String>,
     /// Models whose `/api/show` lists the `tools` capability.
@@ -175,6 +178,7 @@ impl FakeOllama {
     /// Starts the fake on 127.0.0.1:0 with `models`.
     pub async fn start(models: &[&str]) -> Self {
         let state = Arc::new(OllamaState {
+            stops: tokio::sync::watch::Sender::new(0),
             chaos: Mutex::default(),
             models: models.iter().map(|m| (*m).to_owned()).collect(),
             tool_models: Mutex::default(),
@@ -215,11 +219,13 @@ impl FakeOllama {
         *self.task.lock().unwrap() = Some(task);
     }
 
-    /// Stops answering: connections to the port are refused.
+    /// Stops answering, as a server process that exits: connections to the port are
+    /// refused and answers being streamed are cut off mid-way.
     pub async fn stop(&self) {
         if let Some(task) = self.task.lock().unwrap().take() {
             task.abort();
         }
+        self.state.stops.send_modify(|n| *n += 1);
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 
@@ -457,7 +463,7 @@ async fn chat(
         return axum::Json(v).into_response();
     }
     let chunk_bytes = script.chunk_bytes;
-    let stream = async_stream(lines, chunk_bytes);
+    let stream = async_stream(lines, chunk_bytes, state.stops.subscribe());
     Response::builder()
         .header("content-type", "application/x-ndjson")
         .body(Body::from_stream(stream))
@@ -468,11 +474,20 @@ async fn chat(
 fn async_stream(
     lines: Vec<(Duration, String)>,
     chunk_bytes: Option<usize>,
+    mut stops: tokio::sync::watch::Receiver<u64>,
 ) -> impl futures::Stream<Item = Result<Bytes, std::io::Error>> {
     let (tx, rx) = tokio::sync::mpsc::channel::<Result<Bytes, std::io::Error>>(16);
     tokio::spawn(async move {
         for (delay, line) in lines {
-            tokio::time::sleep(delay).await;
+            tokio::select! {
+                _ = tokio::time::sleep(delay) => {}
+                _ = stops.changed() => {
+                    // The server went away: the connection breaks mid-answer.
+                    let cut = std::io::Error::new(std::io::ErrorKind::ConnectionReset, "server stopped");
+                    let _ = tx.send(Err(cut)).await;
+                    return;
+                }
+            }
             let bytes = line.into_bytes();
             let size = chunk_bytes.unwrap_or(bytes.len()).max(1);
             for chunk in bytes.chunks(size) {

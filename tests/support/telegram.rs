@@ -190,7 +190,7 @@ impl FakeTelegram {
     /// A private-chat text from user `user_id` (chat id = user id). Returns the update id.
     pub fn send_private(&self, user_id: i64, name: &str, text: &str) -> i64 {
         let message = json!({
-            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "message_id": self.next_message_id(), "date": unix_now(),
             "chat": {"id": user_id, "type": "private", "first_name": name},
             "from": user(user_id, name), "text": text,
         });
@@ -209,7 +209,7 @@ impl FakeTelegram {
         let mut from = user(user_id, name);
         from["language_code"] = json!(language_code);
         let message = json!({
-            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "message_id": self.next_message_id(), "date": unix_now(),
             "chat": {"id": user_id, "type": "private", "first_name": name},
             "from": from, "text": text,
         });
@@ -237,7 +237,7 @@ impl FakeTelegram {
             from["language_code"] = json!(language_code);
         }
         let message = json!({
-            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "message_id": self.next_message_id(), "date": unix_now(),
             "chat": {"id": user_id, "type": "private", "first_name": name},
             "from": from,
             "voice": {"duration": duration, "mime_type": "audio/ogg", "file_id": file.0,
@@ -250,7 +250,7 @@ impl FakeTelegram {
     pub fn send_audio(&self, user_id: i64, name: &str, bytes: Vec<u8>, mime_type: &str) -> i64 {
         let file = self.store_file(bytes);
         let message = json!({
-            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "message_id": self.next_message_id(), "date": unix_now(),
             "chat": {"id": user_id, "type": "private", "first_name": name},
             "from": user(user_id, name),
             "audio": {"duration": 3, "mime_type": mime_type, "file_id": file.0,
@@ -280,7 +280,7 @@ impl FakeTelegram {
             })
             .collect();
         let mut message = json!({
-            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "message_id": self.next_message_id(), "date": unix_now(),
             "chat": {"id": user_id, "type": "private", "first_name": name},
             "from": user(user_id, name),
             "photo": photo,
@@ -307,7 +307,7 @@ impl FakeTelegram {
     ) -> i64 {
         let file = self.store_file(bytes);
         let mut message = json!({
-            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "message_id": self.next_message_id(), "date": unix_now(),
             "chat": {"id": user_id, "type": "private", "first_name": name},
             "from": user(user_id, name),
             "document": {"file_id": file.0, "file_unique_id": format!("u{}", file.0),
@@ -341,13 +341,13 @@ impl FakeTelegram {
         reply_to_bot: Option<i64>,
     ) -> i64 {
         let mut message = json!({
-            "message_id": self.next_message_id(), "date": 1_700_000_000,
+            "message_id": self.next_message_id(), "date": unix_now(),
             "chat": {"id": chat_id, "type": "supergroup", "title": "Family"},
             "from": user(user_id, name), "text": text,
         });
         if let Some(id) = reply_to_bot {
             message["reply_to_message"] = json!({
-                "message_id": id, "date": 1_700_000_000,
+                "message_id": id, "date": unix_now(),
                 "chat": {"id": chat_id, "type": "supergroup", "title": "Family"},
                 "from": bot_user(), "text": "earlier answer",
             });
@@ -361,6 +361,12 @@ impl FakeTelegram {
         for _ in 0..count {
             faults.push_back((method.to_lowercase(), retry_after));
         }
+    }
+
+    /// Flood control: the next `count` calls that send or edit anything (in any chat)
+    /// answer 429 with `retry_after` seconds, as Telegram does to a bot that writes too much.
+    pub fn flood(&self, retry_after: u64, count: usize) {
+        self.fail_with_retry_after(FLOODED, retry_after, count);
     }
 
     /// The next `count` texts sent with HTML formatting are refused with
@@ -412,6 +418,12 @@ impl FakeTelegram {
             .unwrap()
             .get(language_code)
             .cloned()
+    }
+
+    /// The update id Telegram was told the bot has seen everything before (the offset of
+    /// its latest poll): those updates are never delivered again.
+    pub fn confirmed(&self) -> i64 {
+        *self.state.confirmed.lock().unwrap()
     }
 
     /// When each update was first handed to the bot.
@@ -497,13 +509,24 @@ async fn handle(
     response
 }
 
+/// A fault queued by [`FakeTelegram::flood`]: any sending or editing method.
+const FLOODED: &str = "*send*";
+
 async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Response {
     if bot != format!("bot{}", state.token) {
         return error(401, "Unauthorized", None);
     }
     {
         let mut faults = state.faults.lock().unwrap();
-        if faults.front().is_some_and(|(m, _)| m == method) {
+        let hit = |(m, _): &(String, u64)| {
+            m == method
+                || (m == FLOODED
+                    && matches!(
+                        method,
+                        "sendmessage" | "editmessagetext" | "senddocument" | "sendchataction"
+                    ))
+        };
+        if faults.front().is_some_and(hit) {
             let (_, secs) = faults.pop_front().unwrap();
             return error(
                 429,
@@ -600,6 +623,14 @@ async fn respond(state: &TgState, bot: &str, method: &str, body: &Value) -> Resp
         "editmessagetext" => edit_message(state, body),
         _ => error(404, "Not Found: method not found", None),
     }
+}
+
+/// The time Telegram stamps on a message: now, in seconds since 1970.
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs())
+        .unwrap_or_default()
 }
 
 async fn get_updates(state: &TgState, body: &Value) -> Value {
@@ -700,7 +731,7 @@ fn check_text(body: &Value) -> Result<(String, Option<String>, Vec<html::Entity>
 
 fn message_json(message: &BotMessage) -> Value {
     let mut json = json!({
-        "message_id": message.message_id, "date": 1_700_000_000,
+        "message_id": message.message_id, "date": unix_now(),
         "chat": {"id": message.chat_id, "type": "private", "first_name": "User"},
         "from": bot_user(), "text": message.text,
     });

@@ -86,6 +86,10 @@ pub struct Reminder {
     /// The language code its messages are sent in (the person's when it was set).
     #[serde(default)]
     pub lang: Option<String>,
+    /// The platform message that asked for it (`chat/message id`): the same message
+    /// answered again after a restart finds it instead of setting it twice.
+    #[serde(default)]
+    pub source: Option<String>,
 }
 
 impl Reminder {
@@ -131,6 +135,8 @@ pub struct NewReminder {
     pub name: String,
     /// The language code its messages are sent in.
     pub lang: Option<String>,
+    /// The platform message that asked for it (`chat/message id`), if any.
+    pub source: Option<String>,
 }
 
 impl NewReminder {
@@ -151,6 +157,7 @@ impl NewReminder {
             name: self.name,
             failures: 0,
             lang: self.lang,
+            source: self.source,
         }
     }
 }

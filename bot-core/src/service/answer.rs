@@ -114,6 +114,16 @@ impl Inner {
             self.deps.history.recent(&scope, HISTORY_WINDOW - 1),
             self.deps.settings.settings(&user_key),
         )?;
+        // The same platform message again, its turn stored and no answer after it: the bot
+        // was stopped while answering it and answers it now (Telegram's inbox). Its turn is
+        // not stored twice, nor shown to the model twice.
+        let again = !user_turn.message_ids.is_empty()
+            && history.last().is_some_and(|last| {
+                last.turn.role == Role::User && last.turn.message_ids == user_turn.message_ids
+            });
+        if again {
+            history.pop();
+        }
         history.push(StoredTurn {
             // Not stored yet; the prompt does not use sequence numbers.
             seq: u64::MAX,
@@ -130,6 +140,9 @@ impl Inner {
         let (request_out, out) = tokio::sync::oneshot::channel::<()>();
         let save_user = async {
             let _ = out.await;
+            if again {
+                return Ok(0);
+            }
             self.deps.history.append(&scope, user_turn).await
         };
         let (saved, generated) = tokio::join!(

@@ -66,6 +66,7 @@ fn setup(encrypted: bool) -> Setup {
         files: None,
         documents: shared.clone(),
         erasers: vec![shared.clone()],
+        inbox: shared.clone(),
         model: model.clone(),
         history: Arc::new(crate::store::cache::CachedHistory::new(
             shared.clone(),
@@ -115,6 +116,17 @@ async fn fill(setup: &Setup, user: &str, words: [&str; 5]) {
     .await;
     assert!(set.contains('⏰'), "{set}");
     say(setup, user, "/timezone Asia/Seoul").await;
+    // A message taken from the platform and not answered yet.
+    crate::store::InboxStore::keep(
+        &setup.store,
+        &crate::store::Unanswered {
+            user: key.clone(),
+            id: "77".into(),
+            message: format!("{{\"text\":\"and about the {}?\"}}", words[3]).into_bytes(),
+        },
+    )
+    .await
+    .unwrap();
     crate::files::DocumentStore::put_document(
         &setup.store,
         &crate::files::SavedDocument {
@@ -217,6 +229,10 @@ async fn the_export_holds_every_kind_of_data_the_store_keeps_about_a_person() {
                 "documents" => {
                     assert_eq!(len("documents"), count("documents"));
                     assert!(export["documents"][0]["vectors"].is_array());
+                }
+                "inbox" => {
+                    assert_eq!(len("unanswered"), count("inbox"));
+                    assert!(export["unanswered"][0]["message"]["text"].is_string());
                 }
                 other => panic!("the store keeps {other} about a person, the export does not"),
             }

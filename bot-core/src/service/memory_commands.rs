@@ -340,6 +340,7 @@ impl Inner {
         self.deps.reminders.remove_all(user).await?;
         self.deps.history.erase_user(platform, user_id).await?;
         self.deps.settings.remove_settings(user).await?;
+        self.deps.inbox.erase_user(user).await?;
         self.deps.documents.flush().await?;
         self.deps.reminders.flush().await?;
         self.deps.history.flush().await?;
@@ -369,6 +370,20 @@ impl Inner {
         let settings = self.deps.settings.settings(user).await?;
         let turns = self.deps.history.user_turns(platform, user_id).await?;
         let reminders = self.deps.reminders.list(user).await?;
+        // Messages taken and not answered yet, as the platform sent them.
+        let unanswered: Vec<serde_json::Value> = self
+            .deps
+            .inbox
+            .unanswered(platform)
+            .await?
+            .into_iter()
+            .filter(|m| &m.user == user)
+            .map(|m| {
+                let message = serde_json::from_slice::<serde_json::Value>(&m.message)
+                    .unwrap_or_else(|_| String::from_utf8_lossy(&m.message).into());
+                json!({"id": m.id, "message": message})
+            })
+            .collect();
         // Memories with their vectors (the store keeps both).
         let memory_json: Vec<serde_json::Value> = memories
             .iter()
@@ -422,6 +437,7 @@ impl Inner {
             "reminders": reminders,
             "documents": documents,
             "conversations": conversations,
+            "unanswered": unanswered,
         });
         Ok((export, memories.len(), turns.len()))
     }

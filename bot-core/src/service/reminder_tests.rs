@@ -101,6 +101,35 @@ async fn a_reminder_is_confirmed_once_stored_and_delivered_on_time() {
     assert!(bot.model.requests().is_empty());
 }
 
+/// The same platform message answered again after a restart (the inbox replays what was
+/// not answered) finds the reminder it set before instead of setting a second one that
+/// would fire twice; a new message with the same words is a new reminder.
+#[tokio::test]
+async fn the_same_message_again_confirms_its_reminder_instead_of_setting_another() {
+    let bot = bot();
+    let with_id = |id: &str, text: &str| crate::types::InboundMessage {
+        message_id: Some(id.into()),
+        ..message("1", text)
+    };
+    let say = |m| async { final_text(&collect(bot.service.handle(m)).await) };
+    let first = say(with_id("7", "/remind in 20 minutes take the pizza out")).await;
+    assert!(first.starts_with("⏰ Reminder r1 set"), "{first}");
+    // Ten seconds later the bot restarts and answers message 7 again.
+    bot.clock.advance(Duration::seconds(10));
+    let again = say(with_id("7", "/remind in 20 minutes take the pizza out")).await;
+    assert!(again.starts_with("⏰ Reminder r1 set"), "{again}");
+    let plain = say(with_id("8", "remind me in 5 minutes to stir the soup")).await;
+    assert!(plain.starts_with("⏰ Reminder r2 set"), "{plain}");
+    let plain_again = say(with_id("8", "remind me in 5 minutes to stir the soup")).await;
+    assert!(
+        plain_again.starts_with("⏰ Reminder r2 set"),
+        "{plain_again}"
+    );
+    let new = say(with_id("9", "/remind in 20 minutes take the pizza out")).await;
+    assert!(new.starts_with("⏰ Reminder r3 set"), "{new}");
+    assert_eq!(bot.reminders.list(&alice()).await.unwrap().len(), 3);
+}
+
 #[tokio::test]
 async fn plain_language_and_korean_requests_set_reminders_without_the_model() {
     let bot = bot();
@@ -331,6 +360,7 @@ async fn a_reminder_due_at_start_is_delivered_once_its_platform_connects() {
             kind: crate::remind::Kind::Reminder,
             name: String::new(),
             lang: None,
+            source: None,
         })
         .await
         .unwrap();

@@ -256,6 +256,27 @@ impl Inner {
             When::Once(_) => None,
             When::Every(repeat) => Some(repeat),
         };
+        // A message answered again after a restart (the platform's inbox) may have set this
+        // reminder before the bot stopped: it is confirmed again, not set twice.
+        let source = message
+            .message_id
+            .as_ref()
+            .map(|id| format!("{}/{id}", message.chat.id));
+        if let Some(source) = &source {
+            let set_before = self
+                .deps
+                .reminders
+                .list(&user)
+                .await?
+                .into_iter()
+                .find(|r| {
+                    r.source.as_ref() == Some(source) && r.text == request.what && r.kind == kind
+                });
+            if let Some(reminder) = set_before {
+                tracing::info!(user = %user, reminder = %reminder.id, "reminder already set by this message");
+                return Ok(reminder);
+            }
+        }
         let reminder = self
             .deps
             .reminders
@@ -270,6 +291,7 @@ impl Inner {
                 kind,
                 name: message.display_name.clone(),
                 lang: Some(lang.code().to_owned()),
+                source,
             })
             .await?;
         self.deps.reminders.flush().await?;
@@ -506,6 +528,7 @@ impl Inner {
                     kind: reminder.kind,
                     name: reminder.name.clone(),
                     lang: reminder.lang.clone(),
+                    source: None,
                 })
                 .await?
         };

@@ -42,6 +42,7 @@ pub(super) fn deps(model: Arc<ScriptedModel>, store: Arc<InMemoryStore>) -> Deps
         files: None,
         documents: Arc::new(crate::files::InMemoryDocuments::default()),
         erasers: Vec::new(),
+        inbox: store.clone(),
         model,
         // As the binary wires it: write-through caches in front of the store.
         history: Arc::new(crate::store::cache::CachedHistory::new(
@@ -222,6 +223,51 @@ async fn model_errors_become_short_messages() {
         !final_text(&events).contains("gpu"),
         "internal address shown"
     );
+}
+
+/// A message answered again after a restart (Telegram's inbox) whose turn was stored before
+/// the bot stopped: stored once, shown to the model once. A new message with the same
+/// words is a new turn.
+#[tokio::test]
+async fn the_same_platform_message_again_is_not_stored_or_asked_twice() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    model.push_error(ModelError::Unreachable {
+        host: "http://gpu:11434".into(),
+        source: "refused".into(),
+    });
+    model.push_text(&["Lima."], Duration::ZERO);
+    model.push_text(&["Still Lima."], Duration::ZERO);
+    let (service, store) = service(model.clone(), 1);
+    let question = || InboundMessage {
+        message_id: Some("41".into()),
+        ..message("1", "capital of Peru?")
+    };
+    collect(service.handle(question())).await;
+    assert_eq!(
+        final_text(&collect(service.handle(question())).await),
+        "Lima."
+    );
+    let asked = |request: &crate::model::ChatRequest| {
+        request
+            .messages
+            .iter()
+            .filter(|m| m.content.contains("capital of Peru?"))
+            .count()
+    };
+    assert_eq!(asked(&model.requests()[1]), 1);
+    let scope = question().scope();
+    let stored = crate::store::HistoryStore::recent(&*store, &scope, 10)
+        .await
+        .unwrap();
+    let texts: Vec<&str> = stored.iter().map(|t| t.turn.text.as_str()).collect();
+    assert_eq!(texts, ["capital of Peru?", "Lima."]);
+    // Asked again as a new message: a new turn.
+    let again = InboundMessage {
+        message_id: Some("42".into()),
+        ..message("1", "capital of Peru?")
+    };
+    collect(service.handle(again)).await;
+    assert_eq!(asked(&model.requests()[2]), 2);
 }
 
 #[tokio::test]

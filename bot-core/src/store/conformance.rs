@@ -344,6 +344,7 @@ fn new_reminder(owner: &UserKey, text: &str, minutes: i64) -> crate::remind::New
         kind: crate::remind::Kind::Reminder,
         name: String::new(),
         lang: None,
+        source: None,
     }
 }
 
@@ -404,6 +405,59 @@ pub async fn run_reminders<S: ReminderStore>(make: impl Fn() -> S) {
     reminders_per_owner(&make()).await;
 }
 
+/// The inbox part of the suite, for an [`InboxStore`](super::InboxStore).
+pub async fn run_inbox<S: super::InboxStore>(make: impl Fn() -> S) {
+    inbox_keeps_in_order_per_platform_until_answered(&make()).await;
+}
+
+async fn inbox_keeps_in_order_per_platform_until_answered<S: super::InboxStore>(store: &S) {
+    use super::Unanswered;
+    let alice = UserKey::new(Platform::Telegram, "1");
+    let bob = UserKey::new(Platform::Telegram, "2");
+    let carol = UserKey::new(Platform::Discord, "3");
+    let kept = |user: &UserKey, id: &str, text: &str| Unanswered {
+        user: user.clone(),
+        id: id.to_owned(),
+        message: text.as_bytes().to_vec(),
+    };
+    // Kept out of id order on purpose: the order kept is the order given back.
+    for m in [
+        kept(&alice, "20", "first"),
+        kept(&bob, "11", "second"),
+        kept(&carol, "5", "elsewhere"),
+        kept(&alice, "3", "third"),
+    ] {
+        store.keep(&m).await.unwrap();
+    }
+    // Keeping the same message again (a platform sending it twice) changes nothing.
+    store.keep(&kept(&alice, "20", "first")).await.unwrap();
+    let texts = |list: Vec<Unanswered>| -> Vec<String> {
+        list.into_iter()
+            .map(|m| String::from_utf8(m.message).unwrap())
+            .collect()
+    };
+    let telegram = store.unanswered(Platform::Telegram).await.unwrap();
+    assert_eq!(telegram[0].user, alice);
+    assert_eq!(telegram[0].id, "20");
+    assert_eq!(texts(telegram), ["first", "second", "third"]);
+    assert_eq!(
+        texts(store.unanswered(Platform::Discord).await.unwrap()),
+        ["elsewhere"]
+    );
+    // Answering needs the right person: Bob cannot answer away Alice's message.
+    store.answered(&bob, "20").await.unwrap();
+    store.answered(&alice, "20").await.unwrap();
+    assert_eq!(
+        texts(store.unanswered(Platform::Telegram).await.unwrap()),
+        ["second", "third"]
+    );
+    assert_eq!(store.erase_user(&alice).await.unwrap(), 1);
+    assert_eq!(
+        texts(store.unanswered(Platform::Telegram).await.unwrap()),
+        ["second"]
+    );
+}
+
 /// The settings part of the suite, for a [`SettingsStore`] on its own.
 pub async fn run_settings<S: SettingsStore>(make: impl Fn() -> S) {
     settings_default_and_replace(&make()).await;
@@ -412,6 +466,7 @@ pub async fn run_settings<S: SettingsStore>(make: impl Fn() -> S) {
 #[tokio::test]
 async fn memory_store_conforms() {
     run_all(super::memory::InMemoryStore::new).await;
+    run_inbox(super::memory::InMemoryStore::new).await;
 }
 
 #[tokio::test]
@@ -428,6 +483,7 @@ async fn sled_store_conforms() {
     };
     run_all(make).await;
     run_reminders(make).await;
+    run_inbox(make).await;
 }
 
 #[cfg(feature = "sled")]
@@ -448,4 +504,5 @@ async fn encrypted_sled_store_conforms() {
     };
     run_all(make).await;
     run_reminders(make).await;
+    run_inbox(make).await;
 }

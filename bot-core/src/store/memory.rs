@@ -14,6 +14,8 @@ struct Inner {
     settings: HashMap<UserKey, UserSettings>,
     memories: HashMap<UserKey, BTreeMap<String, Memory>>,
     next_seq: u64,
+    /// Unanswered messages in the order kept, with the order number as key.
+    inbox: BTreeMap<u64, super::Unanswered>,
 }
 
 /// Keeps everything in memory; nothing survives the process.
@@ -31,6 +33,47 @@ impl InMemoryStore {
     fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
         // A panic while holding the lock leaves plain data behind; keep going.
         self.inner.lock().unwrap_or_else(|e| e.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl super::InboxStore for InMemoryStore {
+    async fn keep(&self, message: &super::Unanswered) -> Result<(), StoreError> {
+        let mut inner = self.lock();
+        let same = |m: &super::Unanswered| m.user == message.user && m.id == message.id;
+        if !inner.inbox.values().any(same) {
+            inner.next_seq += 1;
+            let seq = inner.next_seq;
+            inner.inbox.insert(seq, message.clone());
+        }
+        Ok(())
+    }
+
+    async fn answered(&self, user: &UserKey, id: &str) -> Result<(), StoreError> {
+        self.lock()
+            .inbox
+            .retain(|_, m| !(&m.user == user && m.id == id));
+        Ok(())
+    }
+
+    async fn unanswered(
+        &self,
+        platform: crate::Platform,
+    ) -> Result<Vec<super::Unanswered>, StoreError> {
+        Ok(self
+            .lock()
+            .inbox
+            .values()
+            .filter(|m| m.user.parts().0 == platform)
+            .cloned()
+            .collect())
+    }
+
+    async fn erase_user(&self, user: &UserKey) -> Result<usize, StoreError> {
+        let mut inner = self.lock();
+        let before = inner.inbox.len();
+        inner.inbox.retain(|_, m| &m.user != user);
+        Ok(before - inner.inbox.len())
     }
 }
 

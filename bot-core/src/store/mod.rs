@@ -170,6 +170,35 @@ pub trait HistoryStore: Send + Sync {
     ) -> Result<usize, StoreError>;
 }
 
+/// A message the bot took from a platform but has not answered yet.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Unanswered {
+    /// Who sent it.
+    pub user: UserKey,
+    /// The platform's id for it (e.g. Telegram's update id), unique per platform.
+    pub id: String,
+    /// The message as the platform sent it (the adapter's own encoding).
+    pub message: Vec<u8>,
+}
+
+/// Messages taken from a platform and not yet answered. An adapter keeps each one here
+/// before it tells the platform the message arrived, and lets go of it once answered, so a
+/// crash in between never loses it: the next start answers what is still here.
+#[async_trait::async_trait]
+pub trait InboxStore: Send + Sync {
+    /// Keeps `message` durably (on disk when the call returns, for a disk backend).
+    async fn keep(&self, message: &Unanswered) -> Result<(), StoreError>;
+
+    /// The message `id` of `user` was answered (or needs no answer): forget it.
+    async fn answered(&self, user: &UserKey, id: &str) -> Result<(), StoreError>;
+
+    /// Every message still unanswered on `platform`, in the order they were kept.
+    async fn unanswered(&self, platform: crate::Platform) -> Result<Vec<Unanswered>, StoreError>;
+
+    /// Forgets every unanswered message of `user`; how many went.
+    async fn erase_user(&self, user: &UserKey) -> Result<usize, StoreError>;
+}
+
 /// Per-user settings.
 #[async_trait::async_trait]
 pub trait SettingsStore: Send + Sync {

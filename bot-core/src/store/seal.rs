@@ -431,7 +431,7 @@ pub(crate) fn owner_of(tree: &[u8], key: &[u8]) -> Option<String> {
         // Keyed by scope (`platform:chat:user`), then \0 and a number for turns.
         b"turns" | b"conversations" => until_nul(key).and_then(|scope| user_of_scope(&scope)),
         b"settings" | b"reminder_ids" => String::from_utf8(key.to_vec()).ok(),
-        b"memories" | b"memory_vectors" | b"reminders" | b"documents" => until_nul(key),
+        b"memories" | b"memory_vectors" | b"reminders" | b"documents" | b"inbox" => until_nul(key),
         _ => None,
     }
 }

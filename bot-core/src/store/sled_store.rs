@@ -10,9 +10,11 @@
 //! - `reminders`: `user \0 n(u64 BE)` -> JSON [`Reminder`] (its id is `r{n}`).
 //! - `reminder_ids`: `user` -> the last reminder number given out (u64 BE).
 //! - `documents`: `user \0 name` -> JSON [`SavedDocument`](crate::files::SavedDocument).
+//! - `inbox`: `user \0 id` -> order kept (u64 BE) then the message as the platform sent it
+//!   ([`Unanswered`](super::Unanswered)): taken, not answered yet.
 //!
 //! Encrypted (opened with [`SledStore::open_encrypted`], schema 2): every value of `turns`,
-//! `settings`, `memories`, `memory_vectors`, `reminders` and `documents` is sealed with its
+//! `settings`, `memories`, `memory_vectors`, `reminders`, `documents` and `inbox` is sealed with its
 //! person's key ([`seal`](super::seal)), the tree and key as associated data; a document's
 //! name in its key is replaced by a blind name. The counters (`conversations`,
 //! `reminder_ids`) and `meta` stay plain: they hold numbers, no one's words. `meta` also
@@ -33,17 +35,18 @@ pub const SCHEMA_VERSION: u32 = 2;
 const PLAIN_SCHEMA: u32 = 1;
 
 /// Trees whose values are a person's own and sealed with their key.
-const SEALED_TREES: [&str; 6] = [
+const SEALED_TREES: [&str; 7] = [
     "turns",
     "settings",
     "memories",
     "memory_vectors",
     "reminders",
     "documents",
+    "inbox",
 ];
 
 /// Trees that hold something of one person (sealed or not): everything an erase removes.
-const PERSON_TREES: [&str; 8] = [
+const PERSON_TREES: [&str; 9] = [
     "turns",
     "conversations",
     "settings",
@@ -52,6 +55,7 @@ const PERSON_TREES: [&str; 8] = [
     "reminders",
     "reminder_ids",
     "documents",
+    "inbox",
 ];
 
 /// A blocking store operation, run on the store's own thread.
@@ -78,11 +82,14 @@ pub struct SledStore {
     reminders: sled::Tree,
     reminder_ids: sled::Tree,
     documents: sled::Tree,
+    inbox: sled::Tree,
     /// Every person's key when the store is encrypted.
     keyring: Option<super::seal::Keyring>,
     /// Added to sled's ids (turn sequence, memory ids): a migrated database goes on where
     /// the old one stopped.
     id_base: u64,
+    /// Cancelled once a write to disk failed: see [`SledStore::broken`].
+    broken: tokio_util::sync::CancellationToken,
 }
 
 impl From<sled::Error> for StoreError {
@@ -221,6 +228,8 @@ impl SledStore {
         let (flushes, requests) =
             std::sync::mpsc::channel::<tokio::sync::oneshot::Sender<Result<(), StoreError>>>();
         let flushing = db.clone();
+        let broken = tokio_util::sync::CancellationToken::new();
+        let breaking = broken.clone();
         std::thread::Builder::new()
             .name("hearth-store-flush".into())
             .spawn(move || {
@@ -229,6 +238,14 @@ impl SledStore {
                     let mut waiting = vec![first];
                     waiting.extend(requests.try_iter());
                     let result = flushing.flush().map(|_| ()).map_err(|e| e.to_string());
+                    if let Err(e) = &result {
+                        // sled keeps failing after one failed write, even once the disk has
+                        // room again, until the database is opened anew.
+                        if !breaking.is_cancelled() {
+                            tracing::error!(error = %e, "the database could not write; it must be opened again");
+                        }
+                        breaking.cancel();
+                    }
                     for done in waiting {
                         let _ = done.send(result.clone().map_err(StoreError::Unavailable));
                     }
@@ -246,10 +263,20 @@ impl SledStore {
             reminders: db.open_tree("reminders")?,
             reminder_ids: db.open_tree("reminder_ids")?,
             documents: db.open_tree("documents")?,
+            inbox: db.open_tree("inbox")?,
             db,
             keyring,
             id_base,
+            broken,
         })
+    }
+
+    /// Cancelled once a write to disk failed (disk full, I/O error). sled refuses every
+    /// later write until the database is opened again, so the process should stop and be
+    /// started again (what it had not answered yet is answered then, see
+    /// [`InboxStore`](super::InboxStore)).
+    pub fn broken(&self) -> tokio_util::sync::CancellationToken {
+        self.broken.clone()
     }
 
     /// Makes every write so far durable.
@@ -681,6 +708,105 @@ impl HistoryStore for SledStore {
         let user_id = user_id.to_owned();
         self.offload(move |s| s.blocking_user_turns(platform, &user_id))
             .await
+    }
+}
+
+fn inbox_key(user: &UserKey, id: &str) -> Vec<u8> {
+    let mut key = user.as_str().as_bytes().to_vec();
+    key.push(0);
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+impl SledStore {
+    fn blocking_keep(&self, message: &super::Unanswered) -> Result<(), StoreError> {
+        let key = inbox_key(&message.user, &message.id);
+        if self.inbox.contains_key(&key)? {
+            return Ok(());
+        }
+        let mut value = self.db.generate_id()?.to_be_bytes().to_vec();
+        value.extend_from_slice(&message.message);
+        let value = self.seal("inbox", &key, message.user.as_str(), value)?;
+        self.inbox.insert(key, value)?;
+        Ok(())
+    }
+
+    fn blocking_unanswered(
+        &self,
+        platform: crate::Platform,
+    ) -> Result<Vec<super::Unanswered>, StoreError> {
+        let mut found = Vec::new();
+        let mut prefix = platform.as_str().as_bytes().to_vec();
+        prefix.push(b':');
+        for entry in self.inbox.scan_prefix(&prefix) {
+            let (key, raw) = entry?;
+            let split = key.iter().position(|&b| b == 0).unwrap_or(key.len());
+            let user = String::from_utf8_lossy(&key[..split]).into_owned();
+            let id = String::from_utf8_lossy(key.get(split + 1..).unwrap_or_default()).into_owned();
+            let Some(user) = UserKey::parse(&user) else {
+                continue;
+            };
+            // `None`: the person was erased while this waited.
+            let Some(value) = self.unseal("inbox", &key, user.as_str(), raw)? else {
+                continue;
+            };
+            if value.len() < 8 {
+                return Err(StoreError::Corrupt(format!("unanswered message {id}")));
+            }
+            let (order, message) = value.split_at(8);
+            let order = u64::from_be_bytes(order.try_into().unwrap_or_default());
+            found.push((
+                order,
+                super::Unanswered {
+                    user,
+                    id,
+                    message: message.to_vec(),
+                },
+            ));
+        }
+        found.sort_by_key(|(order, _)| *order);
+        Ok(found.into_iter().map(|(_, m)| m).collect())
+    }
+}
+
+#[async_trait::async_trait]
+impl super::InboxStore for SledStore {
+    async fn keep(&self, message: &super::Unanswered) -> Result<(), StoreError> {
+        let message = message.clone();
+        self.offload(move |s| s.blocking_keep(&message)).await?;
+        self.flush_without_blocking().await
+    }
+
+    async fn answered(&self, user: &UserKey, id: &str) -> Result<(), StoreError> {
+        let key = inbox_key(user, id);
+        // Not flushed: if the removal is lost in a crash the message is answered again,
+        // never lost.
+        self.offload(move |s| {
+            s.inbox.remove(key)?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn unanswered(
+        &self,
+        platform: crate::Platform,
+    ) -> Result<Vec<super::Unanswered>, StoreError> {
+        self.offload(move |s| s.blocking_unanswered(platform)).await
+    }
+
+    async fn erase_user(&self, user: &UserKey) -> Result<usize, StoreError> {
+        let mut prefix = user.as_str().as_bytes().to_vec();
+        prefix.push(0);
+        self.offload(move |s| {
+            let mut removed = 0;
+            for key in s.inbox.scan_prefix(&prefix).keys() {
+                s.inbox.remove(key?)?;
+                removed += 1;
+            }
+            Ok(removed)
+        })
+        .await
     }
 }
 
