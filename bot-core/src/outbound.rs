@@ -93,7 +93,26 @@ pub trait Outbound: Send + Sync {
         to: &Recipient,
         message: OutboundMessage,
     ) -> Result<Vec<String>, OutboundError>;
+
+    /// Like [`send`](Self::send), and runs `commit` (recording the message as sent) right
+    /// before the platform is first asked to deliver it, after any wait for the chat's
+    /// turn: a crash in between loses the message rather than sending it twice, and the
+    /// adapter keeps that moment as short as it can. When `commit` fails nothing is sent
+    /// ([`OutboundError::Failed`]). The default commits, then sends.
+    async fn send_committed(
+        &self,
+        to: &Recipient,
+        message: OutboundMessage,
+        commit: Commit,
+    ) -> Result<Vec<String>, OutboundError> {
+        commit.await.map_err(OutboundError::Failed)?;
+        self.send(to, message).await
+    }
 }
+
+/// What [`Outbound::send_committed`] runs just before sending; an error says why it could
+/// not be recorded.
+pub type Commit = futures::future::BoxFuture<'static, Result<(), String>>;
 
 /// The outbound side of every connected adapter, by platform. Cheap to clone.
 #[derive(Clone, Default)]
@@ -141,6 +160,24 @@ impl Outbounds {
             .cloned()
             .ok_or(OutboundError::PlatformOff(platform))?;
         outbound.send(to, message).await
+    }
+
+    /// Sends like [`send`](Self::send), with `commit` run just before the platform is
+    /// asked ([`Outbound::send_committed`]); nothing is committed when the platform is not
+    /// connected.
+    pub async fn send_committed(
+        &self,
+        to: &Recipient,
+        message: OutboundMessage,
+        commit: Commit,
+    ) -> Result<Vec<String>, OutboundError> {
+        let platform = to.platform();
+        let outbound = self
+            .read()
+            .get(&platform)
+            .cloned()
+            .ok_or(OutboundError::PlatformOff(platform))?;
+        outbound.send_committed(to, message, commit).await
     }
 }
 

@@ -115,7 +115,30 @@ impl bot_core::outbound::Outbound for TelegramOutbound {
             .parse::<i64>()
             .map(ChatId)
             .map_err(|_| OutboundError::UnknownRecipient(format!("telegram:{id}")))?;
-        reply::send_outbound(&self.bot, &self.pacer, chat, to_person, message).await
+        reply::send_outbound(&self.bot, &self.pacer, chat, to_person, message, None).await
+    }
+
+    async fn send_committed(
+        &self,
+        to: &bot_core::outbound::Recipient,
+        message: bot_core::outbound::OutboundMessage,
+        commit: bot_core::outbound::Commit,
+    ) -> Result<Vec<String>, bot_core::outbound::OutboundError> {
+        use bot_core::outbound::OutboundError;
+        let (id, to_person) = to.target();
+        let chat = id
+            .parse::<i64>()
+            .map(ChatId)
+            .map_err(|_| OutboundError::UnknownRecipient(format!("telegram:{id}")))?;
+        reply::send_outbound(
+            &self.bot,
+            &self.pacer,
+            chat,
+            to_person,
+            message,
+            Some(commit),
+        )
+        .await
     }
 }
 

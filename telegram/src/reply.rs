@@ -317,6 +317,7 @@ pub async fn send_outbound(
     chat: ChatId,
     to_person: bool,
     message: OutboundMessage,
+    mut commit: Option<bot_core::outbound::Commit>,
 ) -> Result<Vec<String>, OutboundError> {
     let mut live = Live {
         bot,
@@ -331,6 +332,10 @@ pub async fn send_outbound(
     };
     loop {
         pacer.take(chat).await;
+        // Recorded as sent now that the chat's turn has come, right before the request.
+        if let Some(commit) = commit.take() {
+            commit.await.map_err(OutboundError::Failed)?;
+        }
         match live.step().await {
             Ok(_) => break,
             Err(RequestError::RetryAfter(delay)) => pacer.back_off(chat, delay.duration()),

@@ -201,7 +201,11 @@ async fn main() {
             .filter(|m| is_fired(&m.text))
             .count()
     };
-    let until = started + Duration::from_secs(last_due + 15);
+    // A reminder counts from when the bot read it, which under load is late (its person's
+    // earlier message waits for the model first), at the latest by now; one due while the
+    // bot was down fires after the restart, and one that met a platform not connected yet
+    // is tried again after 5 s, then 10 s: allow half a minute more.
+    let until = Instant::now() + Duration::from_secs(last_due + 30);
     while Instant::now() < until && reminded.iter().any(|u| fired(*u) == 0) {
         tokio::time::sleep(Duration::from_millis(200)).await;
     }

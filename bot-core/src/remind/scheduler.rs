@@ -215,17 +215,40 @@ impl Scheduler {
             None => next.state = ReminderState::Delivered,
             Some(repeat) => next.due = repeat.next_after(now, zone),
         }
-        // What happens next is on disk before anything is sent.
-        if let Err(e) = self.save(&next).await {
-            tracing::error!(error = %e, user = %owner, reminder = %id, "could not record a reminder as delivered; not sending it yet");
-            self.retry(owner, id);
-            return;
-        }
-        self.arm(&next);
         if !inner.access.is_allowed(owner.parts().0, owner.parts().1) {
             tracing::info!(user = %owner, reminder = %id, "not delivering a reminder: the person is no longer allowed");
+            if let Err(e) = self.save(&next).await {
+                tracing::error!(error = %e, user = %owner, reminder = %id, "could not record a reminder as passed");
+            }
+            self.arm(&next);
             return;
         }
+        // What happens next is on disk before anything is sent, so a crash never sends it
+        // twice. A reminder is recorded by the adapter right before its request, after any
+        // wait for a busy chat's turn (`Outbound::send_committed`), so a crash loses as
+        // little as can be; a scheduled prompt is recorded before it runs.
+        let commit = match stored.kind {
+            Kind::Reminder => {
+                let (scheduler, next) = (self.clone(), next.clone());
+                Some(Box::pin(async move {
+                    let saved = scheduler.save(&next).await.map_err(|e| {
+                        tracing::error!(error = %e, user = %next.owner, reminder = %next.id, "could not record a reminder as delivered; not sending it yet");
+                        format!("the reminder could not be recorded as sent: {e}")
+                    });
+                    scheduler.arm(&next);
+                    saved
+                }) as crate::outbound::Commit)
+            }
+            Kind::Prompt => {
+                if let Err(e) = self.save(&next).await {
+                    tracing::error!(error = %e, user = %owner, reminder = %id, "could not record a scheduled prompt as run; not running it yet");
+                    self.retry(owner, id);
+                    return;
+                }
+                self.arm(&next);
+                None
+            }
+        };
         let text = match stored.kind {
             Kind::Reminder => message_text(&stored, late, missed, inner.max_late),
             Kind::Prompt if missed => message_text(&stored, late, missed, inner.max_late),
@@ -234,7 +257,7 @@ impl Scheduler {
                 None => return,
             },
         };
-        match self.send(&stored, text).await {
+        match self.send(&stored, text, commit).await {
             Ok(()) => {
                 self.retries().remove(&(owner.clone(), id.to_owned()));
                 tracing::info!(user = %owner, reminder = %id, late_secs = late.num_seconds(), missed, "reminder delivered");
@@ -327,7 +350,12 @@ impl Scheduler {
 
     /// Sends to the person privately; when the platform will not let the bot write to
     /// them first and the reminder was set in a shared chat, there.
-    async fn send(&self, reminder: &Reminder, text: String) -> Result<(), OutboundError> {
+    async fn send(
+        &self,
+        reminder: &Reminder,
+        text: String,
+        commit: Option<crate::outbound::Commit>,
+    ) -> Result<(), OutboundError> {
         let outbounds = &self.inner.outbounds;
         if let (Kind::Prompt, Some(chat)) = (reminder.kind, &reminder.chat) {
             // A scheduled prompt answers in the chat it was set in.
@@ -341,10 +369,12 @@ impl Scheduler {
                 .map(|_| ());
         }
         let private = Recipient::User(reminder.owner.clone());
-        match outbounds
-            .send(&private, OutboundMessage::text(text.clone()))
-            .await
-        {
+        let message = OutboundMessage::text(text.clone());
+        let sent = match commit {
+            Some(commit) => outbounds.send_committed(&private, message, commit).await,
+            None => outbounds.send(&private, message).await,
+        };
+        match sent {
             Ok(_) => Ok(()),
             Err(e @ (OutboundError::NotReachable(_) | OutboundError::UnknownRecipient(_))) => {
                 let Some(chat) = &reminder.chat else {
