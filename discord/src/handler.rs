@@ -17,6 +17,7 @@ use serenity::all::{
 use tokio::time::Instant;
 use tokio_util::task::TaskTracker;
 
+use crate::inbox;
 use crate::reply::{self, PaceKey, Surface};
 use crate::translate;
 
@@ -114,18 +115,72 @@ impl Handler {
             return;
         }
         tracing::debug!(command = %interaction.data.name, user = %inbound.user_id, "slash command deferred");
-        let events = match request.command {
+        let kept = inbox::Kept::Command {
+            interaction: Box::new(interaction),
+        };
+        let receipt = inbox::keep(self.service.inbox(), &kept).await;
+        let inbox::Kept::Command { interaction } = kept else {
+            unreachable!("kept as a command")
+        };
+        self.answer_command(
+            ctx,
+            *interaction,
+            request.command,
+            inbound,
+            request.ephemeral,
+            received,
+        )
+        .await;
+        if let Some(receipt) = receipt {
+            receipt.answered().await;
+        }
+    }
+
+    /// Answers a deferred slash command: the answer is edited into its response (while the
+    /// token, issued at `received`, lasts).
+    async fn answer_command(
+        &self,
+        ctx: &Context,
+        interaction: CommandInteraction,
+        command: Option<bot_core::commands::Command>,
+        inbound: bot_core::InboundMessage,
+        ephemeral: bool,
+        received: Instant,
+    ) {
+        let events = match command {
             Some(command) => self.service.handle_command(inbound, command),
             None => self.service.handle_question(inbound),
         };
         let surface = Surface::Interaction {
             interaction: Box::new(interaction),
-            ephemeral: request.ephemeral,
+            ephemeral,
             received,
         };
         if let Some((turn, ids)) = reply::deliver(&ctx.http, &self.pacer, surface, events).await {
             self.service.note_delivered(&turn, ids).await;
         }
+    }
+
+    /// Answers what a crash left unanswered (once, at the first connection), each in its
+    /// own task.
+    fn answer_left_over(&self, ctx: &Context) {
+        let (service, ctx, this) = (self.service.clone(), ctx.clone(), self.replayer());
+        self.tracker.spawn(async move {
+            let left = inbox::unanswered(service.inbox()).await;
+            if !left.is_empty() {
+                tracing::info!(
+                    events = left.len(),
+                    "answering Discord messages and commands left unanswered by a restart"
+                );
+            }
+            for (kept, receipt) in left {
+                let (ctx, this) = (ctx.clone(), this.clone());
+                this.tracker.clone().spawn(async move {
+                    this.replay(&ctx, kept).await;
+                    receipt.answered().await;
+                });
+            }
+        });
     }
 
     async fn autocomplete(&self, ctx: &Context, interaction: CommandInteraction) {
@@ -235,6 +290,7 @@ impl EventHandler for Handler {
         let session = self.sessions.fetch_add(1, Ordering::SeqCst);
         if session == 0 {
             tracing::info!(username = %ready.user.name, "connected to the Discord gateway");
+            self.answer_left_over(&ctx);
             self.register_commands(&ctx).await;
         } else {
             tracing::info!(
@@ -274,15 +330,18 @@ impl EventHandler for Handler {
 
     async fn message(&self, ctx: Context, message: Message) {
         let _guard = self.tracker.token();
-        let channel = message.channel_id;
-        // Messages carry no locale: the person's /language, else the owner's language.
-        let user = bot_core::UserKey::new(Platform::Discord, &message.author.id.to_string());
-        if contain_panic("a Discord message", self.answer_message(&ctx, message))
-            .await
-            .is_none()
-        {
-            let lang = self.service.language_of(&user, None).await;
-            say_something_went_wrong(&ctx, channel, lang).await;
+        let receipt = match self.keeps(&message) {
+            true => {
+                let kept = inbox::Kept::Message {
+                    message: Box::new(message.clone()),
+                };
+                inbox::keep(self.service.inbox(), &kept).await
+            }
+            false => None,
+        };
+        self.message_contained(&ctx, message).await;
+        if let Some(receipt) = receipt {
+            receipt.answered().await;
         }
     }
 }
@@ -334,6 +393,89 @@ async fn say_something_went_wrong(ctx: &Context, channel: ChannelId, lang: bot_c
 }
 
 impl Handler {
+    /// Whether `message` is one the bot answers for a person allowed to use it, and so
+    /// one the inbox keeps until answered.
+    fn keeps(&self, message: &Message) -> bool {
+        let Some(&me) = self.me.get() else {
+            return false;
+        };
+        translate::message_to_inbound(message, me, self.settings.mention_chat).is_some_and(
+            |inbound| {
+                self.service.admits(
+                    Platform::Discord,
+                    &inbound.user_id,
+                    inbound.membership.as_ref(),
+                )
+            },
+        )
+    }
+
+    /// A handler for answering left-over events on their own tasks (the same service,
+    /// pacer and tracker).
+    fn replayer(&self) -> std::sync::Arc<Handler> {
+        let me = OnceLock::new();
+        if let Some(id) = self.me.get() {
+            let _ = me.set(*id);
+        }
+        std::sync::Arc::new(Handler {
+            service: self.service.clone(),
+            settings: self.settings.clone(),
+            pacer: self.pacer.clone(),
+            me,
+            sessions: AtomicUsize::new(1),
+            tracker: self.tracker.clone(),
+        })
+    }
+
+    /// Answers one event a crash left unanswered, as it would have been answered then.
+    async fn replay(&self, ctx: &Context, kept: inbox::Kept) {
+        let created = kept.created();
+        match kept {
+            inbox::Kept::Message { message } => self.message_contained(ctx, *message).await,
+            inbox::Kept::Command { interaction } => {
+                let Some(request) = translate::command_to_inbound(&interaction) else {
+                    return;
+                };
+                // The token counts from when Discord made the interaction: past its
+                // lifetime the answer goes to the channel (or a DM) instead.
+                let age = (chrono::Utc::now() - created).to_std().unwrap_or_default();
+                let received = Instant::now().checked_sub(age).unwrap_or_else(Instant::now);
+                let channel = interaction.channel_id;
+                let user = bot_core::UserKey::new(Platform::Discord, &request.inbound.user_id);
+                let answered = contain_panic(
+                    "a Discord interaction",
+                    self.answer_command(
+                        ctx,
+                        *interaction,
+                        request.command,
+                        request.inbound,
+                        request.ephemeral,
+                        received,
+                    ),
+                )
+                .await;
+                if answered.is_none() {
+                    let lang = self.service.language_of(&user, None).await;
+                    say_something_went_wrong(ctx, channel, lang).await;
+                }
+            }
+        }
+    }
+
+    /// Answers a message; a panic is contained, logged and told to the channel.
+    async fn message_contained(&self, ctx: &Context, message: Message) {
+        let channel = message.channel_id;
+        // Messages carry no locale: the person's /language, else the owner's language.
+        let user = bot_core::UserKey::new(Platform::Discord, &message.author.id.to_string());
+        if contain_panic("a Discord message", self.answer_message(ctx, message))
+            .await
+            .is_none()
+        {
+            let lang = self.service.language_of(&user, None).await;
+            say_something_went_wrong(ctx, channel, lang).await;
+        }
+    }
+
     async fn answer_message(&self, ctx: &Context, message: Message) {
         let Some(&me) = self.me.get() else { return };
         let Some(inbound) = translate::message_to_inbound(&message, me, self.settings.mention_chat)

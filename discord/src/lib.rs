@@ -13,8 +13,11 @@
 //!   messages, paced per channel, moving to the channel when the interaction
 //!   token expires.
 //! - [`split`]: 2,000-character pieces that keep code blocks intact.
+//! - `inbox`: each DM, mention and deferred command is kept in the core's inbox until
+//!   answered, and answered after a crash.
 
 pub mod handler;
+mod inbox;
 pub mod reply;
 pub mod split;
 pub mod translate;

@@ -75,9 +75,18 @@ impl DiscordHarness {
 
     /// Starts `hearth run` and waits until its slash commands are registered.
     pub async fn start_bot(&self) -> BotProcess {
+        // Registered anew by each process once its session is ready.
+        let registrations = || {
+            self.dc
+                .calls()
+                .iter()
+                .filter(|c| c.method == "PUT" && c.path.ends_with("/commands"))
+                .count()
+        };
+        let before = registrations();
         let bot = self.spawn(&["run"]);
         let ready = hearth_tests::eventually(WAIT, || {
-            (!self.dc.registered_commands().is_empty()).then_some(())
+            (registrations() > before && !self.dc.registered_commands().is_empty()).then_some(())
         })
         .await;
         assert!(
@@ -441,6 +450,57 @@ async fn an_action_with_confirm_waits_for_the_askers_button_on_discord() {
     assert!(
         updated.buttons.is_empty() && updated.content.ends_with("✅ Confirmed"),
         "{updated:?}"
+    );
+    assert!(h.dc.violations().is_empty(), "{:?}", h.dc.violations());
+}
+
+/// Discord does not send an event again to a new session: a bot killed while answering
+/// lost the DMs and slash commands it had taken. They are kept in the inbox until answered
+/// and answered after the restart, once; the slash command's answer goes into its own
+/// "thinking…" response (the token still lives).
+#[tokio::test]
+async fn a_dm_and_a_slash_command_taken_when_the_bot_is_killed_are_answered_after_the_restart() {
+    const DM: &str = "400000000000000099";
+    let h = DiscordHarness::new()
+        .await
+        .set("HEARTH_MAX_CONCURRENT_REQUESTS", "2");
+    for _ in 0..2 {
+        h.ollama
+            .push(Script::pieces(&["never ", "arrives"]).with_delay(Duration::from_secs(60)));
+    }
+    let bot = h.start_bot().await;
+    h.dc.user_message(ALICE, DM, None, "what is the capital of Peru?", false, None);
+    let token = ask(&h, BOB, "and the capital of Chile?");
+    hearth_tests::eventually(WAIT, || (h.ollama.requests().len() == 2).then_some(()))
+        .await
+        .expect("both reached the model");
+    bot.kill();
+
+    let bot = h.start_bot().await;
+    h.dc.wait_for_message(DM, WAIT, |m| {
+        m.author == BOT_ID && m.content == "echo: what is the capital of Peru?"
+    })
+    .await;
+    let texts = h.interaction_texts(&token, |t| t.contains("echo")).await;
+    assert_eq!(texts, vec!["echo: and the capital of Chile?"]);
+    bot.wait_for_log("left unanswered by a restart", WAIT).await;
+    // Answered once; let go of once answered, so a clean restart answers nothing again.
+    assert_eq!(bot.terminate().await, Some(0));
+    let bot = h.start_bot().await;
+    h.dc.user_message(ALICE, DM, None, "still here?", false, None);
+    h.dc.wait_for_message(DM, WAIT, |m| m.content == "echo: still here?")
+        .await;
+    let peru =
+        h.dc.messages(DM)
+            .iter()
+            .filter(|m| m.author == BOT_ID && m.content.contains("capital of Peru"))
+            .count();
+    assert_eq!(peru, 1, "{:#?}", h.dc.messages(DM));
+    assert_eq!(h.dc.interaction_texts(&token).len(), 1);
+    assert!(
+        !bot.log().contains("left unanswered by a restart"),
+        "{}",
+        bot.log()
     );
     assert!(h.dc.violations().is_empty(), "{:?}", h.dc.violations());
 }

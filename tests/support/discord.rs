@@ -170,6 +170,15 @@ impl Drop for FakeDiscord {
     }
 }
 
+/// A snowflake for this moment (Discord's epoch is 2015-01-01T00:00:00Z).
+fn snowflake_now() -> u64 {
+    let ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_millis() as u64;
+    (ms - 1_420_070_400_000) << 22
+}
+
 pub(crate) fn user(id: &str) -> Value {
     json!({"id": id, "username": format!("user{id}"), "global_name": format!("User {id}"), "discriminator": "0"})
 }
@@ -186,7 +195,9 @@ impl FakeDiscord {
             token: token.to_owned(),
             ws_url: Mutex::default(),
             attachment_base: Mutex::default(),
-            next_id: AtomicU64::new(500_000_000_000_000_000),
+            // Snowflakes carry their creation time (ms since 2015): start at now, as
+            // Discord's would, so the bot can tell how old a message or command is.
+            next_id: AtomicU64::new(snowflake_now()),
             seq: AtomicU64::new(0),
             heartbeat_ms: AtomicU64::new(41_250),
             events: Mutex::default(),
@@ -339,6 +350,18 @@ impl FakeDiscord {
     /// The DM channel the bot opened with `user`, if it did.
     pub fn dm_channel(&self, user: &str) -> Option<String> {
         self.state.dm_channels.lock().unwrap().get(user).cloned()
+    }
+
+    /// The DM channel between the bot and `user`, made now if there is none yet (Discord
+    /// has exactly one: what `user` writes in it and what the bot opens to write to them).
+    pub fn open_dm(&self, user: &str) -> String {
+        self.state
+            .dm_channels
+            .lock()
+            .unwrap()
+            .entry(user.to_owned())
+            .or_insert_with(|| self.state.snowflake())
+            .clone()
     }
 
     /// `user` refuses direct messages: sending into their DM channel fails with 50007.

@@ -230,6 +230,23 @@ impl Memories {
         Ok(memory)
     }
 
+    /// Like [`remember`](Self::remember), but a memory of `owner`'s with the very same text
+    /// is returned instead of a second copy: `/remember` sent twice (or answered again after
+    /// a crash, from the inbox) keeps one memory.
+    pub async fn remember_once(
+        &self,
+        owner: &UserKey,
+        text: &str,
+        source: MemorySource,
+    ) -> Result<Memory, MemoryError> {
+        let wanted = self.validate(text)?;
+        let known = self.store.memories(owner).await?;
+        if let Some(same) = known.into_iter().find(|m| m.text == wanted) {
+            return Ok(same);
+        }
+        self.remember(owner, text, source).await
+    }
+
     /// Replaces the text of memory `id`; `None` when `owner` has no such memory.
     pub async fn update(
         &self,

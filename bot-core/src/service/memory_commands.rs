@@ -76,7 +76,7 @@ impl Inner {
         match self
             .deps
             .memories
-            .remember(&message.user_key(), &text, MemorySource::Explicit)
+            .remember_once(&message.user_key(), &text, MemorySource::Explicit)
             .await
         {
             Ok(memory) => {

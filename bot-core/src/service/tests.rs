@@ -365,6 +365,31 @@ async fn remembered_facts_reach_the_prompt_of_their_owner_only() {
     assert!(!requests[1].messages[0].content.contains("Rex"));
 }
 
+/// `/remember` answered again (sent twice, or replayed from the inbox after a crash) keeps
+/// one memory and answers with the same id; another person's same words are their own.
+#[tokio::test]
+async fn the_same_remember_twice_keeps_one_memory() {
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    let (service, store) = service(model, 1);
+    let first = final_text(&collect(service.handle(message("1", "/remember my dog is Rex"))).await);
+    let again =
+        final_text(&collect(service.handle(message("1", "/remember  my dog is Rex "))).await);
+    assert!(first.contains("I will remember that"), "{first}");
+    assert_eq!(first, again);
+    let other = final_text(&collect(service.handle(message("2", "/remember my dog is Rex"))).await);
+    assert_ne!(first, other, "a new id for another person");
+    let owner = message("1", "").user_key();
+    let kept = crate::memory::MemoryStore::memories(&*store, &owner)
+        .await
+        .unwrap();
+    assert_eq!(kept.len(), 1, "{kept:?}");
+    let other_owner = message("2", "").user_key();
+    let theirs = crate::memory::MemoryStore::memories(&*store, &other_owner)
+        .await
+        .unwrap();
+    assert_eq!(theirs.len(), 1);
+}
+
 #[tokio::test]
 async fn memory_commands_handle_bad_input_without_changes() {
     let model = Arc::new(ScriptedModel::new(&["m"], 4096));

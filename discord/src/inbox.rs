@@ -1,0 +1,195 @@
+//! Messages and slash commands are kept in the core's inbox until answered, so a crash
+//! does not leave them unanswered.
+//!
+//! Discord has no acknowledgement to hold back (unlike Telegram's `getUpdates` offset): an
+//! event is gone once the gateway delivered it, and a new session after a restart does not
+//! send it again. So the handler writes each event it will answer (a DM or mention of a
+//! person allowed to use the bot; a slash command once deferred) to the
+//! [`InboxStore`](bot_core::store::InboxStore) as soon as it arrives, lets go of it once the
+//! answer is delivered, and [`unanswered`] gives back at start what a crash left. A command
+//! answered after a restart is edited into its "thinking…" response while Discord still
+//! accepts the token (15 minutes); later the answer goes to the channel (or, for a private
+//! answer, a DM), as any answer that outlives its token does.
+//!
+//! Answers are at least once: a crash between delivering an answer and letting go of the
+//! event answers it again. Strangers' messages are not kept. What Discord cannot give:
+//! messages sent while the bot is not connected at all are never delivered to it.
+
+use std::sync::Arc;
+
+use bot_core::store::{InboxStore, Unanswered};
+use bot_core::{Platform, UserKey};
+use serde::{Deserialize, Serialize};
+use serenity::all::{CommandInteraction, Message};
+
+/// Events older than this when the bot starts again are not answered any more (a day-old
+/// question answered out of the blue confuses more than it helps); they are logged.
+const TOO_LATE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
+
+/// One kept event, as stored.
+#[derive(Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub(crate) enum Kept {
+    /// A DM or a mention.
+    Message {
+        /// The message as the gateway sent it.
+        message: Box<Message>,
+    },
+    /// A deferred slash command.
+    Command {
+        /// The interaction as the gateway sent it (its token answers it).
+        interaction: Box<CommandInteraction>,
+    },
+}
+
+impl Kept {
+    fn user_and_id(&self) -> (String, String) {
+        match self {
+            Kept::Message { message } => (message.author.id.to_string(), message.id.to_string()),
+            Kept::Command { interaction } => {
+                (interaction.user.id.to_string(), interaction.id.to_string())
+            }
+        }
+    }
+
+    /// When Discord created the event.
+    pub(crate) fn created(&self) -> chrono::DateTime<chrono::Utc> {
+        let at = match self {
+            Kept::Message { message } => message.id.created_at(),
+            Kept::Command { interaction } => interaction.id.created_at(),
+        };
+        chrono::DateTime::from_timestamp(at.unix_timestamp(), 0).unwrap_or_default()
+    }
+}
+
+/// An event kept in the inbox until answered.
+pub(crate) struct Receipt {
+    inbox: Arc<dyn InboxStore>,
+    user: UserKey,
+    id: String,
+}
+
+impl Receipt {
+    /// The event was answered (or needs no answer): the inbox lets go of it.
+    pub(crate) async fn answered(self) {
+        if let Err(e) = self.inbox.answered(&self.user, &self.id).await {
+            tracing::warn!(error = %e, event = %self.id, "could not mark a Discord event answered");
+        }
+    }
+}
+
+/// Writes `kept` to the inbox (durably) and returns its receipt. A failed write is logged
+/// and the event answered all the same (only a crash before the answer would lose it).
+pub(crate) async fn keep(inbox: &Arc<dyn InboxStore>, kept: &Kept) -> Option<Receipt> {
+    let (user_id, id) = kept.user_and_id();
+    let user = UserKey::new(Platform::Discord, &user_id);
+    let message = match serde_json::to_vec(kept) {
+        Ok(bytes) => bytes,
+        Err(e) => {
+            tracing::warn!(error = %e, "could not encode a Discord event for the inbox");
+            return None;
+        }
+    };
+    let entry = Unanswered {
+        user: user.clone(),
+        id: id.clone(),
+        message,
+    };
+    if let Err(e) = inbox.keep(&entry).await {
+        tracing::error!(error = %e, "could not keep a Discord event in the inbox");
+        return None;
+    }
+    Some(Receipt {
+        inbox: Arc::clone(inbox),
+        user,
+        id,
+    })
+}
+
+/// The events a crash left unanswered, oldest first. Those older than a day, or
+/// unreadable, are let go of with a log line.
+pub(crate) async fn unanswered(inbox: &Arc<dyn InboxStore>) -> Vec<(Kept, Receipt)> {
+    let kept = match inbox.unanswered(Platform::Discord).await {
+        Ok(kept) => kept,
+        Err(e) => {
+            tracing::error!(error = %e, "could not read the Discord events left unanswered");
+            return Vec::new();
+        }
+    };
+    let mut out = Vec::new();
+    let mut too_old = 0;
+    for entry in kept {
+        let receipt = Receipt {
+            inbox: Arc::clone(inbox),
+            user: entry.user.clone(),
+            id: entry.id.clone(),
+        };
+        let event = match serde_json::from_slice::<Kept>(&entry.message) {
+            Ok(event) => event,
+            Err(e) => {
+                tracing::warn!(error = %e, event = %entry.id, "an unanswered Discord event could not be read; dropped");
+                receipt.answered().await;
+                continue;
+            }
+        };
+        if chrono::Utc::now() - event.created() > TOO_LATE {
+            too_old += 1;
+            receipt.answered().await;
+            continue;
+        }
+        out.push((event, receipt));
+    }
+    if too_old > 0 {
+        tracing::warn!(
+            events = too_old,
+            "Discord events left unanswered by a crash more than a day ago are not answered now"
+        );
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use bot_core::store::memory::InMemoryStore;
+
+    fn message(id: u64, author: u64, content: &str) -> Message {
+        serde_json::from_value(serde_json::json!({
+            "id": id.to_string(), "channel_id": "400000000000000099",
+            "author": {"id": author.to_string(), "username": "a", "discriminator": "0"},
+            "content": content, "timestamp": "2026-11-27T10:00:00Z", "edited_timestamp": null,
+            "tts": false, "mention_everyone": false, "mentions": [], "mention_roles": [],
+            "attachments": [], "embeds": [], "pinned": false, "type": 0
+        }))
+        .unwrap()
+    }
+
+    /// A snowflake made now (Discord's epoch is 2015-01-01).
+    fn fresh_id() -> u64 {
+        let ms = chrono::Utc::now().timestamp_millis() as u64 - 1_420_070_400_000;
+        ms << 22
+    }
+
+    #[tokio::test]
+    async fn a_kept_message_comes_back_whole_until_answered_and_an_old_one_is_dropped() {
+        let inbox: Arc<dyn InboxStore> = Arc::new(InMemoryStore::new());
+        let fresh = Kept::Message {
+            message: Box::new(message(fresh_id(), 7, "where are my keys")),
+        };
+        // 2015: far older than a day.
+        let old = Kept::Message {
+            message: Box::new(message(1 << 22, 7, "ancient")),
+        };
+        let receipt = keep(&inbox, &fresh).await.expect("kept");
+        keep(&inbox, &old).await.expect("kept");
+        let left = unanswered(&inbox).await;
+        assert_eq!(left.len(), 1, "the old one is let go of");
+        let Kept::Message { message } = &left[0].0 else {
+            panic!("a message comes back as a message")
+        };
+        assert_eq!(message.content, "where are my keys");
+        assert_eq!(message.author.id.get(), 7);
+        receipt.answered().await;
+        assert!(unanswered(&inbox).await.is_empty());
+    }
+}
