@@ -36,6 +36,8 @@
 //!   `HEARTH_LANGUAGE`).
 //! - [`actions`]: the owner's automations (HTTP endpoints such as n8n webhooks) as tools.
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
+//! - [`inbox`]: keeping a message in the [`InboxStore`](store::InboxStore) until it is
+//!   answered, and taking back at start what a crash left (for every adapter).
 //! - [`files`]: photos and documents: the [`FileReader`](files::FileReader) port and the
 //!   documents of each conversation as a retriever.
 
@@ -46,6 +48,7 @@ pub mod clock;
 pub mod commands;
 pub mod error;
 pub mod files;
+pub mod inbox;
 pub mod lang;
 pub mod memory;
 pub mod model;

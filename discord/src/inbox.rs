@@ -17,14 +17,11 @@
 
 use std::sync::Arc;
 
-use bot_core::store::{InboxStore, Unanswered};
+use bot_core::inbox::{self, Receipt};
+use bot_core::store::InboxStore;
 use bot_core::{Platform, UserKey};
 use serde::{Deserialize, Serialize};
 use serenity::all::{CommandInteraction, Message};
-
-/// Events older than this when the bot starts again are not answered any more (a day-old
-/// question answered out of the blue confuses more than it helps); they are logged.
-const TOO_LATE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
 
 /// One kept event, as stored.
 #[derive(Serialize, Deserialize)]
@@ -62,90 +59,28 @@ impl Kept {
     }
 }
 
-/// An event kept in the inbox until answered.
-pub(crate) struct Receipt {
-    inbox: Arc<dyn InboxStore>,
-    user: UserKey,
-    id: String,
-}
-
-impl Receipt {
-    /// The event was answered (or needs no answer): the inbox lets go of it.
-    pub(crate) async fn answered(self) {
-        if let Err(e) = self.inbox.answered(&self.user, &self.id).await {
-            tracing::warn!(error = %e, event = %self.id, "could not mark a Discord event answered");
-        }
-    }
-}
-
 /// Writes `kept` to the inbox (durably) and returns its receipt. A failed write is logged
 /// and the event answered all the same (only a crash before the answer would lose it).
-pub(crate) async fn keep(inbox: &Arc<dyn InboxStore>, kept: &Kept) -> Option<Receipt> {
+pub(crate) async fn keep(store: &Arc<dyn InboxStore>, kept: &Kept) -> Option<Receipt> {
     let (user_id, id) = kept.user_and_id();
-    let user = UserKey::new(Platform::Discord, &user_id);
-    let message = match serde_json::to_vec(kept) {
-        Ok(bytes) => bytes,
+    match serde_json::to_vec(kept) {
+        Ok(bytes) => inbox::keep(store, UserKey::new(Platform::Discord, &user_id), id, bytes).await,
         Err(e) => {
             tracing::warn!(error = %e, "could not encode a Discord event for the inbox");
-            return None;
+            None
         }
-    };
-    let entry = Unanswered {
-        user: user.clone(),
-        id: id.clone(),
-        message,
-    };
-    if let Err(e) = inbox.keep(&entry).await {
-        tracing::error!(error = %e, "could not keep a Discord event in the inbox");
-        return None;
     }
-    Some(Receipt {
-        inbox: Arc::clone(inbox),
-        user,
-        id,
-    })
 }
 
 /// The events a crash left unanswered, oldest first. Those older than a day, or
 /// unreadable, are let go of with a log line.
-pub(crate) async fn unanswered(inbox: &Arc<dyn InboxStore>) -> Vec<(Kept, Receipt)> {
-    let kept = match inbox.unanswered(Platform::Discord).await {
-        Ok(kept) => kept,
-        Err(e) => {
-            tracing::error!(error = %e, "could not read the Discord events left unanswered");
-            return Vec::new();
-        }
-    };
-    let mut out = Vec::new();
-    let mut too_old = 0;
-    for entry in kept {
-        let receipt = Receipt {
-            inbox: Arc::clone(inbox),
-            user: entry.user.clone(),
-            id: entry.id.clone(),
-        };
-        let event = match serde_json::from_slice::<Kept>(&entry.message) {
-            Ok(event) => event,
-            Err(e) => {
-                tracing::warn!(error = %e, event = %entry.id, "an unanswered Discord event could not be read; dropped");
-                receipt.answered().await;
-                continue;
-            }
-        };
-        if chrono::Utc::now() - event.created() > TOO_LATE {
-            too_old += 1;
-            receipt.answered().await;
-            continue;
-        }
-        out.push((event, receipt));
-    }
-    if too_old > 0 {
-        tracing::warn!(
-            events = too_old,
-            "Discord events left unanswered by a crash more than a day ago are not answered now"
-        );
-    }
-    out
+pub(crate) async fn unanswered(store: &Arc<dyn InboxStore>) -> Vec<(Kept, Receipt)> {
+    inbox::left(store, Platform::Discord, |bytes| {
+        let event = serde_json::from_slice::<Kept>(bytes).map_err(|e| e.to_string())?;
+        let created = event.created();
+        Ok((event, created))
+    })
+    .await
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use bot_core::store::{InboxStore, Unanswered};
+use bot_core::inbox::{self, Receipt};
 use bot_core::{ChatService, Platform, UserKey};
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -28,64 +28,38 @@ use teloxide::stop::StopToken;
 use teloxide::types::{AllowedUpdate, UpdateKind};
 use teloxide::update_listeners::{AsUpdateStream, Polling, UpdateListener};
 
-/// Messages older than this when the bot starts again are not answered any more (a
-/// day-old question answered out of the blue confuses more than it helps); they are logged.
-const TOO_LATE: chrono::TimeDelta = chrono::TimeDelta::hours(24);
-
-/// A message taken from Telegram and kept in the inbox until answered.
-#[derive(Clone)]
-pub(crate) struct Receipt {
-    inbox: Arc<dyn InboxStore>,
-    user: UserKey,
-    id: String,
-}
-
-impl Receipt {
-    /// The message was answered (or needs no answer): the inbox lets go of it.
-    pub(crate) async fn answered(self) {
-        if let Err(e) = self.inbox.answered(&self.user, &self.id).await {
-            tracing::warn!(error = %e, update = %self.id, "could not mark a message answered");
-        }
-    }
-}
-
-/// The receipt for `update` when it is a message the inbox keeps (one from a person
-/// allowed to use the bot); `None` for anything else.
-pub(crate) fn receipt(service: &ChatService, update: &Update) -> Option<Receipt> {
+/// The person `update` comes from and its id, when it is a message the inbox keeps (one
+/// from a person allowed to use the bot); `None` for anything else.
+fn kept_as(service: &ChatService, update: &Update) -> Option<(UserKey, String)> {
     let UpdateKind::Message(message) = &update.kind else {
         return None;
     };
     let from = message.from.as_ref()?;
     let user_id = from.id.0.to_string();
-    service
-        .is_allowed(Platform::Telegram, &user_id)
-        .then(|| Receipt {
-            inbox: Arc::clone(service.inbox()),
-            user: UserKey::new(Platform::Telegram, &user_id),
-            id: update.id.0.to_string(),
-        })
+    service.is_allowed(Platform::Telegram, &user_id).then(|| {
+        (
+            UserKey::new(Platform::Telegram, &user_id),
+            update.id.0.to_string(),
+        )
+    })
+}
+
+/// The receipt for `update` (kept by the listener) when it is one the inbox keeps.
+pub(crate) fn receipt(service: &ChatService, update: &Update) -> Option<Receipt> {
+    let (user, id) = kept_as(service, update)?;
+    Some(Receipt::new(service.inbox(), user, id))
 }
 
 /// Writes `update` to the inbox when it is one the inbox keeps.
 async fn keep(service: &ChatService, update: &Update) {
-    let Some(receipt) = receipt(service, update) else {
+    let Some((user, id)) = kept_as(service, update) else {
         return;
     };
-    let message = match serde_json::to_vec(update) {
-        Ok(bytes) => bytes,
-        Err(e) => {
-            tracing::warn!(error = %e, "could not encode a message for the inbox");
-            return;
+    match serde_json::to_vec(update) {
+        Ok(bytes) => {
+            inbox::keep(service.inbox(), user, id, bytes).await;
         }
-    };
-    let kept = Unanswered {
-        user: receipt.user,
-        id: receipt.id,
-        message,
-    };
-    if let Err(e) = receipt.inbox.keep(&kept).await {
-        // Answered all the same; only a crash before the answer would lose it now.
-        tracing::error!(error = %e, "could not keep a message in the inbox");
+        Err(e) => tracing::warn!(error = %e, "could not encode a message for the inbox"),
     }
 }
 
@@ -160,45 +134,16 @@ impl<'a> AsUpdateStream<'a> for Journaled {
 /// The messages a crash left unanswered, oldest first, to answer before polling again.
 /// Those older than a day, or unreadable, are let go of with a log line.
 pub(crate) async fn unanswered(service: &ChatService) -> Vec<(Update, Message, Receipt)> {
-    let kept = match service.inbox().unanswered(Platform::Telegram).await {
-        Ok(kept) => kept,
-        Err(e) => {
-            tracing::error!(error = %e, "could not read the messages left unanswered");
-            return Vec::new();
-        }
-    };
-    let mut out = Vec::new();
-    let mut too_old = 0;
-    for entry in kept {
-        let receipt = Receipt {
-            inbox: Arc::clone(service.inbox()),
-            user: entry.user.clone(),
-            id: entry.id.clone(),
-        };
-        let update = match serde_json::from_slice::<Update>(&entry.message) {
-            Ok(update) => update,
-            Err(e) => {
-                tracing::warn!(error = %e, update = %entry.id, "an unanswered message could not be read; dropped");
-                receipt.answered().await;
-                continue;
-            }
-        };
+    let left = inbox::left(service.inbox(), Platform::Telegram, |bytes| {
+        let update = serde_json::from_slice::<Update>(bytes).map_err(|e| e.to_string())?;
         let UpdateKind::Message(message) = update.kind.clone() else {
-            receipt.answered().await;
-            continue;
+            return Err("not a message".to_owned());
         };
-        if chrono::Utc::now() - message.date > TOO_LATE {
-            too_old += 1;
-            receipt.answered().await;
-            continue;
-        }
-        out.push((update, message, receipt));
-    }
-    if too_old > 0 {
-        tracing::warn!(
-            messages = too_old,
-            "messages left unanswered by a crash more than a day ago are not answered now"
-        );
-    }
-    out
+        let sent = message.date;
+        Ok(((update, message), sent))
+    })
+    .await;
+    left.into_iter()
+        .map(|((update, message), receipt)| (update, message, receipt))
+        .collect()
 }

@@ -160,7 +160,7 @@ struct Context {
 }
 
 /// The inbox receipts of the messages one reply answers.
-type Receipts = Vec<inbox::Receipt>;
+type Receipts = Vec<bot_core::inbox::Receipt>;
 
 /// The parts of an album gathered so far, each with its inbox receipts.
 type Album = Vec<(Message, Receipts)>;
