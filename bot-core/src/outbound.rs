@@ -147,19 +147,22 @@ impl Outbounds {
             .insert(platform, outbound);
     }
 
+    /// The connected adapter of the recipient's platform.
+    fn adapter_for(&self, to: &Recipient) -> Result<Arc<dyn Outbound>, OutboundError> {
+        let platform = to.platform();
+        self.read()
+            .get(&platform)
+            .cloned()
+            .ok_or(OutboundError::PlatformOff(platform))
+    }
+
     /// Sends `message` through the adapter of the recipient's platform.
     pub async fn send(
         &self,
         to: &Recipient,
         message: OutboundMessage,
     ) -> Result<Vec<String>, OutboundError> {
-        let platform = to.platform();
-        let outbound = self
-            .read()
-            .get(&platform)
-            .cloned()
-            .ok_or(OutboundError::PlatformOff(platform))?;
-        outbound.send(to, message).await
+        self.adapter_for(to)?.send(to, message).await
     }
 
     /// Sends like [`send`](Self::send), with `commit` run just before the platform is
@@ -171,13 +174,9 @@ impl Outbounds {
         message: OutboundMessage,
         commit: Commit,
     ) -> Result<Vec<String>, OutboundError> {
-        let platform = to.platform();
-        let outbound = self
-            .read()
-            .get(&platform)
-            .cloned()
-            .ok_or(OutboundError::PlatformOff(platform))?;
-        outbound.send_committed(to, message, commit).await
+        self.adapter_for(to)?
+            .send_committed(to, message, commit)
+            .await
     }
 }
 

@@ -102,6 +102,17 @@ impl TelegramOutbound {
     }
 }
 
+/// The Telegram chat a recipient is, and whether it is a person (their private chat).
+fn chat_of(
+    to: &bot_core::outbound::Recipient,
+) -> Result<(ChatId, bool), bot_core::outbound::OutboundError> {
+    let (id, to_person) = to.target();
+    let chat = id.parse::<i64>().map(ChatId).map_err(|_| {
+        bot_core::outbound::OutboundError::UnknownRecipient(format!("telegram:{id}"))
+    })?;
+    Ok((chat, to_person))
+}
+
 #[async_trait::async_trait]
 impl bot_core::outbound::Outbound for TelegramOutbound {
     async fn send(
@@ -109,12 +120,7 @@ impl bot_core::outbound::Outbound for TelegramOutbound {
         to: &bot_core::outbound::Recipient,
         message: bot_core::outbound::OutboundMessage,
     ) -> Result<Vec<String>, bot_core::outbound::OutboundError> {
-        use bot_core::outbound::OutboundError;
-        let (id, to_person) = to.target();
-        let chat = id
-            .parse::<i64>()
-            .map(ChatId)
-            .map_err(|_| OutboundError::UnknownRecipient(format!("telegram:{id}")))?;
+        let (chat, to_person) = chat_of(to)?;
         reply::send_outbound(&self.bot, &self.pacer, chat, to_person, message, None).await
     }
 
@@ -124,12 +130,7 @@ impl bot_core::outbound::Outbound for TelegramOutbound {
         message: bot_core::outbound::OutboundMessage,
         commit: bot_core::outbound::Commit,
     ) -> Result<Vec<String>, bot_core::outbound::OutboundError> {
-        use bot_core::outbound::OutboundError;
-        let (id, to_person) = to.target();
-        let chat = id
-            .parse::<i64>()
-            .map(ChatId)
-            .map_err(|_| OutboundError::UnknownRecipient(format!("telegram:{id}")))?;
+        let (chat, to_person) = chat_of(to)?;
         reply::send_outbound(
             &self.bot,
             &self.pacer,
