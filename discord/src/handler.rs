@@ -115,16 +115,13 @@ impl Handler {
             return;
         }
         tracing::debug!(command = %interaction.data.name, user = %inbound.user_id, "slash command deferred");
-        let kept = inbox::Kept::Command {
-            interaction: Box::new(interaction),
+        let kept = inbox::Keeping::Command {
+            interaction: &interaction,
         };
         let receipt = inbox::keep(self.service.inbox(), &kept).await;
-        let inbox::Kept::Command { interaction } = kept else {
-            unreachable!("kept as a command")
-        };
         self.answer_command(
             ctx,
-            *interaction,
+            interaction,
             request.command,
             inbound,
             request.ephemeral,
@@ -164,9 +161,9 @@ impl Handler {
     /// Answers what a crash left unanswered (once, at the first connection), each in its
     /// own task.
     fn answer_left_over(&self, ctx: &Context) {
-        let (service, ctx, this) = (self.service.clone(), ctx.clone(), self.replayer());
+        let (ctx, this) = (ctx.clone(), self.replayer());
         self.tracker.spawn(async move {
-            let left = inbox::unanswered(service.inbox()).await;
+            let left = inbox::unanswered(this.service.inbox()).await;
             if !left.is_empty() {
                 tracing::info!(
                     events = left.len(),
@@ -332,9 +329,7 @@ impl EventHandler for Handler {
         let _guard = self.tracker.token();
         let receipt = match self.keeps(&message) {
             true => {
-                let kept = inbox::Kept::Message {
-                    message: Box::new(message.clone()),
-                };
+                let kept = inbox::Keeping::Message { message: &message };
                 inbox::keep(self.service.inbox(), &kept).await
             }
             false => None,

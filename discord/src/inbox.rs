@@ -15,6 +15,7 @@
 //! event answers it again. Strangers' messages are not kept. What Discord cannot give:
 //! messages sent while the bot is not connected at all are never delivered to it.
 
+use std::ops::Deref;
 use std::sync::Arc;
 
 use bot_core::inbox::{self, Receipt};
@@ -23,27 +24,34 @@ use bot_core::{Platform, UserKey};
 use serde::{Deserialize, Serialize};
 use serenity::all::{CommandInteraction, Message};
 
-/// One kept event, as stored.
+/// One event the inbox keeps: owned when read back ([`Kept`]), borrowed when written
+/// ([`Keeping`]); both are stored the same way.
 #[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
-pub(crate) enum Kept {
+pub(crate) enum Event<M, C> {
     /// A DM or a mention.
     Message {
         /// The message as the gateway sent it.
-        message: Box<Message>,
+        message: M,
     },
     /// A deferred slash command.
     Command {
         /// The interaction as the gateway sent it (its token answers it).
-        interaction: Box<CommandInteraction>,
+        interaction: C,
     },
 }
 
-impl Kept {
+/// An event read back from the inbox.
+pub(crate) type Kept = Event<Box<Message>, Box<CommandInteraction>>;
+
+/// An event being written to the inbox.
+pub(crate) type Keeping<'a> = Event<&'a Message, &'a CommandInteraction>;
+
+impl<M: Deref<Target = Message>, C: Deref<Target = CommandInteraction>> Event<M, C> {
     fn user_and_id(&self) -> (String, String) {
         match self {
-            Kept::Message { message } => (message.author.id.to_string(), message.id.to_string()),
-            Kept::Command { interaction } => {
+            Event::Message { message } => (message.author.id.to_string(), message.id.to_string()),
+            Event::Command { interaction } => {
                 (interaction.user.id.to_string(), interaction.id.to_string())
             }
         }
@@ -52,8 +60,8 @@ impl Kept {
     /// When Discord created the event.
     pub(crate) fn created(&self) -> chrono::DateTime<chrono::Utc> {
         let at = match self {
-            Kept::Message { message } => message.id.created_at(),
-            Kept::Command { interaction } => interaction.id.created_at(),
+            Event::Message { message } => message.id.created_at(),
+            Event::Command { interaction } => interaction.id.created_at(),
         };
         chrono::DateTime::from_timestamp(at.unix_timestamp(), 0).unwrap_or_default()
     }
@@ -61,7 +69,7 @@ impl Kept {
 
 /// Writes `kept` to the inbox (durably) and returns its receipt. A failed write is logged
 /// and the event answered all the same (only a crash before the answer would lose it).
-pub(crate) async fn keep(store: &Arc<dyn InboxStore>, kept: &Kept) -> Option<Receipt> {
+pub(crate) async fn keep(store: &Arc<dyn InboxStore>, kept: &Keeping<'_>) -> Option<Receipt> {
     let (user_id, id) = kept.user_and_id();
     match serde_json::to_vec(kept) {
         Ok(bytes) => inbox::keep(store, UserKey::new(Platform::Discord, &user_id), id, bytes).await,
@@ -108,15 +116,15 @@ mod tests {
     #[tokio::test]
     async fn a_kept_message_comes_back_whole_until_answered_and_an_old_one_is_dropped() {
         let inbox: Arc<dyn InboxStore> = Arc::new(InMemoryStore::new());
-        let fresh = Kept::Message {
-            message: Box::new(message(fresh_id(), 7, "where are my keys")),
-        };
+        let fresh = message(fresh_id(), 7, "where are my keys");
         // 2015: far older than a day.
-        let old = Kept::Message {
-            message: Box::new(message(1 << 22, 7, "ancient")),
-        };
-        let receipt = keep(&inbox, &fresh).await.expect("kept");
-        keep(&inbox, &old).await.expect("kept");
+        let old = message(1 << 22, 7, "ancient");
+        let receipt = keep(&inbox, &Event::Message { message: &fresh })
+            .await
+            .expect("kept");
+        keep(&inbox, &Event::Message { message: &old })
+            .await
+            .expect("kept");
         let left = unanswered(&inbox).await;
         assert_eq!(left.len(), 1, "the old one is let go of");
         let Kept::Message { message } = &left[0].0 else {
