@@ -285,6 +285,32 @@ async fn check_tools(
         report.skip("tools: HEARTH_TOOLS=false (the model is offered no tools)");
         return;
     }
+    if config.model_api == crate::config::ModelApi::OpenAi {
+        // That API cannot say whether a model takes tools: a one-token request that offers
+        // one shows whether the server refuses them.
+        use bot_core::model::{ChatRequest, PromptMessage, Role, ToolSpec};
+        let request = ChatRequest {
+            num_predict: Some(1),
+            tools: vec![ToolSpec {
+                name: "current_time".into(),
+                description: "The current time.".into(),
+                parameters: serde_json::json!({"type": "object", "properties": {}}),
+            }],
+            ..ChatRequest::new(wanted.clone(), vec![PromptMessage::new(Role::User, "hi")])
+        };
+        match model.chat(request).await {
+            Ok(_) => report.pass(&format!(
+                "tools: the server takes tools for '{wanted}' (reminders, memories, notes, the time)"
+            )),
+            Err(bot_core::model::ModelError::ToolsUnsupported(why)) => println!(
+                "NOTE  tools: the server refuses tools for '{wanted}' ({why}); reminders and memories \
+                 work through commands and plain requests (llama-server needs --jinja, vLLM \
+                 --enable-auto-tool-choice and a --tool-call-parser)"
+            ),
+            Err(e) => report.skip(&format!("tools: could not ask about '{wanted}': {e}")),
+        }
+        return;
+    }
     match model.model_info(wanted).await {
         Ok(info) if info.tools => report.pass(&format!(
             "tools: '{wanted}' can call tools (reminders, memories, notes, the time)"

@@ -21,6 +21,45 @@ async fn doctor_passes_against_working_services() {
 }
 
 #[tokio::test]
+async fn doctor_asks_an_openai_compatible_server_whether_it_takes_tools() {
+    let h = Harness::new().await;
+    let url = h.ollama.url();
+    let h = h
+        .set("HEARTH_MODEL_API", "openai")
+        .set("HEARTH_MODEL_URL", &url);
+    let mut doctor = h.spawn(&["doctor"]);
+    assert_eq!(doctor.wait(WAIT).await, Some(0), "{}", doctor.log());
+    let log = doctor.log();
+    assert!(
+        log.contains("PASS  the OpenAI-compatible server at"),
+        "{log}"
+    );
+    assert!(
+        log.contains("NOTE  tools: the server refuses tools for 'llama3.2'")
+            && log.contains("--enable-auto-tool-choice"),
+        "{log}"
+    );
+
+    h.ollama.enable_tools("llama3.2");
+    let mut doctor = h.spawn(&["doctor"]);
+    assert_eq!(doctor.wait(WAIT).await, Some(0), "{}", doctor.log());
+    assert!(
+        doctor
+            .log()
+            .contains("PASS  tools: the server takes tools for 'llama3.2'"),
+        "{}",
+        doctor.log()
+    );
+    let offered = h
+        .ollama
+        .requests()
+        .iter()
+        .filter(|r| r.body["tools"].is_array())
+        .count();
+    assert_eq!(offered, 2, "one short request each time");
+}
+
+#[tokio::test]
 async fn doctor_fails_with_hints() {
     let h = Harness::new()
         .await

@@ -2,7 +2,7 @@
 //! OpenAI-compatible server): real streaming, real token counts, real JSON output, through
 //! both model backends. The model is tiny and often wrong, so these tests check structure
 //! and flow, never what it says. One test uses Qwen2.5-Coder-0.5B, which calls tools, for a
-//! reminder set through `create_reminder`, and SmolLM2 with a random-weight vision projector
+//! reminder set through `create_reminder` (through both APIs), and SmolLM2 with a random-weight vision projector
 //! for the image path.
 
 use std::time::Duration;
@@ -327,6 +327,68 @@ async fn a_real_tool_model_sets_reminders_at_the_instant_the_person_said() {
             .contains("water"),
         "{}",
         reminders[1]
+    );
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
+#[tokio::test]
+async fn through_the_openai_compatible_api_a_real_tool_model_sets_a_reminder() {
+    let server = RealModelServer::start_tool_model(4096);
+    let h = Harness::new()
+        .await
+        .set("HEARTH_MODEL_API", "openai")
+        .set("HEARTH_MODEL_URL", &server.url)
+        .set("OLLAMA_MODEL", TOOL_MODEL)
+        .set("HEARTH_MAX_ANSWER_TOKENS", ANSWER_TOKENS)
+        .set("HEARTH_TIMEZONE", "Asia/Seoul");
+    let bot = h.start_bot().await;
+    // Not a phrase the grammar reads: the model calls `create_reminder`, its call streams
+    // in fragments as llama.cpp's server sends it, the bot reads the time from the phrase.
+    h.tg.send_private(ALICE, "Alice", "In 2 minutes, tell me to drink some water.");
+    let answered = hearth_tests::eventually(LONG * 2, || {
+        (bot.log().matches(": answered").count() >= 1).then_some(())
+    })
+    .await;
+    assert!(answered.is_some(), "no answer:\n{}", bot.log());
+    let messages = h.tg.messages(ALICE);
+    let answer = messages
+        .iter()
+        .find(|m| m.text.contains("🔧"))
+        .unwrap_or_else(|| panic!("no tool line in {messages:#?}\nlog:\n{}", bot.log()));
+    assert!(
+        answer.text.contains("🔧 set reminder r1 for ") && answer.text.contains("(Asia/Seoul)"),
+        "{}",
+        answer.text
+    );
+    assert!(!answer.text.contains('⚠'), "{}", answer.text);
+
+    let stats = server.requests().await;
+    let requests = stats["requests"].as_array().unwrap();
+    assert!(requests.iter().all(|r| r["api"] == "openai"), "{stats}");
+    assert_eq!(
+        requests[0]["tool_calls"][0]["function"]["name"], "create_reminder",
+        "{stats}"
+    );
+    assert!(
+        requests.len() >= 2,
+        "the result went back to the model: {stats}"
+    );
+
+    let reminders = exported_reminders(&h, 0).await;
+    assert_eq!(reminders.len(), 1, "{reminders:#?}");
+    assert!(
+        (119..=121).contains(&lead_seconds(&reminders[0])),
+        "{}",
+        reminders[0]
+    );
+    assert!(
+        reminders[0]["text"]
+            .as_str()
+            .unwrap()
+            .to_lowercase()
+            .contains("water"),
+        "{}",
+        reminders[0]
     );
     assert_eq!(bot.terminate().await, Some(0));
 }

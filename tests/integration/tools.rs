@@ -1,6 +1,8 @@
 //! Tool calling through the real binary: the fake Ollama streams a tool call exactly as
 //! Ollama 0.12 does, the bot runs it, sends the result back as a `tool` message and
 //! streams the final answer under a 🔧 line; a model without tools is never offered any.
+//! The same through the OpenAI-compatible API (`HEARTH_MODEL_API=openai`), whose calls
+//! stream in fragments.
 
 use serde_json::json;
 
@@ -105,6 +107,91 @@ async fn a_model_without_tools_is_never_offered_any() {
         requests[0].body.get("tools").is_none(),
         "{}",
         requests[0].body
+    );
+}
+
+/// The harness speaking the OpenAI-compatible API to the fake (`HEARTH_MODEL_API=openai`).
+fn through_openai(h: Harness) -> Harness {
+    let url = h.ollama.url();
+    h.set("HEARTH_MODEL_API", "openai")
+        .set("HEARTH_MODEL_URL", &url)
+}
+
+#[tokio::test]
+async fn through_the_openai_compatible_api_a_streamed_tool_call_sets_a_reminder() {
+    let h = through_openai(Harness::new().await).set("HEARTH_TIMEZONE", "Asia/Seoul");
+    h.ollama.enable_tools("llama3.2");
+    h.ollama.push(Script::tool_call(
+        "create_reminder",
+        json!({"when": "in 2 minutes", "text": "스트레칭 stretch"}),
+    ));
+    h.ollama
+        .push(Script::pieces(&["All set, ", "I will nudge you."]));
+    let _bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "nudge me in 2 minutes to stretch");
+    let answer = h.reply_containing(ALICE, "I will nudge you.").await;
+    assert!(
+        answer.starts_with("🔧 set reminder r1 for ")
+            && answer.contains("(Asia/Seoul): 스트레칭 stretch"),
+        "{answer}"
+    );
+
+    let requests = h.ollama.requests();
+    assert_eq!(requests.len(), 2, "{requests:?}");
+    let offered = offered_tools(&requests[0]);
+    assert!(
+        offered.contains(&"create_reminder".to_owned()),
+        "{offered:?}"
+    );
+    assert!(requests[0].body["tools"][0]["type"] == "function");
+    // The call goes back as the API wants it: arguments as a JSON string, and the result
+    // names the call by its id.
+    let messages = requests[1].body["messages"].as_array().unwrap();
+    let call = &messages[messages.len() - 2];
+    assert_eq!(call["role"], "assistant");
+    assert_eq!(call["tool_calls"][0]["id"], "call_0");
+    let arguments: serde_json::Value = serde_json::from_str(
+        call["tool_calls"][0]["function"]["arguments"]
+            .as_str()
+            .expect("a JSON string"),
+    )
+    .unwrap();
+    assert_eq!(arguments["when"], "in 2 minutes");
+    let result = &messages[messages.len() - 1];
+    assert_eq!(result["role"], "tool");
+    assert_eq!(result["tool_call_id"], "call_0");
+    assert!(
+        result["content"]
+            .as_str()
+            .unwrap()
+            .starts_with("Reminder r1 is set for"),
+        "{result}"
+    );
+
+    h.tg.send_private(ALICE, "Alice", "/reminders");
+    let list = h.reply_containing(ALICE, "Your reminders").await;
+    assert!(list.contains("r1") && list.contains("stretch"), "{list}");
+}
+
+#[tokio::test]
+async fn an_openai_compatible_server_that_refuses_tools_is_asked_again_without_them() {
+    let h = through_openai(Harness::new().await);
+    let bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "what can you do?");
+    let reply = h.reply_containing(ALICE, "echo: what can you do?").await;
+    assert!(!reply.contains('⚠'), "{reply}");
+    h.tg.send_private(ALICE, "Alice", "and now?");
+    h.reply_containing(ALICE, "echo: and now?").await;
+    let requests = h.ollama.requests();
+    // Offered once, refused, asked again without; never offered to that model again.
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert!(!offered_tools(&requests[0]).is_empty());
+    assert!(requests[1].body.get("tools").is_none());
+    assert!(requests[2].body.get("tools").is_none());
+    assert!(
+        bot.log().contains("the model cannot call tools"),
+        "{}",
+        bot.log()
     );
 }
 

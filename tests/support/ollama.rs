@@ -4,6 +4,12 @@
 //! answers `echo: <last user message>`. It can split every NDJSON line into
 //! small HTTP chunks that cut through multi-byte characters, and it can go down
 //! and come back on the same port.
+//!
+//! It also speaks the OpenAI-compatible API (`GET /v1/models`, `POST /v1/chat/completions`
+//! as server-sent events) from the same scripts, as llama.cpp's server streams it: a tool
+//! call's id and name first, then its arguments as pieces of a JSON string, then
+//! `finish_reason: "tool_calls"` and `[DONE]`; tools offered to a model that has none are
+//! refused as vLLM refuses them without `--enable-auto-tool-choice`.
 
 use std::collections::VecDeque;
 use std::net::SocketAddr;
@@ -212,6 +218,8 @@ impl FakeOllama {
             )
             .route("/api/show", post(show))
             .route("/api/chat", post(chat))
+            .route("/v1/models", get(openai_models))
+            .route("/v1/chat/completions", post(openai_chat))
             .with_state(Arc::clone(&self.state));
         let task = tokio::spawn(async move {
             axum::serve(listener, app).await.unwrap();
@@ -501,4 +509,106 @@ fn async_stream(
         }
     });
     tokio_stream::wrappers::ReceiverStream::new(rx)
+}
+
+async fn openai_models(State(state): State<Arc<OllamaState>>) -> impl IntoResponse {
+    let data: Vec<Value> = state
+        .models
+        .iter()
+        .map(|id| json!({"id": id, "object": "model", "created": 0, "owned_by": "local"}))
+        .collect();
+    axum::Json(json!({"object": "list", "data": data}))
+}
+
+/// One server-sent event of a chat completion chunk whose choice has `delta`.
+fn sse(model: &str, delta: Value, finish_reason: Option<&str>) -> String {
+    let v = json!({
+        "id": "chatcmpl-fake", "object": "chat.completion.chunk", "created": 0, "model": model,
+        "choices": [{"index": 0, "delta": delta, "finish_reason": finish_reason}],
+    });
+    format!("data: {v}\n\n")
+}
+
+async fn openai_chat(
+    State(state): State<Arc<OllamaState>>,
+    axum::Json(body): axum::Json<Value>,
+) -> Response {
+    let received = Received {
+        body: body.clone(),
+        at: Instant::now(),
+    };
+    state.requests.lock().unwrap().push(received.clone());
+    let model = body["model"].as_str().unwrap_or_default().to_owned();
+    if !state.models.contains(&model) {
+        return (
+            StatusCode::NOT_FOUND,
+            axum::Json(
+                json!({"error": {"message": format!("The model `{model}` does not exist"),
+                "type": "invalid_request_error", "code": "model_not_found"}}),
+            ),
+        )
+            .into_response();
+    }
+    let offers_tools = body["tools"].as_array().is_some_and(|t| !t.is_empty());
+    if offers_tools && !state.tool_models.lock().unwrap().contains(&model) {
+        // vLLM's answer to tools when it was started without a tool-call parser.
+        return (
+            StatusCode::BAD_REQUEST,
+            axum::Json(json!({"object": "error",
+                "message": "\"auto\" tool choice requires --enable-auto-tool-choice and --tool-call-parser to be set",
+                "type": "BadRequestError", "param": null, "code": 400})),
+        )
+            .into_response();
+    }
+    let script = state
+        .scripts
+        .lock()
+        .unwrap()
+        .pop_front()
+        .unwrap_or_else(|| Script::pieces(&[&format!("echo: {}", received.last_user())]));
+    let mut lines = vec![(
+        Duration::ZERO,
+        sse(&model, json!({"role": "assistant", "content": ""}), None),
+    )];
+    for piece in &script.pieces {
+        lines.push((script.delay, sse(&model, json!({"content": piece}), None)));
+    }
+    for (index, call) in script.tool_calls.iter().enumerate() {
+        let function = &call["function"];
+        lines.push((
+            script.delay,
+            sse(
+                &model,
+                json!({"tool_calls": [{"index": index, "id": call["id"], "type": "function",
+                    "function": {"name": function["name"], "arguments": ""}}]}),
+                None,
+            ),
+        ));
+        // The arguments as a JSON string, in pieces that may cut a character's escape.
+        let arguments = function["arguments"].to_string();
+        let chars: Vec<char> = arguments.chars().collect();
+        for piece in chars.chunks(6) {
+            let piece: String = piece.iter().collect();
+            lines.push((
+                Duration::ZERO,
+                sse(
+                    &model,
+                    json!({"tool_calls": [{"index": index, "function": {"arguments": piece}}]}),
+                    None,
+                ),
+            ));
+        }
+    }
+    let reason = if script.tool_calls.is_empty() {
+        "stop"
+    } else {
+        "tool_calls"
+    };
+    lines.push((Duration::ZERO, sse(&model, json!({}), Some(reason))));
+    lines.push((Duration::ZERO, "data: [DONE]\n\n".to_owned()));
+    let stream = async_stream(lines, script.chunk_bytes, state.stops.subscribe());
+    Response::builder()
+        .header("content-type", "text/event-stream")
+        .body(Body::from_stream(stream))
+        .unwrap()
 }

@@ -37,6 +37,9 @@ pub struct PromptMessage {
     pub tool_calls: Vec<ToolCall>,
     /// For a [`Role::Tool`] message: which tool's result it is.
     pub tool_name: Option<String>,
+    /// For a [`Role::Tool`] message: the id of the call it answers, when the server gave
+    /// one (the OpenAI-compatible API pairs results with calls by it; Ollama by name).
+    pub tool_call_id: Option<String>,
     /// Pictures that go with a (user) message, base64-encoded JPEG or PNG, for models that
     /// can see.
     pub images: Vec<String>,
@@ -50,6 +53,7 @@ impl PromptMessage {
             content: content.into(),
             tool_calls: Vec::new(),
             tool_name: None,
+            tool_call_id: None,
             images: Vec::new(),
         }
     }
@@ -62,10 +66,11 @@ impl PromptMessage {
         }
     }
 
-    /// A tool's result, given back to the model.
-    pub fn tool_result(tool: &str, content: impl Into<String>) -> Self {
+    /// The result of `call`, given back to the model.
+    pub fn tool_result(call: &ToolCall, content: impl Into<String>) -> Self {
         Self {
-            tool_name: Some(tool.to_owned()),
+            tool_name: Some(call.name.clone()),
+            tool_call_id: call.id.clone(),
             ..Self::new(Role::Tool, content)
         }
     }

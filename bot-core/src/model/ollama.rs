@@ -494,19 +494,17 @@ mod tests {
 
     #[test]
     fn a_tool_result_goes_back_with_the_tools_name() {
-        let result = super::super::PromptMessage::tool_result("current_time", "09:00");
+        let call = ToolCall {
+            id: Some("c1".into()),
+            name: "current_time".into(),
+            arguments: serde_json::json!({}),
+        };
+        let result = super::super::PromptMessage::tool_result(&call, "09:00");
         assert_eq!(
             wire_message(&result),
             serde_json::json!({"role": "tool", "content": "09:00", "tool_name": "current_time"})
         );
-        let asked = super::super::PromptMessage::tool_request(
-            "",
-            vec![ToolCall {
-                id: Some("c1".into()),
-                name: "current_time".into(),
-                arguments: serde_json::json!({}),
-            }],
-        );
+        let asked = super::super::PromptMessage::tool_request("", vec![call]);
         assert_eq!(
             wire_message(&asked)["tool_calls"][0],
             serde_json::json!({"id": "c1", "function": {"name": "current_time", "arguments": {}}})

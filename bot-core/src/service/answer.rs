@@ -379,7 +379,7 @@ impl Inner {
                 cited.extend(run.cited);
                 request
                     .messages
-                    .push(PromptMessage::tool_result(&call.name, run.result));
+                    .push(PromptMessage::tool_result(call, run.result));
             }
             if slot.is_none() {
                 slot = Some(

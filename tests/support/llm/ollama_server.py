@@ -7,7 +7,10 @@ counts, real JSON-schema-constrained output and a real context limit. One thread
 
 Prints "listening on http://127.0.0.1:PORT" once ready. Endpoints: GET /api/version, GET /api/tags,
 POST /api/show, POST /api/chat (streaming NDJSON or one JSON); the OpenAI-compatible GET /v1/models and
-POST /v1/chat/completions (server-sent events or one JSON; like LM Studio, no context size reported);
+POST /v1/chat/completions (server-sent events or one JSON; like LM Studio, no context size reported;
+tools as llama.cpp's server started with --jinja streams them: `delta.tool_calls` with the id and
+name first, then the arguments string in pieces, then finish_reason "tool_calls"; a model whose
+template takes no tools is refused as that server refuses tools without --jinja);
 GET /debug/requests (what each chat request cost: prompt tokens, generated tokens, the context size,
 tools offered and the tool calls made).
 
@@ -212,14 +215,24 @@ class Handler(BaseHTTPRequestHandler):
     def openai_chat(self, body):
         cfg = self.server.cfg
         llm = self.server.llm
-        messages = [{"role": m.get("role", "user"), "content": m.get("content", "")} for m in body.get("messages", [])]
+        tools = body.get("tools") or None
+        if tools and not cfg.tools:
+            # What llama.cpp's server answers to tools when started without --jinja.
+            self.send_json(500, {"error": {"code": 500, "message": "tools param requires --jinja flag",
+                                           "type": "server_error"}})
+            return
+        messages = [from_openai_message(m) for m in body.get("messages", [])]
         stream = body.get("stream", False)
         kwargs = {"temperature": 0.0, "top_k": 1, "max_tokens": int(body.get("max_tokens") or cfg.max_tokens)}
+        if tools:
+            kwargs["tools"] = tools
+            kwargs["tool_choice"] = "auto"
         fmt = body.get("response_format") or {}
         if fmt.get("type") == "json_schema":
             kwargs["response_format"] = {"type": "json_object", "schema": fmt.get("json_schema", {}).get("schema")}
         elif fmt.get("type") == "json_object":
             kwargs["response_format"] = {"type": "json_object"}
+        names = {t.get("function", {}).get("name") for t in tools or []}
         with LOCK:
             llm.reset()
             try:
@@ -234,8 +247,14 @@ class Handler(BaseHTTPRequestHandler):
                 return
             if not stream:
                 usage = out.get("usage", {})
+                message = out["choices"][0]["message"]
+                calls = parse_tool_calls(message.get("content") or "", names) if tools else None
+                if calls:
+                    message["content"] = None
+                    message["tool_calls"] = [openai_call(c) for c in calls]
+                    out["choices"][0]["finish_reason"] = "tool_calls"
                 STATS.append({"prompt_tokens": usage.get("prompt_tokens"), "generated": usage.get("completion_tokens", 0),
-                              "rejected": None, "api": "openai"})
+                              "rejected": None, "api": "openai", "tools": len(tools or []), "tool_calls": calls or []})
                 self.send_json(200, out)
                 return
             prompt_tokens = llm.n_tokens
@@ -244,17 +263,59 @@ class Handler(BaseHTTPRequestHandler):
             self.send_header("Transfer-Encoding", "chunked")
             self.end_headers()
             generated = 0
+            # As llama.cpp's server does with tools: text that may be a call is held back; a
+            # call goes out as `delta.tool_calls` (id, type and name first, then the arguments
+            # string in pieces) and the choice finishes with "tool_calls".
+            held = "" if tools else None
+            calls = []
+            last = None
             try:
                 for chunk in pending_then([first] if first else [], chunks):
-                    if chunk["choices"][0].get("delta", {}).get("content"):
+                    last = chunk
+                    choice = chunk["choices"][0]
+                    piece = choice.get("delta", {}).get("content") or ""
+                    if piece:
                         generated += 1
-                    self.write_raw(("data: " + json.dumps(chunk, ensure_ascii=False) + "\n\n").encode())
+                    if held is None or not piece:
+                        if held is not None and choice.get("finish_reason"):
+                            continue  # the finish goes out once the held text is settled
+                        self.write_event(chunk)
+                        continue
+                    held += piece
+                    if may_be_tool_call(held):
+                        continue
+                    choice["delta"]["content"], held = held, None
+                    self.write_event(chunk)
+                if held is not None and last is not None:
+                    calls = parse_tool_calls(held, names)
+                    base = {k: last[k] for k in ("id", "object", "created", "model") if k in last}
+                    if calls:
+                        for i, c in enumerate(calls):
+                            call = openai_call(c)
+                            arguments = call["function"]["arguments"]
+                            call["function"]["arguments"] = ""
+                            self.write_event(dict(base, choices=[{"index": 0, "delta": {"tool_calls": [dict(call, index=i)]},
+                                                                  "finish_reason": None}]))
+                            for at in range(0, len(arguments), 8):
+                                self.write_event(dict(base, choices=[{"index": 0, "delta": {"tool_calls": [
+                                    {"index": i, "function": {"arguments": arguments[at:at + 8]}}]}, "finish_reason": None}]))
+                        reason = "tool_calls"
+                    else:
+                        if held:
+                            self.write_event(dict(base, choices=[{"index": 0, "delta": {"content": held},
+                                                                  "finish_reason": None}]))
+                        reason = last["choices"][0].get("finish_reason") or "stop"
+                    self.write_event(dict(base, choices=[{"index": 0, "delta": {}, "finish_reason": reason}]))
                 self.write_raw(b"data: [DONE]\n\n")
                 self.wfile.write(b"0\r\n\r\n")
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 pass
-            STATS.append({"prompt_tokens": prompt_tokens, "generated": generated, "rejected": None, "api": "openai"})
+            STATS.append({"prompt_tokens": prompt_tokens, "generated": generated, "rejected": None, "api": "openai",
+                          "tools": len(tools or []), "tool_calls": calls or []})
+
+    def write_event(self, chunk):
+        self.write_raw(("data: " + json.dumps(chunk, ensure_ascii=False) + "\n\n").encode())
 
     def write_raw(self, data):
         self.wfile.write(f"{len(data):x}\r\n".encode() + data + b"\r\n")
@@ -288,6 +349,36 @@ def to_llama_message(m):
             parts.append({"type": "image_url", "image_url": {"url": f"data:{mime};base64,{b64}"}})
         out["content"] = parts
     return out
+
+
+def from_openai_message(m):
+    """An OpenAI chat message as llama-cpp-python's chat template wants it: a call's arguments
+    (a JSON string on the wire) as an object, no null content."""
+    out = {"role": m.get("role", "user"), "content": m.get("content") or ""}
+    if m.get("tool_calls"):
+        calls = []
+        for i, c in enumerate(m["tool_calls"]):
+            arguments = c.get("function", {}).get("arguments") or "{}"
+            if isinstance(arguments, str):
+                try:
+                    arguments = json.loads(arguments)
+                except json.JSONDecodeError:
+                    pass
+            calls.append({"id": c.get("id") or f"call_{i}", "type": "function",
+                          "function": {"name": c["function"]["name"], "arguments": arguments}})
+        out["tool_calls"] = calls
+    if m.get("role") == "tool" and m.get("tool_call_id"):
+        out["tool_call_id"] = m["tool_call_id"]
+    if isinstance(m.get("content"), list):
+        out["content"] = m["content"]
+    return out
+
+
+def openai_call(call):
+    """An Ollama-shaped call from parse_tool_calls as the OpenAI API writes it."""
+    return {"id": call["id"], "type": "function",
+            "function": {"name": call["function"]["name"],
+                         "arguments": json.dumps(call["function"]["arguments"], ensure_ascii=False)}}
 
 
 def may_be_tool_call(text):
