@@ -25,7 +25,7 @@ use anyhow::Context as _;
 use bot_core::access::AccessPolicy;
 use bot_core::adapter::Adapter;
 use bot_core::memory::Memories;
-use bot_core::memory::embed::{Embedder, load_models};
+use bot_core::memory::embed::{Embedder, load_models_in_background};
 use bot_core::model::ollama::{OllamaConfig, OllamaModel};
 use bot_core::model::openai::{OpenAiConfig, OpenAiModel};
 use bot_core::service::Deps;
@@ -192,7 +192,9 @@ fn init_tracing(command: &Command, config: &config::Config) -> anyhow::Result<bo
     Ok(false)
 }
 
-/// Loads the embedding model, if one is configured. Blocking work runs off the runtime.
+/// The embedding model, if one is configured: its files are checked now (a missing one
+/// stops the start with a clear error) and it loads on a background thread, so the bot
+/// polls at once; a message that needs it meanwhile waits, with a notice.
 pub async fn load_embedder(config: &config::Config) -> anyhow::Result<Option<Arc<dyn Embedder>>> {
     if config.embed.is_empty() {
         tracing::info!(
@@ -200,11 +202,10 @@ pub async fn load_embedder(config: &config::Config) -> anyhow::Result<Option<Arc
         );
         return Ok(None);
     }
-    let (models, weights) = (config.embed.clone(), config.embed_weights.clone());
-    let started = std::time::Instant::now();
-    let embedder = tokio::task::spawn_blocking(move || load_models(&models, &weights)).await??;
-    tracing::info!(model = %embedder.describe(), relevance_floor = ?embedder.relevance_floor(), load_ms = started.elapsed().as_millis() as u64, "embedding model loaded");
-    Ok(Some(embedder))
+    Ok(Some(load_models_in_background(
+        &config.embed,
+        &config.embed_weights,
+    )?))
 }
 
 /// Loads the speech models, if any are configured. Blocking work runs off the runtime.
@@ -417,13 +418,7 @@ pub async fn open_notes(
     let model = match &config.notes_embed {
         config::NotesEmbed::Off => None,
         config::NotesEmbed::SameAsMemory => memory_model,
-        config::NotesEmbed::Models(models) => {
-            let models = models.clone();
-            let started = std::time::Instant::now();
-            let model = tokio::task::spawn_blocking(move || load_models(&models, &[])).await??;
-            tracing::info!(model = %model.describe(), load_ms = started.elapsed().as_millis() as u64, "notes embedding model loaded");
-            Some(model)
-        }
+        config::NotesEmbed::Models(models) => Some(load_models_in_background(models, &[])?),
     };
     let dir = config.data_dir.join("notes");
     let mut notes = hearth_notes::Notes::open(&dir, config.notes.clone())

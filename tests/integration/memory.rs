@@ -291,3 +291,49 @@ async fn a_korean_memory_is_found_by_korean_and_english_questions() {
         assert!(!request.contains("Tiger"), "{question}: {request}");
     }
 }
+
+/// A copy of the offline model folder in `dir` whose `model.onnx` is `onnx`.
+fn model_folder_with(dir: &std::path::Path, onnx: Option<&[u8]>) -> std::path::PathBuf {
+    let (model, _) = hearth_tests::models();
+    let copy = dir.join("broken-model");
+    std::fs::create_dir_all(&copy).unwrap();
+    for entry in std::fs::read_dir(&model).unwrap() {
+        let path = entry.unwrap().path();
+        if path.file_name().unwrap() != "model.onnx" {
+            std::fs::copy(&path, copy.join(path.file_name().unwrap())).unwrap();
+        }
+    }
+    if let Some(onnx) = onnx {
+        std::fs::write(copy.join("model.onnx"), onnx).unwrap();
+    }
+    copy
+}
+
+#[tokio::test]
+async fn an_embedding_model_that_fails_to_load_leaves_keyword_memory_working() {
+    let h = Harness::new().await.with_embeddings();
+    let folder = model_folder_with(h.data.path(), Some(b"this is not an ONNX model"));
+    let h = h.set("HEARTH_EMBED_MODEL_DIR", &folder.display().to_string());
+    let bot = h.start_bot().await;
+    bot.wait_for_log("the embedding model did not load", WAIT)
+        .await;
+    h.tg.send_private(ALICE, "Alice", "/remember my bike is a blue Brompton");
+    h.reply_containing(ALICE, "I will remember that").await;
+    h.tg.send_private(ALICE, "Alice", "which Brompton do I ride?");
+    h.reply_containing(ALICE, "echo: which Brompton do I ride?")
+        .await;
+    let asked = h.ollama.requests().last().unwrap().all_text();
+    assert!(asked.contains("my bike is a blue Brompton"), "{asked}");
+}
+
+#[tokio::test]
+async fn a_missing_embedding_model_file_stops_the_start_with_its_name() {
+    let h = Harness::new().await.with_embeddings();
+    let folder = model_folder_with(h.data.path(), None);
+    let h = h.set("HEARTH_EMBED_MODEL_DIR", &folder.display().to_string());
+    let mut bot = h.spawn(&["run"]);
+    assert_eq!(bot.wait(WAIT).await, Some(1), "{}", bot.log());
+    let log = bot.log();
+    assert!(log.contains("model.onnx"), "{log}");
+    assert!(h.tg.calls_of("getupdates").is_empty(), "{log}");
+}

@@ -6,7 +6,7 @@
 use std::path::PathBuf;
 
 #[cfg(feature = "fastembed")]
-pub use super::fastembed::{FastEmbedder, load_models};
+pub use super::fastembed::{FastEmbedder, check_models, load_models, load_models_in_background};
 
 /// Errors of the embedding model.
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +51,12 @@ pub trait Embedder: Send + Sync {
     fn relevance_floor(&self) -> Option<f32> {
         None
     }
+
+    /// Whether [`embed`](Self::embed) answers now; `false` while the model is still loading
+    /// (see [`Deferred`]), when a call waits for it.
+    fn ready(&self) -> bool {
+        true
+    }
 }
 
 /// Several models side by side as one: each text's vectors from every model, each scaled by
@@ -90,11 +96,131 @@ impl Embedder for CombinedEmbedder {
     }
 
     fn describe(&self) -> String {
-        self.parts
+        let parts: Vec<(String, f32)> = self
+            .parts
             .iter()
-            .map(|(model, share)| format!("{} ×{share:.2}", model.describe()))
-            .collect::<Vec<_>>()
-            .join(" + ")
+            .map(|(model, share)| (model.describe(), *share))
+            .collect();
+        combined_name(&parts)
+    }
+}
+
+/// What a [`CombinedEmbedder`] of models named `parts` with these weights calls itself
+/// (weights normalised as [`CombinedEmbedder::new`] does), so it can be known before the
+/// models load.
+pub fn combined_name(parts: &[(String, f32)]) -> String {
+    let total: f32 = parts.iter().map(|(_, w)| w.max(0.0)).sum();
+    parts
+        .iter()
+        .map(|(name, w)| {
+            let share = if total > 0.0 { w.max(0.0) / total } else { 0.0 };
+            format!("{name} ×{share:.2}")
+        })
+        .collect::<Vec<_>>()
+        .join(" + ")
+}
+
+/// An embedder that loads on a background thread, so the bot starts answering at once.
+///
+/// Its name and relevance floor are known before the model loads (they stamp vectors and
+/// set thresholds, so they must be the loaded model's: [`Deferred::start`] is given them and
+/// a mismatch is logged). Until the model is in, [`Embedder::ready`] is `false` and
+/// [`Embedder::embed`] waits for it; if loading fails, every call returns that error (memory
+/// and notes search fall back to keywords).
+pub struct Deferred {
+    name: String,
+    floor: Option<f32>,
+    state: std::sync::Mutex<Loading>,
+    loaded: std::sync::Condvar,
+}
+
+enum Loading {
+    Pending,
+    Ready(std::sync::Arc<dyn Embedder>),
+    Failed(String),
+}
+
+impl Deferred {
+    /// Runs `load` on a new thread; `name` and `floor` are what the loaded model will say.
+    pub fn start(
+        name: String,
+        floor: Option<f32>,
+        load: impl FnOnce() -> Result<std::sync::Arc<dyn Embedder>, EmbedError> + Send + 'static,
+    ) -> std::sync::Arc<Self> {
+        let deferred = std::sync::Arc::new(Self {
+            name,
+            floor,
+            state: std::sync::Mutex::new(Loading::Pending),
+            loaded: std::sync::Condvar::new(),
+        });
+        let filling = std::sync::Arc::clone(&deferred);
+        let spawned = std::thread::Builder::new()
+            .name("embedder-load".into())
+            .spawn(move || {
+                let started = std::time::Instant::now();
+                let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
+                    Ok(Ok(model)) => {
+                        if model.describe() != filling.name {
+                            tracing::warn!(expected = %filling.name, loaded = %model.describe(), "the embedding model names itself differently than expected");
+                        }
+                        tracing::info!(model = %filling.name, relevance_floor = ?filling.floor, load_ms = started.elapsed().as_millis() as u64, "embedding model loaded");
+                        Loading::Ready(model)
+                    }
+                    Ok(Err(e)) => {
+                        tracing::error!(error = %e, "the embedding model did not load: memory and notes search use keywords only");
+                        Loading::Failed(e.to_string())
+                    }
+                    Err(_) => {
+                        tracing::error!("loading the embedding model panicked: memory and notes search use keywords only");
+                        Loading::Failed("loading the embedding model panicked".into())
+                    }
+                };
+                filling.set(outcome);
+            });
+        if let Err(e) = spawned {
+            deferred.set(Loading::Failed(format!("could not start loading: {e}")));
+        }
+        deferred
+    }
+
+    fn set(&self, outcome: Loading) {
+        *self.state.lock().unwrap_or_else(|e| e.into_inner()) = outcome;
+        self.loaded.notify_all();
+    }
+
+    /// The model once loaded (waiting for it), or why it is not there.
+    fn model(&self) -> Result<std::sync::Arc<dyn Embedder>, EmbedError> {
+        let mut state = self.state.lock().unwrap_or_else(|e| e.into_inner());
+        loop {
+            match &*state {
+                Loading::Pending => {
+                    state = self.loaded.wait(state).unwrap_or_else(|e| e.into_inner());
+                }
+                Loading::Ready(model) => return Ok(std::sync::Arc::clone(model)),
+                Loading::Failed(why) => return Err(EmbedError::Model(why.clone())),
+            }
+        }
+    }
+}
+
+impl Embedder for Deferred {
+    fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        self.model()?.embed(texts)
+    }
+
+    fn describe(&self) -> String {
+        self.name.clone()
+    }
+
+    fn relevance_floor(&self) -> Option<f32> {
+        self.floor
+    }
+
+    fn ready(&self) -> bool {
+        !matches!(
+            *self.state.lock().unwrap_or_else(|e| e.into_inner()),
+            Loading::Pending
+        )
     }
 }
 
@@ -129,4 +255,72 @@ pub fn normalized(mut v: Vec<f32>) -> Vec<f32> {
         v.iter_mut().for_each(|x| *x /= norm);
     }
     v
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::mpsc;
+
+    use super::*;
+
+    struct Fixed;
+
+    impl Embedder for Fixed {
+        fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            Ok(texts.iter().map(|t| vec![t.len() as f32]).collect())
+        }
+
+        fn describe(&self) -> String {
+            "fixed".into()
+        }
+    }
+
+    #[test]
+    fn a_deferred_embedder_is_named_at_once_and_waits_for_its_model() {
+        let (release, gate) = mpsc::channel::<()>();
+        let deferred = Deferred::start("fixed".into(), Some(0.4), move || {
+            gate.recv().unwrap();
+            Ok(Arc::new(Fixed) as Arc<dyn Embedder>)
+        });
+        assert_eq!(deferred.describe(), "fixed");
+        assert_eq!(deferred.relevance_floor(), Some(0.4));
+        assert!(!deferred.ready());
+        let (sent, got) = mpsc::channel();
+        let waiting = Arc::clone(&deferred);
+        std::thread::spawn(move || sent.send(waiting.embed(&["abc".into()])).unwrap());
+        assert!(
+            got.try_recv().is_err(),
+            "no answer while the model is loading"
+        );
+        release.send(()).unwrap();
+        let vectors = got.recv().unwrap().unwrap();
+        assert_eq!(vectors, vec![vec![3.0]]);
+        assert!(deferred.ready());
+    }
+
+    #[test]
+    fn a_model_that_fails_to_load_answers_every_call_with_the_error() {
+        let deferred = Deferred::start("broken".into(), None, || {
+            Err(EmbedError::Model("model.onnx is not an ONNX file".into()))
+        });
+        let error = deferred.embed(&["x".into()]).unwrap_err();
+        assert!(error.to_string().contains("not an ONNX file"), "{error}");
+        assert!(deferred.ready(), "a failure answers at once");
+        assert!(deferred.embed(&["y".into()]).is_err());
+    }
+
+    #[test]
+    fn a_combination_is_named_as_its_parts_with_normalised_shares() {
+        let parts = vec![
+            (Arc::new(Fixed) as Arc<dyn Embedder>, 3.0),
+            (Arc::new(Fixed) as Arc<dyn Embedder>, 1.0),
+        ];
+        let combined = CombinedEmbedder::new(parts);
+        assert_eq!(
+            combined.describe(),
+            combined_name(&[("fixed".into(), 3.0), ("fixed".into(), 1.0)])
+        );
+        assert_eq!(combined.describe(), "fixed ×0.75 + fixed ×0.25");
+    }
 }

@@ -18,7 +18,8 @@ use fastembed::{
 };
 
 use super::embed::{
-    CombinedEmbedder, EmbedError, EmbedModelSource, Embedder, FastEmbedConfig, normalized,
+    CombinedEmbedder, Deferred, EmbedError, EmbedModelSource, Embedder, FastEmbedConfig,
+    combined_name, normalized,
 };
 
 /// fastembed behind a mutex (a session runs one batch at a time).
@@ -106,7 +107,7 @@ impl FastEmbedder {
                 let model = TextEmbedding::try_new_from_user_defined(user_model, options)
                     .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
                 let floor = notes.relevance_floor.filter(|f| (-1.0..=1.0).contains(f));
-                (model, format!("{} (mean pooling)", dir.display()), floor)
+                (model, source_name(&config.model), floor)
             }
             EmbedModelSource::Builtin(name) => {
                 let builtin: EmbeddingModel = name.parse().map_err(EmbedError::Model)?;
@@ -116,7 +117,7 @@ impl FastEmbedder {
                     .with_intra_threads(threads);
                 let model = TextEmbedding::try_new(options)
                     .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
-                (model, name.clone(), None)
+                (model, source_name(&config.model), None)
             }
         };
         Ok(Self {
@@ -125,6 +126,86 @@ impl FastEmbedder {
             floor,
         })
     }
+}
+
+/// What a model from `source` calls itself.
+fn source_name(source: &EmbedModelSource) -> String {
+    match source {
+        EmbedModelSource::Dir(dir) => format!("{} (mean pooling)", dir.display()),
+        EmbedModelSource::Builtin(name) => name.clone(),
+    }
+}
+
+/// The files a model folder needs.
+const MODEL_FILES: [&str; 5] = [
+    "model.onnx",
+    "tokenizer.json",
+    "config.json",
+    "special_tokens_map.json",
+    "tokenizer_config.json",
+];
+
+/// What [`load_models`] will load, checked without loading it: the runtime library and
+/// every model file are there, each folder's `hearth.json` reads, built-in names are known.
+/// Returns the name and relevance floor the loaded embedder will have. Quick.
+pub fn check_models(
+    configs: &[FastEmbedConfig],
+    weights: &[f32],
+) -> Result<(String, Option<f32>), EmbedError> {
+    let mut parts = Vec::new();
+    let mut floor = None;
+    for (i, config) in configs.iter().enumerate() {
+        if !config.ort_library.exists() {
+            return Err(EmbedError::Runtime {
+                path: config.ort_library.display().to_string(),
+                cause: "no such file".into(),
+            });
+        }
+        match &config.model {
+            EmbedModelSource::Dir(dir) => {
+                for file in MODEL_FILES {
+                    let path = dir.join(file);
+                    if let Err(e) = std::fs::metadata(&path) {
+                        return Err(EmbedError::ModelFile {
+                            path: path.display().to_string(),
+                            cause: e.to_string(),
+                        });
+                    }
+                }
+                floor = model_notes(dir)?
+                    .relevance_floor
+                    .filter(|f| (-1.0..=1.0).contains(f));
+            }
+            EmbedModelSource::Builtin(name) => {
+                name.parse::<EmbeddingModel>().map_err(EmbedError::Model)?;
+                floor = None;
+            }
+        }
+        parts.push((
+            source_name(&config.model),
+            weights.get(i).copied().unwrap_or(1.0),
+        ));
+    }
+    match parts.len() {
+        0 => Err(EmbedError::Model("no embedding model configured".into())),
+        1 => Ok((parts.remove(0).0, floor)),
+        // A combination has no floor of its own (the configured one applies).
+        _ => Ok((combined_name(&parts), None)),
+    }
+}
+
+/// [`load_models`] on a background thread: checks what it can at once ([`check_models`]:
+/// a missing file is an error now, not later), then returns a [`Deferred`] embedder that
+/// waits for the model when first used before it is in.
+pub fn load_models_in_background(
+    configs: &[FastEmbedConfig],
+    weights: &[f32],
+) -> Result<std::sync::Arc<dyn Embedder>, EmbedError> {
+    let (name, floor) = check_models(configs, weights)?;
+    let (configs, weights) = (configs.to_vec(), weights.to_vec());
+    Ok(Deferred::start(name, floor, move || {
+        load_models(&configs, &weights)
+    }))
 }
 
 /// Loads one model, or several side by side as a [`CombinedEmbedder`] with `weights`

@@ -441,3 +441,40 @@ fn memories_added_after_an_empty_index_loaded_are_found_by_meaning() {
         assert_eq!(hits.len(), 1, "found by meaning, sharing no keyword");
     });
 }
+
+#[cfg(feature = "fastembed")]
+#[test]
+fn a_model_loaded_in_the_background_has_the_name_and_floor_it_was_given_at_start() {
+    use crate::memory::embed::{check_models, load_models, load_models_in_background};
+    let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
+    let config = |dir: &str| FastEmbedConfig {
+        ort_library: root.join("onnxruntime/libonnxruntime.so"),
+        model: EmbedModelSource::Dir(root.join(dir)),
+        threads: 1,
+        max_length: 256,
+        cache_dir: root.join(".cache"),
+    };
+    // Vectors are stamped with the name known before loading: it must be the loaded one's.
+    for (configs, weights) in [
+        (vec![config("minilm")], vec![]),
+        (vec![config("minilm"), config("minilm")], vec![3.0, 1.0]),
+    ] {
+        let (name, floor) = check_models(&configs, &weights).unwrap();
+        let loaded = load_models(&configs, &weights).unwrap();
+        assert_eq!(name, loaded.describe());
+        assert_eq!(floor, loaded.relevance_floor());
+        let deferred = load_models_in_background(&configs, &weights).unwrap();
+        assert_eq!(deferred.describe(), loaded.describe());
+        let text = vec!["the cat sleeps".to_owned()];
+        assert_eq!(deferred.embed(&text).unwrap(), loaded.embed(&text).unwrap());
+        assert!(deferred.ready());
+    }
+    // A missing file is found before anything loads.
+    let mut missing = config("minilm");
+    missing.model = EmbedModelSource::Dir(root.join("no-such-model"));
+    let error = match load_models_in_background(&[missing], &[]) {
+        Err(e) => e.to_string(),
+        Ok(_) => panic!("a missing model folder was accepted"),
+    };
+    assert!(error.contains("model.onnx"), "{error}");
+}

@@ -247,6 +247,16 @@ impl Inner {
                 return Generated::Replied;
             }
         };
+        if self.deps.memories.embedder().is_some_and(|e| !e.ready()) {
+            // Just started: the memory model is still loading and the search waits for it.
+            let lang = self.lang_of(message, settings.language.as_deref());
+            reply
+                .send(ReplyEvent::Status(crate::lang::t(
+                    lang,
+                    "memory-model-loading",
+                )))
+                .await;
+        }
         let context = self
             .retrieve_context(message, settings, text, summarize)
             .await;
@@ -325,7 +335,7 @@ impl Inner {
         let mut round = 0;
         let ending = loop {
             let (text, ending, calls) = self
-                .stream_answer(request.clone(), reply, &mut request_out)
+                .stream_answer(request.clone(), reply, lang, &mut request_out)
                 .await;
             if let Ending::Failed(ModelError::ToolsUnsupported(why)) = &ending
                 && !request.tools.is_empty()
@@ -487,6 +497,7 @@ impl Inner {
         &self,
         request: ChatRequest,
         reply: &Reply,
+        lang: crate::lang::Lang,
         request_out: &mut Option<tokio::sync::oneshot::Sender<()>>,
     ) -> (String, Ending, Vec<ToolCall>) {
         let mut calls = Vec::new();
@@ -496,7 +507,7 @@ impl Inner {
         let mut first_piece: Option<std::time::Duration> = None;
         let deadline = began + self.config.first_token_timeout;
         let mut stream = match self
-            .first_wait(self.deps.model.chat(request), deadline, reply)
+            .first_wait(self.deps.model.chat(request), deadline, reply, lang)
             .await
         {
             Ok(Ok(stream)) => {
@@ -519,7 +530,7 @@ impl Inner {
         let mut first = true;
         loop {
             let next = if first {
-                self.first_wait(stream.next(), deadline, reply).await
+                self.first_wait(stream.next(), deadline, reply, lang).await
             } else {
                 tokio::select! {
                     _ = self.cancel.cancelled() => Err(Ending::Cancelled),
@@ -578,6 +589,7 @@ impl Inner {
         fut: impl Future<Output = T>,
         deadline: Instant,
         reply: &Reply,
+        lang: crate::lang::Lang,
     ) -> Result<T, Ending> {
         tokio::pin!(fut);
         let notice = tokio::time::sleep(self.config.loading_notice_after);
@@ -593,7 +605,7 @@ impl Inner {
                 }
                 _ = &mut notice, if !noticed => {
                     noticed = true;
-                    reply.send(ReplyEvent::Status("Loading the model, this can take a minute…".into())).await;
+                    reply.send(ReplyEvent::Status(crate::lang::t(lang, "model-loading"))).await;
                 }
             }
         }

@@ -963,3 +963,79 @@ async fn private_answers_asked_for_in_a_group_are_explained_in_the_persons_langu
     let said = final_text(&collect(service.handle(asked)).await);
     assert!(said.starts_with("🔒 That is private"), "{said}");
 }
+
+#[tokio::test]
+async fn a_message_while_the_memory_model_loads_waits_for_it_with_a_notice() {
+    use crate::memory::MemoryStore;
+    use crate::memory::embed::{Deferred, EmbedError, Embedder};
+    struct Ones;
+    impl Embedder for Ones {
+        fn embed(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, EmbedError> {
+            Ok(texts.iter().map(|_| vec![1.0, 0.0]).collect())
+        }
+        fn describe(&self) -> String {
+            "ones".into()
+        }
+    }
+    let (release, gate) = std::sync::mpsc::channel::<()>();
+    let embedder: Arc<dyn Embedder> = Deferred::start("ones".into(), None, move || {
+        gate.recv().ok();
+        Ok(Arc::new(Ones) as Arc<dyn Embedder>)
+    });
+    let model = Arc::new(ScriptedModel::new(&["m"], 4096));
+    model.push_text(&["hello"], Duration::ZERO);
+    model.push_text(&["again"], Duration::ZERO);
+    let store = Arc::new(InMemoryStore::new());
+    // Alice has a memory, so answering her searches by meaning.
+    let owner = UserKey::new(Platform::Telegram, "1");
+    store
+        .put_memory(&crate::memory::Memory {
+            id: "m1".into(),
+            owner: owner.clone(),
+            text: "Alice keeps bees".into(),
+            source: crate::memory::MemorySource::Explicit,
+            created: test_time(),
+            updated: test_time(),
+            embedding: None,
+            embedding_model: None,
+        })
+        .await
+        .unwrap();
+    let mut deps = deps(model.clone(), store.clone());
+    deps.memories = Arc::new(Memories::new(
+        store.clone(),
+        Some(embedder),
+        MemoryConfig {
+            auto_capture: false,
+            ..MemoryConfig::default()
+        },
+    ));
+    deps.retrievers = vec![Arc::new(crate::retrieve::MemoryRetriever::new(
+        deps.memories.clone(),
+    ))];
+    let service = ChatService::new(ServiceConfig::new("m"), deps);
+
+    let mut stream = service.handle(message("1", "what do I keep?"));
+    let notice = stream.recv().await.unwrap();
+    assert!(
+        matches!(&notice, ReplyEvent::Status(s) if s.contains("memory model")),
+        "{notice:?}"
+    );
+    // The search waits for the model; the chat model is not asked meanwhile.
+    tokio::task::yield_now().await;
+    assert!(model.requests().is_empty());
+    release.send(()).unwrap();
+    let rest = collect(stream).await;
+    assert_eq!(final_text(&rest), "hello");
+    assert!(
+        model.requests()[0]
+            .messages
+            .iter()
+            .any(|m| m.content.contains("bees"))
+    );
+
+    // Once it is in, no notice.
+    let events = collect(service.handle(message("1", "and now?"))).await;
+    assert_eq!(final_text(&events), "again");
+    assert!(!events.iter().any(|e| matches!(e, ReplyEvent::Status(_))));
+}
