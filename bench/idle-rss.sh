@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Start-up and idle memory of a hearth binary: starts `hearth run` against a minimal fake
 # Telegram Bot API (getUpdates holds 2 s and returns nothing), and reports the time from spawn
-# to the first getUpdates and, 3 s after start, VmRSS, RssAnon and the resident pages of the
-# binary's own mappings.
+# to the first getUpdates and, 3 s after start (10 s with --models, which load in the
+# background; SETTLE=seconds sets it), VmRSS, RssAnon and the resident pages of the binary's
+# own mappings.
 # Usage: bench/idle-rss.sh [BINARY] [RUNS] [--models]   (default target/release/hearth, 3 runs)
 # --models starts it with the default models as scripts/run.sh does (the Universal Sentence
 # Encoder for memories, Whisper tiny.en and base for voice notes; scripts/install-models.sh).
@@ -23,6 +24,9 @@ for a in "$@"; do
 done
 bin=$(realpath "${args[0]:-target/release/hearth}")
 runs=${args[1]:-3}
+settle=3
+if [ ${#models[@]} -gt 0 ]; then settle=10; fi
+settle=${SETTLE:-$settle}
 port=18655
 polls=$(mktemp)
 python3 - "$port" "$polls" 2>/dev/null <<'PY' &
@@ -60,14 +64,14 @@ for _ in $(seq "$runs"); do
     OLLAMA_HOST=http://127.0.0.1:9 HEARTH_DATA_DIR="$d/data" HEARTH_TELEGRAM_ALLOWED_USERS=1 RUST_LOG=warn \
     "${models[@]}" "$bin" run > "$d/log" 2>&1 &
   pid=$!
-  sleep 3
+  sleep "$settle"
   rss=$(awk '/^VmRSS/{print $2}' /proc/$pid/status)
   anon=$(awk '/^RssAnon/{print $2}' /proc/$pid/status)
   own=$(awk -v b="$bin" '/^[0-9a-f]+-[0-9a-f]+ /{cur=$6} /^Rss:/{ if (cur == b) s += $2 } END {print s+0}' /proc/$pid/smaps)
   first=$(head -n 1 "$polls")
   kill $pid; wait $pid 2>/dev/null || true
   rm -rf "$d"
-  poll="none within 3 s"
+  poll="none within ${settle} s"
   if [ -n "$first" ]; then
     poll=$(printf '%.0f ms' "$(bc -l <<< "($first - $started) * 1000")")
   fi

@@ -264,6 +264,33 @@ fn lead_seconds(reminder: &serde_json::Value) -> i64 {
     (at("due") - at("created")).num_seconds()
 }
 
+/// Asks for a reminder in words the grammar does not read, so the model has to call
+/// `create_reminder`; checks the answer shows reminder `id` set in Asia/Seoul, no warning.
+async fn water_reminder_through_the_model(
+    h: &Harness,
+    bot: &hearth_tests::bot::BotProcess,
+    id: &str,
+) {
+    h.tg.send_private(ALICE, "Alice", "In 2 minutes, tell me to drink some water.");
+    let answered = hearth_tests::eventually(LONG * 2, || {
+        (bot.log().matches(": answered").count() >= 1).then_some(())
+    })
+    .await;
+    assert!(answered.is_some(), "no answer:\n{}", bot.log());
+    let messages = h.tg.messages(ALICE);
+    let answer = messages
+        .iter()
+        .find(|m| m.text.contains("🔧"))
+        .unwrap_or_else(|| panic!("no tool line in {messages:#?}\nlog:\n{}", bot.log()));
+    assert!(
+        answer.text.contains(&format!("🔧 set reminder {id} for "))
+            && answer.text.contains("(Asia/Seoul)"),
+        "{}",
+        answer.text
+    );
+    assert!(!answer.text.contains('⚠'), "{}", answer.text);
+}
+
 #[tokio::test]
 async fn a_real_tool_model_sets_reminders_at_the_instant_the_person_said() {
     let server = RealModelServer::start_tool_model(4096);
@@ -282,23 +309,7 @@ async fn a_real_tool_model_sets_reminders_at_the_instant_the_person_said() {
 
     // Said another way, the model calls `create_reminder` with the phrase, the bot reads the
     // time, stores it, and the model answers after seeing the result.
-    h.tg.send_private(ALICE, "Alice", "In 2 minutes, tell me to drink some water.");
-    let answered = hearth_tests::eventually(LONG * 2, || {
-        (bot.log().matches(": answered").count() >= 1).then_some(())
-    })
-    .await;
-    assert!(answered.is_some(), "no answer:\n{}", bot.log());
-    let messages = h.tg.messages(ALICE);
-    let answer = messages
-        .iter()
-        .find(|m| m.text.contains("🔧"))
-        .unwrap_or_else(|| panic!("no tool line in {messages:#?}\nlog:\n{}", bot.log()));
-    assert!(
-        answer.text.contains("🔧 set reminder r2 for ") && answer.text.contains("(Asia/Seoul)"),
-        "{}",
-        answer.text
-    );
-    assert!(!answer.text.contains('⚠'), "{}", answer.text);
+    water_reminder_through_the_model(&h, &bot, "r2").await;
 
     let stats = server.requests().await;
     let requests = stats["requests"].as_array().unwrap();
@@ -344,23 +355,7 @@ async fn through_the_openai_compatible_api_a_real_tool_model_sets_a_reminder() {
     let bot = h.start_bot().await;
     // Not a phrase the grammar reads: the model calls `create_reminder`, its call streams
     // in fragments as llama.cpp's server sends it, the bot reads the time from the phrase.
-    h.tg.send_private(ALICE, "Alice", "In 2 minutes, tell me to drink some water.");
-    let answered = hearth_tests::eventually(LONG * 2, || {
-        (bot.log().matches(": answered").count() >= 1).then_some(())
-    })
-    .await;
-    assert!(answered.is_some(), "no answer:\n{}", bot.log());
-    let messages = h.tg.messages(ALICE);
-    let answer = messages
-        .iter()
-        .find(|m| m.text.contains("🔧"))
-        .unwrap_or_else(|| panic!("no tool line in {messages:#?}\nlog:\n{}", bot.log()));
-    assert!(
-        answer.text.contains("🔧 set reminder r1 for ") && answer.text.contains("(Asia/Seoul)"),
-        "{}",
-        answer.text
-    );
-    assert!(!answer.text.contains('⚠'), "{}", answer.text);
+    water_reminder_through_the_model(&h, &bot, "r1").await;
 
     let stats = server.requests().await;
     let requests = stats["requests"].as_array().unwrap();

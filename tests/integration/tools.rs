@@ -35,91 +35,20 @@ async fn toast(h: &Harness, needle: &str) -> bool {
     .is_some()
 }
 
-#[tokio::test]
-async fn a_streamed_tool_call_sets_a_reminder_and_the_answer_follows() {
-    let h = Harness::new().await.set("HEARTH_TIMEZONE", "Asia/Seoul");
-    h.ollama.enable_tools("llama3.2");
-    h.ollama.push(Script::tool_call(
-        "create_reminder",
-        json!({"when": "in 2 minutes", "text": "stretch"}),
-    ));
-    h.ollama.push(Script::pieces(&[
-        "All set, ",
-        "I will nudge you to stretch.",
-    ]));
-    let _bot = h.start_bot().await;
-    h.tg.send_private(ALICE, "Alice", "nudge me in 2 minutes to stretch");
-    let answer = h
-        .reply_containing(ALICE, "I will nudge you to stretch.")
-        .await;
-    assert!(
-        answer.starts_with("🔧 set reminder r1 for ") && answer.contains("(Asia/Seoul): stretch"),
-        "{answer}"
-    );
-
-    let requests = h.ollama.requests();
-    assert_eq!(requests.len(), 2, "{requests:?}");
-    let offered = offered_tools(&requests[0]);
-    assert!(
-        offered.contains(&"create_reminder".to_owned()),
-        "{offered:?}"
-    );
-    assert!(
-        offered.contains(&"search_memories".to_owned()),
-        "{offered:?}"
-    );
-    let messages = requests[1].body["messages"].as_array().unwrap();
-    let call = &messages[messages.len() - 2];
-    assert_eq!(call["role"], "assistant");
-    assert_eq!(call["tool_calls"][0]["function"]["name"], "create_reminder");
-    assert_eq!(
-        call["tool_calls"][0]["function"]["arguments"]["when"],
-        "in 2 minutes"
-    );
-    let result = &messages[messages.len() - 1];
-    assert_eq!(result["role"], "tool");
-    assert_eq!(result["tool_name"], "create_reminder");
-    assert!(
-        result["content"]
-            .as_str()
-            .unwrap()
-            .starts_with("Reminder r1 is set for"),
-        "{result}"
-    );
-
-    // The reminder is really stored: it is listed, and only for Alice.
-    h.tg.send_private(ALICE, "Alice", "/reminders");
-    let list = h.reply_containing(ALICE, "Your reminders").await;
-    assert!(list.contains("r1") && list.contains("stretch"), "{list}");
-    h.tg.send_private(BOB, "Bob", "/reminders");
-    h.reply_containing(BOB, "no reminders").await;
+/// Which API the bot speaks to the fake model server.
+#[derive(Clone, Copy, PartialEq, Debug)]
+enum Api {
+    Ollama,
+    OpenAi,
 }
 
-#[tokio::test]
-async fn a_model_without_tools_is_never_offered_any() {
-    let h = Harness::new().await;
-    let _bot = h.start_bot().await;
-    h.tg.send_private(ALICE, "Alice", "what can you do?");
-    h.reply_containing(ALICE, "echo: what can you do?").await;
-    let requests = h.ollama.requests();
-    assert_eq!(requests.len(), 1);
-    assert!(
-        requests[0].body.get("tools").is_none(),
-        "{}",
-        requests[0].body
-    );
-}
-
-/// The harness speaking the OpenAI-compatible API to the fake (`HEARTH_MODEL_API=openai`).
-fn through_openai(h: Harness) -> Harness {
-    let url = h.ollama.url();
-    h.set("HEARTH_MODEL_API", "openai")
-        .set("HEARTH_MODEL_URL", &url)
-}
-
-#[tokio::test]
-async fn through_the_openai_compatible_api_a_streamed_tool_call_sets_a_reminder() {
-    let h = through_openai(Harness::new().await).set("HEARTH_TIMEZONE", "Asia/Seoul");
+/// The model streams a `create_reminder` call in `api`'s way; the bot runs it, sends the
+/// result back in that API's shape and streams the final answer under the 🔧 line.
+async fn a_streamed_call_sets_a_reminder(api: Api) {
+    let mut h = Harness::new().await.set("HEARTH_TIMEZONE", "Asia/Seoul");
+    if api == Api::OpenAi {
+        h = through_openai(h);
+    }
     h.ollama.enable_tools("llama3.2");
     h.ollama.push(Script::tool_call(
         "create_reminder",
@@ -143,23 +72,32 @@ async fn through_the_openai_compatible_api_a_streamed_tool_call_sets_a_reminder(
         offered.contains(&"create_reminder".to_owned()),
         "{offered:?}"
     );
-    assert!(requests[0].body["tools"][0]["type"] == "function");
-    // The call goes back as the API wants it: arguments as a JSON string, and the result
-    // names the call by its id.
+    assert!(
+        offered.contains(&"search_memories".to_owned()),
+        "{offered:?}"
+    );
     let messages = requests[1].body["messages"].as_array().unwrap();
     let call = &messages[messages.len() - 2];
-    assert_eq!(call["role"], "assistant");
-    assert_eq!(call["tool_calls"][0]["id"], "call_0");
-    let arguments: serde_json::Value = serde_json::from_str(
-        call["tool_calls"][0]["function"]["arguments"]
-            .as_str()
-            .expect("a JSON string"),
-    )
-    .unwrap();
-    assert_eq!(arguments["when"], "in 2 minutes");
     let result = &messages[messages.len() - 1];
+    assert_eq!(call["role"], "assistant");
+    assert_eq!(call["tool_calls"][0]["function"]["name"], "create_reminder");
     assert_eq!(result["role"], "tool");
-    assert_eq!(result["tool_call_id"], "call_0");
+    let arguments = &call["tool_calls"][0]["function"]["arguments"];
+    let arguments = match api {
+        // Ollama: an object, and the result names its tool.
+        Api::Ollama => {
+            assert_eq!(result["tool_name"], "create_reminder");
+            arguments.clone()
+        }
+        // OpenAI: a JSON string, and the result names the call by its id.
+        Api::OpenAi => {
+            assert_eq!(requests[0].body["tools"][0]["type"], "function");
+            assert_eq!(call["tool_calls"][0]["id"], "call_0");
+            assert_eq!(result["tool_call_id"], "call_0");
+            serde_json::from_str(arguments.as_str().expect("a JSON string")).unwrap()
+        }
+    };
+    assert_eq!(arguments["when"], "in 2 minutes");
     assert!(
         result["content"]
             .as_str()
@@ -168,9 +106,44 @@ async fn through_the_openai_compatible_api_a_streamed_tool_call_sets_a_reminder(
         "{result}"
     );
 
+    // The reminder is really stored: it is listed, and only for Alice.
     h.tg.send_private(ALICE, "Alice", "/reminders");
     let list = h.reply_containing(ALICE, "Your reminders").await;
     assert!(list.contains("r1") && list.contains("stretch"), "{list}");
+    h.tg.send_private(BOB, "Bob", "/reminders");
+    h.reply_containing(BOB, "no reminders").await;
+}
+
+#[tokio::test]
+async fn a_streamed_tool_call_sets_a_reminder_and_the_answer_follows() {
+    a_streamed_call_sets_a_reminder(Api::Ollama).await;
+}
+
+#[tokio::test]
+async fn through_the_openai_compatible_api_a_streamed_tool_call_sets_a_reminder() {
+    a_streamed_call_sets_a_reminder(Api::OpenAi).await;
+}
+
+#[tokio::test]
+async fn a_model_without_tools_is_never_offered_any() {
+    let h = Harness::new().await;
+    let _bot = h.start_bot().await;
+    h.tg.send_private(ALICE, "Alice", "what can you do?");
+    h.reply_containing(ALICE, "echo: what can you do?").await;
+    let requests = h.ollama.requests();
+    assert_eq!(requests.len(), 1);
+    assert!(
+        requests[0].body.get("tools").is_none(),
+        "{}",
+        requests[0].body
+    );
+}
+
+/// The harness speaking the OpenAI-compatible API to the fake (`HEARTH_MODEL_API=openai`).
+fn through_openai(h: Harness) -> Harness {
+    let url = h.ollama.url();
+    h.set("HEARTH_MODEL_API", "openai")
+        .set("HEARTH_MODEL_URL", &url)
 }
 
 #[tokio::test]

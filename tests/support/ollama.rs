@@ -164,6 +164,27 @@ struct OllamaState {
     requests: Mutex<Vec<Received>>,
 }
 
+impl OllamaState {
+    /// Records a chat request.
+    fn receive(&self, body: &Value) -> Received {
+        let received = Received {
+            body: body.clone(),
+            at: Instant::now(),
+        };
+        self.requests.lock().unwrap().push(received.clone());
+        received
+    }
+
+    /// The next scripted answer, or `echo: <last user message>`.
+    fn next_script(&self, received: &Received) -> Script {
+        self.scripts
+            .lock()
+            .unwrap()
+            .pop_front()
+            .unwrap_or_else(|| Script::pieces(&[&format!("echo: {}", received.last_user())]))
+    }
+}
+
 /// The fake server.
 pub struct FakeOllama {
     /// Its address.
@@ -369,11 +390,7 @@ async fn chat(
     State(state): State<Arc<OllamaState>>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    let received = Received {
-        body: body.clone(),
-        at: Instant::now(),
-    };
-    state.requests.lock().unwrap().push(received.clone());
+    let received = state.receive(&body);
     let model = body["model"].as_str().unwrap_or_default().to_owned();
     if !state.models.contains(&model) {
         return not_found(&model);
@@ -399,12 +416,7 @@ async fn chat(
         )
             .into_response();
     }
-    let script = state
-        .scripts
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or_else(|| Script::pieces(&[&format!("echo: {}", received.last_user())]));
+    let script = state.next_script(&received);
     let chaos = *state.chaos.lock().unwrap();
     let mut first_delay = Duration::ZERO;
     let script = match chaos {
@@ -533,11 +545,7 @@ async fn openai_chat(
     State(state): State<Arc<OllamaState>>,
     axum::Json(body): axum::Json<Value>,
 ) -> Response {
-    let received = Received {
-        body: body.clone(),
-        at: Instant::now(),
-    };
-    state.requests.lock().unwrap().push(received.clone());
+    let received = state.receive(&body);
     let model = body["model"].as_str().unwrap_or_default().to_owned();
     if !state.models.contains(&model) {
         return (
@@ -560,12 +568,7 @@ async fn openai_chat(
         )
             .into_response();
     }
-    let script = state
-        .scripts
-        .lock()
-        .unwrap()
-        .pop_front()
-        .unwrap_or_else(|| Script::pieces(&[&format!("echo: {}", received.last_user())]));
+    let script = state.next_script(&received);
     let mut lines = vec![(
         Duration::ZERO,
         sse(&model, json!({"role": "assistant", "content": ""}), None),
