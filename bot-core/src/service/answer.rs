@@ -247,9 +247,9 @@ impl Inner {
                 return Generated::Replied;
             }
         };
+        let lang = self.lang_of(message, settings.language.as_deref());
         if self.deps.memories.embedder().is_some_and(|e| !e.ready()) {
             // Just started: the memory model is still loading and the search waits for it.
-            let lang = self.lang_of(message, settings.language.as_deref());
             reply
                 .send(ReplyEvent::Status(crate::lang::t(
                     lang,
@@ -291,7 +291,6 @@ impl Inner {
             Ok(messages) => messages,
             Err(e) => {
                 tracing::info!(error = %e, "message does not fit the context window");
-                let lang = self.lang_of(message, settings.language.as_deref());
                 reply
                     .finish(crate::lang::tr(
                         lang,
@@ -319,7 +318,6 @@ impl Inner {
             tools,
         };
 
-        let lang = self.lang_of(message, settings.language.as_deref());
         let Some(slot) = self.acquire_slot(reply, lang).await else {
             reply.fail(crate::lang::t(lang, "busy")).await;
             return Generated::Replied;
