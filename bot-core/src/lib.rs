@@ -38,6 +38,7 @@
 //! - [`voice`]: voice notes: OGG/Opus decoding and Whisper transcription.
 //! - [`inbox`]: keeping a message in the [`InboxStore`](store::InboxStore) until it is
 //!   answered, and taking back at start what a crash left (for every adapter).
+//! - [`heap`]: handing memory freed after a model load back to the system.
 //! - [`files`]: photos and documents: the [`FileReader`](files::FileReader) port and the
 //!   documents of each conversation as a retriever.
 
@@ -48,6 +49,7 @@ pub mod clock;
 pub mod commands;
 pub mod error;
 pub mod files;
+pub mod heap;
 pub mod inbox;
 pub mod lang;
 pub mod memory;

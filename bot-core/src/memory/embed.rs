@@ -176,6 +176,10 @@ impl Deferred {
                     }
                 };
                 filling.set(outcome);
+                // Loading built and dropped large temporaries (the tokenizer's trie and a
+                // copy of it): give that memory back rather than keep it resident.
+                let released = crate::heap::release_freed();
+                tracing::debug!(released, "freed memory handed back after loading the embedding model");
             });
         if let Err(e) = spawned {
             deferred.set(Loading::Failed(format!("could not start loading: {e}")));

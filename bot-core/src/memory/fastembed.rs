@@ -17,16 +17,158 @@ use fastembed::{
     TokenizerFiles, UserDefinedEmbeddingModel,
 };
 
+use super::unigram::{UnigramTokenizer, Unsupported};
+
+/// Texts per model run (fastembed's default).
+const BATCH: usize = 32;
+
 use super::embed::{
     CombinedEmbedder, Deferred, EmbedError, EmbedModelSource, Embedder, FastEmbedConfig,
     combined_name, normalized,
 };
 
-/// fastembed behind a mutex (a session runs one batch at a time).
+/// An embedding model behind a mutex (a session runs one batch at a time).
 pub struct FastEmbedder {
-    model: Mutex<TextEmbedding>,
+    model: Mutex<Pipeline>,
     name: String,
     floor: Option<f32>,
+}
+
+/// How texts become vectors.
+enum Pipeline {
+    /// fastembed's whole text pipeline (built-in models, and folders whose tokenizer
+    /// [`UnigramTokenizer`] does not cover, such as WordPiece).
+    Fastembed(Box<TextEmbedding>),
+    /// The compact Unigram tokenizer and the ONNX session run here, with fastembed's
+    /// padding, mean pooling and normalization: the same vectors for a fraction of the
+    /// memory (see [`super::unigram`]).
+    Compact(Box<Compact>),
+}
+
+struct Compact {
+    session: ort::session::Session,
+    tokenizer: UnigramTokenizer,
+    /// Whether the model takes `token_type_ids` (all zeros, as fastembed sends).
+    token_type_ids: bool,
+    /// The output used: the only one, or the first of fastembed's preferred names.
+    output: String,
+}
+
+impl Compact {
+    /// Loads `model.onnx` from `dir` with `tokenizer`; the session as fastembed builds it.
+    fn load(
+        dir: &Path,
+        tokenizer: UnigramTokenizer,
+        environment: &ort::environment::Environment,
+        threads: usize,
+    ) -> Result<Self, EmbedError> {
+        let model_error = |e: String| EmbedError::Model(e);
+        let mut builder = ort::session::Session::builder(environment)
+            .map_err(|e| model_error(e.to_string()))?
+            .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
+            .map_err(|e| model_error(e.to_string()))?
+            .with_intra_threads(threads)
+            .map_err(|e| model_error(e.to_string()))?;
+        let path = dir.join("model.onnx");
+        let session = builder
+            .commit_from_file(&path)
+            .map_err(|e| EmbedError::ModelFile {
+                path: path.display().to_string(),
+                cause: e.to_string(),
+            })?;
+        let token_type_ids = session
+            .inputs()
+            .iter()
+            .any(|input| input.name() == "token_type_ids");
+        let outputs: Vec<&str> = session.outputs().iter().map(|o| o.name()).collect();
+        let output = if outputs.len() == 1 {
+            Some(outputs[0])
+        } else {
+            ["text_embeds", "last_hidden_state", "sentence_embedding"]
+                .into_iter()
+                .find(|name| outputs.contains(name))
+        }
+        .ok_or_else(|| model_error(format!("no embedding output among {outputs:?}")))?
+        .to_string();
+        Ok(Self {
+            session,
+            tokenizer,
+            token_type_ids,
+            output,
+        })
+    }
+
+    /// Vectors for one batch, padded to its longest text, mean-pooled over the real tokens
+    /// and scaled to length one, as fastembed does.
+    fn embed_batch(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
+        let failed = |e: ort::Error| EmbedError::Model(e.to_string());
+        let encoded: Vec<Vec<u32>> = texts.iter().map(|t| self.tokenizer.encode(t)).collect();
+        let width = encoded.iter().map(Vec::len).max().unwrap_or(0);
+        let rows = encoded.len();
+        let mut ids = Vec::with_capacity(rows * width);
+        let mut mask = Vec::with_capacity(rows * width);
+        let pad = i64::from(self.tokenizer.pad_id());
+        for row in &encoded {
+            ids.extend(row.iter().map(|&id| i64::from(id)));
+            ids.extend(std::iter::repeat_n(pad, width - row.len()));
+            mask.extend(std::iter::repeat_n(1i64, row.len()));
+            mask.extend(std::iter::repeat_n(0i64, width - row.len()));
+        }
+        let shape = [rows, width];
+        let mut inputs = ort::inputs![
+            "input_ids" => ort::value::Tensor::from_array((shape, ids)).map_err(failed)?,
+            "attention_mask" => ort::value::Tensor::from_array((shape, mask.clone())).map_err(failed)?,
+        ];
+        if self.token_type_ids {
+            inputs.push((
+                "token_type_ids".into(),
+                ort::value::Tensor::from_array((shape, vec![0i64; rows * width]))
+                    .map_err(failed)?
+                    .into(),
+            ));
+        }
+        let outputs = self.session.run(inputs).map_err(failed)?;
+        let value = outputs
+            .get(&self.output)
+            .ok_or_else(|| EmbedError::Model(format!("the model gave no {}", self.output)))?;
+        let (dims, data) = value.try_extract_tensor::<f32>().map_err(failed)?;
+        let dims: Vec<usize> = dims.iter().map(|&d| d.max(0) as usize).collect();
+        let vectors: Vec<Vec<f32>> = match dims[..] {
+            // Already pooled by the model.
+            [r, hidden] if r == rows => data.chunks(hidden.max(1)).map(<[f32]>::to_vec).collect(),
+            [r, len, hidden] if r == rows && len == width => (0..rows)
+                .map(|row| {
+                    let mut sum = vec![0f32; hidden];
+                    let mut count = 0f32;
+                    for token in 0..len {
+                        if mask[row * width + token] == 0 {
+                            continue;
+                        }
+                        count += 1.0;
+                        let at = (row * len + token) * hidden;
+                        for (s, v) in sum.iter_mut().zip(&data[at..at + hidden]) {
+                            *s += v;
+                        }
+                    }
+                    let count = if count == 0.0 { 1.0 } else { count };
+                    sum.iter().map(|s| s / count).collect()
+                })
+                .collect(),
+            _ => {
+                return Err(EmbedError::Model(format!(
+                    "unexpected output shape {dims:?} for {rows} texts of {width} tokens"
+                )));
+            }
+        };
+        Ok(vectors
+            .into_iter()
+            .map(|v: Vec<f32>| {
+                // fastembed's normalization (its epsilon), so vectors match its own.
+                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+                v.iter().map(|x| x / (norm + 1e-12)).collect()
+            })
+            .collect())
+    }
 }
 
 /// The optional `hearth.json` of a model folder: what Hearth should know about the model
@@ -64,6 +206,12 @@ fn read(dir: &Path, file: &str) -> Result<Vec<u8>, EmbedError> {
 impl FastEmbedder {
     /// Loads ONNX Runtime and the model. Blocking.
     pub fn load(config: &FastEmbedConfig) -> Result<Self, EmbedError> {
+        Self::load_with(config, true)
+    }
+
+    /// [`FastEmbedder::load`], with `compact` false always through fastembed's pipeline (the
+    /// reference the compact one is tested against).
+    fn load_with(config: &FastEmbedConfig, compact: bool) -> Result<Self, EmbedError> {
         let runtime_error = |cause: String| EmbedError::Runtime {
             path: config.ort_library.display().to_string(),
             cause,
@@ -91,6 +239,25 @@ impl FastEmbedder {
         let (model, name, floor) = match &config.model {
             EmbedModelSource::Dir(dir) => {
                 let notes = model_notes(dir)?;
+                let floor = notes.relevance_floor.filter(|f| (-1.0..=1.0).contains(f));
+                let tokenizer = if compact {
+                    UnigramTokenizer::from_dir(dir, config.max_length)?
+                } else {
+                    Err(Unsupported("fastembed's pipeline asked for".into()))
+                };
+                match tokenizer {
+                    Ok(tokenizer) => {
+                        let compact = Compact::load(dir, tokenizer, &environment, threads)?;
+                        return Ok(Self {
+                            model: Mutex::new(Pipeline::Compact(Box::new(compact))),
+                            name: source_name(&config.model),
+                            floor,
+                        });
+                    }
+                    Err(Unsupported(why)) => {
+                        tracing::debug!(model = %dir.display(), why, "the model's tokenizer loads through fastembed");
+                    }
+                }
                 let onnx = read(dir, "model.onnx")?;
                 let tokenizer = TokenizerFiles {
                     tokenizer_file: read(dir, "tokenizer.json")?,
@@ -106,7 +273,6 @@ impl FastEmbedder {
                     .with_intra_threads(threads);
                 let model = TextEmbedding::try_new_from_user_defined(user_model, options)
                     .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
-                let floor = notes.relevance_floor.filter(|f| (-1.0..=1.0).contains(f));
                 (model, source_name(&config.model), floor)
             }
             EmbedModelSource::Builtin(name) => {
@@ -121,7 +287,7 @@ impl FastEmbedder {
             }
         };
         Ok(Self {
-            model: Mutex::new(model),
+            model: Mutex::new(Pipeline::Fastembed(Box::new(model))),
             name,
             floor,
         })
@@ -236,9 +402,18 @@ impl Embedder for FastEmbedder {
         order.sort_by_key(|&i| texts[i].len());
         let sorted: Vec<&str> = order.iter().map(|&i| texts[i].as_str()).collect();
         let mut model = self.model.lock().unwrap_or_else(|e| e.into_inner());
-        let vectors = model
-            .embed(sorted, Some(32))
-            .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
+        let vectors = match &mut *model {
+            Pipeline::Fastembed(model) => model
+                .embed(sorted, Some(BATCH))
+                .map_err(|e| EmbedError::Model(format!("{e:#}")))?,
+            Pipeline::Compact(compact) => {
+                let mut vectors = Vec::with_capacity(sorted.len());
+                for batch in sorted.chunks(BATCH) {
+                    vectors.extend(compact.embed_batch(batch)?);
+                }
+                vectors
+            }
+        };
         let mut out = vec![Vec::new(); texts.len()];
         for (vector, &i) in vectors.into_iter().zip(&order) {
             out[i] = normalized(vector);
@@ -258,6 +433,229 @@ impl Embedder for FastEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn installed(dir: &str) -> FastEmbedConfig {
+        let root = std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models");
+        FastEmbedConfig {
+            ort_library: root.join("onnxruntime/libonnxruntime.so"),
+            model: EmbedModelSource::Dir(root.join(dir)),
+            threads: 1,
+            // The bot's default (src/config.rs).
+            max_length: 256,
+            cache_dir: root.join(".cache"),
+        }
+    }
+
+    /// fastembed's pipeline and the compact one for the default model, loaded once for every
+    /// test (each load takes seconds).
+    fn both() -> &'static (FastEmbedder, FastEmbedder) {
+        static BOTH: std::sync::OnceLock<(FastEmbedder, FastEmbedder)> = std::sync::OnceLock::new();
+        BOTH.get_or_init(|| {
+            let config = installed("use-multilingual");
+            (load(&config, false), load(&config, true))
+        })
+    }
+
+    fn load(config: &FastEmbedConfig, compact: bool) -> FastEmbedder {
+        FastEmbedder::load_with(config, compact).unwrap_or_else(|e| {
+            panic!("{e}\n(the offline models are installed by scripts/install-models.sh; scripts/test.sh runs it)")
+        })
+    }
+
+    /// Texts that exercise every step: scripts, whitespace of every kind, characters the
+    /// normalizer folds or expands, graphemes longer than 6 bytes, unknown characters in a
+    /// row, the added tokens inside words, the replacement character itself, and texts longer
+    /// than the limit.
+    fn hard_texts() -> Vec<String> {
+        let mut texts: Vec<String> = [
+            "",
+            " ",
+            "   \t\n ",
+            "Hello world",
+            "  Hello   world  ",
+            "My daughter is allergic to peanuts.",
+            "내 딸은 땅콩 알레르기가 있어요.",
+            "다음 주 화요일에 서울에서 회의가 있습니다",
+            "東京で会議があります。中文也可以。",
+            "ＦＵＬＬ　ＷＩＤＴＨ　ｔｅｘｔ １２３",
+            "İstanbul KELVIN \u{212A} ﬁ ﬀ ½ ² ™ ℃ ㎏ ㈜",
+            "e\u{301}te\u{301} cafe\u{301} n\u{303}",
+            "👍🏽 👨‍👩‍👧‍👦 🇰🇷 ❤️‍🔥 emoji",
+            "\u{1100}\u{1161}\u{11A8} jamo 한글",
+            "<s> starts </s> ends <unk> unknown",
+            "a<s>b</s>c<unk>d",
+            "extra_token_id_1 and extra_token_id_2extra_token_id_3x",
+            "▁already ▁spaced▁text ▁▁",
+            "tabs\tand\nnewlines\r\nand\u{a0}nbsp\u{3000}ideographic\u{2028}separator",
+            "\u{0}\u{1}\u{7f} controls \u{200b}zero\u{200d}width\u{feff}",
+            "\u{e000}\u{f8ff}\u{10ffff} private and unassigned \u{0378}\u{0379}",
+            "𝔘𝔫𝔦𝔠𝔬𝔡𝔢 𝕞𝕒𝕥𝕙 𝟙𝟚𝟛",
+            "العربية हिन्दी ไทย Ελληνικά русский",
+            "don't stop-believing... (really?) [yes] {no} #tag @user http://example.com/a?b=c",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        texts.push("word ".repeat(600));
+        texts.push("한국어 문장입니다. ".repeat(200));
+        texts.push("x".repeat(3000));
+        texts
+    }
+
+    /// Random texts from a palette of the same kinds of characters (seeded: the same texts
+    /// every run, so a failure can be reproduced).
+    fn random_texts(count: usize) -> Vec<String> {
+        let palette: &[&[char]] = &[
+            &[
+                ' ', ' ', ' ', '\t', '\n', '\u{a0}', '\u{3000}', '\u{2028}', '▁',
+            ],
+            &[
+                'a', 'e', 'n', 's', 't', 'T', 'H', '.', ',', '\'', '-', '1', '9', '<', '>', '/',
+            ],
+            &[
+                '가', '나', '다', '한', '국', '어', '요', '\u{1100}', '\u{1161}', '\u{11A8}',
+            ],
+            &['日', '本', '語', 'の', 'カ', 'ﾀ', '中', '文'],
+            &[
+                'é', 'ñ', 'ü', '\u{301}', '\u{303}', '\u{308}', 'İ', 'ß', 'ﬁ', '\u{212A}',
+            ],
+            &['Ａ', 'ｂ', '１', '！', '½', '²', '™', '㎏', '①'],
+            &[
+                '👍',
+                '\u{1F3FD}',
+                '\u{200D}',
+                '👩',
+                '👧',
+                '❤',
+                '\u{FE0F}',
+                '🇰',
+                '🇷',
+            ],
+            &[
+                '\u{0}', '\u{1}', '\u{7f}', '\u{200b}', '\u{feff}', '\u{e000}', '\u{0378}',
+            ],
+        ];
+        let words = [
+            "<s>",
+            "</s>",
+            "<unk>",
+            "extra_token_id_1",
+            "the",
+            "memory",
+            "기억",
+        ];
+        let mut rng = fastrand::Rng::with_seed(20261204);
+        (0..count)
+            .map(|_| {
+                let mut text = String::new();
+                for _ in 0..rng.usize(0..60) {
+                    if rng.u8(..) < 12 {
+                        text.push_str(words[rng.usize(..words.len())]);
+                    } else {
+                        let set = palette[rng.usize(..palette.len())];
+                        text.push(set[rng.usize(..set.len())]);
+                    }
+                }
+                text
+            })
+            .collect()
+    }
+
+    fn reference_ids(reference: &FastEmbedder, text: &str) -> Vec<u32> {
+        let model = reference.model.lock().unwrap_or_else(|e| e.into_inner());
+        let Pipeline::Fastembed(model) = &*model else {
+            panic!("the reference runs fastembed's pipeline");
+        };
+        model
+            .tokenizer
+            .encode(text, true)
+            .expect("fastembed tokenizes")
+            .get_ids()
+            .to_vec()
+    }
+
+    fn compact_tokenizer(embedder: &FastEmbedder) -> std::sync::MutexGuard<'_, Pipeline> {
+        let model = embedder.model.lock().unwrap_or_else(|e| e.into_inner());
+        assert!(
+            matches!(&*model, Pipeline::Compact(_)),
+            "the default model's Unigram tokenizer loads compact"
+        );
+        model
+    }
+
+    /// The compact tokenizer gives the ids fastembed's gives, on the hard texts and on 20,000
+    /// random ones, for the default model (the Universal Sentence Encoder, multilingual).
+    #[test]
+    fn the_compact_tokenizer_gives_fastembeds_ids() {
+        let (reference, compact) = both();
+        let model = compact_tokenizer(compact);
+        let Pipeline::Compact(compact) = &*model else {
+            unreachable!()
+        };
+        let mut checked = 0;
+        let hard = hard_texts();
+        let hard_count = hard.len();
+        for text in hard.into_iter().chain(random_texts(20_000)) {
+            let expected = reference_ids(reference, &text);
+            assert_eq!(compact.tokenizer.encode(&text), expected, "for {text:?}");
+            checked += 1;
+        }
+        assert_eq!(checked, hard_count + 20_000);
+        // The long texts were cut to the limit, the template's tokens included.
+        assert_eq!(compact.tokenizer.encode(&"word ".repeat(600)).len(), 256);
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(256))]
+        /// Any text at all gets fastembed's ids.
+        #[test]
+        fn any_text_gets_fastembeds_ids(text in ".{0,80}") {
+            let (reference, compact) = both();
+            let model = compact_tokenizer(compact);
+            let Pipeline::Compact(compact) = &*model else { unreachable!() };
+            proptest::prop_assert_eq!(compact.tokenizer.encode(&text), reference_ids(reference, &text));
+        }
+    }
+
+    /// The compact pipeline's vectors are fastembed's (same ids, same padding and pooling),
+    /// in batches of mixed lengths.
+    #[test]
+    fn the_compact_pipeline_gives_fastembeds_vectors() {
+        let (reference, compact) = both();
+        drop(compact_tokenizer(compact));
+        let texts: Vec<String> = hard_texts().into_iter().chain(random_texts(60)).collect();
+        let expected = reference.embed(&texts).unwrap();
+        let got = compact.embed(&texts).unwrap();
+        assert_eq!(got.len(), texts.len());
+        for ((a, b), text) in got.iter().zip(&expected).zip(&texts) {
+            assert_eq!(a.len(), 512);
+            let worst = a
+                .iter()
+                .zip(b)
+                .map(|(x, y)| (x - y).abs())
+                .fold(0f32, f32::max);
+            assert!(worst < 1e-5, "{worst} apart for {text:?}");
+        }
+    }
+
+    /// A folder whose tokenizer is not Unigram (MiniLM's WordPiece) goes through fastembed,
+    /// and says why.
+    #[test]
+    fn other_tokenizers_load_through_fastembed() {
+        let config = installed("minilm");
+        let EmbedModelSource::Dir(dir) = &config.model else {
+            unreachable!()
+        };
+        let why = UnigramTokenizer::from_dir(dir, 256)
+            .unwrap()
+            .expect_err("WordPiece is not Unigram");
+        assert!(why.0.contains("WordPiece"), "{}", why.0);
+        let embedder = load(&config, true);
+        assert!(matches!(
+            &*embedder.model.lock().unwrap(),
+            Pipeline::Fastembed(_)
+        ));
+    }
 
     #[test]
     fn a_model_folders_notes_are_optional_but_never_silently_broken() {

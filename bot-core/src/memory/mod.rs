@@ -15,6 +15,8 @@ pub mod extract;
 mod fastembed;
 pub mod index;
 mod service;
+#[cfg(feature = "fastembed")]
+pub mod unigram;
 
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};

@@ -110,7 +110,12 @@ fn release_when_idle(warm: std::sync::Weak<Mutex<Warm>>) {
                     warm.context = None;
                     warm.states.clear();
                     warm.used = None;
-                    tracing::debug!("Whisper idle: its weights and decoder states are released");
+                    drop(warm);
+                    let released = crate::heap::release_freed();
+                    tracing::debug!(
+                        released,
+                        "Whisper idle: its weights and decoder states are released"
+                    );
                 }
             }
         });
