@@ -17,7 +17,7 @@ echo "== voice: Hearth and faster-whisper on the same notes" >&2
 bench/run-voice-benchmark.sh > "$out/voice.txt" 2>&1
 echo "== memory: LoCoMo recall, embedding throughput, search latency" >&2
 cargo bench -p bot-core --bench memory --locked -- "$locomo" > "$out/memory.txt" 2>&1
-bench/run-python-baseline.sh "$locomo" > "$out/python-embed.txt" 2>&1
+bench/run-python-baseline.sh "$locomo" minilm use-multilingual > "$out/python-embed.txt" 2>&1
 echo "== bursts: Discord slash commands, Telegram messages" >&2
 cargo bench -p hearth-tests --bench discord_defer --locked > "$out/discord.txt" 2>&1
 cargo bench -p hearth-tests --bench core_overhead --locked > "$out/telegram.txt" 2>&1
@@ -38,9 +38,13 @@ hearth_wer=$(field voice.txt '^SUMMARY hearth notes' wer)
 fw_wer=$(field voice.txt '^SUMMARY faster-whisper' wer)
 tps() { grep -m1 -E "$2" "$out/$1" | grep -oE '[0-9]+ turns/s' | cut -d' ' -f1; }
 hearth_tps=$(tps memory.txt '^embedding throughput \(dataset order')
-python_tps=$(tps python-embed.txt 'dataset order')
+python_tps=$(tps python-embed.txt 'minilm, dataset order')
 hearth_sorted=$(tps memory.txt '^embedding throughput \(one call')
-python_sorted=$(tps python-embed.txt 'sorted by length')
+python_sorted=$(tps python-embed.txt 'minilm, sorted by length')
+use_tps=$(tps memory.txt '^embedding throughput, use-multilingual \(dataset order')
+use_sorted=$(tps memory.txt '^embedding throughput, use-multilingual \(one call')
+python_use_tps=$(tps python-embed.txt 'use-multilingual, dataset order')
+python_use_sorted=$(tps python-embed.txt 'use-multilingual, sorted by length')
 p99_10k=$(grep -A3 'search latency, one user, use-multilingual' "$out/memory.txt" | grep -m1 ' 10000 memories' | grep -oE 'p99 [0-9.]+' | head -1 | cut -d' ' -f2)
 p99_100k=$(grep -A3 'search latency, one user, use-multilingual' "$out/memory.txt" | grep -m1 '100000 memories' | grep -oE 'p99 [0-9.]+' | head -1 | cut -d' ' -f2)
 r10=$(num memory.txt 'hybrid \(default\)' 2)
@@ -61,6 +65,8 @@ row "voice, tiny.en, real-time factor (higher is faster)" "$hearth_rtf" "$fw_rtf
 row "voice, word error rate %" "$hearth_wer" "$fw_wer (faster-whisper)" "-" "no worse"
 row "embeddings, MiniLM, batches of 32 in dataset order, turns/s" "$hearth_tps" "$python_tps (Python onnxruntime, same order)" "$(ratio "$hearth_tps" "$python_tps")" "≥ 1.2"
 row "embeddings, MiniLM, Hearth's bulk path (sorted by length), turns/s" "$hearth_sorted" "$python_tps (Python, dataset order) / $python_sorted (Python, sorted)" "$(ratio "$hearth_sorted" "$python_tps") / $(ratio "$hearth_sorted" "$python_sorted")" "≥ 1.2"
+row "embeddings, USE multilingual (the default), batches of 32 in dataset order, turns/s" "$use_tps" "$python_use_tps (Python onnxruntime, same order)" "$(ratio "$use_tps" "$python_use_tps")" "≥ 1.2"
+row "embeddings, USE multilingual, Hearth's bulk path (sorted by length), turns/s" "$use_sorted" "$python_use_tps (Python, dataset order) / $python_use_sorted (Python, sorted)" "$(ratio "$use_sorted" "$python_use_tps") / $(ratio "$use_sorted" "$python_use_sorted")" "≥ 1.2"
 row "memory search p99, 10k memories, ms" "$p99_10k" "8.4 (issue)" "$(ratio 8.4 "$p99_10k")" "≤ 5 ms"
 row "memory search p99, 100k memories, ms" "$p99_100k" "47 (issue)" "$(ratio 47 "$p99_100k")" "≤ 20 ms"
 row "LoCoMo evidence R@10" "$r10" "67.8 (issue)" "-" "≥ 75"

@@ -6,7 +6,8 @@ onnxruntime on the same int8 all-MiniLM-L6-v2 model and tokenizer, one intra-op 
 with the turns sorted by length first (what Hearth's embedder does with a large call), so
 the comparison is like for like.
 
-Usage: python3 bench/embed_throughput.py PATH/TO/locomo10.zip MODELS_DIR
+Usage: python3 bench/embed_throughput.py PATH/TO/locomo10.zip MODELS_DIR [MODEL...]
+(model folders under MODELS_DIR; default minilm, e.g. `minilm use-multilingual`)
 Needs: onnxruntime==1.24.4 tokenizers numpy (bench/run-python-baseline.sh installs them).
 """
 import json
@@ -36,30 +37,38 @@ def turns(zip_path):
 
 def main():
     zip_path, models = sys.argv[1], sys.argv[2]
+    names = sys.argv[3:] or ["minilm"]
     texts = turns(zip_path)
-    tokenizer = Tokenizer.from_file(f"{models}/minilm/tokenizer.json")
-    tokenizer.enable_truncation(256)
-    tokenizer.enable_padding(pad_id=0, pad_token="[PAD]")
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    options.inter_op_num_threads = 1
-    session = ort.InferenceSession(f"{models}/minilm/model.onnx", options, providers=["CPUExecutionProvider"])
-    run(tokenizer, session, texts, "dataset order")
-    run(tokenizer, session, sorted(texts, key=len), "sorted by length")
+    for name in names:
+        config = json.load(open(f"{models}/{name}/config.json"))
+        tokenizer = Tokenizer.from_file(f"{models}/{name}/tokenizer.json")
+        tokenizer.enable_truncation(256)
+        tokenizer.enable_padding(pad_id=config.get("pad_token_id", 0))
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = 1
+        options.inter_op_num_threads = 1
+        session = ort.InferenceSession(f"{models}/{name}/model.onnx", options, providers=["CPUExecutionProvider"])
+        run(name, tokenizer, session, texts, "dataset order")
+        run(name, tokenizer, session, sorted(texts, key=len), "sorted by length")
 
 
-def run(tokenizer, session, texts, label):
+def run(name, tokenizer, session, texts, label):
+    inputs = {i.name for i in session.get_inputs()}
     start = time.perf_counter()
     for i in range(0, len(texts), 32):
         batch = tokenizer.encode_batch(texts[i : i + 32])
         ids = np.array([e.ids for e in batch], dtype=np.int64)
         mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
-        types = np.zeros_like(ids)
-        hidden = session.run(None, {"input_ids": ids, "attention_mask": mask, "token_type_ids": types})[0]
-        pooled = (hidden * mask[..., None]).sum(1) / mask.sum(1, keepdims=True)
+        feed = {"input_ids": ids, "attention_mask": mask}
+        if "token_type_ids" in inputs:
+            feed["token_type_ids"] = np.zeros_like(ids)
+        out = session.run(None, feed)[0]
+        # Token vectors are mean-pooled over the real tokens; a model that pools itself
+        # (the Universal Sentence Encoder) gives one vector per text.
+        pooled = (out * mask[..., None]).sum(1) / mask.sum(1, keepdims=True) if out.ndim == 3 else out
         pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
     elapsed = time.perf_counter() - start
-    print(f"python onnxruntime {ort.__version__}, {label}: {len(texts) / elapsed:.0f} turns/s ({len(texts)} turns in {elapsed:.1f} s)")
+    print(f"python onnxruntime {ort.__version__}, {name}, {label}: {len(texts) / elapsed:.0f} turns/s ({len(texts)} turns in {elapsed:.1f} s)")
 
 
 if __name__ == "__main__":

@@ -141,6 +141,15 @@ async fn main() -> ExitCode {
         Command::Backup { dir } => backup::backup(&config, &dir).await,
         Command::Restore { dir } => backup::restore(&config, &dir),
     };
+    // A model still loading in the background (a short command that never needed it, or a
+    // shutdown right after the start) finishes first: exiting under it can hang.
+    let finished = tokio::task::spawn_blocking(|| {
+        bot_core::memory::embed::finish_loading(std::time::Duration::from_secs(120))
+    })
+    .await;
+    if !matches!(finished, Ok(true)) {
+        tracing::warn!("exiting while the embedding model is still loading");
+    }
     match result {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {

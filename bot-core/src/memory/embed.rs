@@ -140,6 +140,40 @@ enum Loading {
     Failed(String),
 }
 
+/// How many [`Deferred`] models are loading right now, to wait for at exit.
+static LOADING: std::sync::Mutex<usize> = std::sync::Mutex::new(0);
+static LOADED: std::sync::Condvar = std::sync::Condvar::new();
+
+/// Waits (at most `limit`) until no model is loading on a background thread; true if none
+/// is. Call it before the process exits: ONNX Runtime's static destructors running while a
+/// thread is still inside it creating a session can hang the exit (seen with a short
+/// `hearth notes status` that ends while the model it never needed is loading).
+pub fn finish_loading(limit: std::time::Duration) -> bool {
+    let loading = LOADING.lock().unwrap_or_else(|e| e.into_inner());
+    let (loading, _) = LOADED
+        .wait_timeout_while(loading, limit, |n| *n > 0)
+        .unwrap_or_else(|e| e.into_inner());
+    *loading == 0
+}
+
+/// Counts one background load until dropped (also when the load panics).
+struct LoadingGuard;
+
+impl LoadingGuard {
+    fn new() -> Self {
+        *LOADING.lock().unwrap_or_else(|e| e.into_inner()) += 1;
+        Self
+    }
+}
+
+impl Drop for LoadingGuard {
+    fn drop(&mut self) {
+        let mut loading = LOADING.lock().unwrap_or_else(|e| e.into_inner());
+        *loading = loading.saturating_sub(1);
+        LOADED.notify_all();
+    }
+}
+
 impl Deferred {
     /// Runs `load` on a new thread; `name` and `floor` are what the loaded model will say.
     pub fn start(
@@ -154,9 +188,11 @@ impl Deferred {
             loaded: std::sync::Condvar::new(),
         });
         let filling = std::sync::Arc::clone(&deferred);
+        let counted = LoadingGuard::new();
         let spawned = std::thread::Builder::new()
             .name("embedder-load".into())
             .spawn(move || {
+                let _counted = counted;
                 let started = std::time::Instant::now();
                 let outcome = match std::panic::catch_unwind(std::panic::AssertUnwindSafe(load)) {
                     Ok(Ok(model)) => {
@@ -300,6 +336,23 @@ mod tests {
         release.send(()).unwrap();
         let vectors = got.recv().unwrap().unwrap();
         assert_eq!(vectors, vec![vec![3.0]]);
+        assert!(deferred.ready());
+    }
+
+    #[test]
+    fn the_exit_waits_for_a_model_still_loading() {
+        let (release, gate) = mpsc::channel::<()>();
+        let deferred = Deferred::start("slow".into(), None, move || {
+            gate.recv().unwrap();
+            Ok(Arc::new(Fixed) as Arc<dyn Embedder>)
+        });
+        assert!(
+            !finish_loading(std::time::Duration::from_millis(50)),
+            "a load in progress is waited for"
+        );
+        release.send(()).unwrap();
+        // Other tests may be loading models too: allow them time.
+        assert!(finish_loading(std::time::Duration::from_secs(120)));
         assert!(deferred.ready());
     }
 
