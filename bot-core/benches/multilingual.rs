@@ -153,7 +153,7 @@ fn korean_set(
         index.add(&i.to_string(), text, Utc::now(), Some(vector));
     }
     let queries = embed_all(asker, questions);
-    let hybrid = RankConfig::default();
+    let hybrid = ranking();
     let dense = RankConfig {
         dense_weight: 1.0,
         dense_floor: -1.0,
@@ -171,6 +171,19 @@ fn korean_set(
         out[slot].1 *= 100.0 / questions.len() as f64;
     }
     out
+}
+
+/// The default ranking; `SHARE=` and `PRF=` override its neighbour share and feedback weight
+/// (to measure what each adds).
+fn ranking() -> RankConfig {
+    let mut config = RankConfig::default();
+    if let Ok(share) = std::env::var("SHARE") {
+        config.neighbour_share = share.parse().expect("SHARE is a number");
+    }
+    if let Ok(feedback) = std::env::var("PRF") {
+        config.feedback = feedback.parse().expect("PRF is a number");
+    }
+    config
 }
 
 fn main() {
@@ -265,7 +278,7 @@ fn main() {
         // LoCoMo, dense and hybrid R@10, and throughput over every turn.
         let (mut dense, mut hybrid, mut questions) = (0.0, 0.0, 0usize);
         let (mut turns, mut embed_s) = (0usize, 0.0f64);
-        let hybrid_config = RankConfig::default();
+        let hybrid_config = ranking();
         let dense_config = RankConfig {
             dense_weight: 1.0,
             dense_floor: -1.0,
@@ -404,7 +417,7 @@ fn floors(embedder: &Arc<dyn Embedder>, conversations: &[locomo::Conversation], 
     for floor in [0.3, 0.25, 0.2, 0.15, 0.1] {
         let config = RankConfig {
             dense_floor: floor,
-            ..RankConfig::default()
+            ..ranking()
         };
         let r10 = |index: &Index, questions: &[String], vectors: &[Vec<f32>]| {
             let mut total = 0.0;

@@ -8,6 +8,9 @@ use std::path::{Path, PathBuf};
 pub struct Turn {
     pub id: String,
     pub text: String,
+    /// When it would have been saved: sessions a week apart, turns a minute apart (memories
+    /// of one conversation sit close together in time, as they do when the bot saves them).
+    pub at: chrono::DateTime<chrono::Utc>,
 }
 
 pub struct Question {
@@ -60,8 +63,11 @@ pub fn load(path: &Path) -> Vec<Conversation> {
                 let date = data[format!("session_{n}_date_time")]
                     .as_str()
                     .unwrap_or_default();
-                for turn in session {
+                let session_start = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH
+                    + chrono::TimeDelta::weeks(2800 + n as i64);
+                for (t, turn) in session.iter().enumerate() {
                     turns.push(Turn {
+                        at: session_start + chrono::TimeDelta::minutes(t as i64),
                         id: turn["dia_id"].as_str().unwrap_or_default().to_owned(),
                         text: format!(
                             "[{date}] {}: {}",
@@ -120,6 +126,8 @@ pub fn synthetic(conversations: usize, turns: usize) -> Vec<Conversation> {
             let turns: Vec<Turn> = (0..turns)
                 .map(|t| Turn {
                     id: format!("D{c}:{t}"),
+                    at: chrono::DateTime::<chrono::Utc>::UNIX_EPOCH
+                        + chrono::TimeDelta::minutes(t as i64),
                     text: format!(
                         "[1 May 2023] Speaker{}: I went to {} with my {} and talked about item {t}",
                         t % 2,

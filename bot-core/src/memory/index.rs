@@ -7,6 +7,15 @@
 //! BM25 alone. Recency breaks ties. A relevance floor keeps unrelated memories
 //! out of the prompt: a memory must share a keyword with the query or be close
 //! enough in meaning.
+//!
+//! Two cheap steps on top (LoCoMo R@10 67.8 -> 73.9 with MiniLM, 65.2 -> 70.2 with the
+//! multilingual model, BENCHMARKS.md): each memory gets a share of the mean score of the
+//! memories saved right before and after it within an hour (`neighbour_share`: one
+//! conversation's facts sit together, and the answer is often next to the match), and the
+//! words of the three best hits are added to the keyword query with a small weight
+//! (`feedback`, pseudo-relevance feedback; words in over a quarter of the memories are
+//! skipped). Neither lets a memory in: it still needs a word of the question or the floor's
+//! similarity, so memories about other things told in the same sitting stay out.
 
 use std::collections::HashMap;
 
@@ -23,6 +32,14 @@ pub struct RankConfig {
     pub k1: f32,
     /// BM25 `b`.
     pub b: f32,
+    /// Share of its neighbours' scores a memory gets: the memories saved just before and
+    /// after it (within [`NEIGHBOUR_WINDOW`]) usually come from the same conversation, and
+    /// the one that answers a question often sits next to the one that matches it.
+    pub neighbour_share: f32,
+    /// Weight of pseudo-relevance feedback: the words of the best [`FEEDBACK_DOCS`] hits are
+    /// added to the keyword query with this weight in all (0: off). They only move scores: a
+    /// memory still needs a word of the question itself, or its meaning, to be found.
+    pub feedback: f32,
 }
 
 impl Default for RankConfig {
@@ -32,6 +49,8 @@ impl Default for RankConfig {
             dense_floor: 0.3,
             k1: 1.2,
             b: 0.75,
+            neighbour_share: 0.3,
+            feedback: 0.3,
         }
     }
 }
@@ -260,14 +279,67 @@ impl Index {
         k: usize,
         config: &RankConfig,
     ) -> Vec<(String, f32)> {
-        let n = self.docs.len();
         if self.is_empty() || k == 0 {
             return Vec::new();
         }
-        let keyword = self.bm25(query, config);
+        let mut terms = self.query_terms(query);
+        let matched = self.bm25(&terms, config);
         let query_vector = vector.filter(|v| v.len() == self.dim && self.dim > 0);
-        // Approximate cosines from the 8-bit vectors; the best candidates get exact ones below.
+        // Approximate cosines from the 8-bit vectors; the best candidates get exact ones.
         let dense = query_vector.map(|q| self.approximate_cosines(q));
+        let mut keyword = None;
+        if config.feedback > 0.0 {
+            let first = self.rank(
+                &matched,
+                &matched,
+                query_vector,
+                dense.clone(),
+                FEEDBACK_DOCS,
+                config,
+            );
+            let mut added: Vec<(u32, f32)> = Vec::new();
+            let each = config.feedback / FEEDBACK_DOCS as f32;
+            for (slot, _) in first {
+                for &(term, _) in &self.docs[slot].terms {
+                    if terms.iter().any(|&(t, _)| t == term) {
+                        continue;
+                    }
+                    // A word in many of the person's memories (their own name, say) says
+                    // nothing about this question, and its long postings cost the most.
+                    let df = self.postings.get(&term).map_or(0, Vec::len);
+                    if df as f32 > FEEDBACK_MAX_SHARE * self.len() as f32 {
+                        continue;
+                    }
+                    match added.iter_mut().find(|(t, _)| *t == term) {
+                        Some((_, w)) => *w += each,
+                        None => added.push((term, each)),
+                    }
+                }
+            }
+            if !added.is_empty() {
+                terms.extend(added);
+                keyword = Some(self.bm25(&terms, config));
+            }
+        }
+        let keyword = keyword.as_deref().unwrap_or(&matched);
+        self.rank(keyword, &matched, query_vector, dense, k, config)
+            .into_iter()
+            .map(|(i, s)| (self.docs[i].id.clone(), s))
+            .collect()
+    }
+
+    /// The ranking behind [`Index::search`]: `keyword` scores rank, `matched` (the question's
+    /// own words) and the cosines decide who qualifies. Slots and scores, best first.
+    fn rank(
+        &self,
+        keyword: &[f32],
+        matched: &[f32],
+        query_vector: Option<&[f32]>,
+        mut dense: Option<Vec<f32>>,
+        k: usize,
+        config: &RankConfig,
+    ) -> Vec<(usize, f32)> {
+        let n = self.docs.len();
         let weight = if dense.is_some() {
             config.dense_weight
         } else {
@@ -282,15 +354,43 @@ impl Index {
             let d = dense_scale.map_or(0.0, |scale| scale.apply(cosine));
             weight * d + (1.0 - weight) * keyword_scale.apply(keyword[i])
         };
+        let share = config.neighbour_share;
+        // A memory qualifies by sharing a word with the question or by meaning.
+        let qualifies = |i: usize, dense: &Option<Vec<f32>>, slack: f32| {
+            matched[i] > 0.0
+                || dense
+                    .as_ref()
+                    .is_some_and(|d| d[i] >= config.dense_floor - slack)
+        };
+        // A memory's score plus a share of its neighbours' mean score, all from `cosines`.
+        let score = |i: usize, cosines: &Option<Vec<f32>>| {
+            let own = fuse(i, cosines.as_ref().map_or(0.0, |d| d[i]));
+            if share <= 0.0 {
+                return own;
+            }
+            let (sum, count) =
+                self.neighbours(i)
+                    .into_iter()
+                    .flatten()
+                    .fold((0.0, 0.0), |(sum, count), j| {
+                        (
+                            sum + fuse(j, cosines.as_ref().map_or(0.0, |d| d[j])),
+                            count + 1.0,
+                        )
+                    });
+            if count == 0.0 {
+                own
+            } else {
+                own + share * sum / count
+            }
+        };
+        // Neighbours move scores, never qualify a memory: one told in the same sitting about
+        // something else stays out of the prompt.
+        let eligible =
+            |i: usize, dense: &Option<Vec<f32>>, slack: f32| alive(i) && qualifies(i, dense, slack);
         let mut scored: Vec<(usize, f32)> = (0..n)
-            .filter(|&i| {
-                alive(i)
-                    && (keyword[i] > 0.0
-                        || dense
-                            .as_ref()
-                            .is_some_and(|d| d[i] >= config.dense_floor - QUANTIZATION_SLACK))
-            })
-            .map(|i| (i, fuse(i, dense.as_ref().map_or(0.0, |d| d[i]))))
+            .filter(|&i| eligible(i, &dense, QUANTIZATION_SLACK))
+            .map(|i| (i, score(i, &dense)))
             .collect();
         let order = |a: &(usize, f32), b: &(usize, f32)| {
             b.1.total_cmp(&a.1)
@@ -302,22 +402,58 @@ impl Index {
                 scored.truncate(k);
             }
         };
-        if let Some(q) = query_vector {
-            // Rescore the best candidates with exact cosines (and the exact floor).
+        if let (Some(q), Some(cosines)) = (query_vector, dense.as_mut()) {
+            // Rescore the best candidates with exact cosines (and the exact floor); with a
+            // neighbour share, their neighbours' cosines are made exact too.
             top(&mut scored, (k * 4).max(RESCORED));
-            scored.retain_mut(|(i, score)| {
-                let start = *i * self.dim;
-                let cosine = dot(&self.vectors[start..start + self.dim], q);
-                *score = fuse(*i, cosine);
-                keyword[*i] > 0.0 || cosine >= config.dense_floor
+            for i in scored.iter().map(|&(i, _)| i).collect::<Vec<_>>() {
+                let around = if share > 0.0 {
+                    self.neighbours(i)
+                } else {
+                    [None, None]
+                };
+                for j in std::iter::once(i).chain(around.into_iter().flatten()) {
+                    let start = j * self.dim;
+                    cosines[j] = dot(&self.vectors[start..start + self.dim], q);
+                }
+            }
+            let dense = Some(std::mem::take(cosines));
+            scored.retain_mut(|(i, exact)| {
+                *exact = score(*i, &dense);
+                eligible(*i, &dense, 0.0)
             });
         }
         top(&mut scored, k);
         scored.sort_by(order);
         scored
-            .into_iter()
-            .map(|(i, s)| (self.docs[i].id.clone(), s))
-            .collect()
+    }
+
+    /// The query's known terms (each once), weight 1.
+    fn query_terms(&self, query: &str) -> Vec<(u32, f32)> {
+        let mut terms: Vec<(u32, f32)> = Vec::new();
+        for word in tokens(query) {
+            if let Some(&term) = self.vocabulary.get(&word)
+                && !terms.iter().any(|&(t, _)| t == term)
+            {
+                terms.push((term, 1.0));
+            }
+        }
+        terms
+    }
+
+    /// The live memories saved right before and after slot `i`, if within
+    /// [`NEIGHBOUR_WINDOW`] of it.
+    fn neighbours(&self, i: usize) -> [Option<usize>; 2] {
+        let created = self.docs[i].created;
+        let near = |j: usize| {
+            let doc = &self.docs[j];
+            (doc.alive && (doc.created - created).abs() <= NEIGHBOUR_WINDOW).then_some(j)
+        };
+        let before = (0..i).rev().find(|&j| self.docs[j].alive).and_then(near);
+        let after = (i + 1..self.docs.len())
+            .find(|&j| self.docs[j].alive)
+            .and_then(near);
+        [before, after]
     }
 
     /// Cosines of every slot with `query`, from the 8-bit vectors.
@@ -331,18 +467,12 @@ impl Index {
             .collect()
     }
 
-    fn bm25(&self, query: &str, config: &RankConfig) -> Vec<f32> {
+    /// BM25 of every slot for weighted terms.
+    fn bm25(&self, terms: &[(u32, f32)], config: &RankConfig) -> Vec<f32> {
         let n = self.len() as f32;
         let avg = (self.total_len as f32 / n).max(1.0);
         let mut scores = vec![0.0f32; self.docs.len()];
-        let mut seen = std::collections::HashSet::new();
-        for word in tokens(query) {
-            let Some(&term) = self.vocabulary.get(&word) else {
-                continue;
-            };
-            if !seen.insert(term) {
-                continue;
-            }
+        for &(term, weight) in terms {
             let Some(docs) = self.postings.get(&term) else {
                 continue;
             };
@@ -352,12 +482,20 @@ impl Index {
                 let doc = &self.docs[d as usize];
                 let tf = count as f32;
                 let norm = config.k1 * (1.0 - config.b + config.b * doc.len as f32 / avg);
-                scores[d as usize] += idf * tf * (config.k1 + 1.0) / (tf + norm);
+                scores[d as usize] += weight * idf * tf * (config.k1 + 1.0) / (tf + norm);
             }
         }
         scores
     }
 }
+
+/// How many of the best hits lend their words to the query (pseudo-relevance feedback).
+const FEEDBACK_DOCS: usize = 3;
+/// Words found in more than this share of the memories are not lent.
+const FEEDBACK_MAX_SHARE: f32 = 0.25;
+
+/// Memories saved this close together count as neighbours (one conversation).
+const NEIGHBOUR_WINDOW: chrono::TimeDelta = chrono::TimeDelta::hours(1);
 
 /// Candidates whose approximate cosine is this close under the floor are still checked.
 const QUANTIZATION_SLACK: f32 = 0.02;
@@ -545,10 +683,11 @@ mod tests {
         for (approx, v) in index.approximate_cosines(&query).iter().zip(&vectors) {
             assert!((approx - dot(v, &query)).abs() < 0.01, "{approx}");
         }
-        // Dense only: the ranking is the exact cosine order.
+        // Dense only, no neighbours: the ranking is the exact cosine order.
         let config = RankConfig {
             dense_weight: 1.0,
             dense_floor: -1.0,
+            neighbour_share: 0.0,
             ..RankConfig::default()
         };
         let hits = index.search("", Some(&query), 10, &config);
@@ -558,6 +697,95 @@ mod tests {
         let expected: Vec<String> = exact[..10].iter().map(|(i, _)| format!("m{i}")).collect();
         let got: Vec<String> = hits.into_iter().map(|(id, _)| id).collect();
         assert_eq!(got, expected);
+    }
+
+    /// A memory saved right next to one that matches the question well (same sitting) ranks
+    /// above an equally matching one saved on its own; a neighbour saved hours later, or one
+    /// that does not match the question at all, gets nothing and stays out.
+    #[test]
+    fn neighbours_lend_a_share_of_their_score_but_never_qualify_a_memory() {
+        let minutes = |m: i64| at(1) + chrono::TimeDelta::minutes(m);
+        let mut index = Index::new(0);
+        // Two memories that match "bike" alike; the first sits next to a strong match.
+        index.add("strong", "bike bike trip to Busan bike", minutes(0), None);
+        index.add("near", "the bike was red", minutes(1), None);
+        index.add("unrelated", "likes green tea", minutes(2), None);
+        index.add("alone", "the bike was blue", minutes(300), None);
+        let config = RankConfig {
+            feedback: 0.0,
+            ..RankConfig::default()
+        };
+        let ids = |hits: Vec<(String, f32)>| hits.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(index.search("bike", None, 10, &config)),
+            ["strong", "near", "alone"],
+            "the neighbour of the strong match first; the tea memory is not found"
+        );
+        let without = RankConfig {
+            neighbour_share: 0.0,
+            ..config
+        };
+        // Without the share, the tie between "near" and "alone" goes to the newer one.
+        assert_eq!(
+            ids(index.search("bike", None, 10, &without)),
+            ["strong", "alone", "near"]
+        );
+    }
+
+    /// The words of the best hits count a little in a second pass: of two memories that
+    /// share one word with the question, the one that also shares words with the best hit
+    /// ranks first. Those words never bring in a memory that shares nothing with the question.
+    #[test]
+    fn the_best_hits_words_lift_related_memories_but_find_nothing_new() {
+        let mut index = Index::new(0);
+        index.add(
+            "best",
+            "Mina plays violin in the Busan youth orchestra",
+            at(1),
+            None,
+        );
+        index.add(
+            "related",
+            "Mina practises with the orchestra every Sunday",
+            at(2),
+            None,
+        );
+        index.add("other", "Mina likes spicy ramen", at(3), None);
+        index.add("stray", "the orchestra tickets cost too much", at(4), None);
+        // Other memories, so that "orchestra" is not among the person's most common words.
+        for (i, filler) in [
+            "walks the dog",
+            "flat in Seoul",
+            "allergic to peanuts",
+            "drives a Kia",
+            "reads sci-fi",
+            "works at a bakery",
+            "birthday in June",
+            "owns a kayak",
+        ]
+        .iter()
+        .enumerate()
+        {
+            index.add(&format!("f{i}"), filler, at(5 + i as u32), None);
+        }
+        let config = RankConfig {
+            neighbour_share: 0.0,
+            ..RankConfig::default()
+        };
+        let hits = index.search("Mina violin", None, 10, &config);
+        let ids: Vec<&str> = hits.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(ids, ["best", "related", "other"], "{hits:?}");
+        let without = RankConfig {
+            feedback: 0.0,
+            ..config
+        };
+        let hits = index.search("Mina violin", None, 10, &without);
+        let ids: Vec<&str> = hits.iter().map(|(id, _)| id.as_str()).collect();
+        assert_eq!(
+            ids,
+            ["best", "other", "related"],
+            "newer first on a tie: {hits:?}"
+        );
     }
 
     #[test]
