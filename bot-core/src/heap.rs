@@ -35,7 +35,7 @@ mod tests {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
     #[test]
     fn memory_a_thread_freed_is_given_back() {
-        const ALONE: &str = "HEARTH_HEAP_TEST_ALONE";
+        const ALONE: &str = "HEAP_TEST_MEASURE_ALONE";
         if std::env::var_os(ALONE).is_none() {
             let status = std::process::Command::new(std::env::current_exe().expect("test binary"))
                 .args([
