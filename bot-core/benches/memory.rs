@@ -33,7 +33,7 @@ use chrono::Utc;
 
 #[path = "common/locomo.rs"]
 mod locomo;
-use locomo::{load, recall, smoke, synthetic};
+use locomo::{load, ranking, recall, smoke, synthetic};
 
 fn load_model(models: &Path, name: &str) -> FastEmbedder {
     FastEmbedder::load(&FastEmbedConfig {
@@ -85,15 +85,7 @@ fn main() {
     let dim = embedder.embed(&["dimension".to_owned()]).unwrap()[0].len();
 
     // 1 and 2: quality and throughput.
-    // `SHARE=` and `PRF=` override the neighbour share and the feedback weight (to measure
-    // what each adds).
-    let mut hybrid = RankConfig::default();
-    if let Ok(share) = std::env::var("SHARE") {
-        hybrid.neighbour_share = share.parse().expect("SHARE is a number");
-    }
-    if let Ok(feedback) = std::env::var("PRF") {
-        hybrid.feedback = feedback.parse().expect("PRF is a number");
-    }
+    let hybrid = ranking();
     let methods: [(&str, RankConfig, bool); 3] = [
         (
             "dense",

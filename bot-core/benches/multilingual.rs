@@ -36,7 +36,7 @@ use chrono::Utc;
 
 #[path = "common/locomo.rs"]
 mod locomo;
-use locomo::{load, recall, smoke, synthetic};
+use locomo::{load, ranking, recall, smoke, synthetic};
 
 fn fastembed(models: &Path, dir: &str) -> Arc<dyn Embedder> {
     Arc::new(
@@ -171,19 +171,6 @@ fn korean_set(
         out[slot].1 *= 100.0 / questions.len() as f64;
     }
     out
-}
-
-/// The default ranking; `SHARE=` and `PRF=` override its neighbour share and feedback weight
-/// (to measure what each adds).
-fn ranking() -> RankConfig {
-    let mut config = RankConfig::default();
-    if let Ok(share) = std::env::var("SHARE") {
-        config.neighbour_share = share.parse().expect("SHARE is a number");
-    }
-    if let Ok(feedback) = std::env::var("PRF") {
-        config.feedback = feedback.parse().expect("PRF is a number");
-    }
-    config
 }
 
 fn main() {

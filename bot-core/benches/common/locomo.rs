@@ -100,6 +100,19 @@ pub fn load(path: &Path) -> Vec<Conversation> {
         .collect()
 }
 
+/// The default ranking; `SHARE=` and `PRF=` in the environment override its neighbour share
+/// and feedback weight (to measure what each adds).
+pub fn ranking() -> bot_core::memory::index::RankConfig {
+    let mut config = bot_core::memory::index::RankConfig::default();
+    if let Ok(share) = std::env::var("SHARE") {
+        config.neighbour_share = share.parse().expect("SHARE is a number");
+    }
+    if let Ok(feedback) = std::env::var("PRF") {
+        config.feedback = feedback.parse().expect("PRF is a number");
+    }
+    config
+}
+
 /// Share of `evidence` in the first `k` hits.
 pub fn recall(hits: &[(String, f32)], evidence: &[String], k: usize) -> f64 {
     let top: Vec<&str> = hits.iter().take(k).map(|(id, _)| id.as_str()).collect();

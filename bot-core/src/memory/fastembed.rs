@@ -17,15 +17,14 @@ use fastembed::{
     TokenizerFiles, UserDefinedEmbeddingModel,
 };
 
-use super::unigram::{UnigramTokenizer, Unsupported};
-
-/// Texts per model run (fastembed's default).
-const BATCH: usize = 32;
-
 use super::embed::{
     CombinedEmbedder, Deferred, EmbedError, EmbedModelSource, Embedder, FastEmbedConfig,
     combined_name, normalized,
 };
+use super::unigram::{UnigramTokenizer, Unsupported};
+
+/// Texts per model run (fastembed's default).
+const BATCH: usize = 32;
 
 /// An embedding model behind a mutex (a session runs one batch at a time).
 pub struct FastEmbedder {
@@ -62,13 +61,12 @@ impl Compact {
         environment: &ort::environment::Environment,
         threads: usize,
     ) -> Result<Self, EmbedError> {
-        let model_error = |e: String| EmbedError::Model(e);
         let mut builder = ort::session::Session::builder(environment)
-            .map_err(|e| model_error(e.to_string()))?
+            .map_err(|e| EmbedError::Model(e.to_string()))?
             .with_optimization_level(ort::session::builder::GraphOptimizationLevel::Level3)
-            .map_err(|e| model_error(e.to_string()))?
+            .map_err(|e| EmbedError::Model(e.to_string()))?
             .with_intra_threads(threads)
-            .map_err(|e| model_error(e.to_string()))?;
+            .map_err(|e| EmbedError::Model(e.to_string()))?;
         let path = dir.join("model.onnx");
         let session = builder
             .commit_from_file(&path)
@@ -88,7 +86,7 @@ impl Compact {
                 .into_iter()
                 .find(|name| outputs.contains(name))
         }
-        .ok_or_else(|| model_error(format!("no embedding output among {outputs:?}")))?
+        .ok_or_else(|| EmbedError::Model(format!("no embedding output among {outputs:?}")))?
         .to_string();
         Ok(Self {
             session,
@@ -98,8 +96,8 @@ impl Compact {
         })
     }
 
-    /// Vectors for one batch, padded to its longest text, mean-pooled over the real tokens
-    /// and scaled to length one, as fastembed does.
+    /// Vectors for one batch, padded to its longest text and mean-pooled over the real
+    /// tokens, as fastembed does (the caller scales them to length one).
     fn embed_batch(&mut self, texts: &[&str]) -> Result<Vec<Vec<f32>>, EmbedError> {
         let failed = |e: ort::Error| EmbedError::Model(e.to_string());
         let encoded: Vec<Vec<u32>> = texts.iter().map(|t| self.tokenizer.encode(t)).collect();
@@ -133,10 +131,12 @@ impl Compact {
             .ok_or_else(|| EmbedError::Model(format!("the model gave no {}", self.output)))?;
         let (dims, data) = value.try_extract_tensor::<f32>().map_err(failed)?;
         let dims: Vec<usize> = dims.iter().map(|&d| d.max(0) as usize).collect();
-        let vectors: Vec<Vec<f32>> = match dims[..] {
+        match dims[..] {
             // Already pooled by the model.
-            [r, hidden] if r == rows => data.chunks(hidden.max(1)).map(<[f32]>::to_vec).collect(),
-            [r, len, hidden] if r == rows && len == width => (0..rows)
+            [r, hidden] if r == rows => {
+                Ok(data.chunks(hidden.max(1)).map(<[f32]>::to_vec).collect())
+            }
+            [r, len, hidden] if r == rows && len == width => Ok((0..rows)
                 .map(|row| {
                     let mut sum = vec![0f32; hidden];
                     let mut count = 0f32;
@@ -153,21 +153,11 @@ impl Compact {
                     let count = if count == 0.0 { 1.0 } else { count };
                     sum.iter().map(|s| s / count).collect()
                 })
-                .collect(),
-            _ => {
-                return Err(EmbedError::Model(format!(
-                    "unexpected output shape {dims:?} for {rows} texts of {width} tokens"
-                )));
-            }
-        };
-        Ok(vectors
-            .into_iter()
-            .map(|v: Vec<f32>| {
-                // fastembed's normalization (its epsilon), so vectors match its own.
-                let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
-                v.iter().map(|x| x / (norm + 1e-12)).collect()
-            })
-            .collect())
+                .collect()),
+            _ => Err(EmbedError::Model(format!(
+                "unexpected output shape {dims:?} for {rows} texts of {width} tokens"
+            ))),
+        }
     }
 }
 
@@ -195,7 +185,7 @@ fn model_notes(dir: &Path) -> Result<ModelNotes, EmbedError> {
     }
 }
 
-fn read(dir: &Path, file: &str) -> Result<Vec<u8>, EmbedError> {
+pub(super) fn read(dir: &Path, file: &str) -> Result<Vec<u8>, EmbedError> {
     let path = dir.join(file);
     std::fs::read(&path).map_err(|e| EmbedError::ModelFile {
         path: path.display().to_string(),

@@ -93,13 +93,8 @@ fn unsupported<T>(why: impl Into<String>) -> Result<Result<T, Unsupported>, Embe
 }
 
 fn json_file(dir: &Path, file: &str) -> Result<Value, EmbedError> {
-    let path = dir.join(file);
-    let bytes = std::fs::read(&path).map_err(|e| EmbedError::ModelFile {
-        path: path.display().to_string(),
-        cause: e.to_string(),
-    })?;
-    serde_json::from_slice(&bytes).map_err(|e| EmbedError::ModelFile {
-        path: path.display().to_string(),
+    serde_json::from_slice(&super::fastembed::read(dir, file)?).map_err(|e| EmbedError::ModelFile {
+        path: dir.join(file).display().to_string(),
         cause: e.to_string(),
     })
 }
