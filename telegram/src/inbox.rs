@@ -4,11 +4,11 @@
 //! Telegram counts an update delivered once the next `getUpdates` asks for later ones, and
 //! teloxide asks as soon as it has handed the last batch to the handlers, long before the
 //! answers are written. A bot killed then (SIGKILL, power cut, OOM) used to lose every
-//! message it had taken but not answered. [`Journaled`] wraps teloxide's long polling: each
+//! message it had taken but not answered. [`Journaled`] is the long polling instead: each
 //! message of a person allowed to use the bot is written to the
-//! [`InboxStore`](bot_core::store::InboxStore) (durably) before the stream hands it on, and
-//! the stream asks Telegram for the next batch only after that, so Telegram forgets nothing
-//! the inbox does not hold. The handler lets go of it once the answer is delivered, and
+//! [`InboxStore`](bot_core::store::InboxStore) (durably, a whole batch at once) before the
+//! stream hands it on, and the stream asks Telegram for the next batch only after that, so
+//! Telegram forgets nothing the inbox does not hold. The handler lets go of it once the answer is delivered, and
 //! [`unanswered`] gives back at start what a crash left.
 //!
 //! Answers are at least once: a crash between delivering an answer and letting go of the
@@ -20,13 +20,17 @@ use std::sync::Arc;
 
 use bot_core::inbox::{self, Receipt};
 use bot_core::{ChatService, Platform, UserKey};
+use std::time::Duration;
+
 use futures::StreamExt;
 use futures::stream::BoxStream;
 use teloxide::RequestError;
+use teloxide::backoff::exponential_backoff_strategy;
+use teloxide::errors::AsResponseParameters;
 use teloxide::prelude::*;
-use teloxide::stop::StopToken;
+use teloxide::stop::{StopFlag, StopToken, mk_stop_token};
 use teloxide::types::{AllowedUpdate, UpdateKind};
-use teloxide::update_listeners::{AsUpdateStream, Polling, UpdateListener};
+use teloxide::update_listeners::{AsUpdateStream, UpdateListener};
 
 /// The person `update` comes from and its id, when it is a message the inbox keeps (one
 /// from a person allowed to use the bot); `None` for anything else.
@@ -63,22 +67,55 @@ async fn keep(service: &ChatService, update: &Update) {
     }
 }
 
-/// teloxide's long polling, with every kept message written to the inbox before the
+/// Telegram's long polling, with every kept message written to the inbox before the
 /// stream hands it on (and so before Telegram is told it arrived).
+///
+/// teloxide's own `Polling` hands a batch over one update at a time and asks for the next
+/// batch as soon as the last one is taken, so the only safe place to keep a message was
+/// between two updates: a burst of 100 messages waited for 100 disk flushes in a row. This
+/// listener does the same `getUpdates` long poll (same timeout, backoff and graceful stop)
+/// but keeps a whole batch at once (the writes share one grouped flush) before handing any
+/// of it on; the next `getUpdates`, which confirms the batch to Telegram, is sent only when
+/// the dispatcher asks for more after the last one.
 pub(crate) struct Journaled {
-    polling: Polling<Bot>,
+    bot: Bot,
+    timeout: Duration,
     service: ChatService,
     /// Updates answered from the inbox at start: Telegram sends those again when the
     /// crash came before it was told they arrived, and the copies are skipped.
     replayed: Arc<HashSet<u32>>,
+    allowed_updates: Option<Vec<AllowedUpdate>>,
+    token: StopToken,
+    flag: StopFlag,
 }
 
 impl Journaled {
-    pub(crate) fn new(polling: Polling<Bot>, service: ChatService, replayed: HashSet<u32>) -> Self {
+    /// A listener polling with `bot`, each long poll waiting up to `timeout` for updates.
+    /// A webhook left set up (Telegram refuses `getUpdates` while one is) is deleted first.
+    pub(crate) async fn new(
+        bot: Bot,
+        timeout: Duration,
+        service: ChatService,
+        replayed: HashSet<u32>,
+    ) -> Self {
+        match bot.get_webhook_info().await {
+            Ok(info) if info.url.is_some() => {
+                if let Err(e) = bot.delete_webhook().await {
+                    tracing::error!(error = %e, "could not delete the bot's webhook");
+                }
+            }
+            Ok(_) => {}
+            Err(e) => tracing::error!(error = %e, "could not ask Telegram for the bot's webhook"),
+        }
+        let (token, flag) = mk_stop_token();
         Self {
-            polling,
+            bot,
+            timeout,
             service,
             replayed: Arc::new(replayed),
+            allowed_updates: None,
+            token,
+            flag,
         }
     }
 }
@@ -87,11 +124,119 @@ impl UpdateListener for Journaled {
     type Err = RequestError;
 
     fn stop_token(&mut self) -> StopToken {
-        self.polling.stop_token()
+        self.token.clone()
     }
 
     fn hint_allowed_updates(&mut self, hint: &mut dyn Iterator<Item = AllowedUpdate>) {
-        self.polling.hint_allowed_updates(hint);
+        self.allowed_updates = Some(hint.collect());
+    }
+}
+
+/// Where the long poll is between two batches.
+struct PollState {
+    bot: Bot,
+    timeout: Duration,
+    service: ChatService,
+    replayed: Arc<HashSet<u32>>,
+    allowed_updates: Option<Vec<AllowedUpdate>>,
+    flag: StopFlag,
+    /// The first update not yet confirmed to Telegram.
+    offset: i32,
+    /// Failed `getUpdates` in a row (for the backoff).
+    errors: u32,
+    /// How long to wait before the next `getUpdates` (after an error).
+    pause: Option<Duration>,
+}
+
+impl PollState {
+    /// The next batch: kept updates and errors to hand on, or `None` once stopped.
+    async fn next_batch(&mut self) -> Option<Vec<Result<Update, RequestError>>> {
+        if let Some(pause) = self.pause.take() {
+            tokio::select! {
+                biased;
+                () = &mut self.flag => {}
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+        if self.flag.is_stopped() {
+            self.confirm().await;
+            return None;
+        }
+        let mut request = self
+            .bot
+            .get_updates()
+            .offset(self.offset)
+            .timeout(u32::try_from(self.timeout.as_secs()).unwrap_or(u32::MAX));
+        if let Some(allowed) = self.allowed_updates.take() {
+            request = request.allowed_updates(allowed);
+        }
+        let answer = tokio::select! {
+            biased;
+            () = &mut self.flag => {
+                self.confirm().await;
+                return None;
+            }
+            answer = request.send() => answer,
+        };
+        match answer {
+            Ok(updates) => {
+                self.errors = 0;
+                if let Some(last) = updates.last() {
+                    self.offset = last.id.as_offset();
+                }
+                let updates: Vec<Update> = updates
+                    .into_iter()
+                    .filter(|update| {
+                        let again = self.replayed.contains(&update.id.0);
+                        if again {
+                            tracing::debug!(
+                                update = update.id.0,
+                                "already answered from the inbox"
+                            );
+                        }
+                        !again
+                    })
+                    .collect();
+                // All at once: the writes go to the storage thread in order and share the
+                // flushes, so the batch costs about one flush, not one per message.
+                futures::future::join_all(updates.iter().map(|u| keep(&self.service, u))).await;
+                Some(updates.into_iter().map(Ok).collect())
+            }
+            Err(e) => {
+                let pause = match e.retry_after() {
+                    Some(after) => {
+                        self.errors = 0;
+                        after.duration()
+                    }
+                    None => {
+                        let pause = exponential_backoff_strategy(self.errors);
+                        self.errors = self.errors.saturating_add(1);
+                        pause
+                    }
+                };
+                tracing::info!(
+                    seconds = pause.as_secs(),
+                    "asking Telegram for updates again soon"
+                );
+                self.pause = Some(pause);
+                Some(vec![Err(e)])
+            }
+        }
+    }
+
+    /// Tells Telegram every update handed on so far arrived, without waiting for new ones
+    /// (the stop's last `getUpdates`, as teloxide's polling does it).
+    async fn confirm(&self) {
+        if let Err(e) = self
+            .bot
+            .get_updates()
+            .offset(self.offset)
+            .limit(1)
+            .timeout(0)
+            .await
+        {
+            tracing::warn!(error = %e, "could not confirm the last updates to Telegram");
+        }
     }
 }
 
@@ -100,34 +245,23 @@ impl<'a> AsUpdateStream<'a> for Journaled {
     type Stream = BoxStream<'a, Result<Update, RequestError>>;
 
     fn as_stream(&'a mut self) -> Self::Stream {
-        let Journaled {
-            polling,
-            service,
-            replayed,
-        } = self;
-        let (service, replayed) = (service.clone(), Arc::clone(replayed));
-        polling
-            .as_stream()
-            .filter_map(move |item| {
-                let (service, replayed) = (service.clone(), Arc::clone(&replayed));
-                async move {
-                    match item {
-                        Ok(update) if replayed.contains(&update.id.0) => {
-                            tracing::debug!(
-                                update = update.id.0,
-                                "already answered from the inbox"
-                            );
-                            None
-                        }
-                        Ok(update) => {
-                            keep(&service, &update).await;
-                            Some(Ok(update))
-                        }
-                        Err(e) => Some(Err(e)),
-                    }
-                }
-            })
-            .boxed()
+        let state = PollState {
+            bot: self.bot.clone(),
+            timeout: self.timeout,
+            service: self.service.clone(),
+            replayed: Arc::clone(&self.replayed),
+            allowed_updates: self.allowed_updates.take(),
+            flag: self.flag.clone(),
+            offset: 0,
+            errors: 0,
+            pause: None,
+        };
+        futures::stream::unfold(state, |mut state| async move {
+            let batch = state.next_batch().await?;
+            Some((futures::stream::iter(batch), state))
+        })
+        .flatten()
+        .boxed()
     }
 }
 

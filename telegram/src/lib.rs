@@ -246,12 +246,13 @@ pub async fn run(
         replayed.insert(update.id.0);
         take_message(bot.clone(), message, context.clone(), vec![receipt]).await;
     }
-    let polling = teloxide::update_listeners::Polling::builder(bot.clone())
-        .timeout(Duration::from_secs(10))
-        .delete_webhook()
-        .await
-        .build();
-    let listener = inbox::Journaled::new(polling, context.service.clone(), replayed);
+    let listener = inbox::Journaled::new(
+        bot.clone(),
+        Duration::from_secs(10),
+        context.service.clone(),
+        replayed,
+    )
+    .await;
     let handler = dptree::entry()
         .branch(Update::filter_message().endpoint(handle_message))
         .branch(Update::filter_callback_query().endpoint(handle_callback));
