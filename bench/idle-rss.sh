@@ -16,7 +16,7 @@ for a in "$@"; do
   if [ "$a" = --models ]; then
     models=(ORT_DYLIB_PATH="$PWD/models/onnxruntime/libonnxruntime.so"
             HEARTH_EMBED_MODEL_DIR="$PWD/models/use-multilingual"
-            HEARTH_WHISPER_MODEL="$PWD/models/whisper/ggml-tiny.en.bin"
+            HEARTH_WHISPER_MODEL="$PWD/models/whisper/ggml-tiny.en-q8_0.bin"
             HEARTH_WHISPER_MULTILINGUAL_MODEL="$PWD/models/whisper/ggml-base.bin")
   else
     args+=("$a")

@@ -38,6 +38,8 @@ if [ ! -d "$target/faster_whisper" ]; then
 fi
 
 cargo bench -p hearth-tests --bench voice -- "$PWD/$notes" "$threads"
+# The f16 original of the same weights, for the side by side with the 8-bit default.
+cargo bench -p hearth-tests --bench voice -- "$PWD/$notes" "$threads" "$PWD/models/whisper/ggml-tiny.en.bin" en
 PYTHONPATH="$target" python3 bench/voice_baseline.py "$notes" models/whisper/ct2-tiny.en "$threads"
 
 # Korean: espeak-ng's Korean voice through the multilingual base model, told the language is

@@ -24,7 +24,7 @@ else
   default HEARTH_EMBED_MODEL_DIR models/use-multilingual
 fi
 default ORT_DYLIB_PATH models/onnxruntime/libonnxruntime.so
-default HEARTH_WHISPER_MODEL models/whisper/ggml-tiny.en.bin
+default HEARTH_WHISPER_MODEL models/whisper/ggml-tiny.en-q8_0.bin
 default HEARTH_WHISPER_MULTILINGUAL_MODEL models/whisper/ggml-base.bin
 cargo build --release --locked --bin hearth
 exec target/release/hearth "${@:-run}"

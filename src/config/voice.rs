@@ -67,6 +67,8 @@ pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<VoiceSettings, 
         "HEARTH_WHISPER_FIT_WINDOW",
     )?;
     let mut models: Vec<WhisperConfig> = Vec::new();
+    // Whether the first model is multilingual (then there is no room for a second one).
+    let mut first_multilingual = false;
     for var in ["HEARTH_WHISPER_MODEL", "HEARTH_WHISPER_MULTILINGUAL_MODEL"] {
         let Some(model) = get(var).filter(|m| !m.trim().is_empty()) else {
             continue;
@@ -77,13 +79,16 @@ pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<VoiceSettings, 
                 var,
                 format!(
                     "{} does not exist (a whisper.cpp ggml model such as ggml-base.bin; \
-                     scripts/install-models.sh puts ggml-tiny.en.bin and ggml-base.bin in \
+                     scripts/install-models.sh puts ggml-tiny.en-q8_0.bin and ggml-base.bin in \
                      models/whisper)",
                     model.display()
                 ),
             ));
         }
-        let english_only = WhisperConfig::default_language(&model).is_some();
+        // From the file's header (its vocabulary), as whisper.cpp decides: names vary
+        // (`ggml-tiny.en.bin`, `ggml-base.en-q5_1.bin`, anything the owner renamed).
+        let english_only = !bot_core::voice::whisper::multilingual_from_header(&model)
+            .map_err(|e| bad(var, e.to_string()))?;
         if var == "HEARTH_WHISPER_MULTILINGUAL_MODEL" && english_only {
             return Err(bad(
                 var,
@@ -94,11 +99,7 @@ pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<VoiceSettings, 
                 ),
             ));
         }
-        if models
-            .iter()
-            .any(|m| WhisperConfig::default_language(&m.model).is_none())
-            && !english_only
-        {
+        if first_multilingual && !english_only {
             return Err(bad(
                 var,
                 "HEARTH_WHISPER_MODEL is already multilingual; set HEARTH_WHISPER_MODEL to an \
@@ -116,6 +117,7 @@ pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<VoiceSettings, 
                 _ => None,
             }
         };
+        first_multilingual |= models.is_empty() && !english_only;
         models.push(WhisperConfig {
             model,
             language,
@@ -148,10 +150,23 @@ mod tests {
         assert_eq!(err.var, "HEARTH_WHISPER_MODEL");
 
         let dir = tempfile::tempdir().unwrap();
-        let english = dir.path().join("ggml-tiny.en.bin");
-        let multi = dir.path().join("ggml-base.bin");
-        std::fs::write(&english, b"x").unwrap();
-        std::fs::write(&multi, b"x").unwrap();
+        // The header decides, not the name: whisper.cpp's magic, then the vocabulary size
+        // (51,864 for English-only models).
+        let header = |vocabulary: i32| {
+            [
+                &0x6767_6d6c_u32.to_le_bytes()[..],
+                &vocabulary.to_le_bytes(),
+            ]
+            .concat()
+        };
+        let english = dir.path().join("ggml-tiny.en-q8_0.bin");
+        let multi = dir.path().join("ggml-base.en.bin");
+        std::fs::write(&english, header(51_864)).unwrap();
+        std::fs::write(&multi, header(51_865)).unwrap();
+        let junk = dir.path().join("ggml-tiny.en.bin");
+        std::fs::write(&junk, b"x").unwrap();
+        let err = read(&[("HEARTH_WHISPER_MODEL", junk.to_str().unwrap())]).unwrap_err();
+        assert_eq!(err.var, "HEARTH_WHISPER_MODEL");
         let english = english.to_str().unwrap();
         let multi = multi.to_str().unwrap();
         let settings = read(&[("HEARTH_WHISPER_MODEL", english)]).unwrap();

@@ -115,7 +115,7 @@ fn run(notes: &[PathBuf], threads: usize, fit_window: bool, model: &Path, langua
         "hearth"
     };
     println!(
-        "{label} (whisper-rs, {name} f16, language {language}, {threads} threads, greedy, fit_window={fit_window}):"
+        "{label} (whisper-rs, {name}, language {language}, {threads} threads, greedy, fit_window={fit_window}):"
     );
     for path in notes {
         let bytes = std::fs::read(path).unwrap();

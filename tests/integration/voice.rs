@@ -283,7 +283,7 @@ async fn a_korean_voice_note_goes_through_the_multilingual_model_in_korean() {
     );
     let line = transcription_line(&bot.log(), 1);
     assert!(
-        line.contains("language=en") && line.contains("ggml-tiny.en.bin"),
+        line.contains("language=en") && line.contains("ggml-tiny.en-q8_0.bin"),
         "{line}"
     );
 
@@ -296,7 +296,7 @@ async fn a_korean_voice_note_goes_through_the_multilingual_model_in_korean() {
     })
     .await;
     let line = transcription_line(&bot.log(), 2);
-    assert!(line.contains("ggml-tiny.en.bin"), "{line}");
+    assert!(line.contains("ggml-tiny.en-q8_0.bin"), "{line}");
     assert_eq!(bot.terminate().await, Some(0));
 }
 

@@ -5,9 +5,11 @@
 use std::path::PathBuf;
 use std::process::Command;
 
-/// The Whisper model `scripts/install-models.sh` converts into `models/whisper/`.
+/// The English Whisper model `scripts/install-models.sh` converts into `models/whisper/` and
+/// `scripts/run.sh` uses by default (tiny.en, 8-bit).
 pub fn whisper_model() -> PathBuf {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/whisper/ggml-tiny.en.bin");
+    let path =
+        PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../models/whisper/ggml-tiny.en-q8_0.bin");
     assert!(
         path.is_file(),
         "{} is missing: run scripts/install-models.sh (scripts/test.sh does)",

@@ -28,15 +28,6 @@ pub struct WhisperConfig {
     pub fit_window: bool,
 }
 
-impl WhisperConfig {
-    /// The language to use for `model` when none is set: English for `.en` models,
-    /// detection otherwise.
-    pub fn default_language(model: &Path) -> Option<String> {
-        let name = model.file_name()?.to_string_lossy().to_lowercase();
-        (name.contains(".en.") || name.ends_with(".en")).then(|| "en".to_owned())
-    }
-}
-
 /// Encoder frames (50 per second, at most Whisper's 1,500 = 30 s) for `samples` at 16 kHz,
 /// with two seconds of margin so the last words are not cut.
 pub fn encoder_frames(samples: usize) -> i32 {
@@ -328,17 +319,5 @@ mod tests {
         assert_eq!(encoder_frames(16_000 * 10), 600);
         assert_eq!(encoder_frames(16_000 * 28), 1500, "never past 30 s");
         assert_eq!(encoder_frames(16_000 * 300), 1500);
-    }
-
-    #[test]
-    fn english_only_models_default_to_english() {
-        assert_eq!(
-            WhisperConfig::default_language(Path::new("models/ggml-tiny.en.bin")).as_deref(),
-            Some("en")
-        );
-        assert_eq!(
-            WhisperConfig::default_language(Path::new("ggml-base.bin")),
-            None
-        );
     }
 }
