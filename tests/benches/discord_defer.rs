@@ -109,6 +109,8 @@ async fn main() {
         single.push(latency);
     }
     let mut burst = Vec::new();
+    // The slowest of each round: a tail from one round (a stall) or from all (queueing).
+    let mut worst = Vec::new();
     let started = Instant::now();
     for round in 0..rounds() {
         let tokens: Vec<String> = (0..users())
@@ -121,6 +123,7 @@ async fn main() {
                     .expect("deferred");
             burst.push(latency);
         }
+        worst.push(burst[burst.len() - tokens.len()..].iter().max().copied());
     }
     let burst_time = started.elapsed();
     let violations = dc.violations();
@@ -136,6 +139,12 @@ async fn main() {
     );
     print_latencies("one at a time", &single);
     print_latencies("100 at once", &burst);
+    let worst: Vec<String> = worst
+        .iter()
+        .flatten()
+        .map(|d| format!("{:.0}", d.as_secs_f64() * 1000.0))
+        .collect();
+    println!("   slowest of each round, ms: {}", worst.join(", "));
     println!(
         "bursts took {:.1} s; late or refused responses: {}",
         burst_time.as_secs_f64(),

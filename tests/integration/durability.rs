@@ -132,6 +132,46 @@ async fn a_message_taken_but_not_answered_when_the_bot_is_killed_is_answered_aft
     );
 }
 
+/// A whole `getUpdates` batch is kept before Telegram is told it arrived: three messages
+/// that come in one batch, the bot killed as soon as Telegram is told, all three answered
+/// after the restart, once each and in the order they were sent.
+#[tokio::test]
+async fn a_whole_batch_taken_when_the_bot_is_killed_is_answered_after_the_restart() {
+    let h = Harness::new().await;
+    h.ollama
+        .push(Script::pieces(&["never ", "arrives"]).with_delay(Duration::from_secs(60)));
+    // Sent before the bot polls: the first getUpdates returns all three at once.
+    let said = ["first of three", "second of three", "third of three"];
+    let last = said
+        .iter()
+        .map(|text| h.tg.send_private(ALICE, "Alice", text))
+        .max()
+        .unwrap();
+    let bot = h.start_bot().await;
+    // The first is at the model (which never answers), the other two wait behind it.
+    hearth_tests::eventually(WAIT, || (!h.ollama.requests().is_empty()).then_some(()))
+        .await
+        .unwrap();
+    hearth_tests::eventually(WAIT, || (h.tg.confirmed() > last).then_some(()))
+        .await
+        .expect("the bot confirmed the batch");
+    bot.kill();
+
+    let bot = h.start_bot().await;
+    h.reply_containing(ALICE, "echo: third of three").await;
+    let answers: Vec<String> =
+        h.tg.messages(ALICE)
+            .iter()
+            .map(|m| m.text.clone())
+            .filter(|t| t.contains("echo: "))
+            .collect();
+    assert_eq!(answers.len(), said.len(), "{answers:?}");
+    for (answer, text) in answers.iter().zip(said) {
+        assert!(answer.contains(text), "{answers:?}");
+    }
+    assert_eq!(bot.terminate().await, Some(0));
+}
+
 /// A tmpfs mounted for one test and unmounted after it.
 struct Tmpfs(tempfile::TempDir);
 

@@ -100,8 +100,8 @@ pub fn load(path: &Path) -> Vec<Conversation> {
         .collect()
 }
 
-/// The default ranking; `SHARE=` and `PRF=` in the environment override its neighbour share
-/// and feedback weight (to measure what each adds).
+/// The default ranking; `SHARE=`, `PRF=`, `K1=` and `B=` in the environment override its
+/// neighbour share, feedback weight and BM25 parameters (to measure what each adds).
 pub fn ranking() -> bot_core::memory::index::RankConfig {
     let mut config = bot_core::memory::index::RankConfig::default();
     if let Ok(share) = std::env::var("SHARE") {
@@ -109,6 +109,12 @@ pub fn ranking() -> bot_core::memory::index::RankConfig {
     }
     if let Ok(feedback) = std::env::var("PRF") {
         config.feedback = feedback.parse().expect("PRF is a number");
+    }
+    if let Ok(k1) = std::env::var("K1") {
+        config.k1 = k1.parse().expect("K1 is a number");
+    }
+    if let Ok(b) = std::env::var("B") {
+        config.b = b.parse().expect("B is a number");
     }
     config
 }
