@@ -78,15 +78,9 @@ async fn keep(service: &ChatService, update: &Update) {
 /// of it on; the next `getUpdates`, which confirms the batch to Telegram, is sent only when
 /// the dispatcher asks for more after the last one.
 pub(crate) struct Journaled {
-    bot: Bot,
-    timeout: Duration,
-    service: ChatService,
-    /// Updates answered from the inbox at start: Telegram sends those again when the
-    /// crash came before it was told they arrived, and the copies are skipped.
-    replayed: Arc<HashSet<u32>>,
-    allowed_updates: Option<Vec<AllowedUpdate>>,
     token: StopToken,
-    flag: StopFlag,
+    /// Where each stream starts from.
+    start: PollState,
 }
 
 impl Journaled {
@@ -109,13 +103,18 @@ impl Journaled {
         }
         let (token, flag) = mk_stop_token();
         Self {
-            bot,
-            timeout,
-            service,
-            replayed: Arc::new(replayed),
-            allowed_updates: None,
             token,
-            flag,
+            start: PollState {
+                bot,
+                timeout,
+                service,
+                replayed: Arc::new(replayed),
+                allowed_updates: None,
+                flag,
+                offset: 0,
+                errors: 0,
+                pause: None,
+            },
         }
     }
 }
@@ -128,16 +127,20 @@ impl UpdateListener for Journaled {
     }
 
     fn hint_allowed_updates(&mut self, hint: &mut dyn Iterator<Item = AllowedUpdate>) {
-        self.allowed_updates = Some(hint.collect());
+        self.start.allowed_updates = Some(hint.collect());
     }
 }
 
 /// Where the long poll is between two batches.
+#[derive(Clone)]
 struct PollState {
     bot: Bot,
     timeout: Duration,
     service: ChatService,
+    /// Updates answered from the inbox at start: Telegram sends those again when the
+    /// crash came before it was told they arrived, and the copies are skipped.
     replayed: Arc<HashSet<u32>>,
+    /// The kinds of update to ask for, sent with the first `getUpdates`.
     allowed_updates: Option<Vec<AllowedUpdate>>,
     flag: StopFlag,
     /// The first update not yet confirmed to Telegram.
@@ -245,17 +248,7 @@ impl<'a> AsUpdateStream<'a> for Journaled {
     type Stream = BoxStream<'a, Result<Update, RequestError>>;
 
     fn as_stream(&'a mut self) -> Self::Stream {
-        let state = PollState {
-            bot: self.bot.clone(),
-            timeout: self.timeout,
-            service: self.service.clone(),
-            replayed: Arc::clone(&self.replayed),
-            allowed_updates: self.allowed_updates.take(),
-            flag: self.flag.clone(),
-            offset: 0,
-            errors: 0,
-            pause: None,
-        };
+        let state = self.start.clone();
         futures::stream::unfold(state, |mut state| async move {
             let batch = state.next_batch().await?;
             Some((futures::stream::iter(batch), state))
