@@ -78,6 +78,18 @@ async fn shutdown_cancels_a_reply_that_outlives_the_grace_period() {
     );
 }
 
+/// Kills `bot` (SIGKILL) once a request is at the model and Telegram has been told every
+/// update up to `last` arrived, so it will never send them again.
+async fn kill_once_taken(h: &Harness, bot: hearth_tests::bot::BotProcess, last: i64) {
+    hearth_tests::eventually(WAIT, || (!h.ollama.requests().is_empty()).then_some(()))
+        .await
+        .unwrap();
+    hearth_tests::eventually(WAIT, || (h.tg.confirmed() > last).then_some(()))
+        .await
+        .expect("the bot confirmed the updates");
+    bot.kill();
+}
+
 /// Regression: teloxide tells Telegram an update arrived as soon as it has handed it to the
 /// handler, long before the answer; a bot killed in between lost the message for good. Now
 /// it is kept in the inbox before Telegram is told, and answered after the restart, once.
@@ -89,14 +101,7 @@ async fn a_message_taken_but_not_answered_when_the_bot_is_killed_is_answered_aft
     let bot = h.start_bot().await;
     let update =
         h.tg.send_private(ALICE, "Alice", "what is the capital of Peru?");
-    hearth_tests::eventually(WAIT, || (!h.ollama.requests().is_empty()).then_some(()))
-        .await
-        .unwrap();
-    // Telegram has been told the bot has it: it will never send it again.
-    hearth_tests::eventually(WAIT, || (h.tg.confirmed() > update).then_some(()))
-        .await
-        .expect("the bot confirmed the update");
-    bot.kill();
+    kill_once_taken(&h, bot, update).await;
 
     let bot = h.start_bot().await;
     h.reply_containing(ALICE, "echo: what is the capital of Peru?")
@@ -149,13 +154,7 @@ async fn a_whole_batch_taken_when_the_bot_is_killed_is_answered_after_the_restar
         .unwrap();
     let bot = h.start_bot().await;
     // The first is at the model (which never answers), the other two wait behind it.
-    hearth_tests::eventually(WAIT, || (!h.ollama.requests().is_empty()).then_some(()))
-        .await
-        .unwrap();
-    hearth_tests::eventually(WAIT, || (h.tg.confirmed() > last).then_some(()))
-        .await
-        .expect("the bot confirmed the batch");
-    bot.kill();
+    kill_once_taken(&h, bot, last).await;
 
     let bot = h.start_bot().await;
     h.reply_containing(ALICE, "echo: third of three").await;
