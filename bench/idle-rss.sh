@@ -8,6 +8,8 @@
 # --models starts it with the default models as scripts/run.sh does (the Universal Sentence
 # Encoder for memories, Whisper tiny.en and base for voice notes; scripts/install-models.sh).
 # Needs python3. Reported in BENCHMARKS.md.
+# WRAP="command args" runs the binary under that command (scripts/startup-order.sh traces the
+# start-up with valgrind this way; the RSS printed is then the wrapper's).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 models=()
@@ -23,6 +25,7 @@ for a in "$@"; do
   fi
 done
 bin=$(realpath "${args[0]:-target/release/hearth}")
+read -r -a wrap <<< "${WRAP:-}"
 runs=${args[1]:-3}
 settle=3
 if [ ${#models[@]} -gt 0 ]; then settle=10; fi
@@ -62,7 +65,7 @@ for _ in $(seq "$runs"); do
   started=$(date +%s.%N)
   env -i PATH="$PATH" HOME="$d" TELEGRAM_BOT_TOKEN=123456:TEST-idle-token TELEGRAM_API_URL=http://127.0.0.1:$port \
     OLLAMA_HOST=http://127.0.0.1:9 HEARTH_DATA_DIR="$d/data" HEARTH_TELEGRAM_ALLOWED_USERS=1 RUST_LOG=warn \
-    "${models[@]}" "$bin" run > "$d/log" 2>&1 &
+    "${models[@]}" "${wrap[@]}" "$bin" run > "$d/log" 2>&1 &
   pid=$!
   sleep "$settle"
   rss=$(awk '/^VmRSS/{print $2}' /proc/$pid/status)

@@ -122,7 +122,8 @@ fn the_dockerfile_is_multi_stage() {
 }
 
 /// The build stage copies everything `cargo build` needs: every workspace member, the root
-/// build script and `.cargo` (the CPU baseline the release binary is built for).
+/// build script, `.cargo` (the CPU baseline the release binary is built for) and the start-up
+/// symbol order the build script hands the linker (idle memory).
 #[test]
 fn the_dockerfile_copies_every_workspace_member() {
     let dockerfile = deploy("Dockerfile");
@@ -144,7 +145,16 @@ fn the_dockerfile_copies_every_workspace_member() {
         .iter()
         .map(|m| m.as_str().unwrap().to_owned())
         .collect();
-    needed.extend(["src", "build.rs", ".cargo", "Cargo.lock"].map(str::to_owned));
+    needed.extend(
+        [
+            "src",
+            "build.rs",
+            ".cargo",
+            "Cargo.lock",
+            "scripts/startup-symbols.txt",
+        ]
+        .map(str::to_owned),
+    );
     for path in needed {
         assert!(
             copied.contains(&path.as_str()),
