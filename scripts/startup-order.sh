@@ -12,7 +12,10 @@
 # When to run it: after dependency updates or large changes to start-up code. A stale list is
 # harmless (names the binary no longer has are skipped); it only places less of the start-up
 # together. The names are stable across machines and checkout paths for the same Cargo.lock,
-# toolchain and flags (cargo hashes workspace members by their path inside the workspace).
+# toolchain and flags (cargo hashes workspace members by their path inside the workspace; the
+# workspace's crates are built as one code unit each, so LLVM gives their functions no
+# path-dependent `.llvm.<hash>` suffix). Dependencies' shared functions keep that suffix, which
+# follows CARGO_HOME: built with another one, those few names do not match.
 #
 # Usage: scripts/startup-order.sh   (installs valgrind with apt-get if missing; needs python3)
 set -euo pipefail
