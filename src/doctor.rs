@@ -548,14 +548,23 @@ async fn check_embedder(config: &Config, report: &mut Report) {
     let result = tokio::task::spawn_blocking(move || {
         let embedder = load_models(&models, &weights)?;
         let vectors = embedder.embed(&["Hearth checks its embedding model.".to_owned()])?;
-        let floor = embedder.relevance_floor();
-        Ok::<_, bot_core::memory::embed::EmbedError>((embedder.describe(), vectors[0].len(), floor))
+        let own = [
+            embedder
+                .relevance_floor()
+                .map(|f| format!("its relevance floor {f}, ")),
+            embedder
+                .dense_weight()
+                .map(|w| format!("its dense weight {w}, ")),
+        ]
+        .into_iter()
+        .flatten()
+        .collect::<String>();
+        Ok::<_, bot_core::memory::embed::EmbedError>((embedder.describe(), vectors[0].len(), own))
     })
     .await;
     match result {
-        Ok(Ok((name, dim, floor))) => report.pass(&format!(
-            "embedding model {name} loads and embeds ({dim} dimensions, {}{} ms)",
-            floor.map_or_else(String::new, |f| format!("its relevance floor {f}, ")),
+        Ok(Ok((name, dim, own))) => report.pass(&format!(
+            "embedding model {name} loads and embeds ({dim} dimensions, {own}{} ms)",
             started.elapsed().as_millis()
         )),
         Ok(Err(e)) => report.fail(

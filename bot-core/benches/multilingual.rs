@@ -36,7 +36,7 @@ use chrono::Utc;
 
 #[path = "common/locomo.rs"]
 mod locomo;
-use locomo::{load, ranking, recall, smoke, synthetic};
+use locomo::{load, ranking_for, recall, smoke, synthetic};
 
 fn fastembed(models: &Path, dir: &str) -> Arc<dyn Embedder> {
     Arc::new(
@@ -153,7 +153,7 @@ fn korean_set(
         index.add(&i.to_string(), text, Utc::now(), Some(vector));
     }
     let queries = embed_all(asker, questions);
-    let hybrid = ranking();
+    let hybrid = ranking_for(embedder);
     let dense = RankConfig {
         dense_weight: 1.0,
         dense_floor: -1.0,
@@ -265,7 +265,7 @@ fn main() {
         // LoCoMo, dense and hybrid R@10, and throughput over every turn.
         let (mut dense, mut hybrid, mut questions) = (0.0, 0.0, 0usize);
         let (mut turns, mut embed_s) = (0usize, 0.0f64);
-        let hybrid_config = ranking();
+        let hybrid_config = ranking_for(embedder.as_ref());
         let dense_config = RankConfig {
             dense_weight: 1.0,
             dense_floor: -1.0,
@@ -404,7 +404,7 @@ fn floors(embedder: &Arc<dyn Embedder>, conversations: &[locomo::Conversation], 
     for floor in [0.3, 0.25, 0.2, 0.15, 0.1] {
         let config = RankConfig {
             dense_floor: floor,
-            ..ranking()
+            ..ranking_for(embedder)
         };
         let r10 = |index: &Index, questions: &[String], vectors: &[Vec<f32>]| {
             let mut total = 0.0;

@@ -100,10 +100,14 @@ pub fn load(path: &Path) -> Vec<Conversation> {
         .collect()
 }
 
-/// The default ranking; `SHARE=`, `PRF=`, `K1=` and `B=` in the environment override its
-/// neighbour share, feedback weight and BM25 parameters (to measure what each adds).
+/// The default ranking; `DENSE=`, `SHARE=`, `PRF=`, `K1=` and `B=` in the environment override
+/// its dense weight, neighbour share, feedback weight and BM25 parameters (to measure what each
+/// adds).
 pub fn ranking() -> bot_core::memory::index::RankConfig {
     let mut config = bot_core::memory::index::RankConfig::default();
+    if let Ok(dense) = std::env::var("DENSE") {
+        config.dense_weight = dense.parse().expect("DENSE is a number");
+    }
     if let Ok(share) = std::env::var("SHARE") {
         config.neighbour_share = share.parse().expect("SHARE is a number");
     }
@@ -115,6 +119,20 @@ pub fn ranking() -> bot_core::memory::index::RankConfig {
     }
     if let Ok(b) = std::env::var("B") {
         config.b = b.parse().expect("B is a number");
+    }
+    config
+}
+
+/// [`ranking`] as the bot ranks with `embedder`: with the model's own dense weight
+/// (`hearth.json`), unless `DENSE=` overrides it.
+pub fn ranking_for(
+    embedder: &dyn bot_core::memory::embed::Embedder,
+) -> bot_core::memory::index::RankConfig {
+    let mut config = ranking();
+    if std::env::var("DENSE").is_err()
+        && let Some(weight) = embedder.dense_weight()
+    {
+        config.dense_weight = weight;
     }
     config
 }

@@ -52,6 +52,14 @@ pub trait Embedder: Send + Sync {
         None
     }
 
+    /// The weight of this model's cosines against the keyword score in memory ranking
+    /// (`RankConfig::dense_weight`), when the model wants its own; `None` keeps the
+    /// configured one. A multilingual model that carries questions across languages earns
+    /// more weight than the default: measured per model in BENCHMARKS.md.
+    fn dense_weight(&self) -> Option<f32> {
+        None
+    }
+
     /// Whether [`embed`](Self::embed) answers now; `false` while the model is still loading
     /// (see [`Deferred`]), when a call waits for it.
     fn ready(&self) -> bool {
@@ -120,16 +128,26 @@ pub fn combined_name(parts: &[(String, f32)]) -> String {
         .join(" + ")
 }
 
+/// What a model says about ranking with it (its folder's `hearth.json`); `None` keeps the
+/// configured value.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+pub struct Tuning {
+    /// See [`Embedder::relevance_floor`].
+    pub relevance_floor: Option<f32>,
+    /// See [`Embedder::dense_weight`].
+    pub dense_weight: Option<f32>,
+}
+
 /// An embedder that loads on a background thread, so the bot starts answering at once.
 ///
-/// Its name and relevance floor are known before the model loads (they stamp vectors and
+/// Its name and ranking tuning (relevance floor, dense weight) are known before the model loads (they stamp vectors and
 /// set thresholds, so they must be the loaded model's: [`Deferred::start`] is given them and
 /// a mismatch is logged). Until the model is in, [`Embedder::ready`] is `false` and
 /// [`Embedder::embed`] waits for it; if loading fails, every call returns that error (memory
 /// and notes search fall back to keywords).
 pub struct Deferred {
     name: String,
-    floor: Option<f32>,
+    tuning: Tuning,
     state: std::sync::Mutex<Loading>,
     loaded: std::sync::Condvar,
 }
@@ -175,15 +193,15 @@ impl Drop for LoadingGuard {
 }
 
 impl Deferred {
-    /// Runs `load` on a new thread; `name` and `floor` are what the loaded model will say.
+    /// Runs `load` on a new thread; `name` and `tuning` are what the loaded model will say.
     pub fn start(
         name: String,
-        floor: Option<f32>,
+        tuning: Tuning,
         load: impl FnOnce() -> Result<std::sync::Arc<dyn Embedder>, EmbedError> + Send + 'static,
     ) -> std::sync::Arc<Self> {
         let deferred = std::sync::Arc::new(Self {
             name,
-            floor,
+            tuning,
             state: std::sync::Mutex::new(Loading::Pending),
             loaded: std::sync::Condvar::new(),
         });
@@ -199,7 +217,7 @@ impl Deferred {
                         if model.describe() != filling.name {
                             tracing::warn!(expected = %filling.name, loaded = %model.describe(), "the embedding model names itself differently than expected");
                         }
-                        tracing::info!(model = %filling.name, relevance_floor = ?filling.floor, load_ms = started.elapsed().as_millis() as u64, "embedding model loaded");
+                        tracing::info!(model = %filling.name, relevance_floor = ?filling.tuning.relevance_floor, dense_weight = ?filling.tuning.dense_weight, load_ms = started.elapsed().as_millis() as u64, "embedding model loaded");
                         Loading::Ready(model)
                     }
                     Ok(Err(e)) => {
@@ -253,7 +271,11 @@ impl Embedder for Deferred {
     }
 
     fn relevance_floor(&self) -> Option<f32> {
-        self.floor
+        self.tuning.relevance_floor
+    }
+
+    fn dense_weight(&self) -> Option<f32> {
+        self.tuning.dense_weight
     }
 
     fn ready(&self) -> bool {
@@ -319,12 +341,17 @@ mod tests {
     #[test]
     fn a_deferred_embedder_is_named_at_once_and_waits_for_its_model() {
         let (release, gate) = mpsc::channel::<()>();
-        let deferred = Deferred::start("fixed".into(), Some(0.4), move || {
+        let tuning = Tuning {
+            relevance_floor: Some(0.4),
+            dense_weight: Some(0.6),
+        };
+        let deferred = Deferred::start("fixed".into(), tuning, move || {
             gate.recv().unwrap();
             Ok(Arc::new(Fixed) as Arc<dyn Embedder>)
         });
         assert_eq!(deferred.describe(), "fixed");
         assert_eq!(deferred.relevance_floor(), Some(0.4));
+        assert_eq!(deferred.dense_weight(), Some(0.6));
         assert!(!deferred.ready());
         let (sent, got) = mpsc::channel();
         let waiting = Arc::clone(&deferred);
@@ -342,7 +369,7 @@ mod tests {
     #[test]
     fn the_exit_waits_for_a_model_still_loading() {
         let (release, gate) = mpsc::channel::<()>();
-        let deferred = Deferred::start("slow".into(), None, move || {
+        let deferred = Deferred::start("slow".into(), Tuning::default(), move || {
             gate.recv().unwrap();
             Ok(Arc::new(Fixed) as Arc<dyn Embedder>)
         });
@@ -358,7 +385,7 @@ mod tests {
 
     #[test]
     fn a_model_that_fails_to_load_answers_every_call_with_the_error() {
-        let deferred = Deferred::start("broken".into(), None, || {
+        let deferred = Deferred::start("broken".into(), Tuning::default(), || {
             Err(EmbedError::Model("model.onnx is not an ONNX file".into()))
         });
         let error = deferred.embed(&["x".into()]).unwrap_err();

@@ -18,7 +18,7 @@ use fastembed::{
 };
 
 use super::embed::{
-    CombinedEmbedder, Deferred, EmbedError, EmbedModelSource, Embedder, FastEmbedConfig,
+    CombinedEmbedder, Deferred, EmbedError, EmbedModelSource, Embedder, FastEmbedConfig, Tuning,
     combined_name, normalized,
 };
 use super::unigram::{UnigramTokenizer, Unsupported};
@@ -30,7 +30,7 @@ const BATCH: usize = 32;
 pub struct FastEmbedder {
     model: Mutex<Pipeline>,
     name: String,
-    floor: Option<f32>,
+    tuning: Tuning,
 }
 
 /// How texts become vectors.
@@ -167,6 +167,18 @@ impl Compact {
 struct ModelNotes {
     /// See [`Embedder::relevance_floor`].
     relevance_floor: Option<f32>,
+    /// See [`Embedder::dense_weight`].
+    dense_weight: Option<f32>,
+}
+
+impl ModelNotes {
+    /// The notes' values that make sense (a cosine, a weight between 0 and 1).
+    fn tuning(&self) -> Tuning {
+        Tuning {
+            relevance_floor: self.relevance_floor.filter(|f| (-1.0..=1.0).contains(f)),
+            dense_weight: self.dense_weight.filter(|w| (0.0..=1.0).contains(w)),
+        }
+    }
 }
 
 /// Reads `hearth.json` in `dir`, if there is one; a broken one is an error, not ignored.
@@ -226,10 +238,9 @@ impl FastEmbedder {
         };
         drop(shared);
         let threads = config.threads.max(1);
-        let (model, name, floor) = match &config.model {
+        let (model, name, tuning) = match &config.model {
             EmbedModelSource::Dir(dir) => {
-                let notes = model_notes(dir)?;
-                let floor = notes.relevance_floor.filter(|f| (-1.0..=1.0).contains(f));
+                let tuning = model_notes(dir)?.tuning();
                 let tokenizer = if compact {
                     UnigramTokenizer::from_dir(dir, config.max_length)?
                 } else {
@@ -241,7 +252,7 @@ impl FastEmbedder {
                         return Ok(Self {
                             model: Mutex::new(Pipeline::Compact(Box::new(compact))),
                             name: source_name(&config.model),
-                            floor,
+                            tuning,
                         });
                     }
                     Err(Unsupported(why)) => {
@@ -263,7 +274,7 @@ impl FastEmbedder {
                     .with_intra_threads(threads);
                 let model = TextEmbedding::try_new_from_user_defined(user_model, options)
                     .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
-                (model, source_name(&config.model), floor)
+                (model, source_name(&config.model), tuning)
             }
             EmbedModelSource::Builtin(name) => {
                 let builtin: EmbeddingModel = name.parse().map_err(EmbedError::Model)?;
@@ -273,13 +284,13 @@ impl FastEmbedder {
                     .with_intra_threads(threads);
                 let model = TextEmbedding::try_new(options)
                     .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
-                (model, source_name(&config.model), None)
+                (model, source_name(&config.model), Tuning::default())
             }
         };
         Ok(Self {
             model: Mutex::new(Pipeline::Fastembed(Box::new(model))),
             name,
-            floor,
+            tuning,
         })
     }
 }
@@ -303,13 +314,13 @@ const MODEL_FILES: [&str; 5] = [
 
 /// What [`load_models`] will load, checked without loading it: the runtime library and
 /// every model file are there, each folder's `hearth.json` reads, built-in names are known.
-/// Returns the name and relevance floor the loaded embedder will have. Quick.
+/// Returns the name and ranking tuning the loaded embedder will have. Quick.
 pub fn check_models(
     configs: &[FastEmbedConfig],
     weights: &[f32],
-) -> Result<(String, Option<f32>), EmbedError> {
+) -> Result<(String, Tuning), EmbedError> {
     let mut parts = Vec::new();
-    let mut floor = None;
+    let mut tuning = Tuning::default();
     for (i, config) in configs.iter().enumerate() {
         if !config.ort_library.exists() {
             return Err(EmbedError::Runtime {
@@ -328,13 +339,11 @@ pub fn check_models(
                         });
                     }
                 }
-                floor = model_notes(dir)?
-                    .relevance_floor
-                    .filter(|f| (-1.0..=1.0).contains(f));
+                tuning = model_notes(dir)?.tuning();
             }
             EmbedModelSource::Builtin(name) => {
                 name.parse::<EmbeddingModel>().map_err(EmbedError::Model)?;
-                floor = None;
+                tuning = Tuning::default();
             }
         }
         parts.push((
@@ -344,9 +353,9 @@ pub fn check_models(
     }
     match parts.len() {
         0 => Err(EmbedError::Model("no embedding model configured".into())),
-        1 => Ok((parts.remove(0).0, floor)),
-        // A combination has no floor of its own (the configured one applies).
-        _ => Ok((combined_name(&parts), None)),
+        1 => Ok((parts.remove(0).0, tuning)),
+        // A combination has no tuning of its own (the configured values apply).
+        _ => Ok((combined_name(&parts), Tuning::default())),
     }
 }
 
@@ -357,9 +366,9 @@ pub fn load_models_in_background(
     configs: &[FastEmbedConfig],
     weights: &[f32],
 ) -> Result<std::sync::Arc<dyn Embedder>, EmbedError> {
-    let (name, floor) = check_models(configs, weights)?;
+    let (name, tuning) = check_models(configs, weights)?;
     let (configs, weights) = (configs.to_vec(), weights.to_vec());
-    Ok(Deferred::start(name, floor, move || {
+    Ok(Deferred::start(name, tuning, move || {
         load_models(&configs, &weights)
     }))
 }
@@ -416,7 +425,11 @@ impl Embedder for FastEmbedder {
     }
 
     fn relevance_floor(&self) -> Option<f32> {
-        self.floor
+        self.tuning.relevance_floor
+    }
+
+    fn dense_weight(&self) -> Option<f32> {
+        self.tuning.dense_weight
     }
 }
 
@@ -657,6 +670,22 @@ mod tests {
         )
         .unwrap();
         assert_eq!(model_notes(dir.path()).unwrap().relevance_floor, Some(0.25));
+        assert_eq!(model_notes(dir.path()).unwrap().dense_weight, None);
+        std::fs::write(
+            dir.path().join("hearth.json"),
+            r#"{"relevance_floor": 0.25, "dense_weight": 0.5}"#,
+        )
+        .unwrap();
+        let tuning = model_notes(dir.path()).unwrap().tuning();
+        assert_eq!(tuning.relevance_floor, Some(0.25));
+        assert_eq!(tuning.dense_weight, Some(0.5));
+        // Values out of range are not used (the configured ones apply).
+        std::fs::write(
+            dir.path().join("hearth.json"),
+            r#"{"relevance_floor": 3, "dense_weight": -0.5}"#,
+        )
+        .unwrap();
+        assert_eq!(model_notes(dir.path()).unwrap().tuning(), Tuning::default());
         std::fs::write(dir.path().join("hearth.json"), "{not json").unwrap();
         let err = model_notes(dir.path())
             .err()

@@ -8,8 +8,8 @@
 //! out of the prompt: a memory must share a keyword with the query or be close
 //! enough in meaning.
 //!
-//! Two cheap steps on top (LoCoMo R@10 67.8 -> 73.9 with MiniLM, 65.2 -> 70.2 with the
-//! multilingual model, BENCHMARKS.md): each memory gets a share of the mean score of the
+//! Two cheap steps on top (LoCoMo R@10 67.8 -> 75.2 with MiniLM, 65.2 -> 71.3 with the
+//! multilingual model, with the weights tuned together, BENCHMARKS.md): each memory gets a share of the mean score of the
 //! memories saved right before and after it within an hour (`neighbour_share`: one
 //! conversation's facts sit together, and the answer is often next to the match), and the
 //! words of the three best hits are added to the keyword query with a small weight
@@ -24,7 +24,8 @@ use chrono::{DateTime, Utc};
 /// Ranking settings.
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RankConfig {
-    /// Weight of the dense score; the keyword score gets `1 - dense_weight`.
+    /// Weight of the dense score; the keyword score gets `1 - dense_weight`. A model may set
+    /// its own (`Embedder::dense_weight`).
     pub dense_weight: f32,
     /// Cosine similarity a memory needs when it shares no keyword with the query.
     pub dense_floor: f32,
@@ -45,12 +46,12 @@ pub struct RankConfig {
 impl Default for RankConfig {
     fn default() -> Self {
         Self {
-            dense_weight: 0.5,
+            dense_weight: 0.4,
             dense_floor: 0.3,
             k1: 1.2,
             b: 0.75,
-            neighbour_share: 0.3,
-            feedback: 0.3,
+            neighbour_share: 0.4,
+            feedback: 0.4,
         }
     }
 }

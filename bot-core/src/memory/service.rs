@@ -103,7 +103,8 @@ const LOADED_IDLE: std::time::Duration = std::time::Duration::from_secs(30 * 60)
 
 impl Memories {
     /// A service over `store`; without an embedder, retrieval is by keywords alone. A model
-    /// with a relevance floor of its own ([`Embedder::relevance_floor`]) sets the rank's.
+    /// with a relevance floor or dense weight of its own ([`Embedder::relevance_floor`],
+    /// [`Embedder::dense_weight`]) sets the rank's.
     pub fn new(
         store: Arc<dyn MemoryStore>,
         embedder: Option<Arc<dyn Embedder>>,
@@ -111,6 +112,9 @@ impl Memories {
     ) -> Self {
         if let Some(floor) = embedder.as_ref().and_then(|e| e.relevance_floor()) {
             config.rank.dense_floor = floor;
+        }
+        if let Some(weight) = embedder.as_ref().and_then(|e| e.dense_weight()) {
+            config.rank.dense_weight = weight;
         }
         Self {
             model_id: embedder.as_ref().map(|e| e.describe()),

@@ -459,10 +459,11 @@ fn a_model_loaded_in_the_background_has_the_name_and_floor_it_was_given_at_start
         (vec![config("minilm")], vec![]),
         (vec![config("minilm"), config("minilm")], vec![3.0, 1.0]),
     ] {
-        let (name, floor) = check_models(&configs, &weights).unwrap();
+        let (name, tuning) = check_models(&configs, &weights).unwrap();
         let loaded = load_models(&configs, &weights).unwrap();
         assert_eq!(name, loaded.describe());
-        assert_eq!(floor, loaded.relevance_floor());
+        assert_eq!(tuning.relevance_floor, loaded.relevance_floor());
+        assert_eq!(tuning.dense_weight, loaded.dense_weight());
         let deferred = load_models_in_background(&configs, &weights).unwrap();
         assert_eq!(deferred.describe(), loaded.describe());
         let text = vec!["the cat sleeps".to_owned()];

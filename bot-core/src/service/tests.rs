@@ -978,10 +978,11 @@ async fn a_message_while_the_memory_model_loads_waits_for_it_with_a_notice() {
         }
     }
     let (release, gate) = std::sync::mpsc::channel::<()>();
-    let embedder: Arc<dyn Embedder> = Deferred::start("ones".into(), None, move || {
-        gate.recv().ok();
-        Ok(Arc::new(Ones) as Arc<dyn Embedder>)
-    });
+    let embedder: Arc<dyn Embedder> =
+        Deferred::start("ones".into(), Default::default(), move || {
+            gate.recv().ok();
+            Ok(Arc::new(Ones) as Arc<dyn Embedder>)
+        });
     let model = Arc::new(ScriptedModel::new(&["m"], 4096));
     model.push_text(&["hello"], Duration::ZERO);
     model.push_text(&["again"], Duration::ZERO);
