@@ -261,8 +261,10 @@ async fn the_owner_manages_memories_from_the_command_line() {
 async fn a_korean_memory_is_found_by_korean_and_english_questions() {
     let h = Harness::new().await.with_multilingual_embeddings();
     let bot = h.start_bot().await;
-    // The model folder's hearth.json (written by install-models.sh) sets its relevance floor.
-    bot.wait_for_log("relevance_floor=Some(0.25)", WAIT).await;
+    // The model folder's hearth.json (written by install-models.sh) sets its relevance floor
+    // and its dense weight.
+    bot.wait_for_log("relevance_floor=Some(0.25) dense_weight=Some(0.5)", WAIT)
+        .await;
     h.tg.send_private_in(ALICE, "Alice", "/remember 우리 고양이 이름은 나비야", "ko");
     h.reply_containing(ALICE, "기억해 둘게요").await;
     // Alice's messages are handled in order: this one is stored before her questions.
