@@ -174,16 +174,44 @@ impl Index {
         self.slots.contains_key(id)
     }
 
-    /// Adds a memory, replacing the one with the same id. A vector of the wrong size is
-    /// treated as missing.
+    /// Adds a memory, replacing the one with the same id (in its slot). A vector of the wrong
+    /// size is treated as missing.
     pub fn add(&mut self, id: &str, text: &str, created: DateTime<Utc>, vector: Option<&[f32]>) {
-        self.remove(id);
         if let Some(v) = vector.filter(|v| self.dim == 0 && !v.is_empty()) {
             self.dim = v.len();
             self.vectors = vec![0.0; self.docs.len() * self.dim];
             self.quantized = vec![0; self.docs.len() * self.dim];
         }
+        // A memory added again (corrected, or re-embedded for a new model) keeps its slot, and
+        // with it its place among the memories saved around it (its neighbours).
+        if let Some(&slot) = self.slots.get(id) {
+            self.unpost(slot);
+            let (terms, len) = self.post(slot, text);
+            let doc = &mut self.docs[slot as usize];
+            doc.created = created;
+            doc.terms = terms;
+            doc.len = len;
+            self.set_vector(slot as usize, vector);
+            return;
+        }
         let index = self.docs.len() as u32;
+        let (terms, len) = self.post(index, text);
+        self.docs.push(Doc {
+            id: id.to_owned(),
+            created,
+            terms,
+            len,
+            alive: true,
+        });
+        self.slots.insert(id.to_owned(), index);
+        self.vectors.extend(std::iter::repeat_n(0.0, self.dim));
+        self.quantized.extend(std::iter::repeat_n(0, self.dim));
+        self.scales.push(0.0);
+        self.set_vector(index as usize, vector);
+    }
+
+    /// Adds `text`'s terms to the postings as slot `slot`'s; returns them and its length.
+    fn post(&mut self, slot: u32, text: &str) -> (Vec<(u32, u32)>, u32) {
         let mut terms: HashMap<u32, u32> = HashMap::new();
         let words = tokens(text);
         for word in &words {
@@ -193,27 +221,40 @@ impl Index {
         }
         let terms: Vec<(u32, u32)> = terms.into_iter().collect();
         for &(term, count) in &terms {
-            self.postings.entry(term).or_default().push((index, count));
+            self.postings.entry(term).or_default().push((slot, count));
         }
         self.total_len += words.len() as u64;
-        self.docs.push(Doc {
-            id: id.to_owned(),
-            created,
-            terms,
-            len: words.len() as u32,
-            alive: true,
-        });
-        self.slots.insert(id.to_owned(), index);
+        (terms, words.len() as u32)
+    }
+
+    /// Takes slot `slot`'s terms out of the postings.
+    fn unpost(&mut self, slot: u32) {
+        let doc = &mut self.docs[slot as usize];
+        self.total_len -= u64::from(doc.len);
+        for (term, _) in std::mem::take(&mut doc.terms) {
+            if let Some(docs) = self.postings.get_mut(&term) {
+                docs.retain(|&(d, _)| d != slot);
+                if docs.is_empty() {
+                    self.postings.remove(&term);
+                }
+            }
+        }
+        doc.len = 0;
+    }
+
+    /// Writes slot `slot`'s vector (zeros, and so never found by meaning, without one of the
+    /// index's dimension).
+    fn set_vector(&mut self, slot: usize, vector: Option<&[f32]>) {
+        let range = slot * self.dim..(slot + 1) * self.dim;
         match vector.filter(|v| v.len() == self.dim) {
             Some(v) => {
-                self.vectors.extend_from_slice(v);
-                let scale = quantize(v, &mut self.quantized);
-                self.scales.push(scale);
+                self.vectors[range.clone()].copy_from_slice(v);
+                self.scales[slot] = quantize(v, &mut self.quantized[range]);
             }
             None => {
-                self.vectors.extend(std::iter::repeat_n(0.0, self.dim));
-                self.quantized.extend(std::iter::repeat_n(0, self.dim));
-                self.scales.push(0.0);
+                self.vectors[range.clone()].fill(0.0);
+                self.quantized[range].fill(0);
+                self.scales[slot] = 0.0;
             }
         }
     }
@@ -223,22 +264,9 @@ impl Index {
         let Some(slot) = self.slots.remove(id) else {
             return false;
         };
-        let doc = &mut self.docs[slot as usize];
-        doc.alive = false;
-        self.total_len -= u64::from(doc.len);
-        for (term, _) in &doc.terms {
-            if let Some(docs) = self.postings.get_mut(term) {
-                docs.retain(|&(d, _)| d != slot);
-                if docs.is_empty() {
-                    self.postings.remove(term);
-                }
-            }
-        }
-        doc.terms = Vec::new();
-        let start = slot as usize * self.dim;
-        self.vectors[start..start + self.dim].fill(0.0);
-        self.quantized[start..start + self.dim].fill(0);
-        self.scales[slot as usize] = 0.0;
+        self.docs[slot as usize].alive = false;
+        self.unpost(slot);
+        self.set_vector(slot as usize, None);
         self.dead += 1;
         if self.dead > 64 && self.dead * 4 > self.docs.len() {
             self.compact();
@@ -459,7 +487,7 @@ impl Index {
 
     /// Cosines of every slot with `query`, from the 8-bit vectors.
     fn approximate_cosines(&self, query: &[f32]) -> Vec<f32> {
-        let mut quantized_query = Vec::with_capacity(self.dim);
+        let mut quantized_query = vec![0; query.len()];
         let query_scale = quantize(query, &mut quantized_query);
         self.quantized
             .chunks_exact(self.dim)
@@ -503,18 +531,18 @@ const QUANTIZATION_SLACK: f32 = 0.02;
 /// How many of the best candidates by approximate cosine get their exact one (at least).
 const RESCORED: usize = 64;
 
-/// Appends `v` scaled to -127..=127 by its largest magnitude; returns the scale back.
-fn quantize(v: &[f32], out: &mut Vec<i8>) -> f32 {
+/// Writes `v` scaled to -127..=127 by its largest magnitude into `out` (as long as `v`);
+/// returns the scale back.
+fn quantize(v: &[f32], out: &mut [i8]) -> f32 {
     let largest = v.iter().fold(0.0f32, |m, x| m.max(x.abs()));
     if largest == 0.0 || !largest.is_finite() {
-        out.extend(std::iter::repeat_n(0, v.len()));
+        out.fill(0);
         return 0.0;
     }
     let scale = largest / 127.0;
-    out.extend(
-        v.iter()
-            .map(|x| (x / scale).round().clamp(-127.0, 127.0) as i8),
-    );
+    for (q, x) in out.iter_mut().zip(v) {
+        *q = (x / scale).round().clamp(-127.0, 127.0) as i8;
+    }
     scale
 }
 
@@ -731,6 +759,50 @@ mod tests {
             ids(index.search("bike", None, 10, &without)),
             ["strong", "alone", "near"]
         );
+    }
+
+    /// A corrected memory (added again under its id) keeps its slot and so its neighbours;
+    /// appended at the end it would sit next to the newest memory instead.
+    #[test]
+    fn a_corrected_memory_keeps_its_neighbours() {
+        let minutes = |m: i64| at(1) + chrono::TimeDelta::minutes(m);
+        let mut index = Index::new(2);
+        index.add(
+            "strong",
+            "bike bike trip to Busan bike",
+            minutes(0),
+            Some(&[1.0, 0.0]),
+        );
+        index.add("near", "the bike was green", minutes(1), Some(&[1.0, 0.0]));
+        index.add(
+            "alone",
+            "the bike was blue",
+            minutes(300),
+            Some(&[0.0, 1.0]),
+        );
+        index.add("near", "the bike was red", minutes(1), Some(&[0.0, 1.0]));
+        let config = RankConfig {
+            feedback: 0.0,
+            ..RankConfig::default()
+        };
+        let ids = |hits: Vec<(String, f32)>| hits.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        assert_eq!(
+            ids(index.search("bike", None, 10, &config)),
+            ["strong", "near", "alone"],
+            "the corrected memory still sits next to the strong match"
+        );
+        assert_eq!(index.len(), 3);
+        // Its old words and vector are gone, its new ones found.
+        assert!(index.search("green", None, 10, &config).is_empty());
+        assert_eq!(ids(index.search("red", None, 10, &config)), ["near"]);
+        let by_meaning = RankConfig {
+            dense_floor: 0.9,
+            neighbour_share: 0.0,
+            ..config
+        };
+        let mut found = ids(index.search("sofa", Some(&[0.0, 1.0]), 10, &by_meaning));
+        found.sort();
+        assert_eq!(found, ["alone", "near"]);
     }
 
     /// The words of the best hits count a little in a second pass: of two memories that
