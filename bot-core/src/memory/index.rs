@@ -601,6 +601,24 @@ mod tests {
         format!("2026-01-{day:02}T00:00:00Z").parse().unwrap()
     }
 
+    /// `m` minutes into day 1.
+    fn minutes(m: i64) -> DateTime<Utc> {
+        at(1) + chrono::TimeDelta::minutes(m)
+    }
+
+    /// The ids of `hits`, best first.
+    fn ids(hits: Vec<(String, f32)>) -> Vec<String> {
+        hits.into_iter().map(|(id, _)| id).collect()
+    }
+
+    /// The ranking without feedback, so only the neighbour share moves scores.
+    fn without_feedback() -> RankConfig {
+        RankConfig {
+            feedback: 0.0,
+            ..RankConfig::default()
+        }
+    }
+
     #[test]
     fn keywords_rank_and_floor_filters() {
         let mut index = Index::new(0);
@@ -733,18 +751,13 @@ mod tests {
     /// that does not match the question at all, gets nothing and stays out.
     #[test]
     fn neighbours_lend_a_share_of_their_score_but_never_qualify_a_memory() {
-        let minutes = |m: i64| at(1) + chrono::TimeDelta::minutes(m);
         let mut index = Index::new(0);
         // Two memories that match "bike" alike; the first sits next to a strong match.
         index.add("strong", "bike bike trip to Busan bike", minutes(0), None);
         index.add("near", "the bike was red", minutes(1), None);
         index.add("unrelated", "likes green tea", minutes(2), None);
         index.add("alone", "the bike was blue", minutes(300), None);
-        let config = RankConfig {
-            feedback: 0.0,
-            ..RankConfig::default()
-        };
-        let ids = |hits: Vec<(String, f32)>| hits.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        let config = without_feedback();
         assert_eq!(
             ids(index.search("bike", None, 10, &config)),
             ["strong", "near", "alone"],
@@ -765,7 +778,6 @@ mod tests {
     /// appended at the end it would sit next to the newest memory instead.
     #[test]
     fn a_corrected_memory_keeps_its_neighbours() {
-        let minutes = |m: i64| at(1) + chrono::TimeDelta::minutes(m);
         let mut index = Index::new(2);
         index.add(
             "strong",
@@ -781,11 +793,7 @@ mod tests {
             Some(&[0.0, 1.0]),
         );
         index.add("near", "the bike was red", minutes(1), Some(&[0.0, 1.0]));
-        let config = RankConfig {
-            feedback: 0.0,
-            ..RankConfig::default()
-        };
-        let ids = |hits: Vec<(String, f32)>| hits.into_iter().map(|(id, _)| id).collect::<Vec<_>>();
+        let config = without_feedback();
         assert_eq!(
             ids(index.search("bike", None, 10, &config)),
             ["strong", "near", "alone"],
