@@ -32,10 +32,16 @@ median() { sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b > 0) printf "%.2f", a / b; else print "-" }'; }
 row() { printf '| %s | %s | %s | %s | %s |\n' "$@"; }
 
-hearth_rtf=$(field voice.txt '^SUMMARY hearth notes' rtf)
-fw_rtf=$(field voice.txt '^SUMMARY faster-whisper' rtf)
-hearth_wer=$(field voice.txt '^SUMMARY hearth notes' wer)
-fw_wer=$(field voice.txt '^SUMMARY faster-whisper' wer)
+# The default (checked) window and the standard one, on the eleven notes and the mixed set.
+for set in .voice-notes .voice-notes-mixed; do
+  key=${set#.voice-notes}; key=${key#-}; key=${key:-eleven}
+  for window in checked standard; do
+    printf -v "rtf_${key}_$window" '%s' "$(field voice.txt "^SUMMARY hearth window=$window set=$set " rtf)"
+    printf -v "wer_${key}_$window" '%s' "$(field voice.txt "^SUMMARY hearth window=$window set=$set " wer)"
+  done
+  printf -v "rtf_${key}_fw" '%s' "$(field voice.txt "^SUMMARY faster-whisper set=$set " rtf)"
+  printf -v "wer_${key}_fw" '%s' "$(field voice.txt "^SUMMARY faster-whisper set=$set " wer)"
+done
 tps() { grep -m1 -E "$2" "$out/$1" | grep -oE '[0-9]+ turns/s' | cut -d' ' -f1; }
 hearth_tps=$(tps memory.txt '^embedding throughput \(dataset order')
 python_tps=$(tps python-embed.txt 'minilm, dataset order')
@@ -61,8 +67,12 @@ echo "Side by side, $(date -u +%F), $(nproc) cores; full outputs in $out/"
 echo
 row "figure" "Hearth" "baseline" "ratio" "aim"
 row "---" "---" "---" "---" "---"
-row "voice, tiny.en, real-time factor (higher is faster)" "$hearth_rtf" "$fw_rtf (faster-whisper)" "$(ratio "$hearth_rtf" "$fw_rtf")" "≥ 1.0"
-row "voice, word error rate %" "$hearth_wer" "$fw_wer (faster-whisper)" "-" "no worse"
+for key in eleven mixed; do
+  rc="rtf_${key}_checked" rs="rtf_${key}_standard" rf="rtf_${key}_fw"
+  wc="wer_${key}_checked" ws="wer_${key}_standard" wf="wer_${key}_fw"
+  row "voice ($key notes), tiny.en, real-time factor: checked window (default) / standard" "${!rc} / ${!rs}" "${!rf} (faster-whisper)" "$(ratio "${!rc}" "${!rf}") / $(ratio "${!rs}" "${!rf}")" "≥ 1.0"
+  row "voice ($key notes), word error rate %: checked / standard" "${!wc} / ${!ws}" "${!wf} (faster-whisper)" "-" "no worse"
+done
 row "embeddings, MiniLM, batches of 32 in dataset order, turns/s" "$hearth_tps" "$python_tps (Python onnxruntime, same order)" "$(ratio "$hearth_tps" "$python_tps")" "≥ 1.2"
 row "embeddings, MiniLM, Hearth's bulk path (sorted by length), turns/s" "$hearth_sorted" "$python_tps (Python, dataset order) / $python_sorted (Python, sorted)" "$(ratio "$hearth_sorted" "$python_tps") / $(ratio "$hearth_sorted" "$python_sorted")" "≥ 1.2"
 row "embeddings, USE multilingual (the default), batches of 32 in dataset order, turns/s" "$use_tps" "$python_use_tps (Python onnxruntime, same order)" "$(ratio "$use_tps" "$python_use_tps")" "≥ 1.2"

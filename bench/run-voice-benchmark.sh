@@ -42,6 +42,13 @@ cargo bench -p hearth-tests --bench voice -- "$PWD/$notes" "$threads"
 cargo bench -p hearth-tests --bench voice -- "$PWD/$notes" "$threads" "$PWD/models/whisper/ggml-tiny.en.bin" en
 PYTHONPATH="$target" python3 bench/voice_baseline.py "$notes" models/whisper/ct2-tiny.en "$threads"
 
+# The larger, mixed set (61 notes: ten accents and voice variants, 120-220 words a minute, one
+# recorded human voice), which decides the encoder window: all three windows and faster-whisper.
+mixed=bench/.voice-notes-mixed
+bench/mixed-voice-notes.sh "$mixed"
+cargo bench -p hearth-tests --bench voice -- "$PWD/$mixed" "$threads"
+PYTHONPATH="$target" python3 bench/voice_baseline.py "$mixed" models/whisper/ct2-tiny.en "$threads"
+
 # Korean: espeak-ng's Korean voice through the multilingual base model, told the language is
 # Korean, as the bot does for a Korean speaker; faster-whisper on the same CTranslate2 weights.
 # espeak-ng's Korean is barely intelligible to Whisper: parity is the point, not the figure.

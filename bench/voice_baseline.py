@@ -71,7 +71,8 @@ def main():
         print(f"  {info.duration:5.1f} s audio  {elapsed * 1000:7.0f} ms  RTF {info.duration / elapsed:5.1f}x  "
               f"{measure.upper()} {error * 100:5.1f}%  {heard!r}")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"SUMMARY faster-whisper notes={len(notes)} audio_s={audio_total:.1f} pipeline_s={pipeline_total:.2f} "
+    note_set = os.path.basename(os.path.normpath(notes_dir))
+    print(f"SUMMARY faster-whisper set={note_set} notes={len(notes)} audio_s={audio_total:.1f} pipeline_s={pipeline_total:.2f} "
           f"rtf={audio_total / pipeline_total:.1f} {measure}={errors / max(1, total_words) * 100:.1f} "
           f"load_ms={load * 1000:.0f} peak_rss_mib={peak:.0f}")
 

@@ -2,7 +2,7 @@
 
 use std::path::PathBuf;
 
-use bot_core::voice::whisper::WhisperConfig;
+use bot_core::voice::whisper::{EncoderWindow, WhisperConfig};
 use bot_core::voice::{SpeechLanguage, VoiceConfig};
 
 use super::{ConfigError, bad, flag, number};
@@ -62,10 +62,28 @@ pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<VoiceSettings, 
         cores.min(4),
         1..=64,
     )? as usize;
-    let fit_window = flag(
-        get("HEARTH_WHISPER_FIT_WINDOW").as_deref(),
-        "HEARTH_WHISPER_FIT_WINDOW",
-    )?;
+    // Unset: each model's own default (EncoderWindow::default_for).
+    let window = match get("HEARTH_WHISPER_WINDOW").as_deref().map(str::trim) {
+        Some("standard") => Some(EncoderWindow::Standard),
+        Some("fitted") => Some(EncoderWindow::Fitted),
+        Some("checked") => Some(EncoderWindow::Checked),
+        // Earlier releases' switch for the fitted window.
+        None | Some("")
+            if flag(
+                get("HEARTH_WHISPER_FIT_WINDOW").as_deref(),
+                "HEARTH_WHISPER_FIT_WINDOW",
+            )? =>
+        {
+            Some(EncoderWindow::Fitted)
+        }
+        None | Some("") => None,
+        Some(other) => {
+            return Err(bad(
+                "HEARTH_WHISPER_WINDOW",
+                format!("'{other}' is not one of standard, fitted or checked"),
+            ));
+        }
+    };
     let mut models: Vec<WhisperConfig> = Vec::new();
     // Whether the first model is multilingual (then there is no room for a second one).
     let mut first_multilingual = false;
@@ -122,7 +140,7 @@ pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<VoiceSettings, 
             model,
             language,
             threads,
-            fit_window,
+            window: window.unwrap_or(EncoderWindow::default_for(!english_only)),
         });
     }
     Ok(VoiceSettings {
@@ -211,5 +229,62 @@ mod tests {
         ])
         .unwrap_err();
         assert_eq!(err.var, "HEARTH_WHISPER_MULTILINGUAL_MODEL");
+    }
+
+    #[test]
+    fn the_encoder_window_is_named_and_the_old_switch_still_works() {
+        let dir = tempfile::tempdir().unwrap();
+        let model = |name: &str, vocabulary: i32| {
+            let path = dir.path().join(name);
+            let mut header = 0x6767_6d6cu32.to_le_bytes().to_vec();
+            header.extend(vocabulary.to_le_bytes());
+            std::fs::write(&path, header).unwrap();
+            path.to_str().unwrap().to_owned()
+        };
+        let (english, multi) = (model("tiny.en.bin", 51_864), model("base.bin", 51_865));
+        let windows = |pairs: &[(&str, &str)]| -> Result<Vec<EncoderWindow>, ConfigError> {
+            let mut pairs = pairs.to_vec();
+            pairs.push(("HEARTH_WHISPER_MODEL", &english));
+            pairs.push(("HEARTH_WHISPER_MULTILINGUAL_MODEL", &multi));
+            Ok(read(&pairs)?.models.iter().map(|m| m.window).collect())
+        };
+        let window = |pairs: &[(&str, &str)]| Ok::<_, ConfigError>(windows(pairs)?[0]);
+        // Unset: checked for the English-only model, standard for the multilingual one
+        // (the checked window was measured as accurate in English only).
+        assert_eq!(
+            windows(&[]).unwrap(),
+            [EncoderWindow::Checked, EncoderWindow::Standard]
+        );
+        assert_eq!(
+            windows(&[("HEARTH_WHISPER_WINDOW", "checked")]).unwrap(),
+            [EncoderWindow::Checked, EncoderWindow::Checked],
+            "a named window is for both"
+        );
+        for (name, expected) in [
+            ("standard", EncoderWindow::Standard),
+            ("fitted", EncoderWindow::Fitted),
+            ("checked", EncoderWindow::Checked),
+        ] {
+            assert_eq!(
+                window(&[("HEARTH_WHISPER_WINDOW", name)]).unwrap(),
+                expected
+            );
+            assert_eq!(expected.name(), name);
+        }
+        assert_eq!(
+            window(&[("HEARTH_WHISPER_FIT_WINDOW", "true")]).unwrap(),
+            EncoderWindow::Fitted
+        );
+        assert_eq!(
+            window(&[
+                ("HEARTH_WHISPER_FIT_WINDOW", "true"),
+                ("HEARTH_WHISPER_WINDOW", "standard")
+            ])
+            .unwrap(),
+            EncoderWindow::Standard,
+            "the new setting wins"
+        );
+        let err = window(&[("HEARTH_WHISPER_WINDOW", "tiny")]).unwrap_err();
+        assert_eq!(err.var, "HEARTH_WHISPER_WINDOW");
     }
 }

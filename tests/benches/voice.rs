@@ -1,12 +1,13 @@
 //! Voice pipeline benchmark: decode (OGG/Opus -> 16 kHz) + Whisper tiny.en
 //! (whisper-rs, greedy, no context) over a set of voice notes, as the bot runs it,
-//! then the same with the opt-in fitted encoder window (`HEARTH_WHISPER_FIT_WINDOW`).
+//! then the same with the other encoder windows (`HEARTH_WHISPER_WINDOW`: fitted, and
+//! checked: fitted, heard again over the standard window when doubtful).
 //!
 //! Usage: `cargo bench -p hearth-tests --bench voice -- NOTES_DIR [THREADS [MODEL LANGUAGE]]`,
 //! where NOTES_DIR holds `N.ogg` voice notes and `N.txt` with what each says; MODEL and
 //! LANGUAGE (default: tiny.en, `en`) pick another ggml model and the language it is told, as
 //! the bot does for a person with that language (`ko`: the multilingual base model; the
-//! error is then the character error rate, and only the standard window runs)
+//! error is then the character error rate)
 //! (`bench/run-voice-benchmark.sh` makes them with espeak-ng and opusenc and also
 //! runs the faster-whisper baseline on the same files in the same run).
 //!
@@ -21,7 +22,7 @@
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use bot_core::voice::whisper::{WhisperConfig, WhisperTranscriber};
+use bot_core::voice::whisper::{EncoderWindow, WhisperConfig, WhisperTranscriber};
 use bot_core::voice::{SAMPLE_RATE, Transcriber, clean_transcript, decode_ogg_opus};
 use hearth_tests::voice::{character_error_rate, whisper_model, word_error_rate};
 
@@ -74,23 +75,22 @@ fn main() {
 
     let model = args.get(2).map_or_else(whisper_model, PathBuf::from);
     let language = args.get(3).cloned().unwrap_or_else(|| "en".into());
-    if language != "en" {
-        run(&notes, threads, false, &model, &language);
-        return;
-    }
-    // The bot's default (Whisper's standard 30 s window), then the opt-in fitted window.
-    for fit_window in [false, true] {
-        run(&notes, threads, fit_window, &model, &language);
+    for window in [
+        EncoderWindow::Standard,
+        EncoderWindow::Fitted,
+        EncoderWindow::Checked,
+    ] {
+        run(&notes, threads, window, &model, &language);
     }
 }
 
-fn run(notes: &[PathBuf], threads: usize, fit_window: bool, model: &Path, language: &str) {
+fn run(notes: &[PathBuf], threads: usize, window: EncoderWindow, model: &Path, language: &str) {
     let started = Instant::now();
     let transcriber = WhisperTranscriber::load(WhisperConfig {
         model: model.to_owned(),
         language: Some(language.into()),
         threads,
-        fit_window,
+        window,
     })
     .expect("model loads");
     // The bot loads the weights with the first note; here they load first, to time them.
@@ -109,13 +109,23 @@ fn run(notes: &[PathBuf], threads: usize, fit_window: bool, model: &Path, langua
     let (mut audio_total, mut decode_total, mut pipeline_total) =
         (0.0, Duration::ZERO, Duration::ZERO);
     let (mut errors, mut words) = (0.0, 0usize);
-    let label = if fit_window {
-        "hearth-fit-window"
-    } else {
-        "hearth"
-    };
+    let set = notes
+        .first()
+        .and_then(|n| n.parent()?.file_name())
+        .map(|n| n.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let label = format!(
+        "hearth window={}{}",
+        window.name(),
+        if window == EncoderWindow::default_for(transcriber.multilingual()) {
+            " (default)"
+        } else {
+            ""
+        }
+    );
+    let (mut reruns, mut number) = (0, 0);
     println!(
-        "{label} (whisper-rs, {name}, language {language}, {threads} threads, greedy, fit_window={fit_window}):"
+        "{label} (whisper-rs, {name}, language {language}, {threads} threads, greedy, set {set}):"
     );
     for path in notes {
         let bytes = std::fs::read(path).unwrap();
@@ -131,8 +141,11 @@ fn run(notes: &[PathBuf], threads: usize, fit_window: bool, model: &Path, langua
             .unwrap();
         let t = Instant::now();
         let samples = decode_ogg_opus(&bytes, 600.0).unwrap();
-        let heard = clean_transcript(&transcriber.transcribe(&samples, None).unwrap());
+        let heard = transcriber.hear_with(&samples, None, window).unwrap();
         let pipeline = t.elapsed();
+        let (logprob, rerun) = (heard.mean_logprob, heard.rerun);
+        reruns += usize::from(rerun);
+        let heard = clean_transcript(&heard.text);
         let audio = samples.len() as f64 / f64::from(SAMPLE_RATE);
         let wer = error_rate(&said, &heard);
         let n = if language == "en" {
@@ -146,17 +159,20 @@ fn run(notes: &[PathBuf], threads: usize, fit_window: bool, model: &Path, langua
         decode_total += decode;
         pipeline_total += pipeline;
         println!(
-            "  {:>5.1} s audio  {:>7.0} ms  RTF {:>5.1}x  {} {:>5.1}%  {:?}",
+            "  {number:>3} {:>5.1} s audio  {:>7.0} ms  RTF {:>5.1}x  {} {:>5.1}%  logprob {logprob:>6.3}{}  {:?}",
             audio,
             pipeline.as_secs_f64() * 1000.0,
             audio / pipeline.as_secs_f64(),
             measure.to_uppercase(),
             wer * 100.0,
+            if rerun { " heard again" } else { "" },
             heard
         );
+        number += 1;
     }
     println!(
-        "SUMMARY {label} notes={} audio_s={:.1} pipeline_s={:.2} rtf={:.1} {measure}={:.1} decode_ms_per_min={:.1} load_ms={} peak_rss_mib={:.0}",
+        "SUMMARY hearth window={} set={set} model={name} notes={} heard_again={reruns} audio_s={:.1} pipeline_s={:.2} rtf={:.1} {measure}={:.1} decode_ms_per_min={:.1} load_ms={} peak_rss_mib={:.0}",
+        window.name(),
         notes.len(),
         audio_total,
         pipeline_total.as_secs_f64(),

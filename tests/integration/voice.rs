@@ -1,7 +1,9 @@
 //! Voice notes: espeak-ng speech encoded with opusenc, decoded and transcribed
 //! in process by the real Whisper tiny.en model, through Telegram and Discord.
 
-use bot_core::voice::whisper::{WhisperConfig, WhisperTranscriber};
+use bot_core::voice::whisper::{
+    DOUBTFUL_LOGPROB, EncoderWindow, WhisperConfig, WhisperTranscriber,
+};
 use bot_core::voice::{Transcriber, decode_ogg_opus};
 use hearth_tests::discord::{BOT_ID, GUILD};
 use hearth_tests::voice::{
@@ -22,7 +24,7 @@ fn transcriber() -> WhisperTranscriber {
         model: whisper_model(),
         language: Some("en".into()),
         threads: 2,
-        fit_window: false,
+        window: EncoderWindow::default_for(false),
     })
     .expect("the converted model loads")
 }
@@ -42,6 +44,59 @@ fn the_converted_model_transcribes_a_known_sentence() {
     let heard = transcriber().transcribe(&samples, None).unwrap();
     let wer = word_error_rate(SENTENCE, &heard);
     assert!(wer < 0.3, "word error rate {wer:.2}: heard {heard:?}");
+}
+
+/// The English model's default (checked) window hears a clear note over the fitted window alone, as the
+/// standard window hears it; a pass with nothing in it (a silent note) is heard again over the
+/// standard window.
+#[test]
+fn the_checked_window_hears_clear_notes_once_and_doubtful_ones_again() {
+    let transcriber = transcriber();
+    let samples = decode_ogg_opus(&voice_note(SENTENCE), 60.0).unwrap();
+    let checked = transcriber
+        .hear_with(&samples, None, EncoderWindow::Checked)
+        .unwrap();
+    assert!(!checked.rerun, "a clear note is heard once: {checked:?}");
+    assert!(
+        checked.mean_logprob > DOUBTFUL_LOGPROB && checked.tokens > 5,
+        "{checked:?}"
+    );
+    let wer = word_error_rate(SENTENCE, &checked.text);
+    assert!(wer < 0.3, "word error rate {wer:.2}: {checked:?}");
+    let fitted = transcriber
+        .hear_with(&samples, None, EncoderWindow::Fitted)
+        .unwrap();
+    assert_eq!(
+        fitted.text, checked.text,
+        "the checked window kept the fitted pass"
+    );
+    let standard = transcriber
+        .hear_with(&samples, None, EncoderWindow::Standard)
+        .unwrap();
+    assert!(
+        word_error_rate(SENTENCE, &standard.text) < 0.3,
+        "{standard:?}"
+    );
+
+    let silence = vec![0.0f32; 16_000 * 3];
+    let fitted = transcriber
+        .hear_with(&silence, None, EncoderWindow::Fitted)
+        .unwrap();
+    assert!(
+        fitted.doubtful(),
+        "silence over the fitted window: {fitted:?}"
+    );
+    let checked = transcriber
+        .hear_with(&silence, None, EncoderWindow::Checked)
+        .unwrap();
+    assert!(
+        checked.rerun,
+        "heard again over the standard window: {checked:?}"
+    );
+    let standard = transcriber
+        .hear_with(&silence, None, EncoderWindow::Standard)
+        .unwrap();
+    assert_eq!(checked.text, standard.text);
 }
 
 /// The weights load with the first note, stay while notes come, and are released when idle;
@@ -307,4 +362,8 @@ async fn doctor_reports_the_speech_model() {
     doctor.wait(WAIT).await;
     let log = doctor.log();
     assert!(log.contains("transcribes 1 s of silence in"), "{log}");
+    assert!(
+        log.contains("checked encoder window"),
+        "the default window: {log}"
+    );
 }
