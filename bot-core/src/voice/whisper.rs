@@ -42,7 +42,7 @@ pub enum EncoderWindow {
 
 impl EncoderWindow {
     /// The window a model gets unless the owner picks one: checked for English-only models
-    /// (as accurate as the standard window on 132 mixed English notes and 1.6-2.6 times
+    /// (as accurate as the standard window on 132 mixed English notes and 1.4-2.1 times
     /// faster, BENCHMARKS.md), standard for multilingual ones (not shown as accurate there:
     /// no intelligible Korean test speech here, and on espeak-ng's Korean the fitted window
     /// made up English words).
