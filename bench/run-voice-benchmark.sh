@@ -10,19 +10,7 @@ notes=bench/.voice-notes
 target=bench/.python-voice
 
 # Eleven notes of about 2 to 30 seconds, spoken by espeak-ng and encoded like Telegram's.
-sentences=(
-  "Please turn off the lights in the kitchen."
-  "Remind me to buy milk tomorrow morning."
-  "What is the weather going to be like this weekend in Seoul?"
-  "Please add a dentist appointment on Friday at three in the afternoon to my calendar."
-  "I need to send the quarterly report to my manager before the meeting on Monday, so remind me on Sunday evening."
-  "Can you summarize the main points of the article I saved yesterday about electric cars and their batteries, and tell me which parts were new?"
-  "My daughter has a piano lesson every Tuesday at five, and my son has football practice on Wednesdays and Fridays, so please help me plan the evening meals for this week around those times."
-  "Write a short message to my landlord saying that the kitchen tap has been leaking for three days, that I would like someone to fix it this week, and that I am at home every morning before ten."
-  "I am planning a trip to Busan next month with two friends. We want to visit the fish market, walk along the beach, and try some local food. Can you suggest a simple plan for three days and tell me how long the train from Seoul takes?"
-  "Yesterday I went for a long walk in the park near my house. The leaves were turning red and yellow, and there were many families having picnics on the grass. I would like to remember this day, so please keep a short note about it, and remind me next year to go back at the same time."
-  "This is a longer voice note, the kind people send when they are walking home and thinking out loud. First, I want to move my Thursday meeting with the design team to next week, because the drawings are not ready. Second, please look up a good recipe for a vegetable soup that I can cook in less than an hour. Third, remind me to call my grandmother on Saturday, and tell me if it is going to rain that day."
-)
+source bench/voice-sentences.sh
 mkdir -p "$notes"
 for i in "${!sentences[@]}"; do
   if [ ! -s "$notes/$i.ogg" ]; then
