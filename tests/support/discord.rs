@@ -254,7 +254,7 @@ impl FakeDiscord {
         *state.ws_url.lock().unwrap() = format!("ws://{addr}/gateway");
         *state.attachment_base.lock().unwrap() = format!("http://{addr}/attachments");
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            crate::serve(listener, app).await;
         });
         Self {
             url: format!("http://{addr}"),

@@ -70,3 +70,16 @@ pub async fn eventually<T>(timeout: Duration, mut check: impl FnMut() -> Option<
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
+
+/// Serves `app` on `listener` as the real services do: with TCP_NODELAY on every connection
+/// (Go's net/http, which Ollama uses, and nginx set it), so a response or gateway event written
+/// in several pieces does not wait for the bot's delayed ACK (40 ms on Linux) between them.
+pub async fn serve(listener: tokio::net::TcpListener, app: axum::Router) {
+    use axum::serve::ListenerExt;
+    let listener = listener.tap_io(|tcp| {
+        if let Err(e) = tcp.set_nodelay(true) {
+            eprintln!("fake server: TCP_NODELAY not set: {e}");
+        }
+    });
+    axum::serve(listener, app).await.unwrap();
+}

@@ -116,7 +116,7 @@ impl FakeMcp {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            crate::serve(listener, app).await;
         });
         Self {
             addr,

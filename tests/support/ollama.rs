@@ -243,7 +243,7 @@ impl FakeOllama {
             .route("/v1/chat/completions", post(openai_chat))
             .with_state(Arc::clone(&self.state));
         let task = tokio::spawn(async move {
-            axum::serve(listener, app).await.unwrap();
+            crate::serve(listener, app).await;
         });
         *self.task.lock().unwrap() = Some(task);
     }

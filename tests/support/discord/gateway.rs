@@ -45,6 +45,11 @@ async fn session(state: Arc<DcState>, mut socket: WebSocket) {
                 .await;
             return;
         }
+        // Listening for new events starts before the pending ones are read: an event queued
+        // while they are being sent wakes the loop at once instead of waiting out the sleep.
+        let notified = state.new_event.notified();
+        tokio::pin!(notified);
+        notified.as_mut().enable();
         if let Some(at) = cursor.as_mut() {
             let pending: Vec<Value> = state.events.lock().unwrap()[*at..].to_vec();
             for event in pending {
@@ -54,7 +59,6 @@ async fn session(state: Arc<DcState>, mut socket: WebSocket) {
                 *at += 1;
             }
         }
-        let notified = state.new_event.notified();
         tokio::select! {
             incoming = socket.recv() => {
                 let Some(Ok(message)) = incoming else { return };
@@ -105,7 +109,7 @@ async fn session(state: Arc<DcState>, mut socket: WebSocket) {
                     _ => {}
                 }
             }
-            _ = notified => {}
+            _ = &mut notified => {}
             _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
         }
     }
