@@ -297,6 +297,12 @@ impl FakeOllama {
     pub fn requests(&self) -> Vec<Received> {
         self.state.requests.lock().unwrap().clone()
     }
+
+    /// How many chat requests were received so far, without copying them (benchmarks poll
+    /// this while the bot works; copying every request under the lock would slow the fake).
+    pub fn request_count(&self) -> usize {
+        self.state.requests.lock().unwrap().len()
+    }
 }
 
 fn bind(addr: SocketAddr) -> tokio::net::TcpListener {

@@ -393,6 +393,17 @@ impl FakeTelegram {
             .collect()
     }
 
+    /// How many messages the bot has in the chats `chat_ids`, without copying them.
+    pub fn message_count(&self, chat_ids: std::ops::RangeInclusive<i64>) -> usize {
+        self.state
+            .messages
+            .lock()
+            .unwrap()
+            .values()
+            .filter(|m| chat_ids.contains(&m.chat_id))
+            .count()
+    }
+
     /// The bot's messages in `chat_id`, oldest first.
     pub fn messages(&self, chat_id: i64) -> Vec<BotMessage> {
         self.state
