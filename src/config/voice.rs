@@ -62,27 +62,23 @@ pub fn from_vars(get: &dyn Fn(&str) -> Option<String>) -> Result<VoiceSettings, 
         cores.min(4),
         1..=64,
     )? as usize;
-    // Unset: each model's own default (EncoderWindow::default_for).
+    // None: each model's own default (EncoderWindow::default_for).
     let window = match get("HEARTH_WHISPER_WINDOW").as_deref().map(str::trim) {
-        Some("standard") => Some(EncoderWindow::Standard),
-        Some("fitted") => Some(EncoderWindow::Fitted),
-        Some("checked") => Some(EncoderWindow::Checked),
-        // Earlier releases' switch for the fitted window.
-        None | Some("")
-            if flag(
-                get("HEARTH_WHISPER_FIT_WINDOW").as_deref(),
-                "HEARTH_WHISPER_FIT_WINDOW",
-            )? =>
-        {
-            Some(EncoderWindow::Fitted)
-        }
-        None | Some("") => None,
-        Some(other) => {
-            return Err(bad(
+        // Unset: earlier releases' switch for the fitted window, else each model's default.
+        None | Some("") => flag(
+            get("HEARTH_WHISPER_FIT_WINDOW").as_deref(),
+            "HEARTH_WHISPER_FIT_WINDOW",
+        )?
+        .then_some(EncoderWindow::Fitted),
+        Some(name) => Some(EncoderWindow::named(name).ok_or_else(|| {
+            bad(
                 "HEARTH_WHISPER_WINDOW",
-                format!("'{other}' is not one of standard, fitted or checked"),
-            ));
-        }
+                format!(
+                    "'{name}' is not one of {}",
+                    EncoderWindow::ALL.map(EncoderWindow::name).join(", ")
+                ),
+            )
+        })?),
     };
     let mut models: Vec<WhisperConfig> = Vec::new();
     // Whether the first model is multilingual (then there is no room for a second one).

@@ -75,11 +75,7 @@ fn main() {
 
     let model = args.get(2).map_or_else(whisper_model, PathBuf::from);
     let language = args.get(3).cloned().unwrap_or_else(|| "en".into());
-    for window in [
-        EncoderWindow::Standard,
-        EncoderWindow::Fitted,
-        EncoderWindow::Checked,
-    ] {
+    for window in EncoderWindow::ALL {
         run(&notes, threads, window, &model, &language);
     }
 }

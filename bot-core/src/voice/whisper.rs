@@ -54,6 +54,18 @@ impl EncoderWindow {
         }
     }
 
+    /// Every window, in the order the settings list them.
+    pub const ALL: [EncoderWindow; 3] = [
+        EncoderWindow::Standard,
+        EncoderWindow::Fitted,
+        EncoderWindow::Checked,
+    ];
+
+    /// The window called `name` (its [`name`](Self::name)).
+    pub fn named(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|w| w.name() == name)
+    }
+
     /// The setting's name (`HEARTH_WHISPER_WINDOW`).
     pub fn name(self) -> &'static str {
         match self {

@@ -45,11 +45,10 @@ async fn session(state: Arc<DcState>, mut socket: WebSocket) {
                 .await;
             return;
         }
-        // Listening for new events starts before the pending ones are read: an event queued
-        // while they are being sent wakes the loop at once instead of waiting out the sleep.
+        // Listening for new events starts before the pending ones are read (a `Notified`
+        // hears `notify_waiters` from its creation): an event queued while they are being
+        // sent wakes the loop at once instead of waiting out the sleep.
         let notified = state.new_event.notified();
-        tokio::pin!(notified);
-        notified.as_mut().enable();
         if let Some(at) = cursor.as_mut() {
             let pending: Vec<Value> = state.events.lock().unwrap()[*at..].to_vec();
             for event in pending {
@@ -109,7 +108,7 @@ async fn session(state: Arc<DcState>, mut socket: WebSocket) {
                     _ => {}
                 }
             }
-            _ = &mut notified => {}
+            _ = notified => {}
             _ = tokio::time::sleep(std::time::Duration::from_millis(50)) => {}
         }
     }
