@@ -15,8 +15,9 @@
 //! 5. Disk bytes per memory in sled.
 //!
 //! Usage: cargo bench -p bot-core --bench memory -- PATH/TO/locomo10.zip [MODELS_DIR]
-//! [--latency-only] (`SHARE=0 PRF=0` in the environment turn off the neighbour share and the
-//! feedback of the ranking, to measure what each adds) (parts 3 and 4 for the Universal Sentence Encoder alone; MODELS_DIR defaults to the project's models/, filled by scripts/install-models.sh.)
+//! [--latency-only] (`SHARE=0 PRF=0 NAMES=0` in the environment turn off the neighbour share,
+//! the feedback and the name boost of the ranking, to measure what each adds; `DENSE=`, `K1=`
+//! and `B=` override the other weights) (parts 3 and 4 for the Universal Sentence Encoder alone; MODELS_DIR defaults to the project's models/, filled by scripts/install-models.sh.)
 //! Without `--bench` (`cargo test --benches`, as the test command runs it) it is a smoke run:
 //! a small made-up dataset, small sizes, no LoCoMo needed.
 

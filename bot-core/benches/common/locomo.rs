@@ -114,6 +114,9 @@ pub fn ranking() -> bot_core::memory::index::RankConfig {
     if let Ok(feedback) = std::env::var("PRF") {
         config.feedback = feedback.parse().expect("PRF is a number");
     }
+    if let Ok(names) = std::env::var("NAMES") {
+        config.name_boost = names.parse().expect("NAMES is a number");
+    }
     if let Ok(k1) = std::env::var("K1") {
         config.k1 = k1.parse().expect("K1 is a number");
     }

@@ -41,6 +41,13 @@ pub struct RankConfig {
     /// added to the keyword query with this weight in all (0: off). They only move scores: a
     /// memory still needs a word of the question itself, or its meaning, to be found.
     pub feedback: f32,
+    /// How much more a memory counts when it mentions a name the question names: its score
+    /// is multiplied by `1 + name_boost`. A name is a capitalized word (other than the
+    /// question's first word, and other than "I"); the memory must have it capitalized too.
+    /// "What does Anna like?" then puts what was said about Anna (or by her) before what
+    /// only resembles the question. Names are often in so many of a person's memories that
+    /// keyword scoring gives them little weight; scripts without capitals are unaffected.
+    pub name_boost: f32,
 }
 
 impl Default for RankConfig {
@@ -52,6 +59,7 @@ impl Default for RankConfig {
             b: 0.75,
             neighbour_share: 0.4,
             feedback: 0.4,
+            name_boost: 0.5,
         }
     }
 }
@@ -64,6 +72,8 @@ struct Doc {
     /// (term, count) of each distinct term.
     terms: Vec<(u32, u32)>,
     len: u32,
+    /// Terms of the words the memory has capitalized (names), each once.
+    names: Vec<u32>,
     /// False once removed (its slot is reused at the next compaction).
     alive: bool,
 }
@@ -187,20 +197,24 @@ impl Index {
         if let Some(&slot) = self.slots.get(id) {
             self.unpost(slot);
             let (terms, len) = self.post(slot, text);
+            let names = self.names(text);
             let doc = &mut self.docs[slot as usize];
             doc.created = created;
             doc.terms = terms;
             doc.len = len;
+            doc.names = names;
             self.set_vector(slot as usize, vector);
             return;
         }
         let index = self.docs.len() as u32;
         let (terms, len) = self.post(index, text);
+        let names = self.names(text);
         self.docs.push(Doc {
             id: id.to_owned(),
             created,
             terms,
             len,
+            names,
             alive: true,
         });
         self.slots.insert(id.to_owned(), index);
@@ -227,6 +241,34 @@ impl Index {
         (terms, words.len() as u32)
     }
 
+    /// The known terms of the capitalized words in `text` (see [`RankConfig::name_boost`]),
+    /// each once; `skip_first` leaves out the first word (a question's first word is
+    /// capitalized as the start of a sentence).
+    fn capitalized(&self, text: &str, skip_first: bool) -> Vec<u32> {
+        let mut names = Vec::new();
+        let words = text
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty());
+        for word in words.skip(usize::from(skip_first)) {
+            if word == "I" || !word.chars().next().is_some_and(char::is_uppercase) {
+                continue;
+            }
+            for token in tokens(word) {
+                if let Some(&term) = self.vocabulary.get(&token)
+                    && !names.contains(&term)
+                {
+                    names.push(term);
+                }
+            }
+        }
+        names
+    }
+
+    /// A memory's names (its terms are in the vocabulary already).
+    fn names(&self, text: &str) -> Vec<u32> {
+        self.capitalized(text, false)
+    }
+
     /// Takes slot `slot`'s terms out of the postings.
     fn unpost(&mut self, slot: u32) {
         let doc = &mut self.docs[slot as usize];
@@ -240,6 +282,7 @@ impl Index {
             }
         }
         doc.len = 0;
+        doc.names.clear();
     }
 
     /// Writes slot `slot`'s vector (zeros, and so never found by meaning, without one of the
@@ -351,7 +394,24 @@ impl Index {
             }
         }
         let keyword = keyword.as_deref().unwrap_or(&matched);
-        self.rank(keyword, &matched, query_vector, dense, k, config)
+        // Names the question names re-order the best candidates (exact scores by then).
+        let names = self.capitalized(query, true);
+        let boost = config.name_boost > 0.0 && !names.is_empty();
+        let pool = if boost { (k * 4).max(RESCORED) } else { k };
+        let mut ranked = self.rank(keyword, &matched, query_vector, dense, pool, config);
+        if boost {
+            for (i, score) in &mut ranked {
+                if *score > 0.0 && self.docs[*i].names.iter().any(|t| names.contains(t)) {
+                    *score *= 1.0 + config.name_boost;
+                }
+            }
+            ranked.sort_by(|a, b| {
+                b.1.total_cmp(&a.1)
+                    .then_with(|| self.docs[b.0].created.cmp(&self.docs[a.0].created))
+            });
+            ranked.truncate(k);
+        }
+        ranked
             .into_iter()
             .map(|(i, s)| (self.docs[i].id.clone(), s))
             .collect()
@@ -896,6 +956,54 @@ mod tests {
         assert_eq!(tokens("이름은"), ["이름", "름은"]);
         assert!(tokens("고양이 이름이 뭐였지?").contains(&"이름".to_owned()));
         assert_eq!(tokens("서울에 iPhone이"), ["서울", "울에", "iphon", "이"]);
+    }
+
+    #[test]
+    fn a_name_the_question_names_puts_what_mentions_it_first() {
+        let mut index = Index::new(0);
+        // Anna is in most memories (what she said, in a chat log), so keywords give her
+        // name little weight; Tom's memory shares more of the question's other words.
+        for (n, text) in [
+            "Anna: good morning, of course",
+            "Anna: see you at the course dinner",
+            "Anna: the weather is nice",
+            "Anna: thanks for the book",
+            "Anna: I signed up for pottery",
+            "Tom: the pottery course runs until May",
+        ]
+        .iter()
+        .enumerate()
+        {
+            // A day apart, so no memory is another's neighbour.
+            index.add(&format!("m{n}"), text, at(n as u32 + 1), None);
+        }
+        let first = |query: &str, name_boost: f32| {
+            let config = RankConfig {
+                name_boost,
+                ..without_feedback()
+            };
+            index.search(query, None, 3, &config)[0].0.clone()
+        };
+        assert_eq!(first("Which pottery course is Anna taking?", 0.0), "m5");
+        assert_eq!(first("Which pottery course is Anna taking?", 0.5), "m4");
+        // Lowercase is not a name: "may" is a word; nor is a question's first word.
+        assert_eq!(first("which pottery course is anna taking?", 0.5), "m5");
+        assert_eq!(first("Anna: which pottery course?", 0.5), "m5");
+        // The name only re-orders what the question finds: the same memories either way.
+        let found = |name_boost: f32| {
+            let config = RankConfig {
+                name_boost,
+                ..without_feedback()
+            };
+            let mut ids: Vec<String> = index
+                .search("Which pottery course is Anna taking?", None, 10, &config)
+                .into_iter()
+                .map(|(id, _)| id)
+                .collect();
+            ids.sort();
+            ids
+        };
+        assert_eq!(found(0.0), found(0.5));
     }
 
     #[test]
