@@ -197,7 +197,7 @@ impl Index {
         if let Some(&slot) = self.slots.get(id) {
             self.unpost(slot);
             let (terms, len) = self.post(slot, text);
-            let names = self.names(text);
+            let names = self.capitalized(text, false);
             let doc = &mut self.docs[slot as usize];
             doc.created = created;
             doc.terms = terms;
@@ -208,7 +208,7 @@ impl Index {
         }
         let index = self.docs.len() as u32;
         let (terms, len) = self.post(index, text);
-        let names = self.names(text);
+        let names = self.capitalized(text, false);
         self.docs.push(Doc {
             id: id.to_owned(),
             created,
@@ -262,11 +262,6 @@ impl Index {
             }
         }
         names
-    }
-
-    /// A memory's names (its terms are in the vocabulary already).
-    fn names(&self, text: &str) -> Vec<u32> {
-        self.capitalized(text, false)
     }
 
     /// Takes slot `slot`'s terms out of the postings.
@@ -405,10 +400,7 @@ impl Index {
                     *score *= 1.0 + config.name_boost;
                 }
             }
-            ranked.sort_by(|a, b| {
-                b.1.total_cmp(&a.1)
-                    .then_with(|| self.docs[b.0].created.cmp(&self.docs[a.0].created))
-            });
+            ranked.sort_by(|a, b| self.order(a, b));
             ranked.truncate(k);
         }
         ranked
@@ -481,10 +473,7 @@ impl Index {
             .filter(|&i| eligible(i, &dense, QUANTIZATION_SLACK))
             .map(|i| (i, score(i, &dense)))
             .collect();
-        let order = |a: &(usize, f32), b: &(usize, f32)| {
-            b.1.total_cmp(&a.1)
-                .then_with(|| self.docs[b.0].created.cmp(&self.docs[a.0].created))
-        };
+        let order = |a: &(usize, f32), b: &(usize, f32)| self.order(a, b);
         let top = |scored: &mut Vec<(usize, f32)>, k: usize| {
             if scored.len() > k {
                 scored.select_nth_unstable_by(k - 1, order);
@@ -515,6 +504,12 @@ impl Index {
         top(&mut scored, k);
         scored.sort_by(order);
         scored
+    }
+
+    /// Ranking order of two (slot, score) pairs: the higher score first, then the newer.
+    fn order(&self, a: &(usize, f32), b: &(usize, f32)) -> std::cmp::Ordering {
+        b.1.total_cmp(&a.1)
+            .then_with(|| self.docs[b.0].created.cmp(&self.docs[a.0].created))
     }
 
     /// The query's known terms (each once), weight 1.
@@ -986,7 +981,7 @@ mod tests {
         };
         assert_eq!(first("Which pottery course is Anna taking?", 0.0), "m5");
         assert_eq!(first("Which pottery course is Anna taking?", 0.5), "m4");
-        // Lowercase is not a name: "may" is a word; nor is a question's first word.
+        // A word in lowercase is not a name, nor is a question's first word.
         assert_eq!(first("which pottery course is anna taking?", 0.5), "m5");
         assert_eq!(first("Anna: which pottery course?", 0.5), "m5");
         // The name only re-orders what the question finds: the same memories either way.
