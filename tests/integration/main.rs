@@ -23,6 +23,8 @@
 //!   through llama.cpp's real multimodal path (a random-weight test projector).
 //! - `voice`: voice notes (espeak-ng + opusenc) decoded and transcribed by the real
 //!   Whisper tiny.en model, through Telegram and Discord; limits and broken audio.
+//! - `whisper_kernels`: the matrix kernels Hearth changes in whisper.cpp's ggml
+//!   (`patches/whisper.cpp`) against reference sums, on odd shapes and thread counts.
 //! - `files`: photos to a vision model (downscaled, sizes chosen, albums, kept in the history
 //!   as a note), the clear reply without one, documents read and cited by page, follow-ups
 //!   and `/reset`, and broken, locked, scanned, oversized and bomb files (Telegram, Discord).
@@ -46,3 +48,6 @@ mod reminders;
 mod tools;
 mod util;
 mod voice;
+// FFI into ggml (C): the one module of the tests that needs unsafe.
+#[allow(unsafe_code)]
+mod whisper_kernels;
