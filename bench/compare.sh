@@ -51,6 +51,7 @@ use_tps=$(tps memory.txt '^embedding throughput, use-multilingual \(dataset orde
 use_sorted=$(tps memory.txt '^embedding throughput, use-multilingual \(one call')
 python_use_tps=$(tps python-embed.txt 'use-multilingual, dataset order')
 python_use_sorted=$(tps python-embed.txt 'use-multilingual, sorted by length')
+python_use_budget=$(tps python-embed.txt 'use-multilingual, sorted by tokens')
 p99_10k=$(grep -A3 'search latency, one user, use-multilingual' "$out/memory.txt" | grep -m1 ' 10000 memories' | grep -oE 'p99 [0-9.]+' | head -1 | cut -d' ' -f2)
 p99_100k=$(grep -A3 'search latency, one user, use-multilingual' "$out/memory.txt" | grep -m1 '100000 memories' | grep -oE 'p99 [0-9.]+' | head -1 | cut -d' ' -f2)
 r10=$(num memory.txt 'hybrid \(default\)' 2)
@@ -75,8 +76,8 @@ for key in eleven mixed; do
 done
 row "embeddings, MiniLM, batches of 32 in dataset order, turns/s" "$hearth_tps" "$python_tps (Python onnxruntime, same order)" "$(ratio "$hearth_tps" "$python_tps")" "≥ 1.2"
 row "embeddings, MiniLM, Hearth's bulk path (sorted by length), turns/s" "$hearth_sorted" "$python_tps (Python, dataset order) / $python_sorted (Python, sorted)" "$(ratio "$hearth_sorted" "$python_tps") / $(ratio "$hearth_sorted" "$python_sorted")" "≥ 1.2"
-row "embeddings, USE multilingual (the default), batches of 32 in dataset order, turns/s" "$use_tps" "$python_use_tps (Python onnxruntime, same order)" "$(ratio "$use_tps" "$python_use_tps")" "≥ 1.2"
-row "embeddings, USE multilingual, Hearth's bulk path (sorted by length), turns/s" "$use_sorted" "$python_use_tps (Python, dataset order) / $python_use_sorted (Python, sorted)" "$(ratio "$use_sorted" "$python_use_tps") / $(ratio "$use_sorted" "$python_use_sorted")" "≥ 1.2"
+row "embeddings, USE multilingual (the default), calls of 32 in dataset order (runs of <= 256 tokens), turns/s" "$use_tps" "$python_use_tps (Python onnxruntime, batches of 32, same order)" "$(ratio "$use_tps" "$python_use_tps")" "≥ 1.2"
+row "embeddings, USE multilingual, Hearth's bulk path (sorted by tokens, runs of <= 256 tokens), turns/s" "$use_sorted" "$python_use_tps (Python, dataset order) / $python_use_sorted (Python, sorted) / $python_use_budget (Python, Hearth's batching)" "$(ratio "$use_sorted" "$python_use_tps") / $(ratio "$use_sorted" "$python_use_sorted") / $(ratio "$use_sorted" "$python_use_budget")" "≥ 1.2"
 row "memory search p99, 10k memories, ms" "$p99_10k" "8.4 (issue)" "$(ratio 8.4 "$p99_10k")" "≤ 5 ms"
 row "memory search p99, 100k memories, ms" "$p99_100k" "47 (issue)" "$(ratio 47 "$p99_100k")" "≤ 20 ms"
 row "LoCoMo evidence R@10" "$r10" "67.8 (issue)" "-" "≥ 75"
