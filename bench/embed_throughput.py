@@ -55,6 +55,18 @@ def main():
             run_budget(name, tokenizer, session, texts)
 
 
+def embed(session, inputs, ids, mask):
+    """One model run: unit vectors for a padded batch of token ids."""
+    feed = {"input_ids": ids, "attention_mask": mask}
+    if "token_type_ids" in inputs:
+        feed["token_type_ids"] = np.zeros_like(ids)
+    out = session.run(None, feed)[0]
+    # Token vectors are mean-pooled over the real tokens; a model that pools itself
+    # (the Universal Sentence Encoder) gives one vector per text.
+    pooled = (out * mask[..., None]).sum(1) / mask.sum(1, keepdims=True) if out.ndim == 3 else out
+    return pooled / np.linalg.norm(pooled, axis=1, keepdims=True)
+
+
 def run(name, tokenizer, session, texts, label):
     inputs = {i.name for i in session.get_inputs()}
     start = time.perf_counter()
@@ -62,14 +74,7 @@ def run(name, tokenizer, session, texts, label):
         batch = tokenizer.encode_batch(texts[i : i + 32])
         ids = np.array([e.ids for e in batch], dtype=np.int64)
         mask = np.array([e.attention_mask for e in batch], dtype=np.int64)
-        feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in inputs:
-            feed["token_type_ids"] = np.zeros_like(ids)
-        out = session.run(None, feed)[0]
-        # Token vectors are mean-pooled over the real tokens; a model that pools itself
-        # (the Universal Sentence Encoder) gives one vector per text.
-        pooled = (out * mask[..., None]).sum(1) / mask.sum(1, keepdims=True) if out.ndim == 3 else out
-        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+        embed(session, inputs, ids, mask)
     elapsed = time.perf_counter() - start
     print(f"python onnxruntime {ort.__version__}, {name}, {label}: {len(texts) / elapsed:.0f} turns/s ({len(texts)} turns in {elapsed:.1f} s)")
 
@@ -100,12 +105,7 @@ def run_budget(name, tokenizer, session, texts, budget=256):
             n = len(encoded[i])
             ids[row, :n] = encoded[i]
             mask[row, :n] = 1
-        feed = {"input_ids": ids, "attention_mask": mask}
-        if "token_type_ids" in inputs:
-            feed["token_type_ids"] = np.zeros_like(ids)
-        out = session.run(None, feed)[0]
-        pooled = (out * mask[..., None]).sum(1) / mask.sum(1, keepdims=True) if out.ndim == 3 else out
-        pooled /= np.linalg.norm(pooled, axis=1, keepdims=True)
+        embed(session, inputs, ids, mask)
     elapsed = time.perf_counter() - start
     print(f"python onnxruntime {ort.__version__}, {name}, sorted by tokens, runs of <= {budget} tokens (Hearth's batching): {len(texts) / elapsed:.0f} turns/s ({len(texts)} turns in {elapsed:.1f} s)")
 
