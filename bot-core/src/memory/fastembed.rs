@@ -432,22 +432,29 @@ impl Embedder for FastEmbedder {
         if texts.is_empty() {
             return Ok(Vec::new());
         }
-        // Batches of similar length waste less padding: sort, embed, restore order.
-        let mut order: Vec<usize> = (0..texts.len()).collect();
-        order.sort_by_key(|&i| texts[i].len());
-        let sorted: Vec<&str> = order.iter().map(|&i| texts[i].as_str()).collect();
         let mut model = self.model.lock().unwrap_or_else(|e| e.into_inner());
         let vectors = match &mut *model {
-            Pipeline::Fastembed(model) => model
-                .embed(sorted, Some(BATCH))
-                .map_err(|e| EmbedError::Model(format!("{e:#}")))?,
-            Pipeline::Compact(compact) => compact.embed_all(&sorted)?,
+            Pipeline::Fastembed(model) => {
+                // Batches of similar length waste less padding: sort, embed, restore order.
+                let mut order: Vec<usize> = (0..texts.len()).collect();
+                order.sort_by_key(|&i| texts[i].len());
+                let sorted: Vec<&str> = order.iter().map(|&i| texts[i].as_str()).collect();
+                let vectors = model
+                    .embed(sorted, Some(BATCH))
+                    .map_err(|e| EmbedError::Model(format!("{e:#}")))?;
+                let mut out = vec![Vec::new(); texts.len()];
+                for (vector, &i) in vectors.into_iter().zip(&order) {
+                    out[i] = vector;
+                }
+                out
+            }
+            // Sorts by token count itself.
+            Pipeline::Compact(compact) => {
+                let texts: Vec<&str> = texts.iter().map(String::as_str).collect();
+                compact.embed_all(&texts)?
+            }
         };
-        let mut out = vec![Vec::new(); texts.len()];
-        for (vector, &i) in vectors.into_iter().zip(&order) {
-            out[i] = normalized(vector);
-        }
-        Ok(out)
+        Ok(vectors.into_iter().map(normalized).collect())
     }
 
     fn describe(&self) -> String {
